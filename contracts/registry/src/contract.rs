@@ -1,0 +1,201 @@
+#[cfg(not(feature = "library"))]
+use cosmwasm_std::entry_point;
+use cosmwasm_std::{to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use ehr_types::registry::{ConfigResponse, PatientCountResponse};
+
+use crate::error::ContractError;
+use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
+use crate::permissions::validate_address;
+use crate::state::{Config, CONFIG, LAST_PATIENT_ID, LAST_RECORD_ID, PATIENT_COUNTS};
+use crate::{patients, providers, records};
+
+pub const CONTRACT_NAME: &str = "crates.io:ehr-registry";
+pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn instantiate(
+    deps: DepsMut,
+    _env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    let admin = match msg.admin {
+        Some(admin) => validate_address(deps.api, &admin)?,
+        None => info.sender,
+    };
+    CONFIG.save(
+        deps.storage,
+        &Config {
+            admin: admin.clone(),
+            access_contract: None,
+        },
+    )?;
+    LAST_PATIENT_ID.save(deps.storage, &0)?;
+    LAST_RECORD_ID.save(deps.storage, &0)?;
+    PATIENT_COUNTS.save(
+        deps.storage,
+        &PatientCountResponse {
+            active: 0,
+            pending: 0,
+            deleted: 0,
+            total: 0,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "instantiate")
+        .add_attribute("admin", admin))
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    match msg {
+        ExecuteMsg::UpdateConfig {
+            admin,
+            access_contract,
+        } => execute_update_config(deps, info, admin, access_contract),
+        ExecuteMsg::CredentialProvider { address } => {
+            providers::execute_credential_provider(deps, env, info, address)
+        }
+        ExecuteMsg::RevokeProvider { address } => {
+            providers::execute_revoke_provider(deps, info, address)
+        }
+        ExecuteMsg::SetProviderKey { encryption_key } => {
+            providers::execute_set_provider_key(deps, info, encryption_key)
+        }
+        ExecuteMsg::RegisterPatient {
+            encryption_key,
+            profile,
+        } => patients::execute_register_patient(deps, env, info, encryption_key, profile),
+        ExecuteMsg::ProposePatient { address, profile } => {
+            patients::execute_propose_patient(deps, env, info, address, profile)
+        }
+        ExecuteMsg::AcceptPatient {
+            patient_id,
+            encryption_key,
+        } => patients::execute_accept_patient(deps, env, info, patient_id, encryption_key),
+        ExecuteMsg::DeclinePatient { patient_id } => {
+            patients::execute_decline_patient(deps, env, info, patient_id)
+        }
+        ExecuteMsg::UpdatePatient {
+            patient_id,
+            profile,
+        } => patients::execute_update_patient(deps, env, info, patient_id, profile),
+        ExecuteMsg::DeletePatient { patient_id } => {
+            patients::execute_delete_patient(deps, env, info, patient_id)
+        }
+        ExecuteMsg::PurgeDeletedRecords { patient_id, limit } => {
+            records::execute_purge_deleted_records(deps, patient_id, limit)
+        }
+        ExecuteMsg::AddRecord {
+            patient_id,
+            category,
+            blob,
+        } => records::execute_add_record(deps, env, info, patient_id, category, blob),
+        ExecuteMsg::UpdateRecord { record_id, blob } => {
+            records::execute_update_record(deps, env, info, record_id, blob)
+        }
+        ExecuteMsg::DeleteRecord { record_id } => {
+            records::execute_delete_record(deps, env, info, record_id)
+        }
+    }
+}
+
+pub fn execute_update_config(
+    deps: DepsMut,
+    info: MessageInfo,
+    admin: Option<String>,
+    access_contract: Option<String>,
+) -> Result<Response, ContractError> {
+    let mut config = CONFIG.load(deps.storage)?;
+    if info.sender != config.admin {
+        return Err(ContractError::unauthorized("update config"));
+    }
+    if admin.is_none() && access_contract.is_none() {
+        return Err(ContractError::NothingToUpdate);
+    }
+    if let Some(admin) = admin {
+        config.admin = validate_address(deps.api, &admin)?;
+    }
+    if let Some(access_contract) = access_contract {
+        config.access_contract = Some(validate_address(deps.api, &access_contract)?);
+    }
+    CONFIG.save(deps.storage, &config)?;
+    Ok(Response::new().add_attribute("action", "update_config"))
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
+    let response = match msg {
+        QueryMsg::Config {} => to_json_binary(&query_config(deps)?),
+        QueryMsg::Designation { address } => {
+            to_json_binary(&providers::query_designation(deps, address)?)
+        }
+        QueryMsg::Provider { address } => {
+            to_json_binary(&providers::query_provider(deps, address)?)
+        }
+        QueryMsg::Providers { start_after, limit } => {
+            to_json_binary(&providers::query_providers(deps, start_after, limit)?)
+        }
+        QueryMsg::Patient { patient_id } => {
+            to_json_binary(&patients::query_patient(deps, patient_id)?)
+        }
+        QueryMsg::PatientByAddress { address } => {
+            to_json_binary(&patients::query_patient_by_address(deps, address)?)
+        }
+        QueryMsg::Patients { start_after, limit } => {
+            to_json_binary(&patients::query_patients(deps, start_after, limit)?)
+        }
+        QueryMsg::PatientCount {} => to_json_binary(&PATIENT_COUNTS.load(deps.storage)?),
+        QueryMsg::Record { record_id } => to_json_binary(&records::query_record(deps, record_id)?),
+        QueryMsg::RecordHistory {
+            record_id,
+            start_after,
+            limit,
+        } => to_json_binary(&records::query_record_history(
+            deps,
+            record_id,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::RecordsByPatient {
+            patient_id,
+            category,
+            start_after,
+            limit,
+        } => to_json_binary(&records::query_records_by_patient(
+            deps,
+            patient_id,
+            category,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::RecordsByAuthor {
+            author,
+            start_after,
+            limit,
+        } => to_json_binary(&records::query_records_by_author(
+            deps,
+            author,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::RecordBySha256 { patient_id, sha256 } => {
+            to_json_binary(&records::query_record_by_sha256(deps, patient_id, sha256)?)
+        }
+    };
+    Ok(response?)
+}
+
+pub fn query_config(deps: Deps) -> StdResult<ConfigResponse> {
+    let config = CONFIG.load(deps.storage)?;
+    Ok(ConfigResponse {
+        admin: config.admin,
+        access_contract: config.access_contract,
+    })
+}

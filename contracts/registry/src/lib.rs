@@ -1,0 +1,13 @@
+//! ehr-registry: who is who (admin, doctors, patients) and the version chains of every record's
+//! encrypted file. Writes by anyone but the patient need a grant from the access contract.
+
+pub mod contract;
+pub mod error;
+pub mod msg;
+mod patients;
+mod permissions;
+mod providers;
+mod records;
+pub mod state;
+
+pub use crate::error::ContractError;

@@ -1,0 +1,80 @@
+//! Who may write what: the patient always, a credentialed doctor with a grant from the access
+//! contract, nobody else. Every write is also logged to the patient's audit log there.
+
+use cosmwasm_std::{to_json_binary, Addr, Api, Deps, WasmMsg};
+use ehr_types::access::{PermissionResponse, QueryMsg as AccessQueryMsg, Scope};
+use ehr_types::registry::PatientInfo;
+use ehr_types::{AuditAction, Category, PatientId};
+
+use crate::error::ContractError;
+use crate::state::{CONFIG, PROVIDERS};
+
+pub fn validate_address(api: &dyn Api, address: &str) -> Result<Addr, ContractError> {
+    api.addr_validate(address)
+        .map_err(|_| ContractError::InvalidAddress {
+            address: address.to_string(),
+        })
+}
+
+pub fn is_credentialed(deps: Deps, address: &Addr) -> Result<bool, ContractError> {
+    Ok(PROVIDERS
+        .may_load(deps.storage, address)?
+        .is_some_and(|provider| provider.credentialed))
+}
+
+fn access_contract(deps: Deps) -> Result<Addr, ContractError> {
+    CONFIG
+        .load(deps.storage)?
+        .access_contract
+        .ok_or(ContractError::AccessContractNotSet)
+}
+
+/// Allows the patient, or a credentialed doctor whose unexpired grant covers `scope` on
+/// `category` (any category when `None`). Emergency access never allows a write.
+pub fn authorize(
+    deps: Deps,
+    actor: &Addr,
+    patient: &PatientInfo,
+    scope: Scope,
+    category: Option<Category>,
+    action: &str,
+) -> Result<(), ContractError> {
+    if *actor == patient.owner {
+        return Ok(());
+    }
+    if !is_credentialed(deps, actor)? {
+        return Err(ContractError::unauthorized(action));
+    }
+    let permission: PermissionResponse = deps.querier.query_wasm_smart(
+        access_contract(deps)?,
+        &AccessQueryMsg::Permission {
+            patient_id: patient.id,
+            actor: actor.to_string(),
+            scope,
+            category,
+        },
+    )?;
+    if permission.allowed && !permission.emergency {
+        Ok(())
+    } else {
+        Err(ContractError::unauthorized(action))
+    }
+}
+
+/// The message that appends `action` to the patient's audit log in the access contract.
+pub fn audit_message(
+    deps: Deps,
+    patient_id: PatientId,
+    actor: &Addr,
+    action: AuditAction,
+) -> Result<WasmMsg, ContractError> {
+    Ok(WasmMsg::Execute {
+        contract_addr: access_contract(deps)?.into_string(),
+        msg: to_json_binary(&ehr_types::access::ExecuteMsg::LogAction {
+            patient_id,
+            actor: actor.to_string(),
+            action,
+        })?,
+        funds: vec![],
+    })
+}

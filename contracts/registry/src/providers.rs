@@ -1,0 +1,150 @@
+use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Order, Response};
+use cw_storage_plus::Bound;
+use ehr_types::pagination::page_size;
+use ehr_types::registry::{
+    Designation, DesignationResponse, PatientStatus, ProviderInfo, ProvidersResponse,
+};
+use ehr_types::validate::validate_public_key;
+
+use crate::error::ContractError;
+use crate::permissions::{is_credentialed, validate_address};
+use crate::state::{CONFIG, CURRENT_PATIENT, PATIENTS, PROVIDERS};
+
+fn ensure_admin(deps: Deps, info: &MessageInfo, action: &str) -> Result<(), ContractError> {
+    if CONFIG.load(deps.storage)?.admin == info.sender {
+        Ok(())
+    } else {
+        Err(ContractError::unauthorized(action))
+    }
+}
+
+pub fn execute_credential_provider(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    address: String,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), &info, "credential provider")?;
+    let address = validate_address(deps.api, &address)?;
+    let existing = PROVIDERS.may_load(deps.storage, &address)?;
+    if existing
+        .as_ref()
+        .is_some_and(|provider| provider.credentialed)
+    {
+        return Err(ContractError::AlreadyCredentialed {
+            address: address.into_string(),
+        });
+    }
+    let provider = ProviderInfo {
+        address: address.clone(),
+        credentialed: true,
+        encryption_key: existing.and_then(|provider| provider.encryption_key),
+        credentialed_at: env.block.time,
+    };
+    PROVIDERS.save(deps.storage, &address, &provider)?;
+    Ok(Response::new()
+        .add_attribute("action", "credential_provider")
+        .add_attribute("provider", address))
+}
+
+pub fn execute_revoke_provider(
+    deps: DepsMut,
+    info: MessageInfo,
+    address: String,
+) -> Result<Response, ContractError> {
+    ensure_admin(deps.as_ref(), &info, "revoke provider")?;
+    let address = validate_address(deps.api, &address)?;
+    let mut provider = PROVIDERS
+        .may_load(deps.storage, &address)?
+        .filter(|provider| provider.credentialed)
+        .ok_or_else(|| ContractError::NotCredentialed {
+            address: address.to_string(),
+        })?;
+    provider.credentialed = false;
+    PROVIDERS.save(deps.storage, &address, &provider)?;
+    Ok(Response::new()
+        .add_attribute("action", "revoke_provider")
+        .add_attribute("provider", address))
+}
+
+pub fn execute_set_provider_key(
+    deps: DepsMut,
+    info: MessageInfo,
+    encryption_key: Binary,
+) -> Result<Response, ContractError> {
+    validate_public_key(&encryption_key)?;
+    let mut provider = PROVIDERS
+        .may_load(deps.storage, &info.sender)?
+        .filter(|provider| provider.credentialed)
+        .ok_or_else(|| ContractError::NotCredentialed {
+            address: info.sender.to_string(),
+        })?;
+    provider.encryption_key = Some(encryption_key);
+    PROVIDERS.save(deps.storage, &info.sender, &provider)?;
+    Ok(Response::new()
+        .add_attribute("action", "set_provider_key")
+        .add_attribute("provider", info.sender))
+}
+
+pub fn query_designation(
+    deps: Deps,
+    address: String,
+) -> Result<DesignationResponse, ContractError> {
+    let address = validate_address(deps.api, &address)?;
+    let current = match CURRENT_PATIENT.may_load(deps.storage, &address)? {
+        Some(id) => Some(PATIENTS.load(deps.storage, id)?),
+        None => None,
+    };
+    let patient_id = current
+        .as_ref()
+        .filter(|p| p.status == PatientStatus::Active)
+        .map(|p| p.id);
+    let pending_patient_id = current
+        .as_ref()
+        .filter(|p| p.status == PatientStatus::Pending)
+        .map(|p| p.id);
+    let designation = if CONFIG.load(deps.storage)?.admin == address {
+        Some(Designation::Admin)
+    } else if is_credentialed(deps, &address)? {
+        Some(Designation::Doctor)
+    } else if patient_id.is_some() {
+        Some(Designation::Patient)
+    } else {
+        None
+    };
+    Ok(DesignationResponse {
+        designation,
+        patient_id,
+        pending_patient_id,
+    })
+}
+
+pub fn query_provider(deps: Deps, address: String) -> Result<ProviderInfo, ContractError> {
+    let address = validate_address(deps.api, &address)?;
+    PROVIDERS
+        .may_load(deps.storage, &address)?
+        .ok_or(ContractError::ProviderNotFound {
+            address: address.into_string(),
+        })
+}
+
+pub fn query_providers(
+    deps: Deps,
+    start_after: Option<String>,
+    limit: Option<u32>,
+) -> Result<ProvidersResponse, ContractError> {
+    let start_after = start_after
+        .map(|a| validate_address(deps.api, &a))
+        .transpose()?;
+    let providers = PROVIDERS
+        .range(
+            deps.storage,
+            start_after.as_ref().map(Bound::exclusive),
+            None,
+            Order::Ascending,
+        )
+        .take(page_size(limit))
+        .map(|item| item.map(|(_, provider)| provider))
+        .collect::<Result<_, _>>()?;
+    Ok(ProvidersResponse { providers })
+}

@@ -1,0 +1,226 @@
+//! Messages of the access contract: grants with key envelopes, requests, emergency access, audit.
+
+use cosmwasm_schema::{cw_serde, QueryResponses};
+use cosmwasm_std::{Addr, Binary, Timestamp};
+
+use crate::{AuditAction, AuditEntry, Category, PatientId, RequestId};
+
+#[cw_serde]
+pub struct InstantiateMsg {
+    /// The registry whose patients this contract guards.
+    pub registry: String,
+    /// Who may change this contract's settings; the instantiator when absent.
+    pub admin: Option<String>,
+    /// How long emergency read access lasts; 24 hours when absent.
+    pub emergency_access_seconds: Option<u64>,
+}
+
+/// What a grantee may do. Each scope includes the ones before it.
+#[cw_serde]
+#[derive(Copy, Eq, PartialOrd, Ord)]
+pub enum Scope {
+    Read,
+    Write,
+    Manage,
+}
+
+/// A category key for one epoch, wrapped to the grantee's X25519 key with HPKE (RFC 9180).
+#[cw_serde]
+pub struct KeyEnvelope {
+    pub category: Category,
+    pub epoch: u32,
+    pub envelope: Binary,
+}
+
+#[cw_serde]
+pub enum ExecuteMsg {
+    /// Admin only.
+    UpdateConfig {
+        admin: Option<String>,
+        emergency_access_seconds: Option<u64>,
+    },
+    /// The patient: grant (or replace the grant of) a credentialed doctor.
+    Grant {
+        patient_id: PatientId,
+        grantee: String,
+        scope: Scope,
+        categories: Vec<Category>,
+        expires: Option<Timestamp>,
+        key_envelopes: Vec<KeyEnvelope>,
+    },
+    /// The patient: remove a grant. Every category it covered moves to a new key epoch, so files
+    /// written from now on are sealed with keys the former grantee never received.
+    Revoke {
+        patient_id: PatientId,
+        grantee: String,
+    },
+    /// A credentialed doctor: ask a patient for access.
+    RequestAccess {
+        patient_id: PatientId,
+        scope: Scope,
+        categories: Vec<Category>,
+    },
+    /// The patient: approve a pending request, which becomes a grant.
+    ApproveRequest {
+        request_id: RequestId,
+        expires: Option<Timestamp>,
+        key_envelopes: Vec<KeyEnvelope>,
+    },
+    /// The patient: deny a pending request.
+    DenyRequest { request_id: RequestId },
+    /// A credentialed doctor: time-boxed read access to every category without the patient's
+    /// approval, always written to the patient's audit log.
+    EmergencyAccess { patient_id: PatientId },
+    /// The registry only: append a registry action to the patient's audit log.
+    LogAction {
+        patient_id: PatientId,
+        actor: String,
+        action: AuditAction,
+    },
+}
+
+#[cw_serde]
+#[derive(QueryResponses)]
+pub enum QueryMsg {
+    #[returns(ConfigResponse)]
+    Config {},
+    #[returns(GrantResponse)]
+    Grant {
+        patient_id: PatientId,
+        grantee: String,
+    },
+    #[returns(GrantsResponse)]
+    GrantsByPatient {
+        patient_id: PatientId,
+        start_after: Option<String>,
+        limit: Option<u32>,
+    },
+    /// The grants a doctor holds: the doctor dashboard's "my patients".
+    #[returns(GrantsResponse)]
+    GrantsByGrantee {
+        grantee: String,
+        start_after: Option<PatientId>,
+        limit: Option<u32>,
+    },
+    /// Whether `actor` holds an unexpired grant of at least `scope` on `category` (on any
+    /// category when absent). Emergency access counts for Read. Patient ownership and provider
+    /// credentials are the registry's to check.
+    #[returns(PermissionResponse)]
+    Permission {
+        patient_id: PatientId,
+        actor: String,
+        scope: Scope,
+        category: Option<Category>,
+    },
+    #[returns(EmergencyResponse)]
+    EmergencyAccess {
+        patient_id: PatientId,
+        grantee: String,
+    },
+    #[returns(AccessRequestInfo)]
+    Request { request_id: RequestId },
+    #[returns(RequestsResponse)]
+    RequestsByPatient {
+        patient_id: PatientId,
+        start_after: Option<RequestId>,
+        limit: Option<u32>,
+    },
+    #[returns(RequestsResponse)]
+    RequestsByRequester {
+        requester: String,
+        start_after: Option<RequestId>,
+        limit: Option<u32>,
+    },
+    /// Current key epoch of every category of a patient that has moved past epoch 0.
+    #[returns(EpochsResponse)]
+    Epochs { patient_id: PatientId },
+    #[returns(AuditLogResponse)]
+    AuditLog {
+        patient_id: PatientId,
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+}
+
+#[cw_serde]
+pub struct ConfigResponse {
+    pub admin: Addr,
+    pub registry: Addr,
+    pub emergency_access_seconds: u64,
+}
+
+#[cw_serde]
+pub struct GrantInfo {
+    pub patient_id: PatientId,
+    pub grantee: Addr,
+    pub scope: Scope,
+    pub categories: Vec<Category>,
+    pub expires: Option<Timestamp>,
+    pub key_envelopes: Vec<KeyEnvelope>,
+    pub granted_at: Timestamp,
+}
+
+#[cw_serde]
+pub struct GrantResponse {
+    pub grant: Option<GrantInfo>,
+}
+
+#[cw_serde]
+pub struct GrantsResponse {
+    pub grants: Vec<GrantInfo>,
+}
+
+#[cw_serde]
+pub struct PermissionResponse {
+    pub allowed: bool,
+    /// True when only emergency access allows it.
+    pub emergency: bool,
+}
+
+#[cw_serde]
+pub struct EmergencyResponse {
+    /// When the emergency access ends (or ended).
+    pub expires: Option<Timestamp>,
+    pub active: bool,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum RequestStatus {
+    Pending,
+    Approved,
+    Denied,
+}
+
+#[cw_serde]
+pub struct AccessRequestInfo {
+    pub id: RequestId,
+    pub patient_id: PatientId,
+    pub requester: Addr,
+    pub scope: Scope,
+    pub categories: Vec<Category>,
+    pub status: RequestStatus,
+    pub created: Timestamp,
+    pub decided: Option<Timestamp>,
+}
+
+#[cw_serde]
+pub struct RequestsResponse {
+    pub requests: Vec<AccessRequestInfo>,
+}
+
+#[cw_serde]
+pub struct CategoryEpoch {
+    pub category: Category,
+    pub epoch: u32,
+}
+
+#[cw_serde]
+pub struct EpochsResponse {
+    pub epochs: Vec<CategoryEpoch>,
+}
+
+#[cw_serde]
+pub struct AuditLogResponse {
+    pub entries: Vec<AuditEntry>,
+}

@@ -1,0 +1,78 @@
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{Addr, Timestamp};
+
+use crate::access::Scope;
+use crate::{Category, PatientId, RecordId, RequestId};
+
+/// One entry of a patient's audit log, kept by the access contract.
+#[cw_serde]
+pub struct AuditEntry {
+    pub patient_id: PatientId,
+    /// Position in the patient's log, from 1.
+    pub seq: u64,
+    pub time: Timestamp,
+    pub actor: Addr,
+    pub action: AuditAction,
+}
+
+/// Every permission change, write and emergency access on a patient's data.
+#[cw_serde]
+pub enum AuditAction {
+    PatientRegistered {},
+    PatientProposed {},
+    PatientAccepted {},
+    PatientDeclined {},
+    ProfileUpdated {
+        version: u32,
+    },
+    PatientDeleted {},
+    RecordAdded {
+        record_id: RecordId,
+        category: Category,
+    },
+    RecordUpdated {
+        record_id: RecordId,
+        version: u32,
+    },
+    RecordDeleted {
+        record_id: RecordId,
+    },
+    AccessGranted {
+        grantee: Addr,
+        scope: Scope,
+        categories: Vec<Category>,
+    },
+    AccessRevoked {
+        grantee: Addr,
+    },
+    AccessRequested {
+        request_id: RequestId,
+    },
+    RequestApproved {
+        request_id: RequestId,
+    },
+    RequestDenied {
+        request_id: RequestId,
+    },
+    EmergencyAccess {
+        expires: Timestamp,
+    },
+}
+
+impl AuditAction {
+    /// Whether the registry may log this action: the access contract logs its own.
+    pub fn is_registry_action(&self) -> bool {
+        matches!(
+            self,
+            AuditAction::PatientRegistered {}
+                | AuditAction::PatientProposed {}
+                | AuditAction::PatientAccepted {}
+                | AuditAction::PatientDeclined {}
+                | AuditAction::ProfileUpdated { .. }
+                | AuditAction::PatientDeleted {}
+                | AuditAction::RecordAdded { .. }
+                | AuditAction::RecordUpdated { .. }
+                | AuditAction::RecordDeleted { .. }
+        )
+    }
+}

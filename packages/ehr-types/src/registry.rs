@@ -1,0 +1,241 @@
+//! Messages of the registry contract: designations, providers, patients, records.
+
+use cosmwasm_schema::{cw_serde, QueryResponses};
+use cosmwasm_std::{Addr, Binary, Timestamp};
+
+use crate::{BlobRef, Category, PatientId, RecordId};
+
+#[cw_serde]
+pub struct InstantiateMsg {
+    /// Who administers the registry (credentials providers); the instantiator when absent.
+    pub admin: Option<String>,
+}
+
+#[cw_serde]
+pub enum ExecuteMsg {
+    /// Admin only: hand the admin role on and/or set the access contract that grants write
+    /// permission and keeps the audit log.
+    UpdateConfig {
+        admin: Option<String>,
+        access_contract: Option<String>,
+    },
+    /// Admin only: credential an address as a doctor.
+    CredentialProvider { address: String },
+    /// Admin only: withdraw a doctor's credential. Their grants stop working at once.
+    RevokeProvider { address: String },
+    /// Credentialed doctor: publish the X25519 public key that grants wrap category keys to.
+    SetProviderKey { encryption_key: Binary },
+    /// An address that is not a patient yet registers itself; the patient is Active at once.
+    RegisterPatient {
+        encryption_key: Binary,
+        profile: Option<BlobRef>,
+    },
+    /// Credentialed doctor: propose a patient for an address; the patient is Pending until the
+    /// address accepts.
+    ProposePatient {
+        address: String,
+        profile: Option<BlobRef>,
+    },
+    /// The proposed address: accept the proposal with its own public key (Pending -> Active).
+    AcceptPatient {
+        patient_id: PatientId,
+        encryption_key: Binary,
+    },
+    /// The proposed address: decline the proposal (Pending -> Deleted).
+    DeclinePatient { patient_id: PatientId },
+    /// The patient, or a doctor with Write on `Profile`: a new version of the encrypted profile.
+    UpdatePatient {
+        patient_id: PatientId,
+        profile: BlobRef,
+    },
+    /// The patient, or a doctor with Manage: tombstone the patient. The id is never reused; the
+    /// profile pointer is dropped at once, record pointers by `PurgeDeletedRecords`.
+    DeletePatient { patient_id: PatientId },
+    /// Anyone: drop up to `limit` stored record entries of a deleted patient (bounded work per
+    /// transaction, so deleting a patient with any number of records never runs out of gas).
+    PurgeDeletedRecords {
+        patient_id: PatientId,
+        limit: Option<u32>,
+    },
+    /// The patient, or a doctor with Write on `category`: a new record with its first version.
+    AddRecord {
+        patient_id: PatientId,
+        category: Category,
+        blob: BlobRef,
+    },
+    /// The patient, or a doctor with Write on the record's category: append a version.
+    UpdateRecord { record_id: RecordId, blob: BlobRef },
+    /// The patient, or a doctor with Manage on the record's category: tombstone the record.
+    DeleteRecord { record_id: RecordId },
+}
+
+#[cw_serde]
+#[derive(QueryResponses)]
+pub enum QueryMsg {
+    #[returns(ConfigResponse)]
+    Config {},
+    /// What an address is on chain: the web UI routes by this after login.
+    #[returns(DesignationResponse)]
+    Designation { address: String },
+    #[returns(ProviderInfo)]
+    Provider { address: String },
+    #[returns(ProvidersResponse)]
+    Providers {
+        start_after: Option<String>,
+        limit: Option<u32>,
+    },
+    #[returns(PatientInfo)]
+    Patient { patient_id: PatientId },
+    /// The current (not deleted) patient owned by an address.
+    #[returns(PatientInfo)]
+    PatientByAddress { address: String },
+    #[returns(PatientsResponse)]
+    Patients {
+        start_after: Option<PatientId>,
+        limit: Option<u32>,
+    },
+    #[returns(PatientCountResponse)]
+    PatientCount {},
+    #[returns(RecordInfo)]
+    Record { record_id: RecordId },
+    #[returns(RecordHistoryResponse)]
+    RecordHistory {
+        record_id: RecordId,
+        start_after: Option<u32>,
+        limit: Option<u32>,
+    },
+    /// Records of a patient, optionally of one category, in id order.
+    #[returns(RecordsResponse)]
+    RecordsByPatient {
+        patient_id: PatientId,
+        category: Option<Category>,
+        start_after: Option<RecordId>,
+        limit: Option<u32>,
+    },
+    /// Records created by an address, in id order.
+    #[returns(RecordsResponse)]
+    RecordsByAuthor {
+        author: String,
+        start_after: Option<RecordId>,
+        limit: Option<u32>,
+    },
+    /// The record of a patient that holds a version with this ciphertext hash: lets clients retry
+    /// submissions without registering a file twice.
+    #[returns(RecordInfo)]
+    RecordBySha256 {
+        patient_id: PatientId,
+        sha256: String,
+    },
+}
+
+#[cw_serde]
+pub struct ConfigResponse {
+    pub admin: Addr,
+    pub access_contract: Option<Addr>,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum Designation {
+    Admin,
+    Doctor,
+    Patient,
+}
+
+#[cw_serde]
+pub struct DesignationResponse {
+    /// The strongest role of the address (Admin, then Doctor, then Patient), none when unknown.
+    pub designation: Option<Designation>,
+    /// The address's current patient id, also for an admin or doctor who is a patient too.
+    pub patient_id: Option<PatientId>,
+    /// A pending proposal waiting for this address to accept it.
+    pub pending_patient_id: Option<PatientId>,
+}
+
+#[cw_serde]
+pub struct ProviderInfo {
+    pub address: Addr,
+    pub credentialed: bool,
+    pub encryption_key: Option<Binary>,
+    pub credentialed_at: Timestamp,
+}
+
+#[cw_serde]
+pub struct ProvidersResponse {
+    pub providers: Vec<ProviderInfo>,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum PatientStatus {
+    Pending,
+    Active,
+    Deleted,
+}
+
+#[cw_serde]
+pub struct PatientInfo {
+    pub id: PatientId,
+    pub owner: Addr,
+    /// X25519 public key; absent while a proposal is pending.
+    pub encryption_key: Option<Binary>,
+    /// The encrypted profile; dropped on delete.
+    pub profile: Option<BlobRef>,
+    /// Incremented on every profile change, from 0 (no profile) or 1.
+    pub profile_version: u32,
+    pub status: PatientStatus,
+    pub proposed_by: Option<Addr>,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+}
+
+#[cw_serde]
+pub struct PatientsResponse {
+    pub patients: Vec<PatientInfo>,
+}
+
+#[cw_serde]
+pub struct PatientCountResponse {
+    pub active: u64,
+    pub pending: u64,
+    pub deleted: u64,
+    /// Every id ever assigned: active + pending + deleted.
+    pub total: u64,
+}
+
+#[cw_serde]
+pub struct RecordVersion {
+    /// 1 for the first version.
+    pub version: u32,
+    pub blob: BlobRef,
+    pub author: Addr,
+    pub time: Timestamp,
+}
+
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum RecordStatus {
+    Active,
+    Deleted,
+}
+
+#[cw_serde]
+pub struct RecordInfo {
+    pub id: RecordId,
+    pub patient_id: PatientId,
+    pub category: Category,
+    pub created_by: Addr,
+    pub status: RecordStatus,
+    /// The newest version; its `version` is the length of the chain.
+    pub latest: RecordVersion,
+}
+
+#[cw_serde]
+pub struct RecordHistoryResponse {
+    pub versions: Vec<RecordVersion>,
+}
+
+#[cw_serde]
+pub struct RecordsResponse {
+    pub records: Vec<RecordInfo>,
+}

@@ -1,0 +1,181 @@
+//! Input rules shared by both contracts and checked by clients before they submit.
+
+use cosmwasm_std::Binary;
+use thiserror::Error;
+
+use crate::blob::BlobRef;
+
+pub const SHA256_HEX_LEN: usize = 64;
+pub const MAX_URI_LEN: usize = 256;
+pub const IPFS_SCHEME: &str = "ipfs://";
+pub const EHRFS_SCHEME: &str = "ehrfs://";
+/// X25519 public keys are 32 bytes.
+pub const PUBLIC_KEY_LEN: usize = 32;
+/// An HPKE envelope of a 32-byte category key is 32 (enc) + 32 + 16 (tag) = 80 bytes; leave room
+/// for a format byte and future suites, but nothing that could hold a document.
+pub const MAX_ENVELOPE_LEN: usize = 256;
+/// At most one envelope per category and epoch in one message.
+pub const MAX_ENVELOPES: usize = 32;
+
+#[derive(Error, Debug, PartialEq, Eq, Clone)]
+pub enum ValidationError {
+    #[error("invalid sha256: expected 64 lowercase hex characters")]
+    InvalidSha256,
+    #[error("invalid uri: expected ipfs://<cid> or ehrfs://<sha256>, at most 256 characters")]
+    InvalidUri,
+    #[error("ehrfs uri must name the blob's own sha256")]
+    UriHashMismatch,
+    #[error("invalid blob size: must be greater than zero")]
+    InvalidBlobSize,
+    #[error("invalid public key: expected {PUBLIC_KEY_LEN} bytes, got {len}")]
+    InvalidPublicKey { len: usize },
+    #[error("invalid key envelope: expected 1 to {MAX_ENVELOPE_LEN} bytes, got {len}")]
+    InvalidEnvelope { len: usize },
+    #[error("too many key envelopes: at most {MAX_ENVELOPES}")]
+    TooManyEnvelopes,
+}
+
+pub fn validate_sha256(sha256: &str) -> Result<(), ValidationError> {
+    let is_lower_hex = |c: u8| c.is_ascii_digit() || (b'a'..=b'f').contains(&c);
+    if sha256.len() == SHA256_HEX_LEN && sha256.bytes().all(is_lower_hex) {
+        Ok(())
+    } else {
+        Err(ValidationError::InvalidSha256)
+    }
+}
+
+/// Checks a blob locator: a known scheme, a bounded length, and only characters a CID or a hex
+/// hash can hold, so that no free text can ride in the uri.
+pub fn validate_blob(blob: &BlobRef) -> Result<(), ValidationError> {
+    validate_sha256(&blob.sha256)?;
+    if blob.uri.len() > MAX_URI_LEN {
+        return Err(ValidationError::InvalidUri);
+    }
+    if let Some(cid) = blob.uri.strip_prefix(IPFS_SCHEME) {
+        if cid.is_empty() || !cid.bytes().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(ValidationError::InvalidUri);
+        }
+    } else if let Some(hash) = blob.uri.strip_prefix(EHRFS_SCHEME) {
+        if hash != blob.sha256 {
+            return Err(ValidationError::UriHashMismatch);
+        }
+    } else {
+        return Err(ValidationError::InvalidUri);
+    }
+    if blob.size == 0 {
+        return Err(ValidationError::InvalidBlobSize);
+    }
+    Ok(())
+}
+
+pub fn validate_public_key(key: &Binary) -> Result<(), ValidationError> {
+    if key.len() == PUBLIC_KEY_LEN {
+        Ok(())
+    } else {
+        Err(ValidationError::InvalidPublicKey { len: key.len() })
+    }
+}
+
+pub fn validate_envelope(envelope: &Binary) -> Result<(), ValidationError> {
+    if (1..=MAX_ENVELOPE_LEN).contains(&envelope.len()) {
+        Ok(())
+    } else {
+        Err(ValidationError::InvalidEnvelope {
+            len: envelope.len(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn blob(uri: &str) -> BlobRef {
+        BlobRef {
+            sha256: HASH.into(),
+            uri: uri.into(),
+            size: 10,
+        }
+    }
+
+    #[test]
+    fn sha256_must_be_64_lowercase_hex() {
+        assert_eq!(validate_sha256(HASH), Ok(()));
+        assert_eq!(
+            validate_sha256(&HASH.to_uppercase()),
+            Err(ValidationError::InvalidSha256)
+        );
+        assert_eq!(
+            validate_sha256(&HASH[1..]),
+            Err(ValidationError::InvalidSha256)
+        );
+        assert_eq!(
+            validate_sha256(&format!("{HASH}0")),
+            Err(ValidationError::InvalidSha256)
+        );
+        assert_eq!(
+            validate_sha256(&HASH.replace('f', "g")),
+            Err(ValidationError::InvalidSha256)
+        );
+        assert_eq!(
+            validate_sha256("é".repeat(32).as_str()),
+            Err(ValidationError::InvalidSha256)
+        );
+    }
+
+    #[test]
+    fn uris_have_a_known_scheme_and_no_free_text() {
+        assert_eq!(validate_blob(&blob("ipfs://bafkreiabc123")), Ok(()));
+        assert_eq!(validate_blob(&blob(&format!("ehrfs://{HASH}"))), Ok(()));
+        assert_eq!(
+            validate_blob(&blob("https://example.org/x")),
+            Err(ValidationError::InvalidUri)
+        );
+        assert_eq!(
+            validate_blob(&blob("ipfs://")),
+            Err(ValidationError::InvalidUri)
+        );
+        assert_eq!(
+            validate_blob(&blob("ipfs://John Doe diabetes")),
+            Err(ValidationError::InvalidUri)
+        );
+        let long = format!("ipfs://{}", "a".repeat(MAX_URI_LEN));
+        assert_eq!(
+            validate_blob(&blob(&long)),
+            Err(ValidationError::InvalidUri)
+        );
+        assert_eq!(
+            validate_blob(&blob(&format!("ehrfs://{}", "0".repeat(64)))),
+            Err(ValidationError::UriHashMismatch)
+        );
+    }
+
+    #[test]
+    fn blob_size_must_be_positive() {
+        let mut empty = blob("ipfs://bafk");
+        empty.size = 0;
+        assert_eq!(validate_blob(&empty), Err(ValidationError::InvalidBlobSize));
+    }
+
+    #[test]
+    fn keys_and_envelopes_are_bounded() {
+        assert_eq!(validate_public_key(&Binary::from([7u8; 32])), Ok(()));
+        assert_eq!(
+            validate_public_key(&Binary::from([7u8; 33])),
+            Err(ValidationError::InvalidPublicKey { len: 33 })
+        );
+        assert_eq!(validate_envelope(&Binary::from([1u8; 80])), Ok(()));
+        assert_eq!(
+            validate_envelope(&Binary::default()),
+            Err(ValidationError::InvalidEnvelope { len: 0 })
+        );
+        assert_eq!(
+            validate_envelope(&Binary::from(vec![1u8; MAX_ENVELOPE_LEN + 1])),
+            Err(ValidationError::InvalidEnvelope {
+                len: MAX_ENVELOPE_LEN + 1
+            })
+        );
+    }
+}
