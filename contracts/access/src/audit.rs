@@ -1,0 +1,75 @@
+use cosmwasm_std::{Addr, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage, Timestamp};
+use cw_storage_plus::Bound;
+use ehr_types::access::AuditLogResponse;
+use ehr_types::pagination::page_size;
+use ehr_types::{AuditAction, AuditEntry, PatientId};
+
+use crate::contract::validate_address;
+use crate::error::ContractError;
+use crate::state::{AUDIT, AUDIT_LEN, CONFIG};
+
+/// Appends one entry to a patient's log in constant work.
+pub fn append(
+    storage: &mut dyn Storage,
+    patient_id: PatientId,
+    time: Timestamp,
+    actor: Addr,
+    action: AuditAction,
+) -> Result<u64, ContractError> {
+    let seq = AUDIT_LEN.may_load(storage, patient_id)?.unwrap_or(0) + 1;
+    AUDIT.save(
+        storage,
+        (patient_id, seq),
+        &AuditEntry {
+            patient_id,
+            seq,
+            time,
+            actor,
+            action,
+        },
+    )?;
+    AUDIT_LEN.save(storage, patient_id, &seq)?;
+    Ok(seq)
+}
+
+pub fn execute_log_action(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    actor: String,
+    action: AuditAction,
+) -> Result<Response, ContractError> {
+    if info.sender != CONFIG.load(deps.storage)?.registry {
+        return Err(ContractError::unauthorized("log action"));
+    }
+    if !action.is_registry_action() {
+        return Err(ContractError::ActionNotLoggable);
+    }
+    let actor = validate_address(deps.api, &actor)?;
+    let seq = append(deps.storage, patient_id, env.block.time, actor, action)?;
+    Ok(Response::new()
+        .add_attribute("action", "log_action")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("seq", seq.to_string()))
+}
+
+pub fn query_audit_log(
+    deps: Deps,
+    patient_id: PatientId,
+    start_after: Option<u64>,
+    limit: Option<u32>,
+) -> Result<AuditLogResponse, ContractError> {
+    let entries = AUDIT
+        .prefix(patient_id)
+        .range(
+            deps.storage,
+            start_after.map(Bound::exclusive),
+            None,
+            Order::Ascending,
+        )
+        .take(page_size(limit))
+        .map(|item| item.map(|(_, entry)| entry))
+        .collect::<Result<_, _>>()?;
+    Ok(AuditLogResponse { entries })
+}

@@ -1,0 +1,10 @@
+use cosmwasm_schema::write_api;
+use ehr_types::access::{ExecuteMsg, InstantiateMsg, QueryMsg};
+
+fn main() {
+    write_api! {
+        instantiate: InstantiateMsg,
+        execute: ExecuteMsg,
+        query: QueryMsg,
+    }
+}

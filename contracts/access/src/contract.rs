@@ -1,0 +1,228 @@
+#[cfg(not(feature = "library"))]
+use cosmwasm_std::entry_point;
+use cosmwasm_std::{
+    to_json_binary, Addr, Api, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult,
+};
+use ehr_types::access::ConfigResponse;
+
+use crate::error::ContractError;
+use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
+use crate::state::{Config, CONFIG};
+use crate::{audit, emergency, grants, requests};
+
+pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
+pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const DEFAULT_EMERGENCY_ACCESS_SECONDS: u64 = 24 * 60 * 60;
+pub const MAX_EMERGENCY_ACCESS_SECONDS: u64 = 7 * 24 * 60 * 60;
+
+pub fn validate_address(api: &dyn Api, address: &str) -> Result<Addr, ContractError> {
+    api.addr_validate(address)
+        .map_err(|_| ContractError::InvalidAddress {
+            address: address.to_string(),
+        })
+}
+
+fn validate_emergency_duration(seconds: u64) -> Result<u64, ContractError> {
+    if (1..=MAX_EMERGENCY_ACCESS_SECONDS).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(ContractError::InvalidEmergencyDuration {
+            max: MAX_EMERGENCY_ACCESS_SECONDS,
+        })
+    }
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn instantiate(
+    deps: DepsMut,
+    _env: Env,
+    info: MessageInfo,
+    msg: InstantiateMsg,
+) -> Result<Response, ContractError> {
+    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
+    let config = Config {
+        admin: match msg.admin {
+            Some(admin) => validate_address(deps.api, &admin)?,
+            None => info.sender,
+        },
+        registry: validate_address(deps.api, &msg.registry)?,
+        emergency_access_seconds: validate_emergency_duration(
+            msg.emergency_access_seconds
+                .unwrap_or(DEFAULT_EMERGENCY_ACCESS_SECONDS),
+        )?,
+    };
+    CONFIG.save(deps.storage, &config)?;
+    Ok(Response::new()
+        .add_attribute("action", "instantiate")
+        .add_attribute("registry", config.registry))
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn execute(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    msg: ExecuteMsg,
+) -> Result<Response, ContractError> {
+    match msg {
+        ExecuteMsg::UpdateConfig {
+            admin,
+            emergency_access_seconds,
+        } => execute_update_config(deps, info, admin, emergency_access_seconds),
+        ExecuteMsg::Grant {
+            patient_id,
+            grantee,
+            scope,
+            categories,
+            expires,
+            key_envelopes,
+        } => grants::execute_grant(
+            deps,
+            env,
+            info,
+            patient_id,
+            grantee,
+            scope,
+            categories,
+            expires,
+            key_envelopes,
+        ),
+        ExecuteMsg::Revoke {
+            patient_id,
+            grantee,
+        } => grants::execute_revoke(deps, env, info, patient_id, grantee),
+        ExecuteMsg::RequestAccess {
+            patient_id,
+            scope,
+            categories,
+        } => requests::execute_request_access(deps, env, info, patient_id, scope, categories),
+        ExecuteMsg::ApproveRequest {
+            request_id,
+            expires,
+            key_envelopes,
+        } => requests::execute_approve_request(deps, env, info, request_id, expires, key_envelopes),
+        ExecuteMsg::DenyRequest { request_id } => {
+            requests::execute_deny_request(deps, env, info, request_id)
+        }
+        ExecuteMsg::EmergencyAccess { patient_id } => {
+            emergency::execute_emergency_access(deps, env, info, patient_id)
+        }
+        ExecuteMsg::LogAction {
+            patient_id,
+            actor,
+            action,
+        } => audit::execute_log_action(deps, env, info, patient_id, actor, action),
+    }
+}
+
+pub fn execute_update_config(
+    deps: DepsMut,
+    info: MessageInfo,
+    admin: Option<String>,
+    emergency_access_seconds: Option<u64>,
+) -> Result<Response, ContractError> {
+    let mut config = CONFIG.load(deps.storage)?;
+    if info.sender != config.admin {
+        return Err(ContractError::unauthorized("update config"));
+    }
+    if admin.is_none() && emergency_access_seconds.is_none() {
+        return Err(ContractError::NothingToUpdate);
+    }
+    if let Some(admin) = admin {
+        config.admin = validate_address(deps.api, &admin)?;
+    }
+    if let Some(seconds) = emergency_access_seconds {
+        config.emergency_access_seconds = validate_emergency_duration(seconds)?;
+    }
+    CONFIG.save(deps.storage, &config)?;
+    Ok(Response::new().add_attribute("action", "update_config"))
+}
+
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
+    let response = match msg {
+        QueryMsg::Config {} => to_json_binary(&query_config(deps)?),
+        QueryMsg::Grant {
+            patient_id,
+            grantee,
+        } => to_json_binary(&grants::query_grant(deps, patient_id, grantee)?),
+        QueryMsg::GrantsByPatient {
+            patient_id,
+            start_after,
+            limit,
+        } => to_json_binary(&grants::query_grants_by_patient(
+            deps,
+            patient_id,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::GrantsByGrantee {
+            grantee,
+            start_after,
+            limit,
+        } => to_json_binary(&grants::query_grants_by_grantee(
+            deps,
+            grantee,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::Permission {
+            patient_id,
+            actor,
+            scope,
+            category,
+        } => to_json_binary(&grants::query_permission(
+            deps, env, patient_id, actor, scope, category,
+        )?),
+        QueryMsg::EmergencyAccess {
+            patient_id,
+            grantee,
+        } => to_json_binary(&emergency::query_emergency_access(
+            deps, env, patient_id, grantee,
+        )?),
+        QueryMsg::Request { request_id } => {
+            to_json_binary(&requests::query_request(deps, request_id)?)
+        }
+        QueryMsg::RequestsByPatient {
+            patient_id,
+            start_after,
+            limit,
+        } => to_json_binary(&requests::query_requests_by_patient(
+            deps,
+            patient_id,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::RequestsByRequester {
+            requester,
+            start_after,
+            limit,
+        } => to_json_binary(&requests::query_requests_by_requester(
+            deps,
+            requester,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::Epochs { patient_id } => to_json_binary(&grants::query_epochs(deps, patient_id)?),
+        QueryMsg::AuditLog {
+            patient_id,
+            start_after,
+            limit,
+        } => to_json_binary(&audit::query_audit_log(
+            deps,
+            patient_id,
+            start_after,
+            limit,
+        )?),
+    };
+    Ok(response?)
+}
+
+pub fn query_config(deps: Deps) -> StdResult<ConfigResponse> {
+    let config = CONFIG.load(deps.storage)?;
+    Ok(ConfigResponse {
+        admin: config.admin,
+        registry: config.registry,
+        emergency_access_seconds: config.emergency_access_seconds,
+    })
+}

@@ -1,0 +1,71 @@
+use cosmwasm_std::{StdError, Timestamp};
+use ehr_types::{Category, PatientId, RequestId, ValidationError};
+use thiserror::Error;
+
+#[derive(Error, Debug)]
+pub enum ContractError {
+    #[error(transparent)]
+    Std(#[from] StdError),
+
+    #[error(transparent)]
+    Validation(#[from] ValidationError),
+
+    #[error("invalid address: {address}")]
+    InvalidAddress { address: String },
+
+    #[error("unauthorized: {action}")]
+    Unauthorized { action: String },
+
+    #[error("not a credentialed doctor: {address}")]
+    NotCredentialed { address: String },
+
+    #[error("patient {patient_id} not found")]
+    PatientNotFound { patient_id: PatientId },
+
+    #[error("patient {patient_id} is not active")]
+    PatientNotActive { patient_id: PatientId },
+
+    #[error("a patient cannot grant access to their own address")]
+    CannotGrantSelf,
+
+    #[error("a grant needs at least one category")]
+    NoCategories,
+
+    #[error("category {category:?} is listed twice")]
+    DuplicateCategory { category: Category },
+
+    #[error("expiry {expires} is not in the future")]
+    ExpiryInPast { expires: Timestamp },
+
+    #[error("key envelope for {category:?} but the grant does not cover that category")]
+    EnvelopeCategoryNotGranted { category: Category },
+
+    #[error("no grant of patient {patient_id} to {grantee}")]
+    GrantNotFound {
+        patient_id: PatientId,
+        grantee: String,
+    },
+
+    #[error("request {request_id} not found")]
+    RequestNotFound { request_id: RequestId },
+
+    #[error("request {request_id} was already decided")]
+    RequestNotPending { request_id: RequestId },
+
+    #[error("the registry may only log registry actions")]
+    ActionNotLoggable,
+
+    #[error("emergency access must last between 1 second and {max} seconds")]
+    InvalidEmergencyDuration { max: u64 },
+
+    #[error("nothing to update")]
+    NothingToUpdate,
+}
+
+impl ContractError {
+    pub fn unauthorized(action: &str) -> Self {
+        ContractError::Unauthorized {
+            action: action.to_string(),
+        }
+    }
+}

@@ -1,0 +1,277 @@
+use cosmwasm_std::{Addr, Deps, DepsMut, Env, MessageInfo, Order, Response, Timestamp};
+use cw_storage_plus::Bound;
+use ehr_types::access::{
+    CategoryEpoch, EpochsResponse, GrantInfo, GrantResponse, GrantsResponse, KeyEnvelope,
+    PermissionResponse, Scope,
+};
+use ehr_types::pagination::page_size;
+use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
+use ehr_types::{AuditAction, Category, PatientId, ValidationError};
+
+use crate::audit::append;
+use crate::contract::validate_address;
+use crate::error::ContractError;
+use crate::registry_client::{ensure_credentialed, load_owned_active_patient};
+use crate::state::{grants, EMERGENCY, EPOCHS};
+
+/// Checks a category list: not empty, no repeats. Returns it sorted.
+pub fn validate_categories(categories: &[Category]) -> Result<Vec<Category>, ContractError> {
+    if categories.is_empty() {
+        return Err(ContractError::NoCategories);
+    }
+    let mut sorted = categories.to_vec();
+    sorted.sort();
+    if let Some(pair) = sorted.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(ContractError::DuplicateCategory { category: pair[0] });
+    }
+    Ok(sorted)
+}
+
+fn validate_expiry(env: &Env, expires: Option<Timestamp>) -> Result<(), ContractError> {
+    match expires {
+        Some(expires) if expires <= env.block.time => Err(ContractError::ExpiryInPast { expires }),
+        _ => Ok(()),
+    }
+}
+
+fn validate_envelopes(
+    envelopes: &[KeyEnvelope],
+    categories: &[Category],
+) -> Result<(), ContractError> {
+    if envelopes.len() > MAX_ENVELOPES {
+        return Err(ValidationError::TooManyEnvelopes.into());
+    }
+    for envelope in envelopes {
+        validate_envelope(&envelope.envelope)?;
+        if !categories.contains(&envelope.category) {
+            return Err(ContractError::EnvelopeCategoryNotGranted {
+                category: envelope.category,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The grant a patient gives, directly or by approving a request; it replaces any earlier grant
+/// to the same grantee. Returns the audit entry's action.
+#[allow(clippy::too_many_arguments)]
+pub fn store_grant(
+    deps: DepsMut,
+    env: &Env,
+    owner: &Addr,
+    patient_id: PatientId,
+    grantee: Addr,
+    scope: Scope,
+    categories: Vec<Category>,
+    expires: Option<Timestamp>,
+    key_envelopes: Vec<KeyEnvelope>,
+) -> Result<(), ContractError> {
+    if grantee == *owner {
+        return Err(ContractError::CannotGrantSelf);
+    }
+    ensure_credentialed(deps.as_ref(), &grantee)?;
+    let categories = validate_categories(&categories)?;
+    validate_expiry(env, expires)?;
+    validate_envelopes(&key_envelopes, &categories)?;
+    let grant = GrantInfo {
+        patient_id,
+        grantee: grantee.clone(),
+        scope,
+        categories: categories.clone(),
+        expires,
+        key_envelopes,
+        granted_at: env.block.time,
+    };
+    grants().save(deps.storage, (patient_id, grantee.clone()), &grant)?;
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        owner.clone(),
+        AuditAction::AccessGranted {
+            grantee,
+            scope,
+            categories,
+        },
+    )?;
+    Ok(())
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn execute_grant(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    grantee: String,
+    scope: Scope,
+    categories: Vec<Category>,
+    expires: Option<Timestamp>,
+    key_envelopes: Vec<KeyEnvelope>,
+) -> Result<Response, ContractError> {
+    load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "grant")?;
+    let grantee = validate_address(deps.api, &grantee)?;
+    store_grant(
+        deps,
+        &env,
+        &info.sender,
+        patient_id,
+        grantee.clone(),
+        scope,
+        categories,
+        expires,
+        key_envelopes,
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "grant")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("grantee", grantee))
+}
+
+pub fn execute_revoke(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    grantee: String,
+) -> Result<Response, ContractError> {
+    load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "revoke")?;
+    let grantee = validate_address(deps.api, &grantee)?;
+    let key = (patient_id, grantee.clone());
+    let grant = grants()
+        .may_load(deps.storage, key.clone())?
+        .ok_or_else(|| ContractError::GrantNotFound {
+            patient_id,
+            grantee: grantee.to_string(),
+        })?;
+    grants().remove(deps.storage, key)?;
+    // Files written from now on use a new category key the former grantee never received.
+    for category in &grant.categories {
+        EPOCHS.update(deps.storage, (patient_id, category.code()), |epoch| {
+            epoch.unwrap_or(0).checked_add(1).ok_or(ContractError::Std(
+                cosmwasm_std::StdError::msg("key epoch overflow"),
+            ))
+        })?;
+    }
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender,
+        AuditAction::AccessRevoked {
+            grantee: grantee.clone(),
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "revoke")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("grantee", grantee))
+}
+
+pub fn query_grant(
+    deps: Deps,
+    patient_id: PatientId,
+    grantee: String,
+) -> Result<GrantResponse, ContractError> {
+    let grantee = validate_address(deps.api, &grantee)?;
+    Ok(GrantResponse {
+        grant: grants().may_load(deps.storage, (patient_id, grantee))?,
+    })
+}
+
+pub fn query_grants_by_patient(
+    deps: Deps,
+    patient_id: PatientId,
+    start_after: Option<String>,
+    limit: Option<u32>,
+) -> Result<GrantsResponse, ContractError> {
+    let start_after = start_after
+        .map(|a| validate_address(deps.api, &a))
+        .transpose()?;
+    let grants = grants()
+        .prefix(patient_id)
+        .range(
+            deps.storage,
+            start_after.map(Bound::exclusive),
+            None,
+            Order::Ascending,
+        )
+        .take(page_size(limit))
+        .map(|item| item.map(|(_, grant)| grant))
+        .collect::<Result<_, _>>()?;
+    Ok(GrantsResponse { grants })
+}
+
+pub fn query_grants_by_grantee(
+    deps: Deps,
+    grantee: String,
+    start_after: Option<PatientId>,
+    limit: Option<u32>,
+) -> Result<GrantsResponse, ContractError> {
+    let grantee = validate_address(deps.api, &grantee)?;
+    let start = start_after.map(|patient_id| Bound::exclusive((patient_id, grantee.clone())));
+    let grants = grants()
+        .idx
+        .grantee
+        .prefix(grantee)
+        .range(deps.storage, start, None, Order::Ascending)
+        .take(page_size(limit))
+        .map(|item| item.map(|(_, grant)| grant))
+        .collect::<Result<_, _>>()?;
+    Ok(GrantsResponse { grants })
+}
+
+fn grant_allows(
+    grant: &GrantInfo,
+    now: Timestamp,
+    scope: Scope,
+    category: Option<Category>,
+) -> bool {
+    let unexpired = grant.expires.is_none_or(|expires| now < expires);
+    let covers = category.is_none_or(|category| grant.categories.contains(&category));
+    unexpired && grant.scope >= scope && covers
+}
+
+pub fn query_permission(
+    deps: Deps,
+    env: Env,
+    patient_id: PatientId,
+    actor: String,
+    scope: Scope,
+    category: Option<Category>,
+) -> Result<PermissionResponse, ContractError> {
+    let actor = validate_address(deps.api, &actor)?;
+    let now = env.block.time;
+    let granted = grants()
+        .may_load(deps.storage, (patient_id, actor.clone()))?
+        .is_some_and(|grant| grant_allows(&grant, now, scope, category));
+    if granted {
+        return Ok(PermissionResponse {
+            allowed: true,
+            emergency: false,
+        });
+    }
+    let emergency = scope == Scope::Read
+        && EMERGENCY
+            .may_load(deps.storage, (patient_id, &actor))?
+            .is_some_and(|end| now < end);
+    Ok(PermissionResponse {
+        allowed: emergency,
+        emergency,
+    })
+}
+
+pub fn query_epochs(deps: Deps, patient_id: PatientId) -> Result<EpochsResponse, ContractError> {
+    // At most one entry per category, so this range is bounded by the category list.
+    let epochs = EPOCHS
+        .prefix(patient_id)
+        .range(deps.storage, None, None, Order::Ascending)
+        .filter_map(|item| match item {
+            Ok((code, epoch)) => {
+                Category::from_code(code).map(|category| Ok(CategoryEpoch { category, epoch }))
+            }
+            Err(err) => Some(Err(err)),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(EpochsResponse { epochs })
+}

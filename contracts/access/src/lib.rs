@@ -1,0 +1,14 @@
+//! ehr-access: patients' grants (scoped by category, with expiry and HPKE key envelopes), access
+//! requests, time-boxed emergency access, and each patient's audit log.
+
+pub mod audit;
+pub mod contract;
+mod emergency;
+pub mod error;
+mod grants;
+pub mod msg;
+mod registry_client;
+mod requests;
+pub mod state;
+
+pub use crate::error::ContractError;

@@ -1,0 +1,78 @@
+use cosmwasm_schema::cw_serde;
+use cosmwasm_std::{Addr, Timestamp};
+use cw_storage_plus::{Index, IndexList, IndexedMap, Item, Map, MultiIndex};
+use ehr_types::access::{AccessRequestInfo, GrantInfo};
+use ehr_types::{AuditEntry, PatientId, RequestId};
+
+#[cw_serde]
+pub struct Config {
+    pub admin: Addr,
+    pub registry: Addr,
+    pub emergency_access_seconds: u64,
+}
+
+pub const CONFIG: Item<Config> = Item::new("config");
+
+pub struct GrantIndexes<'a> {
+    pub grantee: MultiIndex<'a, Addr, GrantInfo, (PatientId, Addr)>,
+}
+
+impl IndexList<GrantInfo> for GrantIndexes<'_> {
+    fn get_indexes(&'_ self) -> Box<dyn Iterator<Item = &'_ dyn Index<GrantInfo>> + '_> {
+        let indexes: Vec<&dyn Index<GrantInfo>> = vec![&self.grantee];
+        Box::new(indexes.into_iter())
+    }
+}
+
+/// (patient id, grantee) -> grant; at most one grant per pair, a new grant replaces it.
+pub fn grants<'a>() -> IndexedMap<(PatientId, Addr), GrantInfo, GrantIndexes<'a>> {
+    let indexes = GrantIndexes {
+        grantee: MultiIndex::new(
+            |_, grant| grant.grantee.clone(),
+            "grants",
+            "grants__grantee",
+        ),
+    };
+    IndexedMap::new("grants", indexes)
+}
+
+/// (patient id, doctor) -> when the emergency access ends.
+pub const EMERGENCY: Map<(PatientId, &Addr), Timestamp> = Map::new("emergency");
+
+pub const LAST_REQUEST_ID: Item<RequestId> = Item::new("last_request_id");
+
+pub struct RequestIndexes<'a> {
+    pub patient: MultiIndex<'a, PatientId, AccessRequestInfo, RequestId>,
+    pub requester: MultiIndex<'a, Addr, AccessRequestInfo, RequestId>,
+}
+
+impl IndexList<AccessRequestInfo> for RequestIndexes<'_> {
+    fn get_indexes(&'_ self) -> Box<dyn Iterator<Item = &'_ dyn Index<AccessRequestInfo>> + '_> {
+        let indexes: Vec<&dyn Index<AccessRequestInfo>> = vec![&self.patient, &self.requester];
+        Box::new(indexes.into_iter())
+    }
+}
+
+pub fn requests<'a>() -> IndexedMap<RequestId, AccessRequestInfo, RequestIndexes<'a>> {
+    let indexes = RequestIndexes {
+        patient: MultiIndex::new(
+            |_, request| request.patient_id,
+            "requests",
+            "requests__patient",
+        ),
+        requester: MultiIndex::new(
+            |_, request| request.requester.clone(),
+            "requests",
+            "requests__requester",
+        ),
+    };
+    IndexedMap::new("requests", indexes)
+}
+
+/// (patient id, category code) -> current key epoch; absent means epoch 0.
+pub const EPOCHS: Map<(PatientId, u8), u32> = Map::new("epochs");
+
+/// (patient id, seq) -> audit entry, seq from 1.
+pub const AUDIT: Map<(PatientId, u64), AuditEntry> = Map::new("audit");
+/// Number of audit entries per patient, so appending never iterates.
+pub const AUDIT_LEN: Map<PatientId, u64> = Map::new("audit_len");
