@@ -1,0 +1,71 @@
+# shellcheck shell=bash
+# Helpers shared by scripts/deploy, test-live, test-fault and bench-gas (source it; needs a running localnet).
+# Every wait is bounded.
+
+CHAIN_LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+
+chain_env() {
+  # WASMD IPFS CLIENT_HOME CHAIN_ID DENOM VALIDATORS RPC NODE REST IPFS_API
+  eval "$("$CHAIN_LIB_ROOT/scripts/localnet" env)"
+  export WASMD CLIENT_HOME CHAIN_ID DENOM RPC NODE REST IPFS_API
+}
+
+addr_of() { "$WASMD" keys show "$1" -a --keyring-backend test --home "$CLIENT_HOME"; }
+
+# Wait (bounded) until a tx hash is in a block; print the tx result JSON.
+tx_wait() {
+  local hash=$1 timeout=${2:-30} deadline out
+  deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    if out=$("$WASMD" query tx "$hash" --home "$CLIENT_HOME" --output json 2>/dev/null) && [[ -n $out ]]; then
+      echo "$out"
+      return 0
+    fi
+    sleep 0.2
+  done
+  echo "tx $hash not committed within ${timeout}s" >&2
+  return 1
+}
+
+# Broadcast a `wasmd tx ...` (sync), wait for it, fail unless both CheckTx and the block say code 0.
+# Prints the committed tx result JSON. Usage: wtx wasm execute ADDR MSG --from NAME [extra flags]
+wtx() {
+  local out code hash res
+  out=$("$WASMD" tx "$@" --home "$CLIENT_HOME" --gas auto --gas-adjustment 1.4 -y --output json 2>&1) || {
+    echo "tx failed before broadcast: $out" >&2
+    return 1
+  }
+  out=$(grep -m1 '^{' <<<"$out")          # `--gas auto` prints "gas estimate: N" first
+  code=$(jq -r .code <<<"$out"); hash=$(jq -r .txhash <<<"$out")
+  [[ $code == 0 ]] || { echo "CheckTx code $code: $(jq -r .raw_log <<<"$out")" >&2; return 1; }
+  res=$(tx_wait "$hash") || return 1
+  code=$(jq -r .code <<<"$res")
+  [[ $code == 0 ]] || { echo "tx $hash failed in block, code $code: $(jq -r .raw_log <<<"$res")" >&2; return 1; }
+  echo "$res"
+}
+
+# First value of an event attribute in a tx result: event_attr RESULT_JSON EVENT_TYPE KEY
+event_attr() {
+  jq -r --arg t "$2" --arg k "$3" '[.events[] | select(.type == $t) | .attributes[] | select(.key == $k) | .value][0] // empty' <<<"$1"
+}
+
+# Smart query; prints the `data` JSON.
+wq() { "$WASMD" query wasm contract-state smart "$1" "$2" --home "$CLIENT_HOME" --output json | jq -c .data; }
+
+# Latest height of node i (empty when it does not answer).
+node_height() {
+  curl -s --max-time 2 "http://127.0.0.1:$((26657 + 10 * $1))/status" 2>/dev/null |
+    jq -r '.result.sync_info.latest_block_height // empty' 2>/dev/null || true
+}
+
+# Wait (bounded) until node i's height is at least h.
+wait_height() {
+  local i=$1 want=$2 timeout=${3:-30} deadline h
+  deadline=$((SECONDS + timeout))
+  while ((SECONDS < deadline)); do
+    h=$(node_height "$i")
+    [[ -n $h ]] && ((h >= want)) && return 0
+    sleep 0.2
+  done
+  return 1
+}
