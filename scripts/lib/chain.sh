@@ -12,12 +12,15 @@ chain_env() {
 
 addr_of() { "$WASMD" keys show "$1" -a --keyring-backend test --home "$CLIENT_HOME"; }
 
+# wasmd v0.61 ignores client.toml for these here, so every command names them.
+query_flags() { echo --node "$NODE" --output json; }
+
 # Wait (bounded) until a tx hash is in a block; print the tx result JSON.
 tx_wait() {
   local hash=$1 timeout=${2:-30} deadline out
   deadline=$((SECONDS + timeout))
   while ((SECONDS < deadline)); do
-    if out=$("$WASMD" query tx "$hash" --home "$CLIENT_HOME" --output json 2>/dev/null) && [[ -n $out ]]; then
+    if out=$("$WASMD" query tx "$hash" --node "$NODE" --output json 2>/dev/null) && [[ -n $out ]]; then
       echo "$out"
       return 0
     fi
@@ -31,7 +34,8 @@ tx_wait() {
 # Prints the committed tx result JSON. Usage: wtx wasm execute ADDR MSG --from NAME [extra flags]
 wtx() {
   local out code hash res
-  out=$("$WASMD" tx "$@" --home "$CLIENT_HOME" --gas auto --gas-adjustment 1.4 -y --output json 2>&1) || {
+  out=$("$WASMD" tx "$@" --home "$CLIENT_HOME" --keyring-backend test --chain-id "$CHAIN_ID" --node "$NODE" \
+    --gas auto --gas-adjustment 1.4 -y --output json 2>&1) || {
     echo "tx failed before broadcast: $out" >&2
     return 1
   }
@@ -50,7 +54,7 @@ event_attr() {
 }
 
 # Smart query; prints the `data` JSON.
-wq() { "$WASMD" query wasm contract-state smart "$1" "$2" --home "$CLIENT_HOME" --output json | jq -c .data; }
+wq() { "$WASMD" query wasm contract-state smart "$1" "$2" --node "$NODE" --output json | jq -c .data; }
 
 # Latest height of node i (empty when it does not answer).
 node_height() {
