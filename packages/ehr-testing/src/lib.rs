@@ -1,0 +1,530 @@
+//! A cw-multi-test world with ehr-registry and ehr-access deployed and wired together, the
+//! actors a test needs, and helpers that turn each contract call into one line.
+
+use cosmwasm_std::{Addr, Binary, Empty, Record, Timestamp};
+use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
+use ehr_types::access::{self, GrantInfo, KeyEnvelope, Scope};
+use ehr_types::registry::{self, PatientCountResponse, PatientInfo, RecordInfo, RecordVersion};
+use ehr_types::{BlobRef, Category, PatientId, RecordId, RequestId};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+pub fn registry_contract() -> Box<dyn Contract<Empty>> {
+    Box::new(ContractWrapper::new(
+        ehr_registry::contract::execute,
+        ehr_registry::contract::instantiate,
+        ehr_registry::contract::query,
+    ))
+}
+
+pub fn access_contract() -> Box<dyn Contract<Empty>> {
+    Box::new(ContractWrapper::new(
+        ehr_access::contract::execute,
+        ehr_access::contract::instantiate,
+        ehr_access::contract::query,
+    ))
+}
+
+/// A blob reference for a ciphertext held in the embedded store (`ehrfs://<sha256>`).
+pub fn blob_of(ciphertext: &[u8]) -> BlobRef {
+    let sha256 = hex::encode(Sha256::digest(ciphertext));
+    BlobRef {
+        uri: format!("ehrfs://{sha256}"),
+        sha256,
+        size: ciphertext.len() as u64,
+    }
+}
+
+/// A distinct, valid blob reference for test number `n`.
+pub fn sample_blob(n: u64) -> BlobRef {
+    blob_of(format!("ciphertext #{n}").as_bytes())
+}
+
+/// A valid 32-byte X25519 public key, distinct per seed.
+pub fn sample_public_key(seed: u8) -> Binary {
+    Binary::from([seed; 32])
+}
+
+/// An 80-byte stand-in for an HPKE envelope; the contracts only bound its size.
+pub fn sample_envelope(category: Category, epoch: u32) -> KeyEnvelope {
+    KeyEnvelope {
+        category,
+        epoch,
+        envelope: Binary::from([category.code() + 1; 80]),
+    }
+}
+
+/// The contract's own error message. cw-multi-test flattens the error chain into one string that
+/// ends with "kind: …, error: <the contract's message>".
+pub fn error_text(err: &cosmwasm_std::StdError) -> String {
+    let text = err.to_string();
+    const MARKER: &str = ", error: ";
+    match text.rfind(MARKER) {
+        Some(at) => text[at + MARKER.len()..].to_string(),
+        None => text,
+    }
+}
+
+/// Which contract a message goes to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Registry,
+    Access,
+}
+
+/// Every stored key and value of both contracts, for "nothing changed" and "no plaintext" checks.
+pub type StateDump = Vec<(Target, Record)>;
+
+pub struct Suite {
+    pub app: App,
+    pub admin: Addr,
+    pub registry: Addr,
+    pub access: Addr,
+}
+
+impl Default for Suite {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Suite {
+    /// Both contracts instantiated by `admin` and pointed at each other; nobody credentialed yet.
+    pub fn new() -> Self {
+        let mut app = App::default();
+        let admin = app.api().addr_make("admin");
+        let registry_code = app.store_code(registry_contract());
+        let access_code = app.store_code(access_contract());
+        let registry = app
+            .instantiate_contract(
+                registry_code,
+                admin.clone(),
+                &registry::InstantiateMsg { admin: None },
+                &[],
+                "ehr-registry",
+                None,
+            )
+            .expect("instantiate registry");
+        let access = app
+            .instantiate_contract(
+                access_code,
+                admin.clone(),
+                &access::InstantiateMsg {
+                    registry: registry.to_string(),
+                    admin: None,
+                    emergency_access_seconds: Some(3600),
+                },
+                &[],
+                "ehr-access",
+                None,
+            )
+            .expect("instantiate access");
+        let mut suite = Suite {
+            app,
+            admin,
+            registry,
+            access,
+        };
+        suite
+            .execute(
+                &suite.admin.clone(),
+                Target::Registry,
+                &registry::ExecuteMsg::UpdateConfig {
+                    admin: None,
+                    access_contract: Some(suite.access.to_string()),
+                },
+            )
+            .expect("wire registry to access");
+        suite
+    }
+
+    pub fn addr(&self, name: &str) -> Addr {
+        self.app.api().addr_make(name)
+    }
+
+    pub fn contract(&self, target: Target) -> Addr {
+        match target {
+            Target::Registry => self.registry.clone(),
+            Target::Access => self.access.clone(),
+        }
+    }
+
+    pub fn execute<M: Serialize + std::fmt::Debug>(
+        &mut self,
+        sender: &Addr,
+        target: Target,
+        msg: &M,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let contract = self.contract(target);
+        self.app
+            .execute_contract(sender.clone(), contract, msg, &[])
+    }
+
+    /// Runs a message that must fail with `expected` and checks that no stored byte changed.
+    pub fn execute_expecting_error<M: Serialize + std::fmt::Debug>(
+        &mut self,
+        sender: &Addr,
+        target: Target,
+        msg: &M,
+        expected: &str,
+    ) {
+        let before = self.dump_state();
+        let err = self.execute(sender, target, msg).expect_err(&format!(
+            "{msg:?} from {sender} should fail with {expected}"
+        ));
+        assert_eq!(error_text(&err), expected, "{msg:?} from {sender}");
+        assert!(
+            self.dump_state() == before,
+            "state changed by failed {msg:?} from {sender}"
+        );
+    }
+
+    pub fn query<Q: Serialize, R: DeserializeOwned>(
+        &self,
+        target: Target,
+        msg: &Q,
+    ) -> Result<R, cosmwasm_std::StdError> {
+        self.app.wrap().query_wasm_smart(self.contract(target), msg)
+    }
+
+    pub fn dump_state(&self) -> StateDump {
+        let registry = self.app.dump_wasm_raw(&self.registry).into_iter();
+        let access = self.app.dump_wasm_raw(&self.access).into_iter();
+        registry
+            .map(|record| (Target::Registry, record))
+            .chain(access.map(|record| (Target::Access, record)))
+            .collect()
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.app.block_info().time
+    }
+
+    /// Moves the chain forward by `seconds` (and one block per 5 seconds).
+    pub fn advance_time(&mut self, seconds: u64) {
+        self.app.update_block(|block| {
+            block.time = block.time.plus_seconds(seconds);
+            block.height += seconds.div_ceil(5).max(1);
+        });
+    }
+
+    // ---- registry actions ----
+
+    pub fn credential(&mut self, doctor: &Addr) {
+        let admin = self.admin.clone();
+        let msg = registry::ExecuteMsg::CredentialProvider {
+            address: doctor.to_string(),
+        };
+        self.execute(&admin, Target::Registry, &msg)
+            .expect("credential doctor");
+    }
+
+    pub fn decredential(&mut self, doctor: &Addr) {
+        let admin = self.admin.clone();
+        let msg = registry::ExecuteMsg::RevokeProvider {
+            address: doctor.to_string(),
+        };
+        self.execute(&admin, Target::Registry, &msg)
+            .expect("revoke doctor");
+    }
+
+    pub fn register_patient(&mut self, owner: &Addr) -> Result<PatientId, cosmwasm_std::StdError> {
+        let msg = registry::ExecuteMsg::RegisterPatient {
+            encryption_key: sample_public_key(1),
+            profile: None,
+        };
+        let response = self.execute(owner, Target::Registry, &msg)?;
+        Ok(attribute_id(&response, "patient_id"))
+    }
+
+    pub fn propose_patient(
+        &mut self,
+        doctor: &Addr,
+        owner: &Addr,
+    ) -> Result<PatientId, cosmwasm_std::StdError> {
+        let msg = registry::ExecuteMsg::ProposePatient {
+            address: owner.to_string(),
+            profile: None,
+        };
+        let response = self.execute(doctor, Target::Registry, &msg)?;
+        Ok(attribute_id(&response, "patient_id"))
+    }
+
+    pub fn accept_patient(
+        &mut self,
+        owner: &Addr,
+        patient_id: PatientId,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let msg = registry::ExecuteMsg::AcceptPatient {
+            patient_id,
+            encryption_key: sample_public_key(2),
+        };
+        self.execute(owner, Target::Registry, &msg)
+    }
+
+    pub fn delete_patient(
+        &mut self,
+        actor: &Addr,
+        patient_id: PatientId,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        self.execute(
+            actor,
+            Target::Registry,
+            &registry::ExecuteMsg::DeletePatient { patient_id },
+        )
+    }
+
+    pub fn add_record(
+        &mut self,
+        author: &Addr,
+        patient_id: PatientId,
+        category: Category,
+        blob: BlobRef,
+    ) -> Result<RecordId, cosmwasm_std::StdError> {
+        let msg = registry::ExecuteMsg::AddRecord {
+            patient_id,
+            category,
+            blob,
+        };
+        let response = self.execute(author, Target::Registry, &msg)?;
+        Ok(attribute_id(&response, "record_id"))
+    }
+
+    pub fn update_record(
+        &mut self,
+        author: &Addr,
+        record_id: RecordId,
+        blob: BlobRef,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        self.execute(
+            author,
+            Target::Registry,
+            &registry::ExecuteMsg::UpdateRecord { record_id, blob },
+        )
+    }
+
+    // ---- access actions ----
+
+    pub fn grant(
+        &mut self,
+        owner: &Addr,
+        patient_id: PatientId,
+        grantee: &Addr,
+        scope: Scope,
+        categories: &[Category],
+        expires: Option<Timestamp>,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let msg = access::ExecuteMsg::Grant {
+            patient_id,
+            grantee: grantee.to_string(),
+            scope,
+            categories: categories.to_vec(),
+            expires,
+            key_envelopes: categories.iter().map(|c| sample_envelope(*c, 0)).collect(),
+        };
+        self.execute(owner, Target::Access, &msg)
+    }
+
+    pub fn revoke(
+        &mut self,
+        owner: &Addr,
+        patient_id: PatientId,
+        grantee: &Addr,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let msg = access::ExecuteMsg::Revoke {
+            patient_id,
+            grantee: grantee.to_string(),
+        };
+        self.execute(owner, Target::Access, &msg)
+    }
+
+    pub fn request_access(
+        &mut self,
+        doctor: &Addr,
+        patient_id: PatientId,
+        scope: Scope,
+        categories: &[Category],
+    ) -> Result<RequestId, cosmwasm_std::StdError> {
+        let msg = access::ExecuteMsg::RequestAccess {
+            patient_id,
+            scope,
+            categories: categories.to_vec(),
+        };
+        let response = self.execute(doctor, Target::Access, &msg)?;
+        Ok(attribute_id(&response, "request_id"))
+    }
+
+    // ---- queries ----
+
+    pub fn patient(&self, patient_id: PatientId) -> Result<PatientInfo, cosmwasm_std::StdError> {
+        self.query(
+            Target::Registry,
+            &registry::QueryMsg::Patient { patient_id },
+        )
+    }
+
+    pub fn patient_count(&self) -> PatientCountResponse {
+        self.query(Target::Registry, &registry::QueryMsg::PatientCount {})
+            .expect("patient count")
+    }
+
+    pub fn record(&self, record_id: RecordId) -> Result<RecordInfo, cosmwasm_std::StdError> {
+        self.query(Target::Registry, &registry::QueryMsg::Record { record_id })
+    }
+
+    /// The whole version chain of a record, following pagination.
+    pub fn record_history(&self, record_id: RecordId) -> Vec<RecordVersion> {
+        let mut versions: Vec<RecordVersion> = Vec::new();
+        loop {
+            let page: registry::RecordHistoryResponse = self
+                .query(
+                    Target::Registry,
+                    &registry::QueryMsg::RecordHistory {
+                        record_id,
+                        start_after: versions.last().map(|v| v.version),
+                        limit: Some(100),
+                    },
+                )
+                .expect("record history");
+            if page.versions.is_empty() {
+                return versions;
+            }
+            versions.extend(page.versions);
+        }
+    }
+
+    pub fn grant_of(&self, patient_id: PatientId, grantee: &Addr) -> Option<GrantInfo> {
+        let response: access::GrantResponse = self
+            .query(
+                Target::Access,
+                &access::QueryMsg::Grant {
+                    patient_id,
+                    grantee: grantee.to_string(),
+                },
+            )
+            .expect("grant query");
+        response.grant
+    }
+
+    pub fn audit_log(&self, patient_id: PatientId) -> Vec<ehr_types::AuditEntry> {
+        let response: access::AuditLogResponse = self
+            .query(
+                Target::Access,
+                &access::QueryMsg::AuditLog {
+                    patient_id,
+                    start_after: None,
+                    limit: Some(100),
+                },
+            )
+            .expect("audit log");
+        response.entries
+    }
+}
+
+/// Reads a numeric id the contract reported as a `wasm` event attribute.
+pub fn attribute_id(response: &AppResponse, key: &str) -> u64 {
+    response
+        .events
+        .iter()
+        .filter(|event| event.ty == "wasm")
+        .flat_map(|event| event.attributes.iter())
+        .find(|attribute| attribute.key == key)
+        .and_then(|attribute| attribute.value.parse().ok())
+        .unwrap_or_else(|| panic!("no numeric `{key}` attribute in {response:?}"))
+}
+
+/// The ready-made cast of the role tests: one patient owner with a record and grants in every
+/// state a doctor can be in.
+pub struct Roles {
+    pub admin: Addr,
+    pub patient: Addr,
+    pub patient_id: PatientId,
+    pub other_patient: Addr,
+    pub other_patient_id: PatientId,
+    /// Credentialed, with an unexpired Manage grant on every category.
+    pub doctor_with_grant: Addr,
+    /// Credentialed, never granted.
+    pub doctor_without_grant: Addr,
+    /// Credentialed, whose Manage grant has expired.
+    pub doctor_expired_grant: Addr,
+    /// Credentialed, whose grant the patient revoked.
+    pub doctor_revoked: Addr,
+    /// Holds an unexpired Manage grant, but the admin withdrew the credential.
+    pub uncredentialed: Addr,
+    /// Never seen by either contract.
+    pub stranger: Addr,
+    /// A Lab record of the patient, added by the patient.
+    pub record_id: RecordId,
+    /// A pending request of `doctor_without_grant` to read the patient's Lab records.
+    pub request_id: RequestId,
+}
+
+impl Suite {
+    /// A suite with the `Roles` cast in place.
+    pub fn with_roles() -> (Suite, Roles) {
+        let mut suite = Suite::new();
+        let names = [
+            "patient",
+            "other_patient",
+            "doctor_with_grant",
+            "doctor_without_grant",
+            "doctor_expired_grant",
+            "doctor_revoked",
+            "uncredentialed",
+            "stranger",
+        ];
+        let [patient, other_patient, with_grant, without_grant, expired, revoked, uncredentialed, stranger] =
+            names.map(|name| suite.addr(name));
+        for doctor in [
+            &with_grant,
+            &without_grant,
+            &expired,
+            &revoked,
+            &uncredentialed,
+        ] {
+            suite.credential(doctor);
+        }
+        let patient_id = suite.register_patient(&patient).expect("register patient");
+        let other_patient_id = suite
+            .register_patient(&other_patient)
+            .expect("register other");
+        let all = Category::ALL;
+        let soon = Some(suite.now().plus_seconds(100));
+        suite
+            .grant(&patient, patient_id, &expired, Scope::Manage, &all, soon)
+            .expect("grant");
+        for doctor in [&with_grant, &revoked, &uncredentialed] {
+            suite
+                .grant(&patient, patient_id, doctor, Scope::Manage, &all, None)
+                .expect("grant");
+        }
+        suite
+            .revoke(&patient, patient_id, &revoked)
+            .expect("revoke");
+        suite.decredential(&uncredentialed);
+        let record_id = suite
+            .add_record(&patient, patient_id, Category::Lab, sample_blob(0))
+            .expect("record");
+        let request_id = suite
+            .request_access(&without_grant, patient_id, Scope::Read, &[Category::Lab])
+            .expect("request");
+        suite.advance_time(200);
+        let roles = Roles {
+            admin: suite.admin.clone(),
+            patient,
+            patient_id,
+            other_patient,
+            other_patient_id,
+            doctor_with_grant: with_grant,
+            doctor_without_grant: without_grant,
+            doctor_expired_grant: expired,
+            doctor_revoked: revoked,
+            uncredentialed,
+            stranger,
+            record_id,
+            request_id,
+        };
+        (suite, roles)
+    }
+}
