@@ -1,0 +1,315 @@
+//! Records: version chains, input validation, duplicate ciphertexts, listings and pagination.
+
+use ehr_registry::ContractError as RegistryError;
+use ehr_testing::{error_text, sample_blob, Suite, Target};
+use ehr_types::registry::{self, RecordInfo, RecordStatus, RecordsResponse};
+use ehr_types::{BlobRef, Category, ValidationError};
+
+#[test]
+fn updates_append_to_the_version_chain() {
+    let (mut suite, roles) = Suite::with_roles();
+    let doctor = roles.doctor_with_grant.clone();
+    let record_id = roles.record_id;
+    suite
+        .update_record(&doctor, record_id, sample_blob(1))
+        .unwrap();
+    suite.advance_time(60);
+    suite
+        .update_record(&roles.patient, record_id, sample_blob(2))
+        .unwrap();
+
+    let history = suite.record_history(record_id);
+    let summary: Vec<_> = history
+        .iter()
+        .map(|v| (v.version, v.blob.clone(), v.author.clone()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            (1, sample_blob(0), roles.patient.clone()),
+            (2, sample_blob(1), doctor.clone()),
+            (3, sample_blob(2), roles.patient.clone()),
+        ]
+    );
+    assert!(history[1].time < history[2].time);
+    let record = suite.record(record_id).unwrap();
+    assert_eq!(record.latest, history[2]);
+    assert_eq!(record.created_by, roles.patient);
+
+    // Every version's hash leads back to the record (integrity lookups, idempotent retries).
+    for n in 0..3 {
+        let found: RecordInfo = suite
+            .query(
+                Target::Registry,
+                &registry::QueryMsg::RecordBySha256 {
+                    patient_id: roles.patient_id,
+                    sha256: sample_blob(n).sha256,
+                },
+            )
+            .unwrap();
+        assert_eq!(found.id, record_id);
+    }
+}
+
+#[test]
+fn a_ciphertext_is_registered_once_per_patient() {
+    let (mut suite, roles) = Suite::with_roles();
+    let duplicate = RegistryError::DuplicateBlob {
+        record_id: roles.record_id,
+    }
+    .to_string();
+    suite.execute_expecting_error(
+        &roles.doctor_with_grant,
+        Target::Registry,
+        &registry::ExecuteMsg::AddRecord {
+            patient_id: roles.patient_id,
+            category: Category::Note,
+            blob: sample_blob(0),
+        },
+        &duplicate,
+    );
+    let second = suite
+        .add_record(
+            &roles.patient,
+            roles.patient_id,
+            Category::Note,
+            sample_blob(5),
+        )
+        .unwrap();
+    suite.execute_expecting_error(
+        &roles.patient,
+        Target::Registry,
+        &registry::ExecuteMsg::UpdateRecord {
+            record_id: second,
+            blob: sample_blob(0),
+        },
+        &duplicate,
+    );
+    // Another patient may hold the same ciphertext hash without conflict.
+    suite
+        .add_record(
+            &roles.other_patient,
+            roles.other_patient_id,
+            Category::Note,
+            sample_blob(0),
+        )
+        .unwrap();
+}
+
+#[test]
+fn bad_input_is_refused_with_its_own_error() {
+    let (mut suite, roles) = Suite::with_roles();
+    let patient = roles.patient.clone();
+    let good = sample_blob(7);
+    let with = |change: fn(&mut BlobRef)| {
+        let mut blob = sample_blob(7);
+        change(&mut blob);
+        blob
+    };
+    let cases: Vec<(BlobRef, String)> = vec![
+        (
+            with(|b| b.sha256 = b.sha256.to_uppercase()),
+            ValidationError::InvalidSha256.to_string(),
+        ),
+        (
+            with(|b| b.sha256.truncate(10)),
+            ValidationError::InvalidSha256.to_string(),
+        ),
+        (
+            with(|b| b.uri = "https://example.org/file".into()),
+            ValidationError::InvalidUri.to_string(),
+        ),
+        (
+            with(|b| b.uri = "ipfs://Jane Doe, HIV positive".into()),
+            ValidationError::InvalidUri.to_string(),
+        ),
+        (
+            with(|b| b.uri = format!("ehrfs://{}", "0".repeat(64))),
+            ValidationError::UriHashMismatch.to_string(),
+        ),
+        (
+            with(|b| b.size = 0),
+            ValidationError::InvalidBlobSize.to_string(),
+        ),
+    ];
+    for (blob, expected) in cases {
+        suite.execute_expecting_error(
+            &patient,
+            Target::Registry,
+            &registry::ExecuteMsg::AddRecord {
+                patient_id: roles.patient_id,
+                category: Category::Lab,
+                blob: blob.clone(),
+            },
+            &expected,
+        );
+        suite.execute_expecting_error(
+            &patient,
+            Target::Registry,
+            &registry::ExecuteMsg::UpdateRecord {
+                record_id: roles.record_id,
+                blob,
+            },
+            &expected,
+        );
+    }
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &registry::ExecuteMsg::AddRecord {
+            patient_id: roles.patient_id,
+            category: Category::Profile,
+            blob: good.clone(),
+        },
+        &RegistryError::ProfileCategoryReserved.to_string(),
+    );
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &registry::ExecuteMsg::AddRecord {
+            patient_id: 99,
+            category: Category::Lab,
+            blob: good.clone(),
+        },
+        &RegistryError::PatientNotFound { patient_id: 99 }.to_string(),
+    );
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &registry::ExecuteMsg::UpdateRecord {
+            record_id: 99,
+            blob: good,
+        },
+        &RegistryError::RecordNotFound { record_id: 99 }.to_string(),
+    );
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &registry::ExecuteMsg::RegisterPatient {
+            encryption_key: cosmwasm_std::Binary::from([1u8; 31]),
+            profile: None,
+        },
+        &ValidationError::InvalidPublicKey { len: 31 }.to_string(),
+    );
+    // Malformed JSON never reaches the contract logic and changes nothing either.
+    let before = suite.dump_state();
+    let raw = cosmwasm_std::WasmMsg::Execute {
+        contract_addr: suite.registry.to_string(),
+        msg: cosmwasm_std::Binary::from(br#"{"add_record":{"patient_id":"one"}}"#.to_vec()),
+        funds: vec![],
+    };
+    assert!(cw_multi_test::Executor::execute(&mut suite.app, patient, raw.into()).is_err());
+    assert!(suite.dump_state() == before);
+}
+
+#[test]
+fn deleted_records_stay_as_tombstones_and_refuse_writes() {
+    let (mut suite, roles) = Suite::with_roles();
+    suite
+        .execute(
+            &roles.doctor_with_grant,
+            Target::Registry,
+            &registry::ExecuteMsg::DeleteRecord {
+                record_id: roles.record_id,
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        suite.record(roles.record_id).unwrap().status,
+        RecordStatus::Deleted
+    );
+    let deleted = RegistryError::RecordDeleted {
+        record_id: roles.record_id,
+    }
+    .to_string();
+    suite.execute_expecting_error(
+        &roles.patient,
+        Target::Registry,
+        &registry::ExecuteMsg::UpdateRecord {
+            record_id: roles.record_id,
+            blob: sample_blob(8),
+        },
+        &deleted,
+    );
+    suite.execute_expecting_error(
+        &roles.patient,
+        Target::Registry,
+        &registry::ExecuteMsg::DeleteRecord {
+            record_id: roles.record_id,
+        },
+        &deleted,
+    );
+}
+
+fn list(suite: &Suite, msg: registry::QueryMsg) -> Vec<u64> {
+    let response: RecordsResponse = suite.query(Target::Registry, &msg).unwrap();
+    response.records.into_iter().map(|r| r.id).collect()
+}
+
+#[test]
+fn listings_by_patient_category_and_author_are_paginated_and_capped() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let doctor = roles.doctor_with_grant.clone();
+    // Record 1 (Lab, by the patient) exists; add 150 more, alternating category and author.
+    for n in 1..=150u64 {
+        let (author, category) = if n % 2 == 0 {
+            (&patient, Category::Note)
+        } else {
+            (&doctor, Category::Lab)
+        };
+        suite
+            .add_record(author, id, category, sample_blob(1000 + n))
+            .unwrap();
+    }
+    let by_patient = |start_after, limit| registry::QueryMsg::RecordsByPatient {
+        patient_id: id,
+        category: None,
+        start_after,
+        limit,
+    };
+    assert_eq!(
+        list(&suite, by_patient(None, None)),
+        (1..=10).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        list(&suite, by_patient(None, Some(1000))).len(),
+        100,
+        "limit is capped"
+    );
+    assert_eq!(
+        list(&suite, by_patient(Some(140), Some(50))),
+        (141..=151).collect::<Vec<_>>()
+    );
+
+    let labs = list(
+        &suite,
+        registry::QueryMsg::RecordsByPatient {
+            patient_id: id,
+            category: Some(Category::Lab),
+            start_after: None,
+            limit: Some(5),
+        },
+    );
+    assert_eq!(labs, vec![1, 2, 4, 6, 8]);
+    let doctors = list(
+        &suite,
+        registry::QueryMsg::RecordsByAuthor {
+            author: doctor.to_string(),
+            start_after: Some(2),
+            limit: Some(3),
+        },
+    );
+    assert_eq!(doctors, vec![4, 6, 8]);
+    let err = suite
+        .query::<_, RecordsResponse>(
+            Target::Registry,
+            &registry::QueryMsg::RecordsByAuthor {
+                author: "x".into(),
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap_err();
+    assert!(error_text(&err).contains("invalid address: x"), "{err}");
+}
