@@ -4,7 +4,7 @@
 use chacha20poly1305::aead::{AeadInOut, KeyInit};
 use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 use crate::category::Category;
 use crate::error::{CryptoError, Result};
@@ -170,11 +170,17 @@ pub(crate) fn encrypt_file_with_material(
     // Encrypt the content in place; AAD = the whole header.
     let content_cipher = new_cipher(material.data_key.as_ref())?;
     let (head, body) = out.split_at_mut(HEADER_LEN);
-    let tag = content_cipher
-        .encrypt_inout_detached(&XNonce::from(material.content_nonce), head, body.into())
-        .map_err(|_| CryptoError::EncryptionFailed)?;
-    out.extend_from_slice(&tag);
-    Ok(out)
+    match content_cipher.encrypt_inout_detached(&XNonce::from(material.content_nonce), head, body.into()) {
+        Ok(tag) => {
+            out.extend_from_slice(&tag);
+            Ok(out)
+        }
+        Err(_) => {
+            // `out` may still hold plaintext.
+            out.zeroize();
+            Err(CryptoError::EncryptionFailed)
+        }
+    }
 }
 
 /// A decrypted file: its authenticated header and the plaintext (zeroized on drop).
