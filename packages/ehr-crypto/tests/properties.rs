@@ -70,6 +70,29 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn arbitrary_text_never_panics_in_key_and_wallet_parsing(text in ".{0,200}", bytes in prop::collection::vec(any::<u8>(), 0..100)) {
+        let _ = ehr_crypto::WalletKey::from_mnemonic(&text);
+        let _ = ehr_crypto::WalletKey::from_mnemonic_at("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about", &text);
+        let _ = ehr_crypto::WalletKey::from_secret_bytes(&bytes);
+        let _ = ehr_crypto::wallet::signature_from_base64(&text);
+        let _ = Envelope::from_base64(&text);
+        let _ = ehr_crypto::X25519PublicKey::from_base64(&text);
+        let _ = ehr_crypto::X25519PublicKey::from_hex(&text);
+        let _ = CategoryKey::from_hex(&text);
+        let _ = Category::from_name(&text);
+        let _ = ehr_crypto::wallet::adr36_sign_doc(&text, &bytes);
+        if let Ok(pk) = <[u8; 33]>::try_from(bytes.get(..33).unwrap_or_default()) {
+            let _ = ehr_crypto::wallet::address_from_public_key(&pk, &text);
+            let sig = [7u8; 64];
+            prop_assert!(ehr_crypto::wallet::verify_arbitrary(&pk, &text, &bytes, &sig).is_err());
+        }
+    }
+}
+
 // A few large sizes outside proptest (each case is a full encryption): around 1 MiB boundaries.
 #[test]
 fn large_file_round_trips() {
