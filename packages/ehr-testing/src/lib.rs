@@ -1,7 +1,9 @@
 //! A cw-multi-test world with ehr-registry and ehr-access deployed and wired together, the
 //! actors a test needs, and helpers that turn each contract call into one line.
 
-use cosmwasm_std::{Addr, Binary, Empty, Record, Timestamp};
+pub mod storage_ops;
+
+use cosmwasm_std::{Addr, Attribute, Binary, Empty, Record, Timestamp};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
 use ehr_types::access::{self, GrantInfo, KeyEnvelope, Scope};
 use ehr_types::registry::{self, PatientCountResponse, PatientInfo, RecordInfo, RecordVersion};
@@ -424,14 +426,22 @@ impl Suite {
 
 /// Reads a numeric id the contract reported as a `wasm` event attribute.
 pub fn attribute_id(response: &AppResponse, key: &str) -> u64 {
-    response
+    let wasm_attributes: Vec<Attribute> = response
         .events
         .iter()
         .filter(|event| event.ty == "wasm")
-        .flat_map(|event| event.attributes.iter())
+        .flat_map(|event| event.attributes.iter().cloned())
+        .collect();
+    attribute_of(&wasm_attributes, key)
+}
+
+/// Reads a numeric attribute of a contract response.
+pub fn attribute_of(attributes: &[Attribute], key: &str) -> u64 {
+    attributes
+        .iter()
         .find(|attribute| attribute.key == key)
         .and_then(|attribute| attribute.value.parse().ok())
-        .unwrap_or_else(|| panic!("no numeric `{key}` attribute in {response:?}"))
+        .unwrap_or_else(|| panic!("no numeric `{key}` attribute in {attributes:?}"))
 }
 
 /// The ready-made cast of the role tests: one patient owner with a record and grants in every
