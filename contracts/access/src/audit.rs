@@ -73,3 +73,66 @@ pub fn query_audit_log(
         .collect::<Result<_, _>>()?;
     Ok(AuditLogResponse { entries })
 }
+
+#[cfg(test)]
+mod tests {
+    use cosmwasm_std::testing::{message_info, mock_dependencies, mock_env};
+    use ehr_types::access::{InstantiateMsg, Scope};
+    use ehr_types::Category;
+
+    use super::*;
+    use crate::contract::instantiate;
+
+    #[test]
+    fn only_registry_actions_are_logged_for_the_registry() {
+        let mut deps = mock_dependencies();
+        let registry = deps.api.addr_make("registry");
+        let patient = deps.api.addr_make("patient");
+        let msg = InstantiateMsg {
+            registry: registry.to_string(),
+            admin: None,
+            emergency_access_seconds: None,
+        };
+        let admin = message_info(&deps.api.addr_make("admin"), &[]);
+        instantiate(deps.as_mut(), mock_env(), admin, msg).unwrap();
+        let from_registry = message_info(&registry, &[]);
+
+        let logged = AuditAction::RecordAdded {
+            record_id: 1,
+            category: Category::Lab,
+        };
+        execute_log_action(
+            deps.as_mut(),
+            mock_env(),
+            from_registry.clone(),
+            7,
+            patient.to_string(),
+            logged.clone(),
+        )
+        .unwrap();
+        let forged = AuditAction::AccessGranted {
+            grantee: patient.clone(),
+            scope: Scope::Manage,
+            categories: vec![],
+        };
+        let err = execute_log_action(
+            deps.as_mut(),
+            mock_env(),
+            from_registry,
+            7,
+            patient.to_string(),
+            forged,
+        )
+        .unwrap_err();
+        assert!(matches!(err, ContractError::ActionNotLoggable));
+
+        let log = query_audit_log(deps.as_ref(), 7, None, None)
+            .unwrap()
+            .entries;
+        assert_eq!(log.len(), 1, "the refused entry was not stored");
+        assert_eq!(
+            (log[0].seq, log[0].actor.clone(), log[0].action.clone()),
+            (1, patient, logged)
+        );
+    }
+}

@@ -275,3 +275,82 @@ pub fn query_epochs(deps: Deps, patient_id: PatientId) -> Result<EpochsResponse,
         .collect::<Result<_, _>>()?;
     Ok(EpochsResponse { epochs })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn grant(scope: Scope, categories: Vec<Category>, expires: Option<u64>) -> GrantInfo {
+        GrantInfo {
+            patient_id: 1,
+            grantee: Addr::unchecked("doctor"),
+            scope,
+            categories,
+            expires: expires.map(Timestamp::from_seconds),
+            key_envelopes: vec![],
+            granted_at: Timestamp::from_seconds(0),
+        }
+    }
+
+    #[test]
+    fn categories_are_sorted_and_must_be_distinct_and_present() {
+        assert_eq!(
+            validate_categories(&[Category::Lab, Category::Note]).unwrap(),
+            vec![Category::Note, Category::Lab]
+        );
+        assert!(matches!(
+            validate_categories(&[]),
+            Err(ContractError::NoCategories)
+        ));
+        assert!(matches!(
+            validate_categories(&[Category::Lab, Category::Lab]),
+            Err(ContractError::DuplicateCategory {
+                category: Category::Lab
+            })
+        ));
+    }
+
+    #[test]
+    fn a_grant_allows_lower_scopes_on_its_categories_until_it_expires() {
+        let now = Timestamp::from_seconds(100);
+        let write_lab = grant(Scope::Write, vec![Category::Lab], Some(101));
+        assert!(grant_allows(
+            &write_lab,
+            now,
+            Scope::Read,
+            Some(Category::Lab)
+        ));
+        assert!(grant_allows(
+            &write_lab,
+            now,
+            Scope::Write,
+            Some(Category::Lab)
+        ));
+        assert!(grant_allows(&write_lab, now, Scope::Write, None));
+        assert!(!grant_allows(
+            &write_lab,
+            now,
+            Scope::Manage,
+            Some(Category::Lab)
+        ));
+        assert!(!grant_allows(
+            &write_lab,
+            now,
+            Scope::Read,
+            Some(Category::Note)
+        ));
+        assert!(!grant_allows(
+            &write_lab,
+            now.plus_seconds(1),
+            Scope::Read,
+            Some(Category::Lab)
+        ));
+        let forever = grant(Scope::Manage, vec![Category::Note], None);
+        assert!(grant_allows(
+            &forever,
+            Timestamp::from_seconds(10_000_000_000),
+            Scope::Manage,
+            None
+        ));
+    }
+}

@@ -199,3 +199,54 @@ pub fn query_config(deps: Deps) -> StdResult<ConfigResponse> {
         access_contract: config.access_contract,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use cosmwasm_std::testing::{message_info, mock_dependencies, mock_env};
+
+    use super::*;
+
+    #[test]
+    fn instantiate_records_the_contract_version_and_an_empty_registry() {
+        let mut deps = mock_dependencies();
+        let creator = deps.api.addr_make("creator");
+        let admin = deps.api.addr_make("admin");
+        let msg = InstantiateMsg {
+            admin: Some(admin.to_string()),
+        };
+        instantiate(deps.as_mut(), mock_env(), message_info(&creator, &[]), msg).unwrap();
+
+        let version = cw2::get_contract_version(&deps.storage).unwrap();
+        assert_eq!(
+            (version.contract.as_str(), version.version.as_str()),
+            (CONTRACT_NAME, CONTRACT_VERSION)
+        );
+        assert_eq!(
+            query_config(deps.as_ref()).unwrap(),
+            ConfigResponse {
+                admin,
+                access_contract: None
+            }
+        );
+        assert_eq!(
+            PATIENT_COUNTS.load(&deps.storage).unwrap(),
+            PatientCountResponse {
+                active: 0,
+                pending: 0,
+                deleted: 0,
+                total: 0
+            }
+        );
+    }
+
+    #[test]
+    fn a_bad_admin_address_is_refused() {
+        let mut deps = mock_dependencies();
+        let creator = message_info(&deps.api.addr_make("creator"), &[]);
+        let msg = InstantiateMsg {
+            admin: Some("Not An Address".into()),
+        };
+        let err = instantiate(deps.as_mut(), mock_env(), creator, msg).unwrap_err();
+        assert!(matches!(err, ContractError::InvalidAddress { .. }));
+    }
+}
