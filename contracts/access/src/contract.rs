@@ -76,17 +76,15 @@ pub fn execute(
             categories,
             expires,
             key_envelopes,
-        } => grants::execute_grant(
-            deps,
-            env,
-            info,
-            patient_id,
-            grantee,
-            scope,
-            categories,
-            expires,
-            key_envelopes,
-        ),
+        } => {
+            let terms = grants::GrantTerms {
+                scope,
+                categories,
+                expires,
+                key_envelopes,
+            };
+            grants::execute_grant(deps, env, info, patient_id, grantee, terms)
+        }
         ExecuteMsg::Revoke {
             patient_id,
             grantee,

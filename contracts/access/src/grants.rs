@@ -52,20 +52,29 @@ fn validate_envelopes(
     Ok(())
 }
 
-/// The grant a patient gives, directly or by approving a request; it replaces any earlier grant
-/// to the same grantee. Returns the audit entry's action.
-#[allow(clippy::too_many_arguments)]
+/// What a patient grants, directly or by approving a request.
+pub struct GrantTerms {
+    pub scope: Scope,
+    pub categories: Vec<Category>,
+    pub expires: Option<Timestamp>,
+    pub key_envelopes: Vec<KeyEnvelope>,
+}
+
+/// Stores a grant (replacing any earlier grant to the same grantee) and logs it.
 pub fn store_grant(
     deps: DepsMut,
     env: &Env,
     owner: &Addr,
     patient_id: PatientId,
     grantee: Addr,
-    scope: Scope,
-    categories: Vec<Category>,
-    expires: Option<Timestamp>,
-    key_envelopes: Vec<KeyEnvelope>,
+    terms: GrantTerms,
 ) -> Result<(), ContractError> {
+    let GrantTerms {
+        scope,
+        categories,
+        expires,
+        key_envelopes,
+    } = terms;
     if grantee == *owner {
         return Err(ContractError::CannotGrantSelf);
     }
@@ -97,31 +106,17 @@ pub fn store_grant(
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 pub fn execute_grant(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     patient_id: PatientId,
     grantee: String,
-    scope: Scope,
-    categories: Vec<Category>,
-    expires: Option<Timestamp>,
-    key_envelopes: Vec<KeyEnvelope>,
+    terms: GrantTerms,
 ) -> Result<Response, ContractError> {
     load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "grant")?;
     let grantee = validate_address(deps.api, &grantee)?;
-    store_grant(
-        deps,
-        &env,
-        &info.sender,
-        patient_id,
-        grantee.clone(),
-        scope,
-        categories,
-        expires,
-        key_envelopes,
-    )?;
+    store_grant(deps, &env, &info.sender, patient_id, grantee.clone(), terms)?;
     Ok(Response::new()
         .add_attribute("action", "grant")
         .add_attribute("patient_id", patient_id.to_string())

@@ -8,7 +8,7 @@ use ehr_types::{AuditAction, Category, PatientId, RequestId};
 use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
-use crate::grants::{store_grant, validate_categories};
+use crate::grants::{store_grant, validate_categories, GrantTerms};
 use crate::registry_client::{ensure_credentialed, load_owned_active_patient, load_patient};
 use crate::state::{requests, LAST_REQUEST_ID};
 
@@ -95,16 +95,19 @@ pub fn execute_approve_request(
         info.sender.clone(),
         AuditAction::RequestApproved { request_id },
     )?;
+    let terms = GrantTerms {
+        scope: request.scope,
+        categories: request.categories,
+        expires,
+        key_envelopes,
+    };
     store_grant(
         deps.branch(),
         &env,
         &info.sender,
         request.patient_id,
         request.requester.clone(),
-        request.scope,
-        request.categories,
-        expires,
-        key_envelopes,
+        terms,
     )?;
     Ok(Response::new()
         .add_attribute("action", "approve_request")

@@ -388,7 +388,7 @@ fn emergency_access_is_read_only_time_boxed_and_audited() {
             emergency: true
         }
     );
-    assert_eq!(permission(&suite, Scope::Write).allowed, false);
+    assert!(!permission(&suite, Scope::Write).allowed);
     suite.execute_expecting_error(
         &doctor,
         Target::Registry,
@@ -399,9 +399,8 @@ fn emergency_access_is_read_only_time_boxed_and_audited() {
     assert_eq!(last.actor, doctor);
     assert!(matches!(last.action, AuditAction::EmergencyAccess { .. }));
     suite.advance_time(3600);
-    assert_eq!(
-        permission(&suite, Scope::Read).allowed,
-        false,
+    assert!(
+        !permission(&suite, Scope::Read).allowed,
         "emergency access ends"
     );
 }

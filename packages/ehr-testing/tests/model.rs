@@ -479,8 +479,8 @@ fn check_agreement(suite: &Suite, actors: &[Addr], model: &Model, start: u64) {
     }
     assert!(suite.record(model.records.len() as u64 + 1).is_err());
     for patient in 1..6u64 {
-        for doctor in PEOPLE..ACTORS {
-            let actual = suite.grant_of(patient, &actors[doctor]);
+        for (doctor, address) in actors.iter().enumerate().skip(PEOPLE) {
+            let actual = suite.grant_of(patient, address);
             let expected = model.grants.get(&(patient, doctor));
             assert_eq!(
                 actual.is_some(),
