@@ -1,0 +1,120 @@
+//! One error type for the client. Variants say what went wrong and what to do about it; the
+//! contract's own error text is kept verbatim so a user sees the rule that refused them.
+
+use ehr_types::{PatientId, RecordId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("node down: cannot reach the CometBFT RPC at {url} ({reason}); is the localnet running? (scripts/localnet status)")]
+    NodeDown { url: String, reason: String },
+
+    #[error("RPC error: {0}")]
+    Rpc(String),
+
+    #[error("out of gas: the transaction needed more than the {gas_wanted} gas it was given ({log})")]
+    OutOfGas { gas_wanted: u64, log: String },
+
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+
+    #[error("not found: {0}")]
+    NotFound(String),
+
+    #[error("this ciphertext is already registered for patient {patient_id} as record {record_id}")]
+    DuplicateBlob { patient_id: PatientId, record_id: RecordId },
+
+    #[error("account {address} does not exist on chain (no funds were ever sent to it)")]
+    AccountNotFound { address: String },
+
+    #[error("account sequence mismatch: {0}")]
+    WrongSequence(String),
+
+    #[error("the contract refused the message: {0}")]
+    Contract(String),
+
+    #[error("transaction {hash} failed with code {code} ({codespace}): {log}")]
+    TxFailed { hash: String, code: u32, codespace: String, log: String },
+
+    #[error("transaction {hash} was not committed within {waited_ms} ms")]
+    CommitTimeout { hash: String, waited_ms: u64 },
+
+    #[error("storage: {0}")]
+    Storage(String),
+
+    #[error("integrity check failed for {uri}: the chain says sha256 {expected}, the stored blob hashes to {found}")]
+    IntegrityMismatch { uri: String, expected: String, found: String },
+
+    #[error("invalid input: {0}")]
+    InvalidInput(String),
+
+    #[error(transparent)]
+    Crypto(#[from] ehr_crypto::CryptoError),
+
+    #[error("encoding: {0}")]
+    Encoding(String),
+}
+
+pub type Result<T> = std::result::Result<T, ClientError>;
+
+impl ClientError {
+    /// Classifies a failed query or transaction by the contract's error text (ehr-registry and
+    /// ehr-access use fixed phrases: "unauthorized: …", "… not found", "… already registered …").
+    pub fn from_contract_log(log: &str) -> ClientError {
+        let lower = log.to_ascii_lowercase();
+        let detail = contract_message(log);
+        if lower.contains("out of gas") {
+            ClientError::OutOfGas { gas_wanted: 0, log: log.to_string() }
+        } else if lower.contains("unauthorized") || lower.contains("not a credentialed doctor") {
+            ClientError::Unauthorized(detail)
+        } else if lower.contains("not found") || lower.contains("no current patient") {
+            ClientError::NotFound(detail)
+        } else if lower.contains("account sequence mismatch") {
+            ClientError::WrongSequence(detail)
+        } else {
+            ClientError::Contract(detail)
+        }
+    }
+
+    /// Whether a retry of the same operation may succeed (the node or the mempool was the problem).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ClientError::NodeDown { .. } | ClientError::WrongSequence(_) | ClientError::CommitTimeout { .. })
+    }
+}
+
+/// The contract's own sentence out of the SDK's wrapping, e.g.
+/// "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed"
+/// → "unauthorized: add record".
+fn contract_message(log: &str) -> String {
+    let mut text = log.trim();
+    if let Some(at) = text.find("message index: ") {
+        let rest = &text[at + "message index: ".len()..];
+        text = rest.split_once(": ").map_or(rest, |(_, tail)| tail);
+    }
+    for suffix in [": execute wasm contract failed", ": query wasm contract failed"] {
+        if let Some(stripped) = text.strip_suffix(suffix) {
+            text = stripped;
+        }
+    }
+    let text = text.strip_prefix("Generic error: ").unwrap_or(text);
+    text.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contract_errors_are_classified_and_unwrapped() {
+        let log = "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed";
+        match ClientError::from_contract_log(log) {
+            ClientError::Unauthorized(detail) => assert_eq!(detail, "unauthorized: add record"),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(matches!(
+            ClientError::from_contract_log("failed to execute message; message index: 0: patient 9 not found: execute wasm contract failed"),
+            ClientError::NotFound(_)
+        ));
+        assert!(matches!(ClientError::from_contract_log("out of gas in location: WriteFlat"), ClientError::OutOfGas { .. }));
+        assert!(matches!(ClientError::from_contract_log("something else"), ClientError::Contract(_)));
+    }
+}

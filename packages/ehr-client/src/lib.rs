@@ -1,0 +1,15 @@
+//! The ehr-chain client library (DESIGN §4, §5, §9): contract messages signed with a wallet key
+//! and sent over CometBFT RPC, encrypted record files in IPFS (kubo) or a local content-addressed
+//! store, and the record/grant workflows the `ehr` CLI is built on.
+
+pub mod chain;
+pub mod error;
+pub mod identity;
+pub mod records;
+pub mod storage;
+
+pub use chain::{ChainClient, ChainConfig, ContractMsg, PendingTx, Session, Signer, TxOutcome};
+pub use error::{ClientError, Result};
+pub use identity::{Identity, KeyStore, OwnKeys};
+pub use records::{AddedRecord, BatchReport, Ehr};
+pub use storage::{fetch_verified, BlobStore, DirStore, IpfsStore, Storage};

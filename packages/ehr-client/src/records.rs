@@ -1,0 +1,362 @@
+//! Encrypted records end to end: encrypt under the right (patient, category, epoch) key, store
+//! the ciphertext, register its sha256 on chain in batches; fetch, verify against the chain and
+//! decrypt; grants that carry the category keys wrapped to the grantee.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cosmwasm_std::{Binary, Timestamp};
+use ehr_crypto::{CategoryKey, CategoryKeyring, Envelope, EnvelopeContext, RecordHeader, X25519PublicKey};
+use ehr_types::access::{EpochsResponse, GrantResponse, KeyEnvelope, QueryMsg as AccessQuery, Scope};
+use ehr_types::registry::{ExecuteMsg as RegistryMsg, PatientInfo, ProviderInfo, QueryMsg as RegistryQuery, RecordHistoryResponse, RecordInfo, RecordVersion};
+use ehr_types::validate::MAX_ENVELOPES;
+use ehr_types::{BlobRef, Category, PatientId, RecordId};
+
+use crate::chain::{ContractMsg, PendingTx, Session, TxOutcome};
+use crate::error::{ClientError, Result};
+use crate::identity::{Identity, OwnKeys};
+use crate::storage::{fetch_verified, BlobStore, Storage};
+
+pub fn crypto_category(category: Category) -> ehr_crypto::Category {
+    ehr_crypto::Category::from_code(category.code()).expect("ehr-types and ehr-crypto share category codes")
+}
+
+/// A record registered (or found already registered) on chain.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct AddedRecord {
+    pub record_id: RecordId,
+    pub category: Category,
+    pub sha256: String,
+    pub uri: String,
+    /// True when a retry found the ciphertext already registered and did not submit it again.
+    pub already_registered: bool,
+}
+
+/// Figures of one batched submission.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct BatchReport {
+    pub txs: usize,
+    pub gas_used: u64,
+    /// Per transaction, broadcast to commit.
+    pub latencies_ms: Vec<f64>,
+}
+
+pub struct Ehr {
+    pub session: Session,
+    pub storage: Storage,
+    pub identity: Identity,
+    pub home: PathBuf,
+}
+
+impl Ehr {
+    pub async fn patient(&self, patient_id: PatientId) -> Result<PatientInfo> {
+        self.session.chain.registry(&RegistryQuery::Patient { patient_id }).await
+    }
+
+    pub async fn record(&self, record_id: RecordId) -> Result<RecordInfo> {
+        self.session.chain.registry(&RegistryQuery::Record { record_id }).await
+    }
+
+    /// The whole version chain of a record (pages through the contract's listing).
+    pub async fn history(&self, record_id: RecordId) -> Result<Vec<RecordVersion>> {
+        let mut versions = Vec::new();
+        loop {
+            let page: RecordHistoryResponse = self
+                .session
+                .chain
+                .registry(&RegistryQuery::RecordHistory { record_id, start_after: versions.last().map(|v: &RecordVersion| v.version), limit: Some(100) })
+                .await?;
+            let done = page.versions.len() < 100;
+            versions.extend(page.versions);
+            if done {
+                return Ok(versions);
+            }
+        }
+    }
+
+    /// The current key epoch of a category (0 until the first revoke that covers it).
+    pub async fn current_epoch(&self, patient_id: PatientId, category: Category) -> Result<u32> {
+        let epochs: EpochsResponse = self.session.chain.access(&AccessQuery::Epochs { patient_id }).await?;
+        Ok(epochs.epochs.iter().find(|e| e.category == category).map_or(0, |e| e.epoch))
+    }
+
+    fn is_owner(&self, patient: &PatientInfo) -> bool {
+        patient.owner.as_str() == self.identity.address
+    }
+
+    /// Every category key this identity holds for a patient: its own (as the patient), or as a
+    /// grantee the ones its current grant's envelopes carry plus those it opened before.
+    pub async fn keyring(&self, patient: &PatientInfo) -> Result<CategoryKeyring> {
+        if self.is_owner(patient) {
+            return Ok(OwnKeys::load(&self.home, &self.identity)?.keyring);
+        }
+        let grant: GrantResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::Grant { patient_id: patient.id, grantee: self.identity.address.clone() })
+            .await?;
+        let mut held = OwnKeys::load(&self.home, &self.identity)?;
+        for envelope in grant.grant.map(|g| g.key_envelopes).unwrap_or_default() {
+            let context = EnvelopeContext { patient_id: patient.id, category: crypto_category(envelope.category), epoch: envelope.epoch };
+            let key = ehr_crypto::open_category_key(&self.identity.encryption_key, &context, &Envelope::from_bytes(envelope.envelope.as_slice())?)?;
+            held.remember(&self.identity, context, key)?;
+        }
+        Ok(held.keyring)
+    }
+
+    /// The key new files of `category` are written with: the current epoch's.
+    async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<(u32, CategoryKey)> {
+        let epoch = self.current_epoch(patient.id, category).await?;
+        let context = EnvelopeContext { patient_id: patient.id, category: crypto_category(category), epoch };
+        if self.is_owner(patient) {
+            let key = OwnKeys::load(&self.home, &self.identity)?.get_or_create(&self.identity, context)?;
+            return Ok((epoch, key));
+        }
+        let keyring = self.keyring(patient).await?;
+        let key = keyring.get(&context).cloned().ok_or_else(|| {
+            ClientError::Unauthorized(format!(
+                "no {category:?} key of epoch {epoch} for patient {}: the patient must grant (again) with the current key",
+                patient.id
+            ))
+        })?;
+        Ok((epoch, key))
+    }
+
+    /// Encrypts one file for (patient, category, version) and puts the ciphertext in storage.
+    pub async fn seal_and_store(&self, patient: &PatientInfo, category: Category, version: u32, plaintext: &[u8]) -> Result<BlobRef> {
+        let (epoch, key) = self.writing_key(patient, category).await?;
+        let header = RecordHeader { patient_id: patient.id, category: crypto_category(category), epoch, record_version: version };
+        let file = ehr_crypto::encrypt_file(&header, &key, plaintext)?;
+        self.storage.put(&file).await
+    }
+
+    /// Registers already stored blobs as new records, `batch_size` AddRecord messages per
+    /// transaction, up to `in_flight` transactions in the mempool at once. Retries are
+    /// idempotent: after a failure, blobs the chain already holds for the patient are looked up
+    /// (`RecordBySha256`) and never submitted twice.
+    pub async fn register_records(
+        &self,
+        patient_id: PatientId,
+        blobs: Vec<(Category, BlobRef)>,
+        batch_size: usize,
+        in_flight: usize,
+        mut on_committed: impl FnMut(usize),
+    ) -> Result<(Vec<AddedRecord>, BatchReport)> {
+        let batch_size = batch_size.max(1);
+        let mut added = Vec::with_capacity(blobs.len());
+        let mut report = BatchReport::default();
+        let mut pending: std::collections::VecDeque<(PendingTx, Vec<(Category, BlobRef)>)> = Default::default();
+        let mut batches = blobs.chunks(batch_size).map(|c| c.to_vec()).collect::<std::collections::VecDeque<_>>();
+        let mut attempts_left = 3usize;
+        loop {
+            while pending.len() < in_flight.max(1) {
+                let Some(batch) = batches.pop_front() else { break };
+                let msgs: Vec<ContractMsg> = batch
+                    .iter()
+                    .map(|(category, blob)| ContractMsg::Registry(RegistryMsg::AddRecord { patient_id, category: *category, blob: blob.clone() }))
+                    .collect();
+                match self.session.submit(&msgs).await {
+                    Ok(tx) => pending.push_back((tx, batch)),
+                    Err(error) if is_retryable(&error) && attempts_left > 0 => {
+                        attempts_left -= 1;
+                        tracing::warn!(%error, "batch refused, checking which records are already registered");
+                        let (done, rest) = self.split_registered(patient_id, batch).await?;
+                        added.extend(done);
+                        if !rest.is_empty() {
+                            batches.push_front(rest);
+                        }
+                        self.session.reset_sequence().await;
+                    }
+                    Err(error) => return Err(error),
+                }
+            }
+            let Some((tx, batch)) = pending.pop_front() else { break };
+            match self.session.chain.wait_for_commit(&tx, self.session.chain.config.commit_timeout).await {
+                Ok(outcome) => {
+                    added.extend(records_of(&outcome, &self.session.chain.config.registry, &batch)?);
+                    report.txs += 1;
+                    report.gas_used += outcome.gas_used;
+                    report.latencies_ms.push(outcome.latency.as_secs_f64() * 1000.0);
+                    on_committed(batch.len());
+                }
+                Err(error) if is_retryable(&error) && attempts_left > 0 => {
+                    attempts_left -= 1;
+                    tracing::warn!(%error, "batch not committed, checking which records are registered");
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    let (done, rest) = self.split_registered(patient_id, batch).await?;
+                    added.extend(done);
+                    if !rest.is_empty() {
+                        batches.push_front(rest);
+                    }
+                    self.session.reset_sequence().await;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok((added, report))
+    }
+
+    /// Splits a batch into blobs the chain already holds for the patient and the rest.
+    async fn split_registered(&self, patient_id: PatientId, batch: Vec<(Category, BlobRef)>) -> Result<(Vec<AddedRecord>, Vec<(Category, BlobRef)>)> {
+        let mut done = Vec::new();
+        let mut rest = Vec::new();
+        for (category, blob) in batch {
+            match self
+                .session
+                .chain
+                .registry::<RecordInfo>(&RegistryQuery::RecordBySha256 { patient_id, sha256: blob.sha256.clone() })
+                .await
+            {
+                Ok(record) => done.push(AddedRecord { record_id: record.id, category, sha256: blob.sha256, uri: blob.uri, already_registered: true }),
+                Err(ClientError::NotFound(_)) => rest.push((category, blob)),
+                Err(error) => return Err(error),
+            }
+        }
+        Ok((done, rest))
+    }
+
+    /// Encrypts, stores and registers plaintext records of one patient.
+    pub async fn add_records(
+        &self,
+        patient_id: PatientId,
+        items: Vec<(Category, Vec<u8>)>,
+        batch_size: usize,
+        on_committed: impl FnMut(usize),
+    ) -> Result<(Vec<AddedRecord>, BatchReport)> {
+        let patient = self.patient(patient_id).await?;
+        let mut blobs = Vec::with_capacity(items.len());
+        for (category, plaintext) in items {
+            if category == Category::Profile {
+                return Err(ClientError::InvalidInput("the profile category is reserved for `ehr patient update`".into()));
+            }
+            blobs.push((category, self.seal_and_store(&patient, category, 1, &plaintext).await?));
+        }
+        self.register_records(patient_id, blobs, batch_size, 4, on_committed).await
+    }
+
+    /// A new version of a record.
+    pub async fn update_record(&self, record_id: RecordId, plaintext: &[u8]) -> Result<(u32, BlobRef, TxOutcome)> {
+        let record = self.record(record_id).await?;
+        let patient = self.patient(record.patient_id).await?;
+        let version = record.latest.version + 1;
+        let blob = self.seal_and_store(&patient, record.category, version, plaintext).await?;
+        let outcome = self.session.execute(&[ContractMsg::Registry(RegistryMsg::UpdateRecord { record_id, blob: blob.clone() })]).await?;
+        Ok((version, blob, outcome))
+    }
+
+    /// Fetches a version (the latest when `None`), checks its sha256 against the chain and decrypts it.
+    pub async fn read_record(&self, record_id: RecordId, version: Option<u32>) -> Result<(RecordInfo, RecordVersion, Vec<u8>)> {
+        let record = self.record(record_id).await?;
+        let chosen = match version {
+            None => record.latest.clone(),
+            Some(v) => self
+                .history(record_id)
+                .await?
+                .into_iter()
+                .find(|entry| entry.version == v)
+                .ok_or_else(|| ClientError::NotFound(format!("record {record_id} has no version {v}")))?,
+        };
+        let file = fetch_verified(&self.storage, &chosen.blob).await?;
+        let patient = self.patient(record.patient_id).await?;
+        let keyring = self.keyring(&patient).await?;
+        let header = RecordHeader::parse(&file)?;
+        let expected = RecordHeader {
+            patient_id: record.patient_id,
+            category: crypto_category(record.category),
+            epoch: header.epoch,
+            record_version: chosen.version,
+        };
+        header.ensure_matches(&expected)?;
+        let plaintext = keyring.decrypt_file(&file)?;
+        Ok((record, chosen, plaintext.plaintext.to_vec()))
+    }
+
+    /// Re-hashes every stored version of a record and compares with the chain.
+    pub async fn verify_record(&self, record_id: RecordId) -> Result<Vec<(u32, Result<()>)>> {
+        let mut results = Vec::new();
+        for version in self.history(record_id).await? {
+            let checked = fetch_verified(&self.storage, &version.blob).await.map(|_| ());
+            results.push((version.version, checked));
+        }
+        Ok(results)
+    }
+
+    /// The envelopes a grant of `categories` to `grantee` carries: every epoch key the patient
+    /// holds for them (the current epoch's created if needed), newest first, at most MAX_ENVELOPES.
+    pub async fn envelopes_for(&self, patient: &PatientInfo, grantee: &str, categories: &[Category]) -> Result<Vec<KeyEnvelope>> {
+        if !self.is_owner(patient) {
+            return Err(ClientError::Unauthorized(format!("only the patient (owner {}) can share its keys", patient.owner)));
+        }
+        let provider: ProviderInfo = self.session.chain.registry(&RegistryQuery::Provider { address: grantee.to_string() }).await?;
+        let public = provider
+            .encryption_key
+            .ok_or_else(|| ClientError::InvalidInput(format!("{grantee} has not published an encryption key (`ehr keys publish`)")))?;
+        let public: [u8; 32] = public
+            .as_slice()
+            .try_into()
+            .map_err(|_| ClientError::InvalidInput(format!("{grantee}'s registered encryption key is not 32 bytes")))?;
+        let recipient = X25519PublicKey::from_bytes(public);
+        let mut own = OwnKeys::load(&self.home, &self.identity)?;
+        let mut envelopes = Vec::new();
+        for &category in categories {
+            let current = self.current_epoch(patient.id, category).await?;
+            for epoch in (0..=current).rev() {
+                let context = EnvelopeContext { patient_id: patient.id, category: crypto_category(category), epoch };
+                let key = if epoch == current {
+                    own.get_or_create(&self.identity, context)?
+                } else {
+                    match own.keyring.get(&context) {
+                        Some(key) => key.clone(),
+                        None => continue,
+                    }
+                };
+                let envelope = ehr_crypto::seal_category_key(&recipient, &context, &key)?;
+                envelopes.push((epoch == current, KeyEnvelope { category, epoch, envelope: Binary::from(envelope.as_bytes().to_vec()) }));
+            }
+        }
+        // Current epochs first, so trimming to the limit only drops old keys.
+        envelopes.sort_by_key(|(current, e)| (!current, std::cmp::Reverse(e.epoch)));
+        Ok(envelopes.into_iter().take(MAX_ENVELOPES).map(|(_, e)| e).collect())
+    }
+
+    /// Grants a doctor `scope` on `categories`, with the category keys wrapped to its key.
+    pub async fn grant(
+        &self,
+        patient_id: PatientId,
+        grantee: &str,
+        scope: Scope,
+        categories: Vec<Category>,
+        expires: Option<Timestamp>,
+    ) -> Result<(usize, TxOutcome)> {
+        let patient = self.patient(patient_id).await?;
+        let key_envelopes = self.envelopes_for(&patient, grantee, &categories).await?;
+        let count = key_envelopes.len();
+        let msg = ehr_types::access::ExecuteMsg::Grant { patient_id, grantee: grantee.to_string(), scope, categories, expires, key_envelopes };
+        Ok((count, self.session.execute(&[ContractMsg::Access(msg)]).await?))
+    }
+}
+
+fn is_retryable(error: &ClientError) -> bool {
+    error.is_transient() || matches!(error, ClientError::Contract(text) if text.contains("already registered"))
+}
+
+/// Pairs each AddRecord of a committed batch with the record id its event announced.
+fn records_of(outcome: &TxOutcome, registry: &str, batch: &[(Category, BlobRef)]) -> Result<Vec<AddedRecord>> {
+    let ids = outcome.attribute_values(registry, "record_id");
+    if ids.len() != batch.len() {
+        return Err(ClientError::Encoding(format!("tx {} announced {} record ids for {} records", outcome.hash, ids.len(), batch.len())));
+    }
+    batch
+        .iter()
+        .zip(ids)
+        .map(|((category, blob), id)| {
+            Ok(AddedRecord {
+                record_id: id.parse().map_err(|_| ClientError::Encoding(format!("record id {id:?}")))?,
+                category: *category,
+                sha256: blob.sha256.clone(),
+                uri: blob.uri.clone(),
+                already_registered: false,
+            })
+        })
+        .collect()
+}
