@@ -8,7 +8,7 @@ use ehr_types::access::ConfigResponse;
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
 use crate::state::{Config, CONFIG};
-use crate::{audit, emergency, grants, requests};
+use crate::{audit, emergency, envelopes, grants, requests};
 
 pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -102,6 +102,10 @@ pub fn execute(
         ExecuteMsg::DenyRequest { request_id } => {
             requests::execute_deny_request(deps, env, info, request_id)
         }
+        ExecuteMsg::StoreOwnEnvelopes {
+            patient_id,
+            key_envelopes,
+        } => envelopes::execute_store_own_envelopes(deps, info, patient_id, key_envelopes),
         ExecuteMsg::EmergencyAccess { patient_id } => {
             emergency::execute_emergency_access(deps, env, info, patient_id)
         }
@@ -201,6 +205,10 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
             start_after,
             limit,
         )?),
+        QueryMsg::OwnEnvelopes {
+            patient_id,
+            category,
+        } => to_json_binary(&envelopes::query_own_envelopes(deps, patient_id, category)?),
         QueryMsg::Epochs { patient_id } => to_json_binary(&grants::query_epochs(deps, patient_id)?),
         QueryMsg::AuditLog {
             patient_id,

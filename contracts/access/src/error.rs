@@ -40,6 +40,9 @@ pub enum ContractError {
     #[error("key envelope for {category:?} but the grant does not cover that category")]
     EnvelopeCategoryNotGranted { category: Category },
 
+    #[error("an own envelope for {category:?} epoch {epoch} is already stored")]
+    EnvelopeExists { category: Category, epoch: u32 },
+
     #[error("no grant of patient {patient_id} to {grantee}")]
     GrantNotFound {
         patient_id: PatientId,

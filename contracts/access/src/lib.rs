@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod contract;
 mod emergency;
+mod envelopes;
 pub mod error;
 mod grants;
 pub mod msg;

@@ -1,5 +1,5 @@
 use cosmwasm_schema::cw_serde;
-use cosmwasm_std::{Addr, Timestamp};
+use cosmwasm_std::{Addr, Binary, Timestamp};
 use cw_storage_plus::{Index, IndexList, IndexedMap, Item, Map, MultiIndex};
 use ehr_types::access::{AccessRequestInfo, GrantInfo};
 use ehr_types::{AuditEntry, PatientId, RequestId};
@@ -71,6 +71,9 @@ pub fn requests<'a>() -> IndexedMap<RequestId, AccessRequestInfo, RequestIndexes
 
 /// (patient id, category code) -> current key epoch; absent means epoch 0.
 pub const EPOCHS: Map<(PatientId, u8), u32> = Map::new("epochs");
+
+/// (patient id, category code, epoch) -> category key wrapped to the patient's own key.
+pub const OWN_ENVELOPES: Map<(PatientId, u8, u32), Binary> = Map::new("own_envelopes");
 
 /// (patient id, seq) -> audit entry, seq from 1.
 pub const AUDIT: Map<(PatientId, u64), AuditEntry> = Map::new("audit");

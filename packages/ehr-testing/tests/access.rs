@@ -576,3 +576,75 @@ fn admins_settings_are_validated() {
         .to_string(),
     );
 }
+
+#[test]
+fn own_envelopes_are_stored_once_and_listed_by_category_and_epoch() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let store = |envelopes: Vec<KeyEnvelope>| access::ExecuteMsg::StoreOwnEnvelopes {
+        patient_id: id,
+        key_envelopes: envelopes,
+    };
+    let first = vec![
+        sample_envelope(Category::Lab, 0),
+        sample_envelope(Category::Note, 0),
+    ];
+    suite
+        .execute(&patient, Target::Access, &store(first))
+        .unwrap();
+    suite
+        .execute(
+            &patient,
+            Target::Access,
+            &store(vec![sample_envelope(Category::Lab, 1)]),
+        )
+        .unwrap();
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &store(vec![
+            sample_envelope(Category::Imaging, 0),
+            sample_envelope(Category::Lab, 1),
+        ]),
+        &AccessError::EnvelopeExists {
+            category: Category::Lab,
+            epoch: 1,
+        }
+        .to_string(),
+    );
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &store(vec![KeyEnvelope {
+            category: Category::Lab,
+            epoch: 2,
+            envelope: cosmwasm_std::Binary::default(),
+        }]),
+        &ValidationError::InvalidEnvelope { len: 0 }.to_string(),
+    );
+    let listed = |category| -> Vec<(Category, u32)> {
+        let response: access::OwnEnvelopesResponse = suite
+            .query(
+                Target::Access,
+                &access::QueryMsg::OwnEnvelopes {
+                    patient_id: id,
+                    category,
+                },
+            )
+            .unwrap();
+        response
+            .key_envelopes
+            .into_iter()
+            .map(|e| (e.category, e.epoch))
+            .collect()
+    };
+    assert_eq!(
+        listed(None),
+        vec![(Category::Note, 0), (Category::Lab, 0), (Category::Lab, 1)]
+    );
+    assert_eq!(
+        listed(Some(Category::Lab)),
+        vec![(Category::Lab, 0), (Category::Lab, 1)]
+    );
+    assert_eq!(listed(Some(Category::Imaging)), vec![]);
+}

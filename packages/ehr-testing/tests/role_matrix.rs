@@ -374,6 +374,22 @@ fn cases() -> Vec<Case> {
             expect: |role, _| only(&[PatientOwner], role, access_unauthorized("deny request")),
         },
         Case {
+            name: "StoreOwnEnvelopes",
+            prepare: |_, roles| {
+                Msg::Access(access::ExecuteMsg::StoreOwnEnvelopes {
+                    patient_id: roles.patient_id,
+                    key_envelopes: vec![sample_envelope(Category::Lab, 1)],
+                })
+            },
+            expect: |role, _| {
+                only(
+                    &[PatientOwner],
+                    role,
+                    access_unauthorized("store own envelopes"),
+                )
+            },
+        },
+        Case {
             name: "EmergencyAccess",
             prepare: |_, roles| {
                 Msg::Access(access::ExecuteMsg::EmergencyAccess {
@@ -425,7 +441,7 @@ fn every_execute_msg_for_every_role() {
     let cases = cases();
     assert_eq!(
         cases.len(),
-        14 + 8,
+        14 + 9,
         "one case per ExecuteMsg variant of both contracts"
     );
     let mut allowed = 0;
@@ -455,6 +471,6 @@ fn every_execute_msg_for_every_role() {
             }
         }
     }
-    assert_eq!(allowed + refused, 22 * 9);
+    assert_eq!(allowed + refused, 23 * 9);
     println!("role matrix: {allowed} allowed, {refused} refused with the exact error");
 }

@@ -68,6 +68,12 @@ pub enum ExecuteMsg {
     },
     /// The patient: deny a pending request.
     DenyRequest { request_id: RequestId },
+    /// The patient: store category keys wrapped to the patient's own X25519 key, so that any device
+    /// with the wallet can recover them from the chain. An envelope once stored is never replaced.
+    StoreOwnEnvelopes {
+        patient_id: PatientId,
+        key_envelopes: Vec<KeyEnvelope>,
+    },
     /// A credentialed doctor: time-boxed read access to every category without the patient's
     /// approval, always written to the patient's audit log.
     EmergencyAccess { patient_id: PatientId },
@@ -130,6 +136,12 @@ pub enum QueryMsg {
         requester: String,
         start_after: Option<RequestId>,
         limit: Option<u32>,
+    },
+    /// The patient's own key envelopes, optionally of one category, in (category, epoch) order.
+    #[returns(OwnEnvelopesResponse)]
+    OwnEnvelopes {
+        patient_id: PatientId,
+        category: Option<Category>,
     },
     /// Current key epoch of every category of a patient that has moved past epoch 0.
     #[returns(EpochsResponse)]
@@ -207,6 +219,11 @@ pub struct AccessRequestInfo {
 #[cw_serde]
 pub struct RequestsResponse {
     pub requests: Vec<AccessRequestInfo>,
+}
+
+#[cw_serde]
+pub struct OwnEnvelopesResponse {
+    pub key_envelopes: Vec<KeyEnvelope>,
 }
 
 #[cw_serde]

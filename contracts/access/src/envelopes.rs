@@ -1,0 +1,82 @@
+//! The patient's own key envelopes: every category key, wrapped to the patient's own X25519 key.
+
+use cosmwasm_std::{Deps, DepsMut, MessageInfo, Order, Response};
+use ehr_types::access::{KeyEnvelope, OwnEnvelopesResponse};
+use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
+use ehr_types::{Category, PatientId, ValidationError};
+
+use crate::error::ContractError;
+use crate::registry_client::load_owned_active_patient;
+use crate::state::OWN_ENVELOPES;
+
+pub fn execute_store_own_envelopes(
+    deps: DepsMut,
+    info: MessageInfo,
+    patient_id: PatientId,
+    key_envelopes: Vec<KeyEnvelope>,
+) -> Result<Response, ContractError> {
+    load_owned_active_patient(
+        deps.as_ref(),
+        &info.sender,
+        patient_id,
+        "store own envelopes",
+    )?;
+    if key_envelopes.len() > MAX_ENVELOPES {
+        return Err(ValidationError::TooManyEnvelopes.into());
+    }
+    for KeyEnvelope {
+        category,
+        epoch,
+        envelope,
+    } in &key_envelopes
+    {
+        validate_envelope(envelope)?;
+        let key = (patient_id, category.code(), *epoch);
+        // Replacing a stored key envelope could lock the patient out of files sealed with it.
+        if OWN_ENVELOPES.has(deps.storage, key) {
+            return Err(ContractError::EnvelopeExists {
+                category: *category,
+                epoch: *epoch,
+            });
+        }
+        OWN_ENVELOPES.save(deps.storage, key, envelope)?;
+    }
+    Ok(Response::new()
+        .add_attribute("action", "store_own_envelopes")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("count", key_envelopes.len().to_string()))
+}
+
+pub fn query_own_envelopes(
+    deps: Deps,
+    patient_id: PatientId,
+    category: Option<Category>,
+) -> Result<OwnEnvelopesResponse, ContractError> {
+    // One entry per (category, epoch): bounded by the categories and how often access was revoked.
+    let entries: Box<dyn Iterator<Item = _>> = match category {
+        Some(category) => Box::new(
+            OWN_ENVELOPES
+                .prefix((patient_id, category.code()))
+                .range(deps.storage, None, None, Order::Ascending)
+                .map(move |item| item.map(|(epoch, envelope)| (category.code(), epoch, envelope))),
+        ),
+        None => Box::new(
+            OWN_ENVELOPES
+                .sub_prefix(patient_id)
+                .range(deps.storage, None, None, Order::Ascending)
+                .map(|item| item.map(|((code, epoch), envelope)| (code, epoch, envelope))),
+        ),
+    };
+    let mut key_envelopes = Vec::new();
+    for entry in entries {
+        let (code, epoch, envelope) = entry?;
+        if let Some(category) = Category::from_code(code) {
+            key_envelopes.push(KeyEnvelope {
+                category,
+                epoch,
+                envelope,
+            });
+        }
+    }
+    Ok(OwnEnvelopesResponse { key_envelopes })
+}
