@@ -1,7 +1,7 @@
 use cosmwasm_std::{Addr, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage, Timestamp};
 use cw_storage_plus::Bound;
 use ehr_types::access::AuditLogResponse;
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::collect_page;
 use ehr_types::{AuditAction, AuditEntry, PatientId};
 
 use crate::contract::validate_address;
@@ -60,17 +60,15 @@ pub fn query_audit_log(
     start_after: Option<u64>,
     limit: Option<u32>,
 ) -> Result<AuditLogResponse, ContractError> {
-    let entries = AUDIT
-        .prefix(patient_id)
-        .range(
+    let entries = collect_page(
+        AUDIT.prefix(patient_id).range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, entry)| entry))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(AuditLogResponse { entries })
 }
 

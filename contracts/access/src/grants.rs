@@ -4,7 +4,7 @@ use ehr_types::access::{
     CategoryEpoch, EpochsResponse, GrantInfo, GrantResponse, GrantsResponse, KeyEnvelope,
     PermissionResponse, Scope,
 };
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::collect_page;
 use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
 use ehr_types::{AuditAction, Category, PatientId, ValidationError};
 
@@ -183,17 +183,15 @@ pub fn query_grants_by_patient(
     let start_after = start_after
         .map(|a| validate_address(deps.api, &a))
         .transpose()?;
-    let grants = grants()
-        .prefix(patient_id)
-        .range(
+    let grants = collect_page(
+        grants().prefix(patient_id).range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, grant)| grant))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(GrantsResponse { grants })
 }
 
@@ -205,14 +203,14 @@ pub fn query_grants_by_grantee(
 ) -> Result<GrantsResponse, ContractError> {
     let grantee = validate_address(deps.api, &grantee)?;
     let start = start_after.map(|patient_id| Bound::exclusive((patient_id, grantee.clone())));
-    let grants = grants()
-        .idx
-        .grantee
-        .prefix(grantee)
-        .range(deps.storage, start, None, Order::Ascending)
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, grant)| grant))
-        .collect::<Result<_, _>>()?;
+    let grants = collect_page(
+        grants()
+            .idx
+            .grantee
+            .prefix(grantee)
+            .range(deps.storage, start, None, Order::Ascending),
+        limit,
+    )?;
     Ok(GrantsResponse { grants })
 }
 

@@ -1,7 +1,7 @@
 use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response, StdError, Timestamp};
 use cw_storage_plus::Bound;
 use ehr_types::access::{AccessRequestInfo, KeyEnvelope, RequestStatus, RequestsResponse, Scope};
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::collect_page;
 use ehr_types::registry::PatientStatus;
 use ehr_types::{AuditAction, Category, PatientId, RequestId};
 
@@ -152,19 +152,15 @@ pub fn query_requests_by_patient(
     start_after: Option<RequestId>,
     limit: Option<u32>,
 ) -> Result<RequestsResponse, ContractError> {
-    let requests = requests()
-        .idx
-        .patient
-        .prefix(patient_id)
-        .range(
+    let requests = collect_page(
+        requests().idx.patient.prefix(patient_id).range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, request)| request))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(RequestsResponse { requests })
 }
 
@@ -175,18 +171,14 @@ pub fn query_requests_by_requester(
     limit: Option<u32>,
 ) -> Result<RequestsResponse, ContractError> {
     let requester = validate_address(deps.api, &requester)?;
-    let requests = requests()
-        .idx
-        .requester
-        .prefix(requester)
-        .range(
+    let requests = collect_page(
+        requests().idx.requester.prefix(requester).range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, request)| request))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(RequestsResponse { requests })
 }

@@ -1,7 +1,7 @@
 use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage};
 use cw_storage_plus::Bound;
 use ehr_types::access::Scope;
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::collect_page;
 use ehr_types::registry::{PatientCountResponse, PatientInfo, PatientStatus, PatientsResponse};
 use ehr_types::validate::{validate_blob, validate_public_key};
 use ehr_types::{AuditAction, BlobRef, Category, PatientId};
@@ -331,15 +331,14 @@ pub fn query_patients(
     start_after: Option<PatientId>,
     limit: Option<u32>,
 ) -> Result<PatientsResponse, ContractError> {
-    let patients = PATIENTS
-        .range(
+    let patients = collect_page(
+        PATIENTS.range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, patient)| patient))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(PatientsResponse { patients })
 }

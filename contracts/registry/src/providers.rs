@@ -1,6 +1,6 @@
 use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Order, Response};
 use cw_storage_plus::Bound;
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::collect_page;
 use ehr_types::registry::{
     Designation, DesignationResponse, PatientStatus, ProviderInfo, ProvidersResponse,
 };
@@ -136,15 +136,14 @@ pub fn query_providers(
     let start_after = start_after
         .map(|a| validate_address(deps.api, &a))
         .transpose()?;
-    let providers = PROVIDERS
-        .range(
+    let providers = collect_page(
+        PROVIDERS.range(
             deps.storage,
             start_after.as_ref().map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, provider)| provider))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(ProvidersResponse { providers })
 }

@@ -1,7 +1,7 @@
 use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response, StdError, Storage};
 use cw_storage_plus::Bound;
 use ehr_types::access::Scope;
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::{collect_page, page_size};
 use ehr_types::registry::{
     PatientStatus, RecordHistoryResponse, RecordInfo, RecordStatus, RecordVersion, RecordsResponse,
 };
@@ -279,17 +279,15 @@ pub fn query_record_history(
     limit: Option<u32>,
 ) -> Result<RecordHistoryResponse, ContractError> {
     visible_record(deps, load_record(deps.storage, record_id)?)?;
-    let versions = RECORD_VERSIONS
-        .prefix(record_id)
-        .range(
+    let versions = collect_page(
+        RECORD_VERSIONS.prefix(record_id).range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, version)| version))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(RecordHistoryResponse { versions })
 }
 
@@ -307,20 +305,20 @@ pub fn query_records_by_patient(
     let start = start_after.map(Bound::exclusive);
     let index = records().idx;
     let page = match category {
-        Some(category) => index
-            .patient_category
-            .prefix((patient_id, category.code()))
-            .range(deps.storage, start, None, Order::Ascending)
-            .take(page_size(limit))
-            .map(|item| item.map(|(_, record)| record))
-            .collect::<Result<_, _>>()?,
-        None => index
-            .patient
-            .prefix(patient_id)
-            .range(deps.storage, start, None, Order::Ascending)
-            .take(page_size(limit))
-            .map(|item| item.map(|(_, record)| record))
-            .collect::<Result<_, _>>()?,
+        Some(category) => collect_page(
+            index
+                .patient_category
+                .prefix((patient_id, category.code()))
+                .range(deps.storage, start, None, Order::Ascending),
+            limit,
+        )?,
+        None => collect_page(
+            index
+                .patient
+                .prefix(patient_id)
+                .range(deps.storage, start, None, Order::Ascending),
+            limit,
+        )?,
     };
     Ok(RecordsResponse { records: page })
 }

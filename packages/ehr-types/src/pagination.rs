@@ -1,3 +1,5 @@
+use cosmwasm_std::StdResult;
+
 /// Page size when a query gives none.
 pub const DEFAULT_LIMIT: u32 = 10;
 /// Largest page any listing returns, whatever the query asks for.
@@ -6,6 +8,17 @@ pub const MAX_LIMIT: u32 = 100;
 /// The page size a listing uses for a requested `limit`.
 pub fn page_size(limit: Option<u32>) -> usize {
     limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize
+}
+
+/// The values of the first page of a storage range (keys dropped).
+pub fn collect_page<K, V>(
+    range: impl Iterator<Item = StdResult<(K, V)>>,
+    limit: Option<u32>,
+) -> StdResult<Vec<V>> {
+    range
+        .take(page_size(limit))
+        .map(|item| item.map(|(_, value)| value))
+        .collect()
 }
 
 #[cfg(test)]
