@@ -1,0 +1,143 @@
+// Record rows as the dashboards show them, the plaintext documents the UI writes, and the filters.
+// Pure functions: unit-tested and benchmarked without a browser.
+import type { Category, RecordInfo } from "../contracts/EhrRegistry.types";
+
+/** What the UI knows about a record's current file: its integrity check and, once opened, its metadata. */
+export type Integrity = "unchecked" | "verified" | "mismatch" | "unavailable";
+
+export interface RecordMeta {
+  title: string;
+  date: string; // ISO date (yyyy-mm-dd) the document is about, or ""
+  text: string; // every string in the document, for free-text search
+}
+
+export interface RecordRow {
+  id: number;
+  patientId: number;
+  category: Category;
+  version: number;
+  author: string;
+  createdBy: string;
+  time: Date; // block time of the current version
+  sha256: string;
+  uri: string;
+  size: number;
+  integrity: Integrity;
+  meta?: RecordMeta;
+  problem?: string;
+}
+
+export const fromChainTime = (nanos: string): Date => new Date(Number(BigInt(nanos) / 1_000_000n));
+export const toChainTime = (d: Date): string => (BigInt(d.getTime()) * 1_000_000n).toString();
+
+export function rowOf(r: RecordInfo): RecordRow {
+  return {
+    id: r.id,
+    patientId: r.patient_id,
+    category: r.category,
+    version: r.latest.version,
+    author: r.latest.author,
+    createdBy: r.created_by,
+    time: fromChainTime(r.latest.time),
+    sha256: r.latest.blob.sha256,
+    uri: r.latest.blob.uri,
+    size: r.latest.blob.size,
+    integrity: "unchecked",
+  };
+}
+
+/** FHIR R4 resource type the UI writes for each category (the CLI imports FHIR resources the same way). */
+const RESOURCE_TYPE: Record<Category, string> = {
+  note: "Observation",
+  lab: "Observation",
+  imaging: "DiagnosticReport",
+  prescription: "MedicationRequest",
+  allergy: "AllergyIntolerance",
+  immunization: "Immunization",
+  encounter: "Encounter",
+  document: "DocumentReference",
+  profile: "Patient",
+};
+
+export interface RecordDraft {
+  title: string;
+  date: string;
+  text: string;
+  attachment?: { name: string; contentType: string; base64: string };
+}
+
+/** The plaintext of a record the UI writes: a small FHIR-shaped JSON document. */
+export function recordDocument(category: Category, d: RecordDraft): Uint8Array {
+  const doc: Record<string, unknown> = {
+    resourceType: RESOURCE_TYPE[category],
+    status: "final",
+    code: { text: d.title },
+    ...(d.date ? { effectiveDateTime: d.date } : {}),
+    ...(d.text ? { note: [{ text: d.text }] } : {}),
+    ...(d.attachment
+      ? { content: [{ attachment: { title: d.attachment.name, contentType: d.attachment.contentType, data: d.attachment.base64 } }] }
+      : {}),
+  };
+  return new TextEncoder().encode(JSON.stringify(doc));
+}
+
+const DATE_FIELDS = ["effectiveDateTime", "date", "authoredOn", "recordedDate", "occurrenceDateTime", "issued"];
+
+/** Title, date and searchable text of any decrypted record (the UI's own documents, or FHIR from the CLI). */
+export function metadataOf(plaintext: Uint8Array): RecordMeta {
+  const raw = new TextDecoder().decode(plaintext);
+  let doc: Record<string, unknown>;
+  try {
+    doc = JSON.parse(raw);
+  } catch {
+    return { title: "(binary file)", date: "", text: "" };
+  }
+  const strings: string[] = [];
+  const walk = (v: unknown, key = "") => {
+    if (typeof v === "string") {
+      if (key !== "data") strings.push(v); // attachment bytes are not text
+    } else if (Array.isArray(v)) v.forEach((x) => walk(x));
+    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, k);
+  };
+  walk(doc);
+  const code = doc.code as { text?: string; coding?: { display?: string }[] } | undefined;
+  const title =
+    code?.text ?? code?.coding?.[0]?.display ?? (doc.title as string | undefined) ?? (doc.description as string | undefined) ?? String(doc.resourceType ?? "record");
+  const dateField = DATE_FIELDS.find((f) => typeof doc[f] === "string");
+  return { title, date: dateField ? (doc[dateField] as string).slice(0, 10) : "", text: strings.join(" \u2022 ") };
+}
+
+export interface RecordFilter {
+  patientId?: number;
+  category?: Category | "";
+  from?: string; // yyyy-mm-dd, inclusive
+  to?: string; // yyyy-mm-dd, inclusive
+  author?: string;
+  text?: string;
+}
+
+/** The date a row is filed under: the document's own date once decrypted, else the chain time. */
+export const rowDate = (r: RecordRow): string => r.meta?.date || r.time.toISOString().slice(0, 10);
+
+export function filterRows(rows: readonly RecordRow[], f: RecordFilter): RecordRow[] {
+  const text = f.text?.trim().toLowerCase();
+  const author = f.author?.trim().toLowerCase();
+  return rows.filter((r) => {
+    if (f.patientId !== undefined && r.patientId !== f.patientId) return false;
+    if (f.category && r.category !== f.category) return false;
+    if (f.from || f.to) {
+      const d = rowDate(r);
+      if (f.from && d < f.from) return false;
+      if (f.to && d > f.to) return false;
+    }
+    if (author && !r.author.toLowerCase().includes(author)) return false;
+    if (text) {
+      const hay = `${r.meta?.title ?? ""} ${r.meta?.text ?? ""} ${r.category} #${r.id}`.toLowerCase();
+      if (!hay.includes(text)) return false;
+    }
+    return true;
+  });
+}
+
+/** Newest first; the timeline order. */
+export const byNewest = (a: RecordRow, b: RecordRow): number => b.time.getTime() - a.time.getTime() || b.id - a.id;

@@ -1,0 +1,103 @@
+// State logic of the dashboards: record rows, metadata of decrypted files, filters, grant checks,
+// error explanations and the Keplr chain description.
+import { describe, expect, it } from "vitest";
+import type { GrantInfo } from "../contracts/EhrAccess.types";
+import type { RecordInfo } from "../contracts/EhrRegistry.types";
+import { CryptoError } from "../crypto/errors";
+import { chainInfo, type Deploy } from "./deploy";
+import { chainTime, grantActive, mayWrite } from "./ehr";
+import { explain, IpfsError } from "./errors";
+import { byNewest, filterRows, fromChainTime, metadataOf, recordDocument, rowOf, type RecordRow } from "./records";
+
+const info = (id: number, category: RecordInfo["category"], author: string, iso: string): RecordInfo => ({
+  id,
+  patient_id: 1,
+  category,
+  created_by: author,
+  status: "active",
+  latest: { author, version: 1, time: (BigInt(Date.parse(iso)) * 1_000_000n).toString(), blob: { sha256: "ab".repeat(32), uri: "ipfs://x", size: 200 } },
+});
+
+describe("records", () => {
+  it("rowOf reads the chain's record and block time", () => {
+    const r = rowOf(info(7, "lab", "wasm1doc", "2026-03-04T05:06:07Z"));
+    expect(r).toMatchObject({ id: 7, category: "lab", author: "wasm1doc", version: 1, integrity: "unchecked" });
+    expect(r.time.toISOString()).toBe("2026-03-04T05:06:07.000Z");
+    expect(fromChainTime(chainTime(r.time)).getTime()).toBe(r.time.getTime());
+  });
+
+  it("the UI's document round-trips to title, date and text (attachment bytes are not text)", () => {
+    const doc = recordDocument("lab", { title: "Hemoglobin", date: "2026-01-02", text: "13.5 g/dL", attachment: { name: "scan.pdf", contentType: "application/pdf", base64: "QUJD" } });
+    const m = metadataOf(doc);
+    expect(m).toMatchObject({ title: "Hemoglobin", date: "2026-01-02" });
+    expect(m.text).toContain("13.5 g/dL");
+    expect(m.text).toContain("scan.pdf");
+    expect(m.text).not.toContain("QUJD");
+  });
+
+  it("reads FHIR resources as the CLI imports them", () => {
+    const m = metadataOf(new TextEncoder().encode(JSON.stringify({ resourceType: "Immunization", vaccineCode: { text: "MMR" }, occurrenceDateTime: "2020-05-01T10:00:00Z" })));
+    expect(m.date).toBe("2020-05-01");
+    expect(m.text).toContain("MMR");
+    expect(metadataOf(new Uint8Array([0xff, 0x00])).title).toBe("(binary file)");
+  });
+
+  const rows: RecordRow[] = [
+    { ...rowOf(info(1, "lab", "wasm1alice", "2026-01-10T00:00:00Z")), meta: { title: "Hemoglobin", date: "2026-01-09", text: "anemia follow-up" } },
+    { ...rowOf(info(2, "note", "wasm1bob", "2026-02-10T00:00:00Z")), meta: { title: "Visit", date: "2026-02-10", text: "knee pain" } },
+    rowOf(info(3, "imaging", "wasm1alice", "2026-03-10T00:00:00Z")),
+  ];
+  it("filters by category, date range (document date first), author and free text", () => {
+    const ids = (f: Parameters<typeof filterRows>[1]) => filterRows(rows, f).map((r) => r.id);
+    expect(ids({})).toEqual([1, 2, 3]);
+    expect(ids({ category: "note" })).toEqual([2]);
+    expect(ids({ from: "2026-01-10" })).toEqual([2, 3]); // record 1's document date is 01-09
+    expect(ids({ from: "2026-01-01", to: "2026-02-28" })).toEqual([1, 2]);
+    expect(ids({ author: "ALICE" })).toEqual([1, 3]);
+    expect(ids({ text: "Knee" })).toEqual([2]);
+    expect(ids({ text: "imaging" })).toEqual([3]);
+    expect(ids({ patientId: 2 })).toEqual([]);
+    expect([...rows].sort(byNewest).map((r) => r.id)).toEqual([3, 2, 1]);
+  });
+});
+
+describe("grants", () => {
+  const g = (scope: GrantInfo["scope"], expires: Date | null): GrantInfo => ({
+    patient_id: 1, grantee: "wasm1doc", scope, categories: ["lab"], key_envelopes: [], granted_at: "0", expires: expires ? chainTime(expires) : null,
+  });
+  it("expiry and scope decide writing", () => {
+    const future = new Date(Date.now() + 60_000), past = new Date(Date.now() - 60_000);
+    expect(grantActive(g("read", null))).toBe(true);
+    expect(grantActive(g("read", past))).toBe(false);
+    expect(mayWrite(g("read", future), "lab")).toBe(false);
+    expect(mayWrite(g("write", future), "lab")).toBe(true);
+    expect(mayWrite(g("manage", null), "note")).toBe(false);
+    expect(mayWrite(g("write", past), "lab")).toBe(false);
+    expect(mayWrite(undefined, "lab")).toBe(false);
+  });
+});
+
+describe("errors a person understands", () => {
+  const kind = (e: unknown) => explain(e).kind;
+  it("classifies chain, IPFS, key and integrity failures", () => {
+    expect(kind(new Error("Query failed with (6): unauthorized: add record: execute wasm contract failed"))).toBe("unauthorized");
+    expect(kind(new Error("not a credentialed doctor: wasm1x"))).toBe("unauthorized");
+    expect(kind(new TypeError("Failed to fetch"))).toBe("node-down");
+    expect(kind(new IpfsError("IPFS at http://127.0.0.1:5001 is not reachable"))).toBe("ipfs-down");
+    expect(kind(new CryptoError("MissingCategoryKey", "x"))).toBe("keys");
+    expect(kind(new CryptoError("Tampered", "x"))).toBe("integrity");
+    expect(kind(new Error("this ciphertext is already registered for the patient as record 4"))).toBe("duplicate");
+    expect(kind(new Error("your grant expired"))).toBe("expired");
+    expect(explain(new Error("expiry 5 is not in the future")).message).toBe("The expiry must be in the future.");
+  });
+});
+
+describe("Keplr chain info", () => {
+  it("is built from the deploy file", () => {
+    const d = { chain_id: "ehr-local-1", rpc_url: "http://127.0.0.1:26657", rest_url: "http://127.0.0.1:1317", denom: "stake", bech32_prefix: "wasm", coin_type: 118 } as Deploy;
+    const c = chainInfo(d);
+    expect(c).toMatchObject({ chainId: "ehr-local-1", rpc: d.rpc_url, rest: d.rest_url, bip44: { coinType: 118 }, features: ["cosmwasm"] });
+    expect(Object.values(c.bech32Config!)).toEqual(["wasm", "wasmpub", "wasmvaloper", "wasmvaloperpub", "wasmvalcons", "wasmvalconspub"]);
+    expect(c.feeCurrencies[0].coinMinimalDenom).toBe("stake");
+  });
+});

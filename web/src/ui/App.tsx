@@ -1,0 +1,104 @@
+// Login (Keplr) and routing by the registry's on-chain designation.
+import { useCallback, useEffect, useState } from "react";
+import type { DesignationResponse } from "../contracts/EhrRegistry.types";
+import { loadDeploy, type Deploy } from "../lib/deploy";
+import { Ehr } from "../lib/ehr";
+import { explain, type Problem } from "../lib/errors";
+import { connectKeplr, type WalletState } from "../lib/wallet";
+import { AdminDashboard } from "./AdminDashboard";
+import { ProblemNotice, short } from "./common";
+import { DoctorDashboard } from "./DoctorDashboard";
+import { Onboarding } from "./Onboarding";
+import { PatientDashboard } from "./PatientDashboard";
+
+type Phase =
+  | { at: "starting" }
+  | { at: "problem"; problem: Problem }
+  | { at: "wallet"; wallet: Exclude<WalletState, { status: "connected" }>; deploy: Deploy }
+  | { at: "ready"; ehr: Ehr; designation: DesignationResponse };
+
+export function App() {
+  const [phase, setPhase] = useState<Phase>({ at: "starting" });
+
+  const login = useCallback(async () => {
+    setPhase({ at: "starting" });
+    try {
+      const deploy = await loadDeploy();
+      const wallet = await connectKeplr(deploy, await Ehr.nodeChainId(deploy));
+      if (wallet.status !== "connected") return setPhase({ at: "wallet", wallet, deploy });
+      const ehr = await Ehr.open(deploy, wallet.address, wallet.signer, wallet.keplr);
+      setPhase({ at: "ready", ehr, designation: await ehr.designation() });
+    } catch (e) {
+      setPhase({ at: "problem", problem: explain(e) });
+    }
+  }, []);
+  useEffect(() => {
+    void login();
+  }, [login]);
+  useEffect(() => {
+    window.addEventListener("keplr_keystorechange", login);
+    return () => window.removeEventListener("keplr_keystorechange", login);
+  }, [login]);
+
+  const refresh = useCallback(async () => {
+    if (phase.at !== "ready") return;
+    setPhase({ ...phase, designation: await phase.ehr.designation() });
+  }, [phase]);
+
+  return (
+    <>
+      <header className="top">
+        <h1>ehr-chain</h1>
+        {phase.at === "ready" && (
+          <span className="who">
+            {phase.designation.designation ?? "not registered"} · <span className="mono">{short(phase.ehr.address)}</span>
+          </span>
+        )}
+      </header>
+      <main>{screen(phase, login, refresh)}</main>
+    </>
+  );
+}
+
+function screen(phase: Phase, retry: () => void, refresh: () => void) {
+  switch (phase.at) {
+    case "starting":
+      return <p role="status">Connecting to your wallet and the chain…</p>;
+    case "problem":
+      return (
+        <div className="screen">
+          <ProblemNotice problem={phase.problem} />
+          <button type="button" onClick={retry}>
+            Try again
+          </button>
+        </div>
+      );
+    case "wallet":
+      return <WalletScreen wallet={phase.wallet} deploy={phase.deploy} retry={retry} />;
+    case "ready": {
+      const d = phase.designation;
+      if (d.designation === "admin") return <AdminDashboard ehr={phase.ehr} />;
+      if (d.designation === "doctor") return <DoctorDashboard ehr={phase.ehr} />;
+      if (d.designation === "patient" && d.patient_id) return <PatientDashboard ehr={phase.ehr} patientId={d.patient_id} />;
+      return <Onboarding ehr={phase.ehr} pendingPatientId={d.pending_patient_id ?? undefined} onDone={refresh} />;
+    }
+  }
+}
+
+function WalletScreen({ wallet, deploy, retry }: { wallet: Exclude<WalletState, { status: "connected" }>; deploy: Deploy; retry: () => void }) {
+  const text = {
+    missing: { h: "Keplr is not installed", p: "This app signs with the Keplr wallet. Install the Keplr browser extension, then reload this page." },
+    locked: { h: "Keplr is locked or the connection was refused", p: `Unlock Keplr and allow ehr-chain (${deploy.chain_id}) to connect.` },
+    "wrong-chain": { h: "Wrong chain", p: `Keplr must be on ${deploy.chain_id} (${deploy.rpc_url}).` },
+  }[wallet.status];
+  return (
+    <section className="card screen" aria-labelledby="wallet-h" data-wallet={wallet.status}>
+      <h2 id="wallet-h">{text.h}</h2>
+      <p>{text.p}</p>
+      {"detail" in wallet && <p className="muted">{wallet.detail}</p>}
+      <button type="button" onClick={retry}>
+        Try again
+      </button>
+    </section>
+  );
+}

@@ -1,0 +1,63 @@
+// An address without a role: register as a patient, or answer a doctor's proposal.
+import { useEffect, useState, type FormEvent } from "react";
+import type { Scope } from "../contracts/EhrAccess.types";
+import type { Category, PatientInfo } from "../contracts/EhrRegistry.types";
+import type { Ehr } from "../lib/ehr";
+import { CategoryChecks, short, useAction } from "./common";
+import { ProfileForm, profileBytes, type Profile } from "./Profile";
+
+export function Onboarding({ ehr, pendingPatientId, onDone }: { ehr: Ehr; pendingPatientId?: number; onDone: () => void }) {
+  const action = useAction();
+  const [proposal, setProposal] = useState<PatientInfo>();
+  const [categories, setCategories] = useState<Category[]>(["note", "lab"]);
+  const [scope, setScope] = useState<Scope>("write");
+  useEffect(() => {
+    if (pendingPatientId) void action.run(async () => setProposal(await ehr.patient(pendingPatientId)));
+  }, [ehr, pendingPatientId, action.run]);
+
+  const register = (p: Profile) => action.run(async () => {
+    await ehr.registerPatient(profileBytes(p));
+    onDone();
+  });
+
+  return (
+    <>
+      {action.status}
+      {proposal?.proposed_by && (
+        <section className="card" aria-labelledby="proposal-h">
+          <h2 id="proposal-h">Dr {short(proposal.proposed_by)} proposes to add you as patient #{proposal.id}</h2>
+          <form
+            className="row"
+            onSubmit={(e: FormEvent) => {
+              e.preventDefault();
+              void action.run(async () => {
+                await ehr.acceptProposal(proposal.id, proposal.proposed_by!, scope, categories, null);
+                onDone();
+              });
+            }}
+          >
+            <CategoryChecks legend="Share these categories with this doctor" value={categories} onChange={setCategories} />
+            <label>
+              Access
+              <select value={scope} onChange={(e) => setScope(e.target.value as Scope)}>
+                <option value="read">read</option>
+                <option value="write">read and write</option>
+              </select>
+            </label>
+            <button type="submit" disabled={action.busy}>
+              Accept
+            </button>
+            <button type="button" className="danger" disabled={action.busy} onClick={() => action.run(async () => { await ehr.declineProposal(proposal.id); onDone(); })}>
+              Decline
+            </button>
+          </form>
+        </section>
+      )}
+      <section className="card" aria-labelledby="register-h">
+        <h2 id="register-h">Register as a patient</h2>
+        <p className="muted">Your profile is encrypted in this browser with a key derived from your wallet; the chain only stores its hash.</p>
+        <ProfileForm submitLabel="Register" busy={action.busy} onSubmit={register} />
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,311 @@
+// A patient's records: paginated from the chain (category filter on chain), integrity-checked and
+// decrypted locally, filtered by date, author and free text; upload and new versions with safe retry.
+import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
+import type { Category, PatientInfo, RecordVersion } from "../contracts/EhrRegistry.types";
+import { toBase64 } from "../crypto/bytes";
+import { RECORD_CATEGORIES } from "../crypto/categories";
+import type { Ehr, SealedFile } from "../lib/ehr";
+import { byNewest, filterRows, recordDocument, type RecordFilter, type RecordRow } from "../lib/records";
+import { formatTime, short, useAction } from "./common";
+
+const SHOWN = 20;
+
+interface Props {
+  ehr: Ehr;
+  patient: PatientInfo;
+  /** Categories this wallet may add or update records in. */
+  writable: Category[];
+}
+
+export function RecordsPanel({ ehr, patient, writable }: Props) {
+  const [rows, setRows] = useState<RecordRow[]>([]);
+  const [more, setMore] = useState(false);
+  const [chainCategory, setChainCategory] = useState<Category | "">("");
+  const [filter, setFilter] = useState<RecordFilter>({});
+  const [shown, setShown] = useState(SHOWN);
+  const [opened, setOpened] = useState<{ row: RecordRow; content?: string; history?: RecordVersion[] }>();
+  const list = useAction();
+  const rowsRef = useRef(rows);
+  rowsRef.current = rows;
+
+  const loadPage = useCallback(
+    async (reset: boolean) => {
+      await list.run(async () => {
+        const after = reset ? undefined : rowsRef.current.at(-1)?.id;
+        const page = await ehr.recordsPage(patient.id, chainCategory || undefined, after);
+        setRows((old) => (reset ? page : [...old, ...page]));
+        setMore(page.length === 100);
+      });
+    },
+    [ehr, patient.id, chainCategory, list.run],
+  );
+  useEffect(() => {
+    void loadPage(true);
+  }, [loadPage]);
+
+  const visible = useMemo(() => filterRows(rows, filter).sort(byNewest), [rows, filter]);
+  const page = visible.slice(0, shown);
+
+  // Check and decrypt what is on screen (not the whole list): fetch, re-hash against the chain, open.
+  useEffect(() => {
+    const todo = page.filter((r) => r.integrity === "unchecked");
+    if (!todo.length) return;
+    let stop = false;
+    void (async () => {
+      for (const r of todo) {
+        if (stop) return;
+        let update: Partial<RecordRow>;
+        try {
+          const o = await ehr.openBlob(patient, r.category, r.version, { sha256: r.sha256, uri: r.uri, size: r.size });
+          update = { integrity: o.integrity, meta: o.meta, problem: o.problem };
+        } catch (e) {
+          update = { integrity: "unavailable", problem: (e as Error).message };
+        }
+        setRows((old) => old.map((x) => (x.id === r.id && x.version === r.version ? { ...x, ...update } : x)));
+      }
+    })();
+    return () => {
+      stop = true;
+    };
+  }, [page, ehr, patient]);
+
+  const open = (row: RecordRow) =>
+    list.run(async () => {
+      const history = await ehr.history(row.id);
+      if (row.integrity === "mismatch") return setOpened({ row, history });
+      const o = await ehr.openBlob(patient, row.category, row.version, { sha256: row.sha256, uri: row.uri, size: row.size });
+      setOpened({ row: { ...row, integrity: o.integrity }, history, content: o.plaintext ? new TextDecoder().decode(o.plaintext) : undefined });
+    });
+
+  return (
+    <section className="card" aria-labelledby="records-h">
+      <h2 id="records-h">Records of patient #{patient.id}</h2>
+      {writable.length > 0 && <UploadForm ehr={ehr} patient={patient} writable={writable} onDone={() => loadPage(true)} />}
+      <div className="filters" role="search" aria-label="Filter records">
+        <label>
+          Category
+          <select value={chainCategory} onChange={(e) => setChainCategory(e.target.value as Category | "")}>
+            <option value="">all</option>
+            {RECORD_CATEGORIES.map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </select>
+        </label>
+        <label>
+          From
+          <input type="date" value={filter.from ?? ""} onChange={(e) => setFilter({ ...filter, from: e.target.value })} />
+        </label>
+        <label>
+          To
+          <input type="date" value={filter.to ?? ""} onChange={(e) => setFilter({ ...filter, to: e.target.value })} />
+        </label>
+        <label>
+          Author
+          <input value={filter.author ?? ""} placeholder="wasm1…" onChange={(e) => setFilter({ ...filter, author: e.target.value })} />
+        </label>
+        <label>
+          Search
+          <input type="search" value={filter.text ?? ""} placeholder="words in decrypted records" onChange={(e) => setFilter({ ...filter, text: e.target.value })} />
+        </label>
+      </div>
+      {list.status}
+      <p className="muted" aria-live="polite">
+        {visible.length} of {rows.length} loaded records match{more ? " (more on chain)" : ""}.
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th>#</th>
+            <th>Category</th>
+            <th>Title</th>
+            <th>Date</th>
+            <th>Version</th>
+            <th>Author</th>
+            <th>Integrity</th>
+            <th>
+              <span className="muted">Action</span>
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {page.map((r) => (
+            <tr key={r.id} data-record-id={r.id}>
+              <td>{r.id}</td>
+              <td>{r.category}</td>
+              <td>{r.integrity === "mismatch" ? "—" : (r.meta?.title ?? (r.problem ? "🔒 no key" : "…"))}</td>
+              <td>{r.meta?.date || formatTime(r.time)}</td>
+              <td>{r.version}</td>
+              <td className="mono" title={r.author}>
+                {short(r.author)}
+              </td>
+              <td>
+                <IntegrityBadge row={r} />
+              </td>
+              <td>
+                <button type="button" className="secondary" onClick={() => open(r)} aria-label={`Open record ${r.id}`}>
+                  Open
+                </button>
+              </td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      {visible.length > shown && (
+        <button type="button" className="secondary" onClick={() => setShown(shown + SHOWN)}>
+          Show more
+        </button>
+      )}{" "}
+      {more && (
+        <button type="button" className="secondary" onClick={() => loadPage(false)} disabled={list.busy}>
+          Load more from the chain
+        </button>
+      )}
+      {opened && (
+        <RecordDetail
+          ehr={ehr}
+          patient={patient}
+          opened={opened}
+          canUpdate={writable.includes(opened.row.category)}
+          onClose={() => setOpened(undefined)}
+          onUpdated={() => {
+            setOpened(undefined);
+            void loadPage(true);
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+function IntegrityBadge({ row }: { row: RecordRow }) {
+  const text = { verified: "✔ hash matches chain", mismatch: "✖ hash mismatch", unchecked: "checking…", unavailable: "file unavailable" }[row.integrity];
+  return (
+    <span className={`badge ${row.integrity}`} title={row.problem ?? row.sha256} data-integrity={row.integrity}>
+      {text}
+    </span>
+  );
+}
+
+function RecordDetail({
+  ehr,
+  patient,
+  opened,
+  canUpdate,
+  onClose,
+  onUpdated,
+}: {
+  ehr: Ehr;
+  patient: PatientInfo;
+  opened: { row: RecordRow; content?: string; history?: RecordVersion[] };
+  canUpdate: boolean;
+  onClose: () => void;
+  onUpdated: () => void;
+}) {
+  const { row, content, history } = opened;
+  return (
+    <div className="card" role="region" aria-label={`Record ${row.id}`} style={{ borderTop: "2px solid #12355b", marginTop: "1rem", paddingTop: "0.6rem" }}>
+      <h3>
+        Record #{row.id} ({row.category}) <IntegrityBadge row={row} />
+      </h3>
+      {row.integrity === "mismatch" ? (
+        <div className="notice error" role="alert">
+          The stored file does not match the hash on the chain: it was changed or replaced. Its content is not shown.
+        </div>
+      ) : content !== undefined ? (
+        <pre className="content" aria-label="Decrypted content">
+          {content}
+        </pre>
+      ) : (
+        <p>{row.problem ?? "No content."}</p>
+      )}
+      <h4>Version history</h4>
+      <ol aria-label="Version history">
+        {history?.map((v) => (
+          <li key={v.version}>
+            v{v.version} · {formatTime(new Date(Number(BigInt(v.time) / 1_000_000n)))} · by <span className="mono">{short(v.author)}</span> · <span className="mono">{v.blob.sha256.slice(0, 16)}…</span>
+          </li>
+        ))}
+      </ol>
+      {canUpdate && row.integrity !== "mismatch" && <UploadForm ehr={ehr} patient={patient} writable={[row.category]} record={{ id: row.id, version: row.version }} onDone={onUpdated} />}
+      <button type="button" className="secondary" onClick={onClose}>
+        Close
+      </button>
+    </div>
+  );
+}
+
+/** New record, or new version of `record`. The sealed file is kept after a failure: "Retry" sends the same bytes. */
+function UploadForm({ ehr, patient, writable, record, onDone }: { ehr: Ehr; patient: PatientInfo; writable: Category[]; record?: { id: number; version: number }; onDone: () => void }) {
+  const [category, setCategory] = useState<Category>(writable[0]);
+  const [title, setTitle] = useState("");
+  const [date, setDate] = useState(new Date().toISOString().slice(0, 10));
+  const [text, setText] = useState("");
+  const [file, setFile] = useState<File>();
+  const [pending, setPending] = useState<SealedFile>();
+  const action = useAction();
+  const prefix = record ? `update-${record.id}` : "new";
+
+  const send = (sealed: SealedFile) =>
+    action.run(async () => {
+      setPending(sealed);
+      const out = await ehr.upload(sealed);
+      setPending(undefined);
+      setTitle("");
+      setText("");
+      setFile(undefined);
+      onDone();
+      return out.alreadyRegistered
+        ? `Already on the chain as record #${out.recordId} (version ${out.version}): nothing was added twice.`
+        : `Saved as record #${out.recordId}, version ${out.version}.`;
+    });
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault();
+    let sealed: SealedFile | undefined;
+    await action.run(async () => {
+      const attachment = file ? { name: file.name, contentType: file.type || "application/octet-stream", base64: toBase64(new Uint8Array(await file.arrayBuffer())) } : undefined;
+      sealed = await ehr.seal(patient, category, recordDocument(category, { title, date, text, attachment }), record);
+    });
+    if (sealed) await send(sealed);
+  };
+
+  return (
+    <form className="row" onSubmit={submit} aria-label={record ? `New version of record ${record.id}` : "Add a record"}>
+      {!record && (
+        <label>
+          Category
+          <select id={`${prefix}-category`} value={category} onChange={(e) => setCategory(e.target.value as Category)}>
+            {writable.map((c) => (
+              <option key={c}>{c}</option>
+            ))}
+          </select>
+        </label>
+      )}
+      <label>
+        Title
+        <input required value={title} onChange={(e) => setTitle(e.target.value)} />
+      </label>
+      <label>
+        Date
+        <input type="date" value={date} onChange={(e) => setDate(e.target.value)} />
+      </label>
+      <label style={{ flex: "1 1 16rem" }}>
+        Notes
+        <textarea rows={2} value={text} onChange={(e) => setText(e.target.value)} />
+      </label>
+      <label>
+        File (optional)
+        <input type="file" onChange={(e) => setFile(e.target.files?.[0])} />
+      </label>
+      <button type="submit" disabled={action.busy}>
+        {record ? "Save new version" : "Encrypt and upload"}
+      </button>
+      {pending && !action.busy && (
+        <button type="button" onClick={() => send(pending)}>
+          Retry upload
+        </button>
+      )}
+      <div style={{ flexBasis: "100%" }}>{action.status}</div>
+    </form>
+  );
+}

@@ -1,0 +1,77 @@
+import { useCallback, useState, type ReactNode } from "react";
+import type { Category } from "../contracts/EhrRegistry.types";
+import { RECORD_CATEGORIES } from "../crypto/categories";
+import { explain, type Problem } from "../lib/errors";
+
+export function ProblemNotice({ problem, onDismiss }: { problem: Problem; onDismiss?: () => void }) {
+  return (
+    <div className="notice error" role="alert" data-kind={problem.kind}>
+      <strong>{problem.message}</strong>
+      <details>
+        <summary>Details</summary>
+        <span className="mono">{problem.detail}</span>
+      </details>
+      {onDismiss && (
+        <button type="button" className="secondary" onClick={onDismiss}>
+          Dismiss
+        </button>
+      )}
+    </div>
+  );
+}
+
+export function Info({ children }: { children: ReactNode }) {
+  return (
+    <div className="notice info" role="status">
+      {children}
+    </div>
+  );
+}
+
+/** Runs actions one at a time, keeping the last failure (explained) and a success message. */
+export function useAction() {
+  const [busy, setBusy] = useState(false);
+  const [problem, setProblem] = useState<Problem>();
+  const [done, setDone] = useState<string>();
+  const run = useCallback(async (what: () => Promise<string | void>) => {
+    setBusy(true);
+    setProblem(undefined);
+    setDone(undefined);
+    try {
+      const message = await what();
+      if (message) setDone(message);
+      return true;
+    } catch (e) {
+      console.error(e);
+      setProblem(explain(e));
+      return false;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  const status = (
+    <>
+      {problem && <ProblemNotice problem={problem} onDismiss={() => setProblem(undefined)} />}
+      {done && <Info>{done}</Info>}
+    </>
+  );
+  return { busy, run, status, setProblem };
+}
+
+export function CategoryChecks({ value, onChange, allowed = RECORD_CATEGORIES, legend }: { value: Category[]; onChange: (c: Category[]) => void; allowed?: Category[]; legend: string }) {
+  return (
+    <fieldset style={{ border: "none", padding: 0, margin: 0 }}>
+      <legend className="muted">{legend}</legend>
+      {allowed.map((c) => (
+        <label key={c} className="inline">
+          <input type="checkbox" checked={value.includes(c)} onChange={(e) => onChange(e.target.checked ? [...value, c] : value.filter((x) => x !== c))} />
+          {c}
+        </label>
+      ))}
+    </fieldset>
+  );
+}
+
+export const short = (addr: string) => (addr.length > 20 ? `${addr.slice(0, 10)}…${addr.slice(-6)}` : addr);
+export const formatTime = (d: Date) => d.toISOString().replace("T", " ").slice(0, 16);
+export const nanosToDate = (t: string) => new Date(Number(BigInt(t) / 1_000_000n));
