@@ -14,10 +14,12 @@ pub enum ClientError {
     #[error("out of gas: the transaction needed more than the {gas_wanted} gas it was given ({log})")]
     OutOfGas { gas_wanted: u64, log: String },
 
-    #[error("unauthorized: {0}")]
+    /// The text names the refused action ("unauthorized: …").
+    #[error("{0}")]
     Unauthorized(String),
 
-    #[error("not found: {0}")]
+    /// The text says what was not found.
+    #[error("{0}")]
     NotFound(String),
 
     #[error("this ciphertext is already registered for patient {patient_id} as record {record_id}")]
@@ -66,7 +68,7 @@ impl ClientError {
             ClientError::OutOfGas { gas_wanted: 0, log: log.to_string() }
         } else if lower.contains("unauthorized") || lower.contains("not a credentialed doctor") {
             ClientError::Unauthorized(detail)
-        } else if lower.contains("not found") || lower.contains("no current patient") {
+        } else if lower.contains("not found") || lower.contains("no current patient") || lower.contains("no grant of") {
             ClientError::NotFound(detail)
         } else if lower.contains("account sequence mismatch") {
             ClientError::WrongSequence(detail)
@@ -90,9 +92,10 @@ fn contract_message(log: &str) -> String {
         let rest = &text[at + "message index: ".len()..];
         text = rest.split_once(": ").map_or(rest, |(_, tail)| tail);
     }
-    for suffix in [": execute wasm contract failed", ": query wasm contract failed"] {
-        if let Some(stripped) = text.strip_suffix(suffix) {
-            text = stripped;
+    // wasmd appends where it failed, gas used and the SDK's error class after these markers.
+    for marker in [": execute wasm contract failed", ": query wasm contract failed"] {
+        if let Some(at) = text.find(marker) {
+            text = &text[..at];
         }
     }
     let text = text.strip_prefix("Generic error: ").unwrap_or(text);
@@ -114,6 +117,12 @@ mod tests {
             ClientError::from_contract_log("failed to execute message; message index: 0: patient 9 not found: execute wasm contract failed"),
             ClientError::NotFound(_)
         ));
+        match ClientError::from_contract_log("record 9 not found: query wasm contract failed: unknown request") {
+            ClientError::NotFound(detail) => assert_eq!(detail, "record 9 not found"),
+            other => panic!("unexpected {other:?}"),
+        }
+        let log = "failed to execute message; message index: 0: unauthorized: delete patient: execute wasm contract failed [CosmWasm/wasmd@v0.61.14/x/wasm/keeper/keeper.go:452] with gas used: '112773': unknown request";
+        assert_eq!(ClientError::from_contract_log(log).to_string(), "unauthorized: delete patient");
         assert!(matches!(ClientError::from_contract_log("out of gas in location: WriteFlat"), ClientError::OutOfGas { .. }));
         assert!(matches!(ClientError::from_contract_log("something else"), ClientError::Contract(_)));
     }

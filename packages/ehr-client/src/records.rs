@@ -115,7 +115,7 @@ impl Ehr {
         let keyring = self.keyring(patient).await?;
         let key = keyring.get(&context).cloned().ok_or_else(|| {
             ClientError::Unauthorized(format!(
-                "no {category:?} key of epoch {epoch} for patient {}: the patient must grant (again) with the current key",
+                "unauthorized: no {category:?} key of epoch {epoch} for patient {}: the patient must grant (again) to share the current key",
                 patient.id
             ))
         })?;
@@ -254,7 +254,7 @@ impl Ehr {
                 .await?
                 .into_iter()
                 .find(|entry| entry.version == v)
-                .ok_or_else(|| ClientError::NotFound(format!("record {record_id} has no version {v}")))?,
+                .ok_or_else(|| ClientError::NotFound(format!("record {record_id} version {v} not found")))?,
         };
         let file = fetch_verified(&self.storage, &chosen.blob).await?;
         let patient = self.patient(record.patient_id).await?;
@@ -285,9 +285,12 @@ impl Ehr {
     /// holds for them (the current epoch's created if needed), newest first, at most MAX_ENVELOPES.
     pub async fn envelopes_for(&self, patient: &PatientInfo, grantee: &str, categories: &[Category]) -> Result<Vec<KeyEnvelope>> {
         if !self.is_owner(patient) {
-            return Err(ClientError::Unauthorized(format!("only the patient (owner {}) can share its keys", patient.owner)));
+            return Err(ClientError::Unauthorized(format!("unauthorized: only the patient (owner {}) can share its keys", patient.owner)));
         }
-        let provider: ProviderInfo = self.session.chain.registry(&RegistryQuery::Provider { address: grantee.to_string() }).await?;
+        let provider: ProviderInfo = match self.session.chain.registry(&RegistryQuery::Provider { address: grantee.to_string() }).await {
+            Err(ClientError::NotFound(_)) => return Err(ClientError::InvalidInput(format!("{grantee} is not a credentialed doctor"))),
+            other => other?,
+        };
         let public = provider
             .encryption_key
             .ok_or_else(|| ClientError::InvalidInput(format!("{grantee} has not published an encryption key (`ehr keys publish`)")))?;

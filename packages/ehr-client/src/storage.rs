@@ -56,7 +56,7 @@ impl BlobStore for DirStore {
             .ok_or_else(|| ClientError::InvalidInput(format!("{uri} is not an {EHRFS_SCHEME} uri")))?;
         let path = self.path_of(sha256)?;
         tokio::fs::read(&path).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ClientError::NotFound(format!("blob {uri} is not in the local store {}", self.root.display())),
+            std::io::ErrorKind::NotFound => ClientError::NotFound(format!("blob {uri} not found in the local store {}", self.root.display())),
             _ => storage_io(&path, e),
         })
     }
@@ -133,7 +133,7 @@ impl BlobStore for IpfsStore {
         if !response.status().is_success() {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
-            return Err(ClientError::NotFound(format!("IPFS cat {cid} ({status}): {}", body.trim())));
+            return Err(ClientError::NotFound(format!("IPFS cat {cid}: not found ({status}): {}", body.trim())));
         }
         Ok(response.bytes().await.map_err(|e| self.unreachable(e))?.to_vec())
     }
