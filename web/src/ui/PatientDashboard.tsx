@@ -10,6 +10,9 @@ import { RecordsPanel } from "./RecordsPanel";
 
 export function PatientDashboard({ ehr, patientId }: { ehr: Ehr; patientId: number }) {
   const [patient, setPatient] = useState<PatientInfo>();
+  // Bumped after every change, so grants, requests and the audit log all show its effect.
+  const [changes, setChanges] = useState(0);
+  const changed = useCallback(() => setChanges((n) => n + 1), []);
   const action = useAction();
   const reload = useCallback(() => action.run(async () => setPatient(await ehr.patient(patientId))), [ehr, patientId, action.run]);
   useEffect(() => {
@@ -24,13 +27,13 @@ export function PatientDashboard({ ehr, patientId }: { ehr: Ehr; patientId: numb
           This wallet's key differs from the one registered for patient #{patient.id}: files sealed to the registered key cannot be opened here.
         </div>
       )}
-      <ProfileCard ehr={ehr} patient={patient} onSaved={reload} />
-      <RecordsPanel ehr={ehr} patient={patient} writable={RECORD_CATEGORIES} />
+      <ProfileCard ehr={ehr} patient={patient} onSaved={() => { void reload(); changed(); }} />
+      <RecordsPanel ehr={ehr} patient={patient} writable={RECORD_CATEGORIES} onChanged={changed} />
       <div className="grid2">
-        <GrantsCard ehr={ehr} patient={patient} />
-        <RequestsCard ehr={ehr} patient={patient} />
+        <GrantsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
+        <RequestsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       </div>
-      <AuditCard ehr={ehr} patientId={patient.id} />
+      <AuditCard ehr={ehr} patientId={patient.id} changes={changes} />
     </div>
   );
 }
@@ -88,7 +91,14 @@ function ProfileCard({ ehr, patient, onSaved }: { ehr: Ehr; patient: PatientInfo
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
 
-function GrantsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
+interface CardProps {
+  ehr: Ehr;
+  patient: PatientInfo;
+  changes: number;
+  onChanged: () => void;
+}
+
+function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
   const [grants, setGrants] = useState<GrantInfo[]>([]);
   const [doctors, setDoctors] = useState<ProviderInfo[]>([]);
   const [grantee, setGrantee] = useState("");
@@ -96,13 +106,14 @@ function GrantsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
   const [scope, setScope] = useState<Scope>("read");
   const [expires, setExpires] = useState(inDays(30).toISOString().slice(0, 10));
   const action = useAction();
+  const list = useAction(); // loads keep their own status, so a reload does not hide the action's message
   const load = useCallback(
     () =>
-      action.run(async () => {
+      list.run(async () => {
         setGrants(await ehr.grantsByPatient(patient.id));
         setDoctors((await ehr.providers()).filter((p) => p.credentialed));
       }),
-    [ehr, patient.id, action.run],
+    [ehr, patient.id, list.run, changes],
   );
   useEffect(() => {
     void load();
@@ -111,7 +122,7 @@ function GrantsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
     e.preventDefault();
     void action.run(async () => {
       await ehr.grant(patient, grantee, scope, categories, expires ? new Date(`${expires}T23:59:59Z`) : null);
-      await load();
+      onChanged();
       return `Access granted to ${short(grantee)} for ${categories.join(", ")}.`;
     });
   };
@@ -149,6 +160,7 @@ function GrantsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
         </button>
       </form>
       {action.status}
+      {list.status}
       <table aria-label="Grants">
         <thead>
           <tr><th>Doctor</th><th>Categories</th><th>Access</th><th>Expires</th><th><span className="muted">Action</span></th></tr>
@@ -162,7 +174,7 @@ function GrantsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
               <td>{g.expires ? `${formatTime(nanosToDate(g.expires))}${grantActive(g) ? "" : " (expired)"}` : "never"}</td>
               <td>
                 <button type="button" className="danger" disabled={action.busy} aria-label={`Revoke ${g.grantee}`}
-                  onClick={() => action.run(async () => { await ehr.revoke(patient.id, g.grantee); await load(); return `Access of ${short(g.grantee)} revoked; new records use new keys.`; })}>
+                  onClick={() => action.run(async () => { await ehr.revoke(patient.id, g.grantee); onChanged(); return `Access of ${short(g.grantee)} revoked; new records use new keys.`; })}>
                   Revoke
                 </button>
               </td>
@@ -174,11 +186,12 @@ function GrantsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
   );
 }
 
-function RequestsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
+function RequestsCard({ ehr, patient, changes, onChanged }: CardProps) {
   const [requests, setRequests] = useState<AccessRequestInfo[]>([]);
   const [showDecided, setShowDecided] = useState(false);
   const action = useAction();
-  const load = useCallback(() => action.run(async () => setRequests(await ehr.requestsByPatient(patient.id))), [ehr, patient.id, action.run]);
+  const list = useAction();
+  const load = useCallback(() => list.run(async () => setRequests(await ehr.requestsByPatient(patient.id))), [ehr, patient.id, list.run, changes]);
   useEffect(() => {
     void load();
   }, [load]);
@@ -190,6 +203,7 @@ function RequestsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
         <input type="checkbox" checked={showDecided} onChange={(e) => setShowDecided(e.target.checked)} /> show decided
       </label>
       {action.status}
+      {list.status}
       {shown.length === 0 && <p className="muted">No {showDecided ? "" : "pending "}requests.</p>}
       <ul aria-label="Requests">
         {shown.map((r) => (
@@ -198,10 +212,10 @@ function RequestsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
             {r.status === "pending" && (
               <>
                 {" "}
-                <button type="button" disabled={action.busy} onClick={() => action.run(async () => { await ehr.approveRequest(patient, r, inDays(30)); await load(); return `Request ${r.id} approved for 30 days.`; })}>
+                <button type="button" disabled={action.busy} onClick={() => action.run(async () => { await ehr.approveRequest(patient, r, inDays(30)); onChanged(); return `Request ${r.id} approved for 30 days.`; })}>
                   Approve
                 </button>{" "}
-                <button type="button" className="danger" disabled={action.busy} onClick={() => action.run(async () => { await ehr.denyRequest(r.id); await load(); })}>
+                <button type="button" className="danger" disabled={action.busy} onClick={() => action.run(async () => { await ehr.denyRequest(r.id); onChanged(); })}>
                   Deny
                 </button>
               </>
@@ -213,7 +227,7 @@ function RequestsCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
   );
 }
 
-export function AuditCard({ ehr, patientId }: { ehr: Ehr; patientId: number }) {
+function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; changes: number }) {
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [more, setMore] = useState(false);
   const [kind, setKind] = useState("");
@@ -225,7 +239,7 @@ export function AuditCard({ ehr, patientId }: { ehr: Ehr; patientId: number }) {
         setEntries((old) => (after === undefined ? page : [...old, ...page]));
         setMore(page.length === 100);
       }),
-    [ehr, patientId, action.run],
+    [ehr, patientId, action.run, changes],
   );
   useEffect(() => {
     void load();

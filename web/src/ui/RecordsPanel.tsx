@@ -15,9 +15,11 @@ interface Props {
   patient: PatientInfo;
   /** Categories this wallet may add or update records in. */
   writable: Category[];
+  /** Called after a record was added or updated. */
+  onChanged?: () => void;
 }
 
-export function RecordsPanel({ ehr, patient, writable }: Props) {
+export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
   const [rows, setRows] = useState<RecordRow[]>([]);
   const [more, setMore] = useState(false);
   const [chainCategory, setChainCategory] = useState<Category | "">("");
@@ -80,7 +82,7 @@ export function RecordsPanel({ ehr, patient, writable }: Props) {
   return (
     <section className="card" aria-labelledby="records-h">
       <h2 id="records-h">Records of patient #{patient.id}</h2>
-      {writable.length > 0 && <UploadForm ehr={ehr} patient={patient} writable={writable} onDone={() => loadPage(true)} />}
+      {writable.length > 0 && <UploadForm ehr={ehr} patient={patient} writable={writable} onDone={() => { void loadPage(true); onChanged?.(); }} />}
       <div className="filters" role="search" aria-label="Filter records">
         <label>
           Category
@@ -170,6 +172,7 @@ export function RecordsPanel({ ehr, patient, writable }: Props) {
           onUpdated={() => {
             setOpened(undefined);
             void loadPage(true);
+            onChanged?.();
           }}
         />
       )}

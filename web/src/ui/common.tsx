@@ -60,7 +60,7 @@ export function useAction() {
 
 export function CategoryChecks({ value, onChange, allowed = RECORD_CATEGORIES, legend }: { value: Category[]; onChange: (c: Category[]) => void; allowed?: Category[]; legend: string }) {
   return (
-    <fieldset style={{ border: "none", padding: 0, margin: 0 }}>
+    <fieldset className="checks">
       <legend className="muted">{legend}</legend>
       {allowed.map((c) => (
         <label key={c} className="inline">
