@@ -321,6 +321,13 @@ impl Session {
     /// mempool accepted the transaction. A contract error found by simulation is returned
     /// without broadcasting, so refused input changes nothing.
     pub async fn submit(&self, msgs: &[ContractMsg]) -> Result<PendingTx> {
+        self.submit_with_gas(msgs, None).await
+    }
+
+    /// As [`Session::submit`]; with `gas_limit` given, simulation is skipped (for batches whose
+    /// gas is known from an earlier simulation of the same kind of messages: simulating every
+    /// batch would make the node execute each one twice).
+    pub async fn submit_with_gas(&self, msgs: &[ContractMsg], gas_limit: Option<u64>) -> Result<PendingTx> {
         if msgs.is_empty() {
             return Err(ClientError::InvalidInput("a transaction needs at least one message".into()));
         }
@@ -333,14 +340,16 @@ impl Session {
                 *guard = Some(AccountState { number, next_sequence: sequence });
             }
             let account = guard.as_mut().expect("loaded above");
-            let simulated = match self.chain.simulate(self.sign(&body, account, 0)?).await {
-                Err(ClientError::WrongSequence(log)) if attempt < SEQUENCE_RETRIES => {
-                    self.resync(account, &log);
-                    continue;
-                }
-                other => other?,
+            let gas = match gas_limit {
+                Some(gas) => gas,
+                None => match self.chain.simulate(self.sign(&body, account, 0)?).await {
+                    Err(ClientError::WrongSequence(log)) if attempt < SEQUENCE_RETRIES => {
+                        self.resync(account, &log);
+                        continue;
+                    }
+                    other => (other? as f64 * self.chain.config.gas_adjustment).ceil() as u64,
+                },
             };
-            let gas = (simulated as f64 * self.chain.config.gas_adjustment).ceil() as u64;
             let tx = self.sign(&body, account, gas)?;
             match self.chain.broadcast(tx).await? {
                 Ok(hash) => {

@@ -68,7 +68,7 @@ impl ClientError {
             ClientError::OutOfGas { gas_wanted: 0, log: log.to_string() }
         } else if lower.contains("unauthorized") || lower.contains("not a credentialed doctor") {
             ClientError::Unauthorized(detail)
-        } else if lower.contains("not found") || lower.contains("no current patient") || lower.contains("no grant of") {
+        } else if lower.contains("not found") || lower.contains("no current patient") || lower.contains("no grant of") || lower.contains("no record of") {
             ClientError::NotFound(detail)
         } else if lower.contains("account sequence mismatch") {
             ClientError::WrongSequence(detail)
@@ -123,6 +123,10 @@ mod tests {
         }
         let log = "failed to execute message; message index: 0: unauthorized: delete patient: execute wasm contract failed [CosmWasm/wasmd@v0.61.14/x/wasm/keeper/keeper.go:452] with gas used: '112773': unknown request";
         assert_eq!(ClientError::from_contract_log(log).to_string(), "unauthorized: delete patient");
+        assert!(matches!(
+            ClientError::from_contract_log("no record of patient 1 has sha256 faa5: query wasm contract failed: unknown request"),
+            ClientError::NotFound(_)
+        ));
         assert!(matches!(ClientError::from_contract_log("out of gas in location: WriteFlat"), ClientError::OutOfGas { .. }));
         assert!(matches!(ClientError::from_contract_log("something else"), ClientError::Contract(_)));
     }

@@ -148,6 +148,11 @@ impl Ehr {
         let mut pending: std::collections::VecDeque<(PendingTx, Vec<(Category, BlobRef)>)> = Default::default();
         let mut batches = blobs.chunks(batch_size).map(|c| c.to_vec()).collect::<std::collections::VecDeque<_>>();
         let mut attempts_left = 3usize;
+        // (records, gas limit) of the first simulated batch, margin included. AddRecord's storage
+        // work does not grow with state (docs/benchmarks.md, Contracts), so later batches get
+        // its gas scaled to their size, never less than the whole first batch had: a short last
+        // batch still pays the transaction's fixed cost.
+        let mut simulated_batch: Option<(usize, u64)> = None;
         loop {
             while pending.len() < in_flight.max(1) {
                 let Some(batch) = batches.pop_front() else { break };
@@ -155,8 +160,12 @@ impl Ehr {
                     .iter()
                     .map(|(category, blob)| ContractMsg::Registry(RegistryMsg::AddRecord { patient_id, category: *category, blob: blob.clone() }))
                     .collect();
-                match self.session.submit(&msgs).await {
-                    Ok(tx) => pending.push_back((tx, batch)),
+                let gas_limit = simulated_batch.map(|(len, gas)| gas * msgs.len().max(len) as u64 / len as u64);
+                match self.session.submit_with_gas(&msgs, gas_limit).await {
+                    Ok(tx) => {
+                        simulated_batch.get_or_insert((msgs.len(), tx.gas_wanted));
+                        pending.push_back((tx, batch));
+                    }
                     Err(error) if is_retryable(&error) && attempts_left > 0 => {
                         attempts_left -= 1;
                         tracing::warn!(%error, "batch refused, checking which records are already registered");
@@ -179,8 +188,9 @@ impl Ehr {
                     report.latencies_ms.push(outcome.latency.as_secs_f64() * 1000.0);
                     on_committed(batch.len());
                 }
-                Err(error) if is_retryable(&error) && attempts_left > 0 => {
+                Err(error) if (is_retryable(&error) || matches!(error, ClientError::OutOfGas { .. })) && attempts_left > 0 => {
                     attempts_left -= 1;
+                    simulated_batch = None;
                     tracing::warn!(%error, "batch not committed, checking which records are registered");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                     let (done, rest) = self.split_registered(patient_id, batch).await?;
