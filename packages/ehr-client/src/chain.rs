@@ -276,6 +276,7 @@ pub struct Session {
     account: Mutex<Option<AccountState>>,
 }
 
+/// Retries after a sequence mismatch or a node not ready to simulate.
 const SEQUENCE_RETRIES: usize = 3;
 
 impl Session {
@@ -345,6 +346,10 @@ impl Session {
                 None => match self.chain.simulate(self.sign(&body, account, 0)?).await {
                     Err(ClientError::WrongSequence(log)) if attempt < SEQUENCE_RETRIES => {
                         self.resync(account, &log);
+                        continue;
+                    }
+                    Err(ClientError::NodeNotReady(_)) if attempt < SEQUENCE_RETRIES => {
+                        tokio::time::sleep(Duration::from_secs(1)).await;
                         continue;
                     }
                     other => (other? as f64 * self.chain.config.gas_adjustment).ceil() as u64,

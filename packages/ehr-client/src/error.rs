@@ -31,6 +31,10 @@ pub enum ClientError {
     #[error("account sequence mismatch: {0}")]
     WrongSequence(String),
 
+    /// A just-restarted node simulates against a state without a block time until its next block.
+    #[error("the node is not ready to simulate yet (just restarted): {0}")]
+    NodeNotReady(String),
+
     #[error("the contract refused the message: {0}")]
     Contract(String),
 
@@ -70,6 +74,8 @@ impl ClientError {
             ClientError::Unauthorized(detail)
         } else if lower.contains("not found") || lower.contains("no current patient") || lower.contains("no grant of") || lower.contains("no record of") {
             ClientError::NotFound(detail)
+        } else if lower.contains("block (unix) time must never be empty") {
+            ClientError::NodeNotReady(detail)
         } else if lower.contains("account sequence mismatch") {
             ClientError::WrongSequence(detail)
         } else {
@@ -79,7 +85,10 @@ impl ClientError {
 
     /// Whether a retry of the same operation may succeed (the node or the mempool was the problem).
     pub fn is_transient(&self) -> bool {
-        matches!(self, ClientError::NodeDown { .. } | ClientError::WrongSequence(_) | ClientError::CommitTimeout { .. })
+        matches!(
+            self,
+            ClientError::NodeDown { .. } | ClientError::WrongSequence(_) | ClientError::NodeNotReady(_) | ClientError::CommitTimeout { .. }
+        )
     }
 }
 
@@ -87,7 +96,8 @@ impl ClientError {
 /// "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed"
 /// → "unauthorized: add record".
 fn contract_message(log: &str) -> String {
-    let mut text = log.trim();
+    // A recovered panic carries its Go stack after "stack:"; the first line says what happened.
+    let mut text = log.split("\nstack:").next().unwrap_or(log).trim();
     if let Some(at) = text.find("message index: ") {
         let rest = &text[at + "message index: ".len()..];
         text = rest.split_once(": ").map_or(rest, |(_, tail)| tail);
@@ -127,6 +137,11 @@ mod tests {
             ClientError::from_contract_log("no record of patient 1 has sha256 faa5: query wasm contract failed: unknown request"),
             ClientError::NotFound(_)
         ));
+        let restarted = "rpc error: code = Unknown desc = recovered: Block (unix) time must never be empty or negative \nstack:\nreflect.Value.call(...)";
+        match ClientError::from_contract_log(restarted) {
+            ClientError::NodeNotReady(detail) => assert!(!detail.contains("stack")),
+            other => panic!("unexpected {other:?}"),
+        }
         assert!(matches!(ClientError::from_contract_log("out of gas in location: WriteFlat"), ClientError::OutOfGas { .. }));
         assert!(matches!(ClientError::from_contract_log("something else"), ClientError::Contract(_)));
     }
