@@ -37,8 +37,11 @@ pub fn category_of(resource: &serde_json::Value) -> Option<Category> {
     })
 }
 
-/// (category, resource JSON) per record, and the count of skipped resources by type.
-pub fn records_of_bundle(bytes: &[u8]) -> Result<(Vec<(Category, Vec<u8>)>, BTreeMap<String, usize>)> {
+/// One record to create: its category and the resource's JSON.
+pub type ResourceRecord = (Category, Vec<u8>);
+
+/// The records of a bundle, and the count of skipped resources by type.
+pub fn records_of_bundle(bytes: &[u8]) -> Result<(Vec<ResourceRecord>, BTreeMap<String, usize>)> {
     let bundle: serde_json::Value = serde_json::from_slice(bytes).context("the bundle is not JSON")?;
     if bundle["resourceType"].as_str() != Some("Bundle") {
         bail!("not a FHIR Bundle (resourceType is {})", bundle["resourceType"]);
