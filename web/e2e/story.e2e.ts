@@ -207,4 +207,16 @@ describe("patient and doctors", () => {
     await doctor1.page.getByRole("button", { name: `Open patient ${id2}` }).waitFor();
     await patient2.context.close();
   });
+
+  it("node down: a person-readable error, and the action works once the node answers again", async () => {
+    const page = doctor1.page;
+    await page.route("http://127.0.0.1:26657/**", (route) => route.abort("connectionrefused"));
+    const form = page.getByRole("form", { name: "Request access" });
+    await form.getByLabel("Patient id").fill(String(patientId));
+    await form.getByRole("button", { name: "Request", exact: true }).click();
+    await alert(page, "The chain node is not reachable");
+    await page.unroute("http://127.0.0.1:26657/**");
+    await form.getByRole("button", { name: "Request", exact: true }).click();
+    await status(page, `Request sent to patient #${patientId}`);
+  });
 });
