@@ -225,7 +225,7 @@ impl Ehr {
         Ok((done, rest))
     }
 
-    /// Encrypts, stores and registers plaintext records of one patient.
+    /// Encrypts, stores and registers plaintext records of one patient; the result is in input order.
     pub async fn add_records(
         &self,
         patient_id: PatientId,
@@ -241,7 +241,11 @@ impl Ehr {
             }
             blobs.push((category, self.seal_and_store(&patient, category, 1, &plaintext).await?));
         }
-        self.register_records(patient_id, blobs, batch_size, 4, on_committed).await
+        let order: std::collections::HashMap<String, usize> = blobs.iter().enumerate().map(|(i, (_, b))| (b.sha256.clone(), i)).collect();
+        let (mut added, report) = self.register_records(patient_id, blobs, batch_size, 4, on_committed).await?;
+        // Retries report records out of submission order; callers pair them with their inputs.
+        added.sort_by_key(|record| order.get(&record.sha256).copied());
+        Ok((added, report))
     }
 
     /// A new version of a record.
