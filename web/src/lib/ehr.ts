@@ -299,8 +299,8 @@ export class Ehr {
     const bytes = await this.ipfs.get(blob.uri);
     if (sha256Hex(bytes) !== blob.sha256 || bytes.length !== blob.size) return { integrity: "mismatch" };
     try {
-      await this.loadKeys(patient);
       const epoch = parseHeader(bytes).epoch; // the file's own epoch; patient, category and version must match the chain
+      if (!this.categoryKeys.has(keyId(patient.id, category, epoch))) await this.loadKeys(patient);
       const plaintext = decryptFile(bytes, this.keyFor, { patientId: patient.id, category, recordVersion: version, epoch });
       return { integrity: "verified", plaintext, meta: metadataOf(plaintext) };
     } catch (e) {

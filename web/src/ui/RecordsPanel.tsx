@@ -35,7 +35,12 @@ export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
       await list.run(async () => {
         const after = reset ? undefined : rowsRef.current.at(-1)?.id;
         const page = await ehr.recordsPage(patient.id, chainCategory || undefined, after);
-        setRows((old) => (reset ? page : [...old, ...page]));
+        setRows((old) => {
+          // A reload keeps what was already checked and decrypted for the same record version.
+          const known = new Map(old.map((r) => [`${r.id}/${r.version}`, r]));
+          const merged = page.map((r) => known.get(`${r.id}/${r.version}`) ?? r);
+          return reset ? merged : [...old, ...merged];
+        });
         setMore(page.length === 100);
       });
     },
@@ -49,13 +54,14 @@ export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
   const page = visible.slice(0, shown);
 
   // Check and decrypt what is on screen (not the whole list): fetch, re-hash against the chain, open.
+  // Each (record, version) is started once, although the effect re-runs as rows update.
+  const started = useRef(new Set<string>());
   useEffect(() => {
-    const todo = page.filter((r) => r.integrity === "unchecked");
+    const todo = page.filter((r) => r.integrity === "unchecked" && !started.current.has(`${r.id}/${r.version}`));
     if (!todo.length) return;
-    let stop = false;
+    for (const r of todo) started.current.add(`${r.id}/${r.version}`);
     void (async () => {
       for (const r of todo) {
-        if (stop) return;
         let update: Partial<RecordRow>;
         try {
           const o = await ehr.openBlob(patient, r.category, r.version, { sha256: r.sha256, uri: r.uri, size: r.size });
@@ -66,9 +72,6 @@ export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
         setRows((old) => old.map((x) => (x.id === r.id && x.version === r.version ? { ...x, ...update } : x)));
       }
     })();
-    return () => {
-      stop = true;
-    };
   }, [page, ehr, patient]);
 
   const open = (row: RecordRow) =>
