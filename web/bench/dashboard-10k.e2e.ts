@@ -80,7 +80,7 @@ it(`a patient with ${RECORDS} records: first render and filter changes`, { timeo
   const textMs = Date.now() - t;
 
   console.log(`BENCH web: ${RECORDS} records seeded in ${seeded.toFixed(0)} s`);
-  console.log(`BENCH web: first render (20 rows of the newest page, after Keplr login, key derivation and designation): ${(firstRows).toFixed(0)} ms since navigation start (page script at ${nav.toFixed(0)} ms)`);
+  console.log(`BENCH web: first render (20 rows of the newest page, after Keplr login, key derivation and designation): ${(firstRows).toFixed(0)} ms since navigation start (page load event awaited by ${nav.toFixed(0)} ms)`);
   console.log(`BENCH web: all 20 visible rows fetched from IPFS, re-hashed and decrypted: ${allVerified.toFixed(0)} ms since navigation start`);
   console.log(`BENCH web: filter change, category (chain query): ${categoryMs} ms; free text over decrypted metadata: ${textMs} ms`);
   await p.context.close();
