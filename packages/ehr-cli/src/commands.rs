@@ -194,9 +194,7 @@ pub struct BenchArgs {
 }
 
 fn parse_category(text: &str) -> std::result::Result<Category, String> {
-    ehr_crypto::Category::from_name(&text.to_ascii_lowercase())
-        .map(|c| Category::from_code(c.code()).expect("shared codes"))
-        .map_err(|_| format!("unknown category {text:?} (note, lab, imaging, prescription, allergy, immunization, encounter, document, profile)"))
+    Category::from_name(&text.to_ascii_lowercase()).ok_or_else(|| format!("unknown category {text:?} (note, lab, imaging, prescription, allergy, immunization, encounter, document, profile)"))
 }
 
 fn parse_scope(text: &str) -> std::result::Result<Scope, String> {
@@ -206,10 +204,6 @@ fn parse_scope(text: &str) -> std::result::Result<Scope, String> {
         "manage" => Ok(Scope::Manage),
         _ => Err(format!("unknown scope {text:?} (read, write, manage)")),
     }
-}
-
-fn category_name(category: Category) -> &'static str {
-    ehr_client::records::crypto_category(category).name()
 }
 
 struct Cx {
@@ -326,7 +320,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, args.patient).await?;
             let (envelopes, tx) = ehr.grant(patient, &grantee, args.scope, args.categories.clone(), expires).await?;
-            let names: Vec<_> = args.categories.iter().map(|c| category_name(*c)).collect();
+            let names: Vec<_> = args.categories.iter().map(|c| c.name()).collect();
             cx.print(json!({"patient_id": patient, "grantee": grantee, "scope": args.scope, "categories": names, "key_envelopes": envelopes, "tx": tx.hash}), || {
                 format!("granted {:?} on {} of patient {patient} to {grantee} ({envelopes} key envelopes)  tx {}", args.scope, names.join(","), tx.hash)
             });
@@ -453,7 +447,7 @@ fn progress(cx: &Cx, total: u64, what: &str) -> ProgressBar {
 }
 
 fn request_line(r: &AccessRequestInfo) -> String {
-    let cats: Vec<_> = r.categories.iter().map(|c| category_name(*c)).collect();
+    let cats: Vec<_> = r.categories.iter().map(|c| c.name()).collect();
     format!("request {}  patient {}  {:?}  {:?} on {}  by {}", r.id, r.patient_id, r.status, r.scope, cats.join(","), r.requester)
 }
 
@@ -598,7 +592,7 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
                 added
                     .iter()
                     .zip(&files)
-                    .map(|(r, f)| format!("record {}  {}  {}  {}  ({})", r.record_id, category_name(r.category), r.uri, r.sha256, f.display()))
+                    .map(|(r, f)| format!("record {}  {}  {}  {}  ({})", r.record_id, r.category.name(), r.uri, r.sha256, f.display()))
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -618,7 +612,7 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
                 Some(path) => {
                     std::fs::write(&path, &plaintext).with_context(|| format!("writing {}", path.display()))?;
                     cx.print(json!({"record_id": record_id, "version": chosen.version, "sha256_verified": chosen.blob.sha256, "out": path}), || {
-                        format!("record {record_id} v{} ({}) verified and decrypted to {}", chosen.version, category_name(record.category), path.display())
+                        format!("record {record_id} v{} ({}) verified and decrypted to {}", chosen.version, record.category.name(), path.display())
                     });
                 }
                 None if cx.json => println!(
@@ -654,7 +648,7 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
             cx.print(serde_json::to_value(&page)?, || {
                 page.records
                     .iter()
-                    .map(|r| format!("record {}  {}  {:?}  v{}  {}  by {}", r.id, category_name(r.category), r.status, r.latest.version, r.latest.blob.uri, r.created_by))
+                    .map(|r| format!("record {}  {}  {:?}  v{}  {}  by {}", r.id, r.category.name(), r.status, r.latest.version, r.latest.blob.uri, r.created_by))
                     .collect::<Vec<_>>()
                     .join("\n")
             });

@@ -6,7 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ehr_crypto::{CategoryKey, CategoryKeyring, Envelope, EnvelopeContext, WalletKey, X25519PublicKey, X25519SecretKey};
+use ehr_crypto::{CategoryKey, CategoryKeyring, CryptoError, Envelope, EnvelopeContext, WalletKey, X25519PublicKey, X25519SecretKey};
+use ehr_types::Category;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientError, Result};
@@ -118,7 +119,7 @@ impl OwnKeys {
         };
         let mut keyring = CategoryKeyring::new();
         for (patient_id, code, epoch, envelope) in &sealed.keys {
-            let context = EnvelopeContext { patient_id: *patient_id, category: ehr_crypto::Category::from_code(*code)?, epoch: *epoch };
+            let context = EnvelopeContext { patient_id: *patient_id, category: Category::from_code(*code).ok_or(CryptoError::UnknownCategoryCode(*code))?, epoch: *epoch };
             keyring.insert_from_envelope(&identity.encryption_key, context, &Envelope::from_base64(envelope)?)?;
         }
         Ok(Self { path, sealed, keyring })
@@ -185,7 +186,7 @@ mod tests {
         assert!(store.import("bad name", MNEMONIC).is_err());
         assert!(store.import("x", "not a mnemonic").is_err());
 
-        let context = EnvelopeContext { patient_id: 3, category: ehr_crypto::Category::Lab, epoch: 0 };
+        let context = EnvelopeContext { patient_id: 3, category: Category::Lab, epoch: 0 };
         let mut own = OwnKeys::load(home.path(), &identity).unwrap();
         let key = own.get_or_create(&identity, context).unwrap();
         let reloaded = OwnKeys::load(home.path(), &store.load("doctor1").unwrap()).unwrap();

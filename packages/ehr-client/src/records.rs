@@ -17,10 +17,6 @@ use crate::error::{ClientError, Result};
 use crate::identity::{Identity, OwnKeys};
 use crate::storage::{fetch_verified, BlobStore, Storage};
 
-pub fn crypto_category(category: Category) -> ehr_crypto::Category {
-    ehr_crypto::Category::from_code(category.code()).expect("ehr-types and ehr-crypto share category codes")
-}
-
 /// A record registered (or found already registered) on chain.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct AddedRecord {
@@ -97,7 +93,7 @@ impl Ehr {
             .await?;
         let mut held = OwnKeys::load(&self.home, &self.identity)?;
         for envelope in grant.grant.map(|g| g.key_envelopes).unwrap_or_default() {
-            let context = EnvelopeContext { patient_id: patient.id, category: crypto_category(envelope.category), epoch: envelope.epoch };
+            let context = EnvelopeContext { patient_id: patient.id, category: envelope.category, epoch: envelope.epoch };
             let key = ehr_crypto::open_category_key(&self.identity.encryption_key, &context, &Envelope::from_bytes(envelope.envelope.as_slice())?)?;
             held.remember(&self.identity, context, key)?;
         }
@@ -107,7 +103,7 @@ impl Ehr {
     /// The key new files of `category` are written with: the current epoch's.
     async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<(u32, CategoryKey)> {
         let epoch = self.current_epoch(patient.id, category).await?;
-        let context = EnvelopeContext { patient_id: patient.id, category: crypto_category(category), epoch };
+        let context = EnvelopeContext { patient_id: patient.id, category, epoch };
         if self.is_owner(patient) {
             let key = OwnKeys::load(&self.home, &self.identity)?.get_or_create(&self.identity, context)?;
             return Ok((epoch, key));
@@ -125,7 +121,7 @@ impl Ehr {
     /// Encrypts one file for (patient, category, version) and puts the ciphertext in storage.
     pub async fn seal_and_store(&self, patient: &PatientInfo, category: Category, version: u32, plaintext: &[u8]) -> Result<BlobRef> {
         let (epoch, key) = self.writing_key(patient, category).await?;
-        let header = RecordHeader { patient_id: patient.id, category: crypto_category(category), epoch, record_version: version };
+        let header = RecordHeader { patient_id: patient.id, category, epoch, record_version: version };
         let file = ehr_crypto::encrypt_file(&header, &key, plaintext)?;
         self.storage.put(&file).await
     }
@@ -276,7 +272,7 @@ impl Ehr {
         let header = RecordHeader::parse(&file)?;
         let expected = RecordHeader {
             patient_id: record.patient_id,
-            category: crypto_category(record.category),
+            category: record.category,
             epoch: header.epoch,
             record_version: chosen.version,
         };
@@ -318,7 +314,7 @@ impl Ehr {
         for &category in categories {
             let current = self.current_epoch(patient.id, category).await?;
             for epoch in (0..=current).rev() {
-                let context = EnvelopeContext { patient_id: patient.id, category: crypto_category(category), epoch };
+                let context = EnvelopeContext { patient_id: patient.id, category, epoch };
                 let key = if epoch == current {
                     own.get_or_create(&self.identity, context)?
                 } else {

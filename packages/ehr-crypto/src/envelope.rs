@@ -10,7 +10,7 @@ use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::category::Category;
+use crate::Category;
 use crate::error::{CryptoError, Result};
 use crate::keys::{CategoryKey, HpkeKem, X25519PublicKey, X25519SecretKey};
 use crate::rng::os_rng;

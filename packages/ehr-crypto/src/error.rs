@@ -19,10 +19,6 @@ pub enum CryptoError {
     #[error("unknown category code {0}")]
     UnknownCategoryCode(u8),
 
-    /// A category name that is not in the category list.
-    #[error("unknown category name {0:?}")]
-    UnknownCategoryName(String),
-
     /// The data key could not be unwrapped: the category key is not the one the file was written
     /// with (wrong patient, category or epoch key), or the header was altered.
     #[error("wrong key or tampered header: the data key could not be unwrapped")]

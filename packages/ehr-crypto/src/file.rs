@@ -6,7 +6,7 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::category::Category;
+use crate::Category;
 use crate::error::{CryptoError, Result};
 use crate::keys::CategoryKey;
 use crate::rng::os_rng;
@@ -74,7 +74,8 @@ impl RecordHeader {
             return Err(CryptoError::UnsupportedVersion(version));
         }
         let patient_id = u64::from_be_bytes(to_array(field(5, 8)?)?);
-        let category = Category::from_code(field(13, 1)?[0])?;
+        let code = field(13, 1)?[0];
+        let category = Category::from_code(code).ok_or(CryptoError::UnknownCategoryCode(code))?;
         let epoch = u32::from_be_bytes(to_array(field(14, 4)?)?);
         let record_version = u32::from_be_bytes(to_array(field(18, 4)?)?);
         Ok(Self { patient_id, category, epoch, record_version })

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::category::Category;
+use crate::Category;
 use crate::envelope::{open_category_key, Envelope, EnvelopeContext};
 use crate::error::{CryptoError, Result};
 use crate::file::{decrypt_file, DecryptedFile, RecordHeader};

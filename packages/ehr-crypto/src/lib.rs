@@ -13,7 +13,6 @@
 
 #![forbid(unsafe_code)]
 
-pub mod category;
 pub mod envelope;
 pub mod error;
 pub mod file;
@@ -23,7 +22,8 @@ mod rng;
 pub mod vectors;
 pub mod wallet;
 
-pub use category::Category;
+/// The record categories of the interface crate: their codes are part of the file and envelope formats.
+pub use ehr_types::Category;
 pub use envelope::{open_category_key, seal_category_key, Envelope, EnvelopeContext};
 pub use error::{CryptoError, Result};
 pub use file::{decrypt_file, decrypt_file_expecting, encrypt_file, DecryptedFile, RecordHeader};

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::category::Category;
+use crate::Category;
 use crate::envelope::{open_category_key, seal_category_key_with_rng, EnvelopeContext, ENVELOPE_INFO_LABEL, ENVELOPE_LEN};
 use crate::error::{CryptoError, Result};
 use crate::file::{self, FileMaterial, RecordHeader, FILE_FORMAT_VERSION, FILE_MAGIC, HEADER_FIELDS_LEN, HEADER_LEN};

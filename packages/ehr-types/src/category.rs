@@ -2,7 +2,8 @@ use cosmwasm_schema::cw_serde;
 
 /// What kind of health data a record holds. Grants are scoped by category.
 ///
-/// The order is stable: `code()` is used in storage keys and in the encrypted file header.
+/// The order is stable: `code()` is used in storage keys, in the encrypted file header and in HPKE
+/// envelope contexts. Append new categories at the end; never reorder or reuse a code.
 #[cw_serde]
 #[derive(Copy, Eq, PartialOrd, Ord, Hash)]
 pub enum Category {
@@ -39,6 +40,31 @@ impl Category {
     pub fn from_code(code: u8) -> Option<Category> {
         Category::ALL.get(usize::from(code)).copied()
     }
+
+    /// The stable snake_case name, as in the JSON messages.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Category::Note => "note",
+            Category::Lab => "lab",
+            Category::Imaging => "imaging",
+            Category::Prescription => "prescription",
+            Category::Allergy => "allergy",
+            Category::Immunization => "immunization",
+            Category::Encounter => "encounter",
+            Category::Document => "document",
+            Category::Profile => "profile",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Category> {
+        Category::ALL.iter().copied().find(|category| category.name() == name)
+    }
+}
+
+impl core::fmt::Display for Category {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 #[cfg(test)]
@@ -52,5 +78,15 @@ mod tests {
             assert_eq!(Category::from_code(category.code()), Some(*category));
         }
         assert_eq!(Category::from_code(9), None);
+    }
+
+    #[test]
+    fn names_are_the_json_names() {
+        for category in Category::ALL {
+            let json = cosmwasm_std::to_json_string(&category).unwrap();
+            assert_eq!(json, format!("\"{}\"", category.name()));
+            assert_eq!(Category::from_name(category.name()), Some(category));
+        }
+        assert_eq!(Category::from_name("Lab"), None);
     }
 }
