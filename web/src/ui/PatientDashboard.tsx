@@ -274,7 +274,7 @@ function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; c
               <td className="mono">{short(e.actor)}</td>
               <td>
                 {actionName(e) === "emergency_access" ? <strong>⚠ emergency access</strong> : actionName(e).replace(/_/g, " ")}{" "}
-                <span className="muted">{JSON.stringify(Object.values(e.action)[0])}</span>
+                <span className="muted">{auditDetail(Object.values(e.action)[0] as Record<string, unknown>)}</span>
               </td>
             </tr>
           ))}
@@ -287,4 +287,11 @@ function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; c
       )}
     </section>
   );
+}
+
+/** The fields of an audit action as text; times (nanoseconds on chain) as dates. */
+function auditDetail(fields: Record<string, unknown>): string {
+  return Object.entries(fields)
+    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${k === "expires" ? formatTime(nanosToDate(String(v))) : Array.isArray(v) ? v.join(", ") : String(v)}`)
+    .join(" · ");
 }
