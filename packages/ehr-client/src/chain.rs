@@ -10,9 +10,13 @@ use std::time::{Duration, Instant};
 use cosmrs::cosmwasm::MsgExecuteContract;
 use cosmrs::crypto::secp256k1::SigningKey;
 use cosmrs::crypto::PublicKey;
-use cosmrs::proto::cosmos::auth::v1beta1::{BaseAccount, QueryAccountRequest, QueryAccountResponse};
+use cosmrs::proto::cosmos::auth::v1beta1::{
+    BaseAccount, QueryAccountRequest, QueryAccountResponse,
+};
 use cosmrs::proto::cosmos::tx::v1beta1::{SimulateRequest, SimulateResponse};
-use cosmrs::proto::cosmwasm::wasm::v1::{QuerySmartContractStateRequest, QuerySmartContractStateResponse};
+use cosmrs::proto::cosmwasm::wasm::v1::{
+    QuerySmartContractStateRequest, QuerySmartContractStateResponse,
+};
 use cosmrs::proto::prost::Message;
 use cosmrs::rpc::{Client, HttpClient, HttpClientUrl};
 use cosmrs::tx::{Body, Fee, Msg, SignDoc, SignerInfo};
@@ -66,7 +70,12 @@ impl TxOutcome {
         self.wasm_events
             .iter()
             .filter(|(emitter, _)| emitter == contract)
-            .flat_map(|(_, attrs)| attrs.iter().filter(|(k, _)| k == key).map(|(_, v)| v.clone()))
+            .flat_map(|(_, attrs)| {
+                attrs
+                    .iter()
+                    .filter(|(k, _)| k == key)
+                    .map(|(_, v)| v.clone())
+            })
             .collect()
     }
 }
@@ -101,8 +110,14 @@ impl ChainClient {
 
     fn node_down(&self, error: impl std::fmt::Display) -> ClientError {
         let reason = error.to_string();
-        if reason.contains("onnection refused") || reason.contains("error trying to connect") || reason.contains("dns error") {
-            ClientError::NodeDown { url: self.config.rpc_url.clone(), reason }
+        if reason.contains("onnection refused")
+            || reason.contains("error trying to connect")
+            || reason.contains("dns error")
+        {
+            ClientError::NodeDown {
+                url: self.config.rpc_url.clone(),
+                reason,
+            }
         } else {
             ClientError::Rpc(reason)
         }
@@ -127,34 +142,70 @@ impl ChainClient {
     }
 
     /// A contract's smart query, JSON in and out.
-    pub async fn query_contract<T: DeserializeOwned>(&self, contract: &str, query: &impl Serialize) -> Result<T> {
+    pub async fn query_contract<T: DeserializeOwned>(
+        &self,
+        contract: &str,
+        query: &impl Serialize,
+    ) -> Result<T> {
         let request = QuerySmartContractStateRequest {
             address: contract.to_string(),
-            query_data: serde_json::to_vec(query).map_err(|e| ClientError::Encoding(e.to_string()))?,
+            query_data: serde_json::to_vec(query)
+                .map_err(|e| ClientError::Encoding(e.to_string()))?,
         };
-        let value = self.abci_query("/cosmwasm.wasm.v1.Query/SmartContractState", request.encode_to_vec()).await?;
-        let response = QuerySmartContractStateResponse::decode(value.as_slice()).map_err(|e| ClientError::Encoding(e.to_string()))?;
-        serde_json::from_slice(&response.data).map_err(|e| ClientError::Encoding(format!("contract answer: {e}")))
+        let value = self
+            .abci_query(
+                "/cosmwasm.wasm.v1.Query/SmartContractState",
+                request.encode_to_vec(),
+            )
+            .await?;
+        let response = QuerySmartContractStateResponse::decode(value.as_slice())
+            .map_err(|e| ClientError::Encoding(e.to_string()))?;
+        serde_json::from_slice(&response.data)
+            .map_err(|e| ClientError::Encoding(format!("contract answer: {e}")))
     }
 
-    pub async fn registry<T: DeserializeOwned>(&self, query: &ehr_types::registry::QueryMsg) -> Result<T> {
+    pub async fn registry<T: DeserializeOwned>(
+        &self,
+        query: &ehr_types::registry::QueryMsg,
+    ) -> Result<T> {
         self.query_contract(&self.config.registry, query).await
     }
 
-    pub async fn access<T: DeserializeOwned>(&self, query: &ehr_types::access::QueryMsg) -> Result<T> {
+    pub async fn access<T: DeserializeOwned>(
+        &self,
+        query: &ehr_types::access::QueryMsg,
+    ) -> Result<T> {
         self.query_contract(&self.config.access, query).await
     }
 
     /// (account number, committed sequence) of an address.
     pub async fn account(&self, address: &str) -> Result<(u64, u64)> {
-        let request = QueryAccountRequest { address: address.to_string() };
-        let value = match self.abci_query("/cosmos.auth.v1beta1.Query/Account", request.encode_to_vec()).await {
-            Err(ClientError::NotFound(_)) => return Err(ClientError::AccountNotFound { address: address.to_string() }),
+        let request = QueryAccountRequest {
+            address: address.to_string(),
+        };
+        let value = match self
+            .abci_query(
+                "/cosmos.auth.v1beta1.Query/Account",
+                request.encode_to_vec(),
+            )
+            .await
+        {
+            Err(ClientError::NotFound(_)) => {
+                return Err(ClientError::AccountNotFound {
+                    address: address.to_string(),
+                })
+            }
             other => other?,
         };
-        let response = QueryAccountResponse::decode(value.as_slice()).map_err(|e| ClientError::Encoding(e.to_string()))?;
-        let any = response.account.ok_or_else(|| ClientError::AccountNotFound { address: address.to_string() })?;
-        let account = BaseAccount::decode(any.value.as_slice()).map_err(|e| ClientError::Encoding(format!("account {}: {e}", any.type_url)))?;
+        let response = QueryAccountResponse::decode(value.as_slice())
+            .map_err(|e| ClientError::Encoding(e.to_string()))?;
+        let any = response
+            .account
+            .ok_or_else(|| ClientError::AccountNotFound {
+                address: address.to_string(),
+            })?;
+        let account = BaseAccount::decode(any.value.as_slice())
+            .map_err(|e| ClientError::Encoding(format!("account {}: {e}", any.type_url)))?;
         Ok((account.account_number, account.sequence))
     }
 
@@ -162,25 +213,48 @@ impl ChainClient {
     pub async fn simulate(&self, tx_bytes: Vec<u8>) -> Result<u64> {
         #[allow(deprecated)] // `tx` is the deprecated alternative to `tx_bytes`
         let request = SimulateRequest { tx: None, tx_bytes };
-        let value = self.abci_query("/cosmos.tx.v1beta1.Service/Simulate", request.encode_to_vec()).await?;
-        let response = SimulateResponse::decode(value.as_slice()).map_err(|e| ClientError::Encoding(e.to_string()))?;
+        let value = self
+            .abci_query(
+                "/cosmos.tx.v1beta1.Service/Simulate",
+                request.encode_to_vec(),
+            )
+            .await?;
+        let response = SimulateResponse::decode(value.as_slice())
+            .map_err(|e| ClientError::Encoding(e.to_string()))?;
         Ok(response.gas_info.map(|g| g.gas_used).unwrap_or_default())
     }
 
     /// broadcast_tx_sync: only CheckTx's `code` and the hash are relied on (the `data` field of
     /// the sync response may not decode with every node version).
-    pub async fn broadcast(&self, tx_bytes: Vec<u8>) -> Result<std::result::Result<String, (u32, String, String)>> {
-        let response = self.rpc.broadcast_tx_sync(tx_bytes).await.map_err(|e| self.node_down(e))?;
+    pub async fn broadcast(
+        &self,
+        tx_bytes: Vec<u8>,
+    ) -> Result<std::result::Result<String, (u32, String, String)>> {
+        let response = self
+            .rpc
+            .broadcast_tx_sync(tx_bytes)
+            .await
+            .map_err(|e| self.node_down(e))?;
         if response.code.is_err() {
-            return Ok(Err((response.code.value(), response.codespace, response.log)));
+            return Ok(Err((
+                response.code.value(),
+                response.codespace,
+                response.log,
+            )));
         }
         Ok(Ok(response.hash.to_string()))
     }
 
     /// Polls for the transaction until it is committed or `timeout` passes.
-    pub async fn wait_for_commit(&self, pending: &PendingTx, timeout: Duration) -> Result<TxOutcome> {
-        let hash: cosmrs::tendermint::Hash =
-            pending.hash.parse().map_err(|e| ClientError::InvalidInput(format!("tx hash {}: {e}", pending.hash)))?;
+    pub async fn wait_for_commit(
+        &self,
+        pending: &PendingTx,
+        timeout: Duration,
+    ) -> Result<TxOutcome> {
+        let hash: cosmrs::tendermint::Hash = pending
+            .hash
+            .parse()
+            .map_err(|e| ClientError::InvalidInput(format!("tx hash {}: {e}", pending.hash)))?;
         let deadline = Instant::now() + timeout;
         loop {
             match self.rpc.tx(hash, false).await {
@@ -188,7 +262,13 @@ impl ChainClient {
                     let result = found.tx_result;
                     let gas_wanted = u64::try_from(result.gas_wanted).unwrap_or_default();
                     if result.code.is_err() {
-                        return Err(tx_failure(&pending.hash, result.code.value(), &result.codespace, &result.log, gas_wanted));
+                        return Err(tx_failure(
+                            &pending.hash,
+                            result.code.value(),
+                            &result.codespace,
+                            &result.log,
+                            gas_wanted,
+                        ));
                     }
                     let wasm_events = result
                         .events
@@ -198,9 +278,18 @@ impl ChainClient {
                             let attrs: Vec<(String, String)> = event
                                 .attributes
                                 .iter()
-                                .filter_map(|a| Some((a.key_str().ok()?.to_string(), a.value_str().ok()?.to_string())))
+                                .filter_map(|a| {
+                                    Some((
+                                        a.key_str().ok()?.to_string(),
+                                        a.value_str().ok()?.to_string(),
+                                    ))
+                                })
                                 .collect();
-                            let emitter = attrs.iter().find(|(k, _)| k == "_contract_address").map(|(_, v)| v.clone()).unwrap_or_default();
+                            let emitter = attrs
+                                .iter()
+                                .find(|(k, _)| k == "_contract_address")
+                                .map(|(_, v)| v.clone())
+                                .unwrap_or_default();
                             (emitter, attrs)
                         })
                         .collect();
@@ -221,7 +310,10 @@ impl ChainClient {
                 }
             }
             if Instant::now() >= deadline {
-                return Err(ClientError::CommitTimeout { hash: pending.hash.clone(), waited_ms: timeout.as_millis() as u64 });
+                return Err(ClientError::CommitTimeout {
+                    hash: pending.hash.clone(),
+                    waited_ms: timeout.as_millis() as u64,
+                });
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -230,13 +322,24 @@ impl ChainClient {
 
 fn tx_failure(hash: &str, code: u32, codespace: &str, log: &str, gas_wanted: u64) -> ClientError {
     match (codespace, code) {
-        ("sdk", 11) => ClientError::OutOfGas { gas_wanted, log: log.to_string() },
+        ("sdk", 11) => ClientError::OutOfGas {
+            gas_wanted,
+            log: log.to_string(),
+        },
         ("sdk", 32) => ClientError::WrongSequence(log.to_string()),
-        ("sdk", 5) | ("sdk", 13) => ClientError::TxFailed { hash: hash.to_string(), code, codespace: codespace.to_string(), log: log.to_string() },
+        ("sdk", 5) | ("sdk", 13) => ClientError::TxFailed {
+            hash: hash.to_string(),
+            code,
+            codespace: codespace.to_string(),
+            log: log.to_string(),
+        },
         _ => match ClientError::from_contract_log(log) {
-            ClientError::Contract(_) if codespace != "wasm" => {
-                ClientError::TxFailed { hash: hash.to_string(), code, codespace: codespace.to_string(), log: log.to_string() }
-            }
+            ClientError::Contract(_) if codespace != "wasm" => ClientError::TxFailed {
+                hash: hash.to_string(),
+                code,
+                codespace: codespace.to_string(),
+                log: log.to_string(),
+            },
             classified => classified,
         },
     }
@@ -245,7 +348,10 @@ fn tx_failure(hash: &str, code: u32, codespace: &str, log: &str, gas_wanted: u64
 /// The number the node expected, from "account sequence mismatch, expected 7, got 5: …".
 fn expected_sequence(log: &str) -> Option<u64> {
     let rest = &log[log.find("expected ")? + "expected ".len()..];
-    rest.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+    rest.split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A secp256k1 account key.
@@ -257,10 +363,17 @@ pub struct Signer {
 
 impl Signer {
     pub fn from_wallet(wallet: &ehr_crypto::WalletKey, prefix: &str) -> Result<Self> {
-        let key = SigningKey::from_slice(wallet.secret_bytes().as_slice()).map_err(|e| ClientError::InvalidInput(format!("signing key: {e}")))?;
+        let key = SigningKey::from_slice(wallet.secret_bytes().as_slice())
+            .map_err(|e| ClientError::InvalidInput(format!("signing key: {e}")))?;
         let public_key = key.public_key();
-        let address = public_key.account_id(prefix).map_err(|e| ClientError::InvalidInput(format!("address: {e}")))?;
-        Ok(Self { key, public_key, address })
+        let address = public_key
+            .account_id(prefix)
+            .map_err(|e| ClientError::InvalidInput(format!("address: {e}")))?;
+        Ok(Self {
+            key,
+            public_key,
+            address,
+        })
     }
 }
 
@@ -281,7 +394,11 @@ const SEQUENCE_RETRIES: usize = 3;
 
 impl Session {
     pub fn new(chain: ChainClient, signer: Signer) -> Self {
-        Self { chain, signer, account: Mutex::new(None) }
+        Self {
+            chain,
+            signer,
+            account: Mutex::new(None),
+        }
     }
 
     pub fn address(&self) -> String {
@@ -295,20 +412,46 @@ impl Session {
         };
         let execute = MsgExecuteContract {
             sender: self.signer.address.clone(),
-            contract: contract.parse().map_err(|e| ClientError::InvalidInput(format!("contract address {contract}: {e}")))?,
+            contract: contract.parse().map_err(|e| {
+                ClientError::InvalidInput(format!("contract address {contract}: {e}"))
+            })?,
             msg: json.map_err(|e| ClientError::Encoding(e.to_string()))?,
             funds: vec![],
         };
-        execute.to_any().map_err(|e| ClientError::Encoding(e.to_string()))
+        execute
+            .to_any()
+            .map_err(|e| ClientError::Encoding(e.to_string()))
     }
 
     fn sign(&self, body: &Body, account: &AccountState, gas: u64) -> Result<Vec<u8>> {
         let fee_amount = (gas as f64 * self.chain.config.gas_price).ceil() as u128;
-        let denom = self.chain.config.denom.parse().map_err(|e| ClientError::InvalidInput(format!("denom: {e}")))?;
-        let fee = Fee::from_amount_and_gas(Coin { denom, amount: fee_amount }, gas);
-        let auth_info = SignerInfo::single_direct(Some(self.public_key()), account.next_sequence).auth_info(fee);
-        let doc = SignDoc::new(body, &auth_info, &self.chain.config.chain_id.parse().map_err(|e| ClientError::InvalidInput(format!("chain id: {e}")))?, account.number)
-            .map_err(|e| ClientError::Encoding(e.to_string()))?;
+        let denom = self
+            .chain
+            .config
+            .denom
+            .parse()
+            .map_err(|e| ClientError::InvalidInput(format!("denom: {e}")))?;
+        let fee = Fee::from_amount_and_gas(
+            Coin {
+                denom,
+                amount: fee_amount,
+            },
+            gas,
+        );
+        let auth_info = SignerInfo::single_direct(Some(self.public_key()), account.next_sequence)
+            .auth_info(fee);
+        let doc = SignDoc::new(
+            body,
+            &auth_info,
+            &self
+                .chain
+                .config
+                .chain_id
+                .parse()
+                .map_err(|e| ClientError::InvalidInput(format!("chain id: {e}")))?,
+            account.number,
+        )
+        .map_err(|e| ClientError::Encoding(e.to_string()))?;
         doc.sign(&self.signer.key)
             .and_then(|raw| raw.to_bytes())
             .map_err(|e| ClientError::Encoding(e.to_string()))
@@ -328,17 +471,29 @@ impl Session {
     /// As [`Session::submit`]; with `gas_limit` given, simulation is skipped (for batches whose
     /// gas is known from an earlier simulation of the same kind of messages: simulating every
     /// batch would make the node execute each one twice).
-    pub async fn submit_with_gas(&self, msgs: &[ContractMsg], gas_limit: Option<u64>) -> Result<PendingTx> {
+    pub async fn submit_with_gas(
+        &self,
+        msgs: &[ContractMsg],
+        gas_limit: Option<u64>,
+    ) -> Result<PendingTx> {
         if msgs.is_empty() {
-            return Err(ClientError::InvalidInput("a transaction needs at least one message".into()));
+            return Err(ClientError::InvalidInput(
+                "a transaction needs at least one message".into(),
+            ));
         }
-        let anys = msgs.iter().map(|m| self.to_any(m)).collect::<Result<Vec<_>>>()?;
+        let anys = msgs
+            .iter()
+            .map(|m| self.to_any(m))
+            .collect::<Result<Vec<_>>>()?;
         let body = Body::new(anys, "", 0u32);
         let mut guard = self.account.lock().await;
         for attempt in 0..=SEQUENCE_RETRIES {
             if guard.is_none() {
                 let (number, sequence) = self.chain.account(&self.address()).await?;
-                *guard = Some(AccountState { number, next_sequence: sequence });
+                *guard = Some(AccountState {
+                    number,
+                    next_sequence: sequence,
+                });
             }
             let account = guard.as_mut().expect("loaded above");
             let gas = match gas_limit {
@@ -359,18 +514,32 @@ impl Session {
             match self.chain.broadcast(tx).await? {
                 Ok(hash) => {
                     account.next_sequence += 1;
-                    return Ok(PendingTx { hash, gas_wanted: gas, submitted: Instant::now() });
+                    return Ok(PendingTx {
+                        hash,
+                        gas_wanted: gas,
+                        submitted: Instant::now(),
+                    });
                 }
-                Err((32, codespace, log)) if codespace == "sdk" && attempt < SEQUENCE_RETRIES => self.resync(account, &log),
-                Err((code, codespace, log)) => return Err(tx_failure("(not committed)", code, &codespace, &log, gas)),
+                Err((32, codespace, log)) if codespace == "sdk" && attempt < SEQUENCE_RETRIES => {
+                    self.resync(account, &log)
+                }
+                Err((code, codespace, log)) => {
+                    return Err(tx_failure("(not committed)", code, &codespace, &log, gas))
+                }
             }
         }
-        Err(ClientError::WrongSequence(format!("still mismatched after {SEQUENCE_RETRIES} retries")))
+        Err(ClientError::WrongSequence(format!(
+            "still mismatched after {SEQUENCE_RETRIES} retries"
+        )))
     }
 
     fn resync(&self, account: &mut AccountState, log: &str) {
         if let Some(expected) = expected_sequence(log) {
-            tracing::debug!(from = account.next_sequence, to = expected, "account sequence resynchronised");
+            tracing::debug!(
+                from = account.next_sequence,
+                to = expected,
+                "account sequence resynchronised"
+            );
             account.next_sequence = expected;
         }
     }
@@ -384,7 +553,9 @@ impl Session {
     /// Submit and wait for the commit.
     pub async fn execute(&self, msgs: &[ContractMsg]) -> Result<TxOutcome> {
         let pending = self.submit(msgs).await?;
-        self.chain.wait_for_commit(&pending, self.chain.config.commit_timeout).await
+        self.chain
+            .wait_for_commit(&pending, self.chain.config.commit_timeout)
+            .await
     }
 }
 
@@ -394,13 +565,24 @@ mod tests {
 
     #[test]
     fn expected_sequence_is_read_from_the_node_error() {
-        assert_eq!(expected_sequence("account sequence mismatch, expected 7, got 5: incorrect account sequence"), Some(7));
+        assert_eq!(
+            expected_sequence(
+                "account sequence mismatch, expected 7, got 5: incorrect account sequence"
+            ),
+            Some(7)
+        );
         assert_eq!(expected_sequence("something else"), None);
     }
 
     #[test]
     fn failures_are_typed_by_code_and_text() {
-        assert!(matches!(tx_failure("h", 11, "sdk", "out of gas in location: x", 100), ClientError::OutOfGas { gas_wanted: 100, .. }));
+        assert!(matches!(
+            tx_failure("h", 11, "sdk", "out of gas in location: x", 100),
+            ClientError::OutOfGas {
+                gas_wanted: 100,
+                ..
+            }
+        ));
         assert!(matches!(
             tx_failure("h", 5, "wasm", "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed", 1),
             ClientError::Unauthorized(_)

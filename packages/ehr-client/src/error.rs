@@ -11,7 +11,9 @@ pub enum ClientError {
     #[error("RPC error: {0}")]
     Rpc(String),
 
-    #[error("out of gas: the transaction needed more than the {gas_wanted} gas it was given ({log})")]
+    #[error(
+        "out of gas: the transaction needed more than the {gas_wanted} gas it was given ({log})"
+    )]
     OutOfGas { gas_wanted: u64, log: String },
 
     /// The text names the refused action ("unauthorized: …").
@@ -22,8 +24,13 @@ pub enum ClientError {
     #[error("{0}")]
     NotFound(String),
 
-    #[error("this ciphertext is already registered for patient {patient_id} as record {record_id}")]
-    DuplicateBlob { patient_id: PatientId, record_id: RecordId },
+    #[error(
+        "this ciphertext is already registered for patient {patient_id} as record {record_id}"
+    )]
+    DuplicateBlob {
+        patient_id: PatientId,
+        record_id: RecordId,
+    },
 
     #[error("account {address} does not exist on chain (no funds were ever sent to it)")]
     AccountNotFound { address: String },
@@ -39,7 +46,12 @@ pub enum ClientError {
     Contract(String),
 
     #[error("transaction {hash} failed with code {code} ({codespace}): {log}")]
-    TxFailed { hash: String, code: u32, codespace: String, log: String },
+    TxFailed {
+        hash: String,
+        code: u32,
+        codespace: String,
+        log: String,
+    },
 
     #[error("transaction {hash} was not committed within {waited_ms} ms")]
     CommitTimeout { hash: String, waited_ms: u64 },
@@ -48,7 +60,11 @@ pub enum ClientError {
     Storage(String),
 
     #[error("integrity check failed for {uri}: the chain says sha256 {expected}, the stored blob hashes to {found}")]
-    IntegrityMismatch { uri: String, expected: String, found: String },
+    IntegrityMismatch {
+        uri: String,
+        expected: String,
+        found: String,
+    },
 
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -69,10 +85,17 @@ impl ClientError {
         let lower = log.to_ascii_lowercase();
         let detail = contract_message(log);
         if lower.contains("out of gas") {
-            ClientError::OutOfGas { gas_wanted: 0, log: log.to_string() }
+            ClientError::OutOfGas {
+                gas_wanted: 0,
+                log: log.to_string(),
+            }
         } else if lower.contains("unauthorized") || lower.contains("not a credentialed doctor") {
             ClientError::Unauthorized(detail)
-        } else if lower.contains("not found") || lower.contains("no current patient") || lower.contains("no grant of") || lower.contains("no record of") {
+        } else if lower.contains("not found")
+            || lower.contains("no current patient")
+            || lower.contains("no grant of")
+            || lower.contains("no record of")
+        {
             ClientError::NotFound(detail)
         } else if lower.contains("block (unix) time must never be empty") {
             ClientError::NodeNotReady(detail)
@@ -87,7 +110,10 @@ impl ClientError {
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
-            ClientError::NodeDown { .. } | ClientError::WrongSequence(_) | ClientError::NodeNotReady(_) | ClientError::CommitTimeout { .. }
+            ClientError::NodeDown { .. }
+                | ClientError::WrongSequence(_)
+                | ClientError::NodeNotReady(_)
+                | ClientError::CommitTimeout { .. }
         )
     }
 }
@@ -103,7 +129,10 @@ fn contract_message(log: &str) -> String {
         text = rest.split_once(": ").map_or(rest, |(_, tail)| tail);
     }
     // wasmd appends where it failed, gas used and the SDK's error class after these markers.
-    for marker in [": execute wasm contract failed", ": query wasm contract failed"] {
+    for marker in [
+        ": execute wasm contract failed",
+        ": query wasm contract failed",
+    ] {
         if let Some(at) = text.find(marker) {
             text = &text[..at];
         }
@@ -127,12 +156,17 @@ mod tests {
             ClientError::from_contract_log("failed to execute message; message index: 0: patient 9 not found: execute wasm contract failed"),
             ClientError::NotFound(_)
         ));
-        match ClientError::from_contract_log("record 9 not found: query wasm contract failed: unknown request") {
+        match ClientError::from_contract_log(
+            "record 9 not found: query wasm contract failed: unknown request",
+        ) {
             ClientError::NotFound(detail) => assert_eq!(detail, "record 9 not found"),
             other => panic!("unexpected {other:?}"),
         }
         let log = "failed to execute message; message index: 0: unauthorized: delete patient: execute wasm contract failed [CosmWasm/wasmd@v0.61.14/x/wasm/keeper/keeper.go:452] with gas used: '112773': unknown request";
-        assert_eq!(ClientError::from_contract_log(log).to_string(), "unauthorized: delete patient");
+        assert_eq!(
+            ClientError::from_contract_log(log).to_string(),
+            "unauthorized: delete patient"
+        );
         assert!(matches!(
             ClientError::from_contract_log("no record of patient 1 has sha256 faa5: query wasm contract failed: unknown request"),
             ClientError::NotFound(_)
@@ -142,7 +176,13 @@ mod tests {
             ClientError::NodeNotReady(detail) => assert!(!detail.contains("stack")),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(ClientError::from_contract_log("out of gas in location: WriteFlat"), ClientError::OutOfGas { .. }));
-        assert!(matches!(ClientError::from_contract_log("something else"), ClientError::Contract(_)));
+        assert!(matches!(
+            ClientError::from_contract_log("out of gas in location: WriteFlat"),
+            ClientError::OutOfGas { .. }
+        ));
+        assert!(matches!(
+            ClientError::from_contract_log("something else"),
+            ClientError::Contract(_)
+        ));
     }
 }

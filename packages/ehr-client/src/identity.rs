@@ -6,7 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
-use ehr_crypto::{CategoryKey, CategoryKeyring, CryptoError, Envelope, EnvelopeContext, WalletKey, X25519PublicKey, X25519SecretKey};
+use ehr_crypto::{
+    CategoryKey, CategoryKeyring, CryptoError, Envelope, EnvelopeContext, WalletKey,
+    X25519PublicKey, X25519SecretKey,
+};
 use ehr_types::Category;
 use serde::{Deserialize, Serialize};
 
@@ -24,7 +27,12 @@ impl Identity {
         let wallet = WalletKey::from_mnemonic(mnemonic.trim())?;
         let address = wallet.address()?;
         let encryption_key = wallet.derive_encryption_key()?;
-        Ok(Self { name: name.to_string(), wallet, address, encryption_key })
+        Ok(Self {
+            name: name.to_string(),
+            wallet,
+            address,
+            encryption_key,
+        })
     }
 
     pub fn public_encryption_key(&self) -> X25519PublicKey {
@@ -46,12 +54,20 @@ pub struct KeyStore {
 
 impl KeyStore {
     pub fn new(home: &Path) -> Self {
-        Self { dir: home.join("keys") }
+        Self {
+            dir: home.join("keys"),
+        }
     }
 
     fn path(&self, name: &str) -> Result<PathBuf> {
-        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
-            return Err(ClientError::InvalidInput(format!("key name {name:?}: use letters, digits, - and _")));
+        if name.is_empty()
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ClientError::InvalidInput(format!(
+                "key name {name:?}: use letters, digits, - and _"
+            )));
         }
         Ok(self.dir.join(format!("{name}.json")))
     }
@@ -61,8 +77,13 @@ impl KeyStore {
         let identity = Identity::from_mnemonic(name, mnemonic)?;
         let path = self.path(name)?;
         std::fs::create_dir_all(&self.dir).map_err(|e| io_error(&self.dir, e))?;
-        let stored = StoredKey { name: name.to_string(), address: identity.address.clone(), mnemonic: mnemonic.trim().to_string() };
-        let json = serde_json::to_vec_pretty(&stored).map_err(|e| ClientError::Encoding(e.to_string()))?;
+        let stored = StoredKey {
+            name: name.to_string(),
+            address: identity.address.clone(),
+            mnemonic: mnemonic.trim().to_string(),
+        };
+        let json =
+            serde_json::to_vec_pretty(&stored).map_err(|e| ClientError::Encoding(e.to_string()))?;
         write_private(&path, &json)?;
         Ok(identity)
     }
@@ -70,10 +91,13 @@ impl KeyStore {
     pub fn load(&self, name: &str) -> Result<Identity> {
         let path = self.path(name)?;
         let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ClientError::NotFound(format!("no key named {name:?} (import it with `ehr keys import {name}`)")),
+            std::io::ErrorKind::NotFound => ClientError::NotFound(format!(
+                "no key named {name:?} (import it with `ehr keys import {name}`)"
+            )),
             _ => io_error(&path, e),
         })?;
-        let stored: StoredKey = serde_json::from_slice(&bytes).map_err(|e| ClientError::Encoding(format!("{}: {e}", path.display())))?;
+        let stored: StoredKey = serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Encoding(format!("{}: {e}", path.display())))?;
         Identity::from_mnemonic(&stored.name, &stored.mnemonic)
     }
 
@@ -86,7 +110,9 @@ impl KeyStore {
             Err(e) => return Err(io_error(&self.dir, e)),
         };
         for entry in entries.flatten() {
-            if let Ok(stored) = serde_json::from_slice::<StoredKey>(&std::fs::read(entry.path()).unwrap_or_default()) {
+            if let Ok(stored) = serde_json::from_slice::<StoredKey>(
+                &std::fs::read(entry.path()).unwrap_or_default(),
+            ) {
                 keys.push((stored.name, stored.address));
             }
         }
@@ -111,40 +137,58 @@ pub struct OwnKeys {
 
 impl OwnKeys {
     pub fn load(home: &Path, identity: &Identity) -> Result<Self> {
-        let path = home.join("category-keys").join(format!("{}.json", identity.address));
+        let path = home
+            .join("category-keys")
+            .join(format!("{}.json", identity.address));
         let sealed: SealedKeys = match std::fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| ClientError::Encoding(format!("{}: {e}", path.display())))?,
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map_err(|e| ClientError::Encoding(format!("{}: {e}", path.display())))?,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => SealedKeys::default(),
             Err(e) => return Err(io_error(&path, e)),
         };
         let mut keyring = CategoryKeyring::new();
         for (patient_id, code, epoch, envelope) in &sealed.keys {
-            let context = EnvelopeContext { patient_id: *patient_id, category: Category::from_code(*code).ok_or(CryptoError::UnknownCategoryCode(*code))?, epoch: *epoch };
-            keyring.insert_from_envelope(&identity.encryption_key, context, &Envelope::from_base64(envelope)?)?;
+            let context = EnvelopeContext {
+                patient_id: *patient_id,
+                category: Category::from_code(*code)
+                    .ok_or(CryptoError::UnknownCategoryCode(*code))?,
+                epoch: *epoch,
+            };
+            keyring.insert_from_envelope(
+                &identity.encryption_key,
+                context,
+                &Envelope::from_base64(envelope)?,
+            )?;
         }
-        Ok(Self { path, sealed, keyring })
-    }
-
-    /// The key for `context`, created (and saved, sealed) when it does not exist yet.
-    pub fn get_or_create(&mut self, identity: &Identity, context: EnvelopeContext) -> Result<CategoryKey> {
-        if let Some(key) = self.keyring.get(&context) {
-            return Ok(key.clone());
-        }
-        let key = CategoryKey::generate()?;
-        self.remember(identity, context, key.clone())?;
-        Ok(key)
+        Ok(Self {
+            path,
+            sealed,
+            keyring,
+        })
     }
 
     /// Keeps a key (sealed to the identity's own public key) unless it is already held.
-    pub fn remember(&mut self, identity: &Identity, context: EnvelopeContext, key: CategoryKey) -> Result<()> {
+    pub fn remember(
+        &mut self,
+        identity: &Identity,
+        context: EnvelopeContext,
+        key: CategoryKey,
+    ) -> Result<()> {
         if self.keyring.get(&context).is_some() {
             return Ok(());
         }
-        let envelope = ehr_crypto::seal_category_key(&identity.public_encryption_key(), &context, &key)?;
-        self.sealed.keys.push((context.patient_id, context.category.code(), context.epoch, envelope.to_base64()));
+        let envelope =
+            ehr_crypto::seal_category_key(&identity.public_encryption_key(), &context, &key)?;
+        self.sealed.keys.push((
+            context.patient_id,
+            context.category.code(),
+            context.epoch,
+            envelope.to_base64(),
+        ));
         let dir = self.path.parent().expect("has a parent");
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        let json = serde_json::to_vec_pretty(&self.sealed).map_err(|e| ClientError::Encoding(e.to_string()))?;
+        let json = serde_json::to_vec_pretty(&self.sealed)
+            .map_err(|e| ClientError::Encoding(e.to_string()))?;
         write_private(&self.path, &json)?;
         self.keyring.insert(context, key);
         Ok(())
@@ -181,17 +225,36 @@ mod tests {
         let home = tempfile::tempdir().unwrap();
         let store = KeyStore::new(home.path());
         let identity = store.import("doctor1", MNEMONIC).unwrap();
-        assert_eq!(identity.address, "wasm1vckcn2z6vxfwtgk0m0nnus80gzphe5n7nyvd8w");
-        assert_eq!(store.list().unwrap(), vec![("doctor1".to_string(), identity.address.clone())]);
+        assert_eq!(
+            identity.address,
+            "wasm1vckcn2z6vxfwtgk0m0nnus80gzphe5n7nyvd8w"
+        );
+        assert_eq!(
+            store.list().unwrap(),
+            vec![("doctor1".to_string(), identity.address.clone())]
+        );
         assert!(store.import("bad name", MNEMONIC).is_err());
         assert!(store.import("x", "not a mnemonic").is_err());
 
-        let context = EnvelopeContext { patient_id: 3, category: Category::Lab, epoch: 0 };
+        let context = EnvelopeContext {
+            patient_id: 3,
+            category: Category::Lab,
+            epoch: 0,
+        };
         let mut own = OwnKeys::load(home.path(), &identity).unwrap();
-        let key = own.get_or_create(&identity, context).unwrap();
+        let key = CategoryKey::generate().unwrap();
+        own.remember(&identity, context, key.clone()).unwrap();
         let reloaded = OwnKeys::load(home.path(), &store.load("doctor1").unwrap()).unwrap();
-        assert_eq!(reloaded.keyring.get(&context).unwrap().as_bytes(), key.as_bytes());
-        let on_disk = std::fs::read_to_string(home.path().join("category-keys").join(format!("{}.json", identity.address))).unwrap();
+        assert_eq!(
+            reloaded.keyring.get(&context).unwrap().as_bytes(),
+            key.as_bytes()
+        );
+        let on_disk = std::fs::read_to_string(
+            home.path()
+                .join("category-keys")
+                .join(format!("{}.json", identity.address)),
+        )
+        .unwrap();
         assert!(!on_disk.contains(&hex::encode(key.as_bytes())));
     }
 }

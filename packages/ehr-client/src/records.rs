@@ -6,9 +6,17 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use cosmwasm_std::{Binary, Timestamp};
-use ehr_crypto::{CategoryKey, CategoryKeyring, Envelope, EnvelopeContext, RecordHeader, X25519PublicKey};
-use ehr_types::access::{EpochsResponse, GrantResponse, KeyEnvelope, QueryMsg as AccessQuery, Scope};
-use ehr_types::registry::{ExecuteMsg as RegistryMsg, PatientInfo, ProviderInfo, QueryMsg as RegistryQuery, RecordHistoryResponse, RecordInfo, RecordVersion};
+use ehr_crypto::{
+    CategoryKey, CategoryKeyring, Envelope, EnvelopeContext, RecordHeader, X25519PublicKey,
+};
+use ehr_types::access::{
+    EpochsResponse, GrantResponse, KeyEnvelope, OwnEnvelopesResponse, QueryMsg as AccessQuery,
+    Scope,
+};
+use ehr_types::registry::{
+    ExecuteMsg as RegistryMsg, PatientInfo, ProviderInfo, QueryMsg as RegistryQuery,
+    RecordHistoryResponse, RecordInfo, RecordVersion,
+};
 use ehr_types::validate::MAX_ENVELOPES;
 use ehr_types::{BlobRef, Category, PatientId, RecordId};
 
@@ -46,11 +54,17 @@ pub struct Ehr {
 
 impl Ehr {
     pub async fn patient(&self, patient_id: PatientId) -> Result<PatientInfo> {
-        self.session.chain.registry(&RegistryQuery::Patient { patient_id }).await
+        self.session
+            .chain
+            .registry(&RegistryQuery::Patient { patient_id })
+            .await
     }
 
     pub async fn record(&self, record_id: RecordId) -> Result<RecordInfo> {
-        self.session.chain.registry(&RegistryQuery::Record { record_id }).await
+        self.session
+            .chain
+            .registry(&RegistryQuery::Record { record_id })
+            .await
     }
 
     /// The whole version chain of a record (pages through the contract's listing).
@@ -60,7 +74,11 @@ impl Ehr {
             let page: RecordHistoryResponse = self
                 .session
                 .chain
-                .registry(&RegistryQuery::RecordHistory { record_id, start_after: versions.last().map(|v: &RecordVersion| v.version), limit: Some(100) })
+                .registry(&RegistryQuery::RecordHistory {
+                    record_id,
+                    start_after: versions.last().map(|v: &RecordVersion| v.version),
+                    limit: Some(100),
+                })
                 .await?;
             let done = page.versions.len() < 100;
             versions.extend(page.versions);
@@ -72,8 +90,16 @@ impl Ehr {
 
     /// The current key epoch of a category (0 until the first revoke that covers it).
     pub async fn current_epoch(&self, patient_id: PatientId, category: Category) -> Result<u32> {
-        let epochs: EpochsResponse = self.session.chain.access(&AccessQuery::Epochs { patient_id }).await?;
-        Ok(epochs.epochs.iter().find(|e| e.category == category).map_or(0, |e| e.epoch))
+        let epochs: EpochsResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::Epochs { patient_id })
+            .await?;
+        Ok(epochs
+            .epochs
+            .iter()
+            .find(|e| e.category == category)
+            .map_or(0, |e| e.epoch))
     }
 
     fn is_owner(&self, patient: &PatientInfo) -> bool {
@@ -84,29 +110,101 @@ impl Ehr {
     /// grantee the ones its current grant's envelopes carry plus those it opened before.
     pub async fn keyring(&self, patient: &PatientInfo) -> Result<CategoryKeyring> {
         if self.is_owner(patient) {
-            return Ok(OwnKeys::load(&self.home, &self.identity)?.keyring);
+            return Ok(self.own_keys(patient).await?.keyring);
         }
         let grant: GrantResponse = self
             .session
             .chain
-            .access(&AccessQuery::Grant { patient_id: patient.id, grantee: self.identity.address.clone() })
+            .access(&AccessQuery::Grant {
+                patient_id: patient.id,
+                grantee: self.identity.address.clone(),
+            })
             .await?;
         let mut held = OwnKeys::load(&self.home, &self.identity)?;
         for envelope in grant.grant.map(|g| g.key_envelopes).unwrap_or_default() {
-            let context = EnvelopeContext { patient_id: patient.id, category: envelope.category, epoch: envelope.epoch };
-            let key = ehr_crypto::open_category_key(&self.identity.encryption_key, &context, &Envelope::from_bytes(envelope.envelope.as_slice())?)?;
+            let context = EnvelopeContext {
+                patient_id: patient.id,
+                category: envelope.category,
+                epoch: envelope.epoch,
+            };
+            let key = ehr_crypto::open_category_key(
+                &self.identity.encryption_key,
+                &context,
+                &Envelope::from_bytes(envelope.envelope.as_slice())?,
+            )?;
             held.remember(&self.identity, context, key)?;
         }
         Ok(held.keyring)
     }
 
+    /// The patient's own category keys: the local copy, completed from the envelopes the patient
+    /// stored on chain (wrapped to its own key), so another device with the wallet recovers them.
+    async fn own_keys(&self, patient: &PatientInfo) -> Result<OwnKeys> {
+        let mut own = OwnKeys::load(&self.home, &self.identity)?;
+        let stored: OwnEnvelopesResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::OwnEnvelopes {
+                patient_id: patient.id,
+                category: None,
+            })
+            .await?;
+        for envelope in stored.key_envelopes {
+            let context = EnvelopeContext {
+                patient_id: patient.id,
+                category: envelope.category,
+                epoch: envelope.epoch,
+            };
+            if own.keyring.get(&context).is_none() {
+                let sealed = Envelope::from_bytes(envelope.envelope.as_slice())?;
+                let key = ehr_crypto::open_category_key(
+                    &self.identity.encryption_key,
+                    &context,
+                    &sealed,
+                )?;
+                own.remember(&self.identity, context, key)?;
+            }
+        }
+        Ok(own)
+    }
+
+    /// The patient's key for `context`. A new key is stored on chain, wrapped to the patient's
+    /// own public key, before anything is sealed with it: no key lives only on this device.
+    async fn own_key(&self, own: &mut OwnKeys, context: EnvelopeContext) -> Result<CategoryKey> {
+        if let Some(key) = own.keyring.get(&context) {
+            return Ok(key.clone());
+        }
+        let key = CategoryKey::generate()?;
+        let envelope =
+            ehr_crypto::seal_category_key(&self.identity.public_encryption_key(), &context, &key)?;
+        let msg = ehr_types::access::ExecuteMsg::StoreOwnEnvelopes {
+            patient_id: context.patient_id,
+            key_envelopes: vec![KeyEnvelope {
+                category: context.category,
+                epoch: context.epoch,
+                envelope: Binary::from(envelope.as_bytes().to_vec()),
+            }],
+        };
+        self.session.execute(&[ContractMsg::Access(msg)]).await?;
+        own.remember(&self.identity, context, key.clone())?;
+        Ok(key)
+    }
+
     /// The key new files of `category` are written with: the current epoch's.
-    async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<(u32, CategoryKey)> {
+    async fn writing_key(
+        &self,
+        patient: &PatientInfo,
+        category: Category,
+    ) -> Result<(u32, CategoryKey)> {
         let epoch = self.current_epoch(patient.id, category).await?;
-        let context = EnvelopeContext { patient_id: patient.id, category, epoch };
+        let context = EnvelopeContext {
+            patient_id: patient.id,
+            category,
+            epoch,
+        };
         if self.is_owner(patient) {
-            let key = OwnKeys::load(&self.home, &self.identity)?.get_or_create(&self.identity, context)?;
-            return Ok((epoch, key));
+            let mut own = self.own_keys(patient).await?;
+            return Ok((epoch, self.own_key(&mut own, context).await?));
         }
         let keyring = self.keyring(patient).await?;
         let key = keyring.get(&context).cloned().ok_or_else(|| {
@@ -119,9 +217,20 @@ impl Ehr {
     }
 
     /// Encrypts one file for (patient, category, version) and puts the ciphertext in storage.
-    pub async fn seal_and_store(&self, patient: &PatientInfo, category: Category, version: u32, plaintext: &[u8]) -> Result<BlobRef> {
+    pub async fn seal_and_store(
+        &self,
+        patient: &PatientInfo,
+        category: Category,
+        version: u32,
+        plaintext: &[u8],
+    ) -> Result<BlobRef> {
         let (epoch, key) = self.writing_key(patient, category).await?;
-        let header = RecordHeader { patient_id: patient.id, category, epoch, record_version: version };
+        let header = RecordHeader {
+            patient_id: patient.id,
+            category,
+            epoch,
+            record_version: version,
+        };
         let file = ehr_crypto::encrypt_file(&header, &key, plaintext)?;
         self.storage.put(&file).await
     }
@@ -141,8 +250,12 @@ impl Ehr {
         let batch_size = batch_size.max(1);
         let mut added = Vec::with_capacity(blobs.len());
         let mut report = BatchReport::default();
-        let mut pending: std::collections::VecDeque<(PendingTx, Vec<(Category, BlobRef)>)> = Default::default();
-        let mut batches = blobs.chunks(batch_size).map(|c| c.to_vec()).collect::<std::collections::VecDeque<_>>();
+        let mut pending: std::collections::VecDeque<(PendingTx, Vec<(Category, BlobRef)>)> =
+            Default::default();
+        let mut batches = blobs
+            .chunks(batch_size)
+            .map(|c| c.to_vec())
+            .collect::<std::collections::VecDeque<_>>();
         let mut attempts_left = 3usize;
         // (records, gas limit) of the first simulated batch, margin included. AddRecord's storage
         // work does not grow with state (docs/benchmarks.md, Contracts), so later batches get
@@ -151,12 +264,21 @@ impl Ehr {
         let mut simulated_batch: Option<(usize, u64)> = None;
         loop {
             while pending.len() < in_flight.max(1) {
-                let Some(batch) = batches.pop_front() else { break };
+                let Some(batch) = batches.pop_front() else {
+                    break;
+                };
                 let msgs: Vec<ContractMsg> = batch
                     .iter()
-                    .map(|(category, blob)| ContractMsg::Registry(RegistryMsg::AddRecord { patient_id, category: *category, blob: blob.clone() }))
+                    .map(|(category, blob)| {
+                        ContractMsg::Registry(RegistryMsg::AddRecord {
+                            patient_id,
+                            category: *category,
+                            blob: blob.clone(),
+                        })
+                    })
                     .collect();
-                let gas_limit = simulated_batch.map(|(len, gas)| gas * msgs.len().max(len) as u64 / len as u64);
+                let gas_limit =
+                    simulated_batch.map(|(len, gas)| gas * msgs.len().max(len) as u64 / len as u64);
                 match self.session.submit_with_gas(&msgs, gas_limit).await {
                     Ok(tx) => {
                         simulated_batch.get_or_insert((msgs.len(), tx.gas_wanted));
@@ -175,16 +297,32 @@ impl Ehr {
                     Err(error) => return Err(error),
                 }
             }
-            let Some((tx, batch)) = pending.pop_front() else { break };
-            match self.session.chain.wait_for_commit(&tx, self.session.chain.config.commit_timeout).await {
+            let Some((tx, batch)) = pending.pop_front() else {
+                break;
+            };
+            match self
+                .session
+                .chain
+                .wait_for_commit(&tx, self.session.chain.config.commit_timeout)
+                .await
+            {
                 Ok(outcome) => {
-                    added.extend(records_of(&outcome, &self.session.chain.config.registry, &batch)?);
+                    added.extend(records_of(
+                        &outcome,
+                        &self.session.chain.config.registry,
+                        &batch,
+                    )?);
                     report.txs += 1;
                     report.gas_used += outcome.gas_used;
-                    report.latencies_ms.push(outcome.latency.as_secs_f64() * 1000.0);
+                    report
+                        .latencies_ms
+                        .push(outcome.latency.as_secs_f64() * 1000.0);
                     on_committed(batch.len());
                 }
-                Err(error) if (is_retryable(&error) || matches!(error, ClientError::OutOfGas { .. })) && attempts_left > 0 => {
+                Err(error)
+                    if (is_retryable(&error) || matches!(error, ClientError::OutOfGas { .. }))
+                        && attempts_left > 0 =>
+                {
                     attempts_left -= 1;
                     simulated_batch = None;
                     tracing::warn!(%error, "batch not committed, checking which records are registered");
@@ -203,17 +341,30 @@ impl Ehr {
     }
 
     /// Splits a batch into blobs the chain already holds for the patient and the rest.
-    async fn split_registered(&self, patient_id: PatientId, batch: Vec<(Category, BlobRef)>) -> Result<(Vec<AddedRecord>, Vec<(Category, BlobRef)>)> {
+    async fn split_registered(
+        &self,
+        patient_id: PatientId,
+        batch: Vec<(Category, BlobRef)>,
+    ) -> Result<(Vec<AddedRecord>, Vec<(Category, BlobRef)>)> {
         let mut done = Vec::new();
         let mut rest = Vec::new();
         for (category, blob) in batch {
             match self
                 .session
                 .chain
-                .registry::<RecordInfo>(&RegistryQuery::RecordBySha256 { patient_id, sha256: blob.sha256.clone() })
+                .registry::<RecordInfo>(&RegistryQuery::RecordBySha256 {
+                    patient_id,
+                    sha256: blob.sha256.clone(),
+                })
                 .await
             {
-                Ok(record) => done.push(AddedRecord { record_id: record.id, category, sha256: blob.sha256, uri: blob.uri, already_registered: true }),
+                Ok(record) => done.push(AddedRecord {
+                    record_id: record.id,
+                    category,
+                    sha256: blob.sha256,
+                    uri: blob.uri,
+                    already_registered: true,
+                }),
                 Err(ClientError::NotFound(_)) => rest.push((category, blob)),
                 Err(error) => return Err(error),
             }
@@ -233,29 +384,57 @@ impl Ehr {
         let mut blobs = Vec::with_capacity(items.len());
         for (category, plaintext) in items {
             if category == Category::Profile {
-                return Err(ClientError::InvalidInput("the profile category is reserved for `ehr patient update`".into()));
+                return Err(ClientError::InvalidInput(
+                    "the profile category is reserved for `ehr patient update`".into(),
+                ));
             }
-            blobs.push((category, self.seal_and_store(&patient, category, 1, &plaintext).await?));
+            blobs.push((
+                category,
+                self.seal_and_store(&patient, category, 1, &plaintext)
+                    .await?,
+            ));
         }
-        let order: std::collections::HashMap<String, usize> = blobs.iter().enumerate().map(|(i, (_, b))| (b.sha256.clone(), i)).collect();
-        let (mut added, report) = self.register_records(patient_id, blobs, batch_size, 4, on_committed).await?;
+        let order: std::collections::HashMap<String, usize> = blobs
+            .iter()
+            .enumerate()
+            .map(|(i, (_, b))| (b.sha256.clone(), i))
+            .collect();
+        let (mut added, report) = self
+            .register_records(patient_id, blobs, batch_size, 4, on_committed)
+            .await?;
         // Retries report records out of submission order; callers pair them with their inputs.
         added.sort_by_key(|record| order.get(&record.sha256).copied());
         Ok((added, report))
     }
 
     /// A new version of a record.
-    pub async fn update_record(&self, record_id: RecordId, plaintext: &[u8]) -> Result<(u32, BlobRef, TxOutcome)> {
+    pub async fn update_record(
+        &self,
+        record_id: RecordId,
+        plaintext: &[u8],
+    ) -> Result<(u32, BlobRef, TxOutcome)> {
         let record = self.record(record_id).await?;
         let patient = self.patient(record.patient_id).await?;
         let version = record.latest.version + 1;
-        let blob = self.seal_and_store(&patient, record.category, version, plaintext).await?;
-        let outcome = self.session.execute(&[ContractMsg::Registry(RegistryMsg::UpdateRecord { record_id, blob: blob.clone() })]).await?;
+        let blob = self
+            .seal_and_store(&patient, record.category, version, plaintext)
+            .await?;
+        let outcome = self
+            .session
+            .execute(&[ContractMsg::Registry(RegistryMsg::UpdateRecord {
+                record_id,
+                blob: blob.clone(),
+            })])
+            .await?;
         Ok((version, blob, outcome))
     }
 
     /// Fetches a version (the latest when `None`), checks its sha256 against the chain and decrypts it.
-    pub async fn read_record(&self, record_id: RecordId, version: Option<u32>) -> Result<(RecordInfo, RecordVersion, Vec<u8>)> {
+    pub async fn read_record(
+        &self,
+        record_id: RecordId,
+        version: Option<u32>,
+    ) -> Result<(RecordInfo, RecordVersion, Vec<u8>)> {
         let record = self.record(record_id).await?;
         let chosen = match version {
             None => record.latest.clone(),
@@ -264,7 +443,9 @@ impl Ehr {
                 .await?
                 .into_iter()
                 .find(|entry| entry.version == v)
-                .ok_or_else(|| ClientError::NotFound(format!("record {record_id} version {v} not found")))?,
+                .ok_or_else(|| {
+                    ClientError::NotFound(format!("record {record_id} version {v} not found"))
+                })?,
         };
         let file = fetch_verified(&self.storage, &chosen.blob).await?;
         let patient = self.patient(record.patient_id).await?;
@@ -285,7 +466,9 @@ impl Ehr {
     pub async fn verify_record(&self, record_id: RecordId) -> Result<Vec<(u32, Result<()>)>> {
         let mut results = Vec::new();
         for version in self.history(record_id).await? {
-            let checked = fetch_verified(&self.storage, &version.blob).await.map(|_| ());
+            let checked = fetch_verified(&self.storage, &version.blob)
+                .await
+                .map(|_| ());
             results.push((version.version, checked));
         }
         Ok(results)
@@ -293,30 +476,56 @@ impl Ehr {
 
     /// The envelopes a grant of `categories` to `grantee` carries: every epoch key the patient
     /// holds for them (the current epoch's created if needed), newest first, at most MAX_ENVELOPES.
-    pub async fn envelopes_for(&self, patient: &PatientInfo, grantee: &str, categories: &[Category]) -> Result<Vec<KeyEnvelope>> {
+    pub async fn envelopes_for(
+        &self,
+        patient: &PatientInfo,
+        grantee: &str,
+        categories: &[Category],
+    ) -> Result<Vec<KeyEnvelope>> {
         if !self.is_owner(patient) {
-            return Err(ClientError::Unauthorized(format!("unauthorized: only the patient (owner {}) can share its keys", patient.owner)));
+            return Err(ClientError::Unauthorized(format!(
+                "unauthorized: only the patient (owner {}) can share its keys",
+                patient.owner
+            )));
         }
-        let provider: ProviderInfo = match self.session.chain.registry(&RegistryQuery::Provider { address: grantee.to_string() }).await {
-            Err(ClientError::NotFound(_)) => return Err(ClientError::InvalidInput(format!("{grantee} is not a credentialed doctor"))),
+        let provider: ProviderInfo = match self
+            .session
+            .chain
+            .registry(&RegistryQuery::Provider {
+                address: grantee.to_string(),
+            })
+            .await
+        {
+            Err(ClientError::NotFound(_)) => {
+                return Err(ClientError::InvalidInput(format!(
+                    "{grantee} is not a credentialed doctor"
+                )))
+            }
             other => other?,
         };
-        let public = provider
-            .encryption_key
-            .ok_or_else(|| ClientError::InvalidInput(format!("{grantee} has not published an encryption key (`ehr keys publish`)")))?;
-        let public: [u8; 32] = public
-            .as_slice()
-            .try_into()
-            .map_err(|_| ClientError::InvalidInput(format!("{grantee}'s registered encryption key is not 32 bytes")))?;
+        let public = provider.encryption_key.ok_or_else(|| {
+            ClientError::InvalidInput(format!(
+                "{grantee} has not published an encryption key (`ehr keys publish`)"
+            ))
+        })?;
+        let public: [u8; 32] = public.as_slice().try_into().map_err(|_| {
+            ClientError::InvalidInput(format!(
+                "{grantee}'s registered encryption key is not 32 bytes"
+            ))
+        })?;
         let recipient = X25519PublicKey::from_bytes(public);
-        let mut own = OwnKeys::load(&self.home, &self.identity)?;
+        let mut own = self.own_keys(patient).await?;
         let mut envelopes = Vec::new();
         for &category in categories {
             let current = self.current_epoch(patient.id, category).await?;
             for epoch in (0..=current).rev() {
-                let context = EnvelopeContext { patient_id: patient.id, category, epoch };
+                let context = EnvelopeContext {
+                    patient_id: patient.id,
+                    category,
+                    epoch,
+                };
                 let key = if epoch == current {
-                    own.get_or_create(&self.identity, context)?
+                    self.own_key(&mut own, context).await?
                 } else {
                     match own.keyring.get(&context) {
                         Some(key) => key.clone(),
@@ -324,12 +533,23 @@ impl Ehr {
                     }
                 };
                 let envelope = ehr_crypto::seal_category_key(&recipient, &context, &key)?;
-                envelopes.push((epoch == current, KeyEnvelope { category, epoch, envelope: Binary::from(envelope.as_bytes().to_vec()) }));
+                envelopes.push((
+                    epoch == current,
+                    KeyEnvelope {
+                        category,
+                        epoch,
+                        envelope: Binary::from(envelope.as_bytes().to_vec()),
+                    },
+                ));
             }
         }
         // Current epochs first, so trimming to the limit only drops old keys.
         envelopes.sort_by_key(|(current, e)| (!current, std::cmp::Reverse(e.epoch)));
-        Ok(envelopes.into_iter().take(MAX_ENVELOPES).map(|(_, e)| e).collect())
+        Ok(envelopes
+            .into_iter()
+            .take(MAX_ENVELOPES)
+            .map(|(_, e)| e)
+            .collect())
     }
 
     /// Grants a doctor `scope` on `categories`, with the category keys wrapped to its key.
@@ -344,27 +564,49 @@ impl Ehr {
         let patient = self.patient(patient_id).await?;
         let key_envelopes = self.envelopes_for(&patient, grantee, &categories).await?;
         let count = key_envelopes.len();
-        let msg = ehr_types::access::ExecuteMsg::Grant { patient_id, grantee: grantee.to_string(), scope, categories, expires, key_envelopes };
-        Ok((count, self.session.execute(&[ContractMsg::Access(msg)]).await?))
+        let msg = ehr_types::access::ExecuteMsg::Grant {
+            patient_id,
+            grantee: grantee.to_string(),
+            scope,
+            categories,
+            expires,
+            key_envelopes,
+        };
+        Ok((
+            count,
+            self.session.execute(&[ContractMsg::Access(msg)]).await?,
+        ))
     }
 }
 
 fn is_retryable(error: &ClientError) -> bool {
-    error.is_transient() || matches!(error, ClientError::Contract(text) if text.contains("already registered"))
+    error.is_transient()
+        || matches!(error, ClientError::Contract(text) if text.contains("already registered"))
 }
 
 /// Pairs each AddRecord of a committed batch with the record id its event announced.
-fn records_of(outcome: &TxOutcome, registry: &str, batch: &[(Category, BlobRef)]) -> Result<Vec<AddedRecord>> {
+fn records_of(
+    outcome: &TxOutcome,
+    registry: &str,
+    batch: &[(Category, BlobRef)],
+) -> Result<Vec<AddedRecord>> {
     let ids = outcome.attribute_values(registry, "record_id");
     if ids.len() != batch.len() {
-        return Err(ClientError::Encoding(format!("tx {} announced {} record ids for {} records", outcome.hash, ids.len(), batch.len())));
+        return Err(ClientError::Encoding(format!(
+            "tx {} announced {} record ids for {} records",
+            outcome.hash,
+            ids.len(),
+            batch.len()
+        )));
     }
     batch
         .iter()
         .zip(ids)
         .map(|((category, blob), id)| {
             Ok(AddedRecord {
-                record_id: id.parse().map_err(|_| ClientError::Encoding(format!("record id {id:?}")))?,
+                record_id: id
+                    .parse()
+                    .map_err(|_| ClientError::Encoding(format!("record id {id:?}")))?,
                 category: *category,
                 sha256: blob.sha256.clone(),
                 uri: blob.uri.clone(),

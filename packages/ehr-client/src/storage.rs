@@ -30,7 +30,8 @@ impl DirStore {
     }
 
     pub fn path_of(&self, sha256: &str) -> Result<PathBuf> {
-        ehr_types::validate::validate_sha256(sha256).map_err(|e| ClientError::InvalidInput(e.to_string()))?;
+        ehr_types::validate::validate_sha256(sha256)
+            .map_err(|e| ClientError::InvalidInput(e.to_string()))?;
         Ok(self.root.join(&sha256[..2]).join(sha256))
     }
 }
@@ -41,22 +42,35 @@ impl BlobStore for DirStore {
         let path = self.path_of(&sha256)?;
         if !path.exists() {
             let dir = path.parent().expect("blob paths have a parent");
-            tokio::fs::create_dir_all(dir).await.map_err(|e| storage_io(dir, e))?;
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| storage_io(dir, e))?;
             // Write then rename, so a crash never leaves a partial blob under its final name.
             let partial = dir.join(format!(".{sha256}.partial"));
-            tokio::fs::write(&partial, bytes).await.map_err(|e| storage_io(&partial, e))?;
-            tokio::fs::rename(&partial, &path).await.map_err(|e| storage_io(&path, e))?;
+            tokio::fs::write(&partial, bytes)
+                .await
+                .map_err(|e| storage_io(&partial, e))?;
+            tokio::fs::rename(&partial, &path)
+                .await
+                .map_err(|e| storage_io(&path, e))?;
         }
-        Ok(BlobRef { uri: format!("{EHRFS_SCHEME}{sha256}"), sha256, size: bytes.len() as u64 })
+        Ok(BlobRef {
+            uri: format!("{EHRFS_SCHEME}{sha256}"),
+            sha256,
+            size: bytes.len() as u64,
+        })
     }
 
     async fn get(&self, uri: &str) -> Result<Vec<u8>> {
-        let sha256 = uri
-            .strip_prefix(EHRFS_SCHEME)
-            .ok_or_else(|| ClientError::InvalidInput(format!("{uri} is not an {EHRFS_SCHEME} uri")))?;
+        let sha256 = uri.strip_prefix(EHRFS_SCHEME).ok_or_else(|| {
+            ClientError::InvalidInput(format!("{uri} is not an {EHRFS_SCHEME} uri"))
+        })?;
         let path = self.path_of(sha256)?;
         tokio::fs::read(&path).await.map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => ClientError::NotFound(format!("blob {uri} not found in the local store {}", self.root.display())),
+            std::io::ErrorKind::NotFound => ClientError::NotFound(format!(
+                "blob {uri} not found in the local store {}",
+                self.root.display()
+            )),
             _ => storage_io(&path, e),
         })
     }
@@ -76,7 +90,8 @@ pub struct IpfsStore {
 
 impl IpfsStore {
     pub fn new(api_url: &str) -> Result<Self> {
-        let url = reqwest::Url::parse(api_url).map_err(|e| ClientError::InvalidInput(format!("IPFS API url {api_url}: {e}")))?;
+        let url = reqwest::Url::parse(api_url)
+            .map_err(|e| ClientError::InvalidInput(format!("IPFS API url {api_url}: {e}")))?;
         let loopback = match url.host() {
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -84,13 +99,21 @@ impl IpfsStore {
             None => false,
         };
         if !loopback {
-            return Err(ClientError::InvalidInput(format!("IPFS API url {api_url} is not a loopback address")));
+            return Err(ClientError::InvalidInput(format!(
+                "IPFS API url {api_url} is not a loopback address"
+            )));
         }
-        Ok(Self { api: api_url.trim_end_matches('/').to_string(), http: reqwest::Client::new() })
+        Ok(Self {
+            api: api_url.trim_end_matches('/').to_string(),
+            http: reqwest::Client::new(),
+        })
     }
 
     fn unreachable(&self, error: reqwest::Error) -> ClientError {
-        ClientError::Storage(format!("IPFS RPC API at {} unreachable or failed: {error}", self.api))
+        ClientError::Storage(format!(
+            "IPFS RPC API at {} unreachable or failed: {error}",
+            self.api
+        ))
     }
 }
 
@@ -102,10 +125,14 @@ struct AddResponse {
 
 impl BlobStore for IpfsStore {
     async fn put(&self, bytes: &[u8]) -> Result<BlobRef> {
-        let form = reqwest::multipart::Form::new().part("file", reqwest::multipart::Part::bytes(bytes.to_vec()));
+        let form = reqwest::multipart::Form::new()
+            .part("file", reqwest::multipart::Part::bytes(bytes.to_vec()));
         let response = self
             .http
-            .post(format!("{}/api/v0/add?pin=true&cid-version=1&raw-leaves=true&quiet=true", self.api))
+            .post(format!(
+                "{}/api/v0/add?pin=true&cid-version=1&raw-leaves=true&quiet=true",
+                self.api
+            ))
             .multipart(form)
             .send()
             .await
@@ -113,17 +140,25 @@ impl BlobStore for IpfsStore {
         if !response.status().is_success() {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
-            return Err(ClientError::Storage(format!("IPFS add failed ({status}): {body}")));
+            return Err(ClientError::Storage(format!(
+                "IPFS add failed ({status}): {body}"
+            )));
         }
         let added: AddResponse = response.json().await.map_err(|e| self.unreachable(e))?;
-        Ok(BlobRef { sha256: ehr_crypto::sha256_hex(bytes), uri: format!("{IPFS_SCHEME}{}", added.hash), size: bytes.len() as u64 })
+        Ok(BlobRef {
+            sha256: ehr_crypto::sha256_hex(bytes),
+            uri: format!("{IPFS_SCHEME}{}", added.hash),
+            size: bytes.len() as u64,
+        })
     }
 
     async fn get(&self, uri: &str) -> Result<Vec<u8>> {
         let cid = uri
             .strip_prefix(IPFS_SCHEME)
             .filter(|cid| !cid.is_empty() && cid.chars().all(|c| c.is_ascii_alphanumeric()))
-            .ok_or_else(|| ClientError::InvalidInput(format!("{uri} is not an {IPFS_SCHEME}<cid> uri")))?;
+            .ok_or_else(|| {
+                ClientError::InvalidInput(format!("{uri} is not an {IPFS_SCHEME}<cid> uri"))
+            })?;
         let response = self
             .http
             .post(format!("{}/api/v0/cat?arg={cid}", self.api))
@@ -133,9 +168,16 @@ impl BlobStore for IpfsStore {
         if !response.status().is_success() {
             let status = response.status();
             let body = response.text().await.unwrap_or_default();
-            return Err(ClientError::NotFound(format!("IPFS cat {cid}: not found ({status}): {}", body.trim())));
+            return Err(ClientError::NotFound(format!(
+                "IPFS cat {cid}: not found ({status}): {}",
+                body.trim()
+            )));
         }
-        Ok(response.bytes().await.map_err(|e| self.unreachable(e))?.to_vec())
+        Ok(response
+            .bytes()
+            .await
+            .map_err(|e| self.unreachable(e))?
+            .to_vec())
     }
 }
 
@@ -149,7 +191,10 @@ pub struct Storage {
 
 impl Storage {
     pub fn new(local_root: impl Into<PathBuf>, ipfs_api: Option<&str>) -> Result<Self> {
-        Ok(Self { local: DirStore::new(local_root), ipfs: ipfs_api.map(IpfsStore::new).transpose()? })
+        Ok(Self {
+            local: DirStore::new(local_root),
+            ipfs: ipfs_api.map(IpfsStore::new).transpose()?,
+        })
     }
 
     pub fn backend_name(&self) -> &'static str {
@@ -175,10 +220,14 @@ impl BlobStore for Storage {
         } else if uri.starts_with(IPFS_SCHEME) {
             match &self.ipfs {
                 Some(ipfs) => ipfs.get(uri).await,
-                None => Err(ClientError::InvalidInput(format!("{uri} is in IPFS but no IPFS API is configured (--ipfs-api)"))),
+                None => Err(ClientError::InvalidInput(format!(
+                    "{uri} is in IPFS but no IPFS API is configured (--ipfs-api)"
+                ))),
             }
         } else {
-            Err(ClientError::InvalidInput(format!("unknown blob uri scheme: {uri}")))
+            Err(ClientError::InvalidInput(format!(
+                "unknown blob uri scheme: {uri}"
+            )))
         }
     }
 }
@@ -188,7 +237,11 @@ pub async fn fetch_verified(store: &impl BlobStore, blob: &BlobRef) -> Result<Ve
     let bytes = store.get(&blob.uri).await?;
     let found = ehr_crypto::sha256_hex(&bytes);
     if found != blob.sha256 {
-        return Err(ClientError::IntegrityMismatch { uri: blob.uri.clone(), expected: blob.sha256.clone(), found });
+        return Err(ClientError::IntegrityMismatch {
+            uri: blob.uri.clone(),
+            expected: blob.sha256.clone(),
+            found,
+        });
     }
     Ok(bytes)
 }
@@ -204,22 +257,37 @@ mod tests {
         let blob = store.put(b"ciphertext bytes").await.unwrap();
         assert_eq!(blob.uri, format!("ehrfs://{}", blob.sha256));
         ehr_types::validate::validate_blob(&blob).unwrap();
-        assert_eq!(fetch_verified(&store, &blob).await.unwrap(), b"ciphertext bytes");
+        assert_eq!(
+            fetch_verified(&store, &blob).await.unwrap(),
+            b"ciphertext bytes"
+        );
         // Same bytes, same reference; no second file.
         assert_eq!(store.put(b"ciphertext bytes").await.unwrap(), blob);
 
         std::fs::write(store.path_of(&blob.sha256).unwrap(), b"ciphertext bytez").unwrap();
-        assert!(matches!(fetch_verified(&store, &blob).await, Err(ClientError::IntegrityMismatch { .. })));
+        assert!(matches!(
+            fetch_verified(&store, &blob).await,
+            Err(ClientError::IntegrityMismatch { .. })
+        ));
     }
 
     #[tokio::test]
     async fn dir_store_refuses_bad_uris_and_reports_missing_blobs() {
         let dir = tempfile::tempdir().unwrap();
         let store = DirStore::new(dir.path());
-        assert!(matches!(store.get("ehrfs://../../etc/passwd").await, Err(ClientError::InvalidInput(_))));
-        assert!(matches!(store.get("ipfs://bafy").await, Err(ClientError::InvalidInput(_))));
+        assert!(matches!(
+            store.get("ehrfs://../../etc/passwd").await,
+            Err(ClientError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            store.get("ipfs://bafy").await,
+            Err(ClientError::InvalidInput(_))
+        ));
         let missing = format!("ehrfs://{}", "ab".repeat(32));
-        assert!(matches!(store.get(&missing).await, Err(ClientError::NotFound(_))));
+        assert!(matches!(
+            store.get(&missing).await,
+            Err(ClientError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -12,8 +12,14 @@ fn config(deploy: &serde_json::Value) -> ChainConfig {
     ChainConfig {
         chain_id: deploy["chain_id"].as_str().unwrap().to_string(),
         rpc_url: deploy["rpc_url"].as_str().unwrap().to_string(),
-        registry: deploy["contracts"]["registry"]["address"].as_str().unwrap().to_string(),
-        access: deploy["contracts"]["access"]["address"].as_str().unwrap().to_string(),
+        registry: deploy["contracts"]["registry"]["address"]
+            .as_str()
+            .unwrap()
+            .to_string(),
+        access: deploy["contracts"]["access"]["address"]
+            .as_str()
+            .unwrap()
+            .to_string(),
         bech32_prefix: "wasm".into(),
         denom: deploy["denom"].as_str().unwrap().to_string(),
         gas_price: 0.0,
@@ -23,8 +29,19 @@ fn config(deploy: &serde_json::Value) -> ChainConfig {
 }
 
 async fn record_count(ehr: &Ehr, patient_id: u64) -> usize {
-    let query = QueryMsg::RecordsByPatient { patient_id, category: None, start_after: None, limit: Some(100) };
-    ehr.session.chain.registry::<RecordsResponse>(&query).await.unwrap().records.len()
+    let query = QueryMsg::RecordsByPatient {
+        patient_id,
+        category: None,
+        start_after: None,
+        limit: Some(100),
+    };
+    ehr.session
+        .chain
+        .registry::<RecordsResponse>(&query)
+        .await
+        .unwrap()
+        .records
+        .len()
 }
 
 #[tokio::test]
@@ -34,20 +51,43 @@ async fn registering_the_same_ciphertexts_again_creates_no_duplicates() {
         return;
     };
     let deploy: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let identity = Identity::from_mnemonic("live", &std::env::var("EHR_LIVE_MNEMONIC").unwrap()).unwrap();
+    let identity =
+        Identity::from_mnemonic("live", &std::env::var("EHR_LIVE_MNEMONIC").unwrap()).unwrap();
     let home = tempfile::tempdir().unwrap();
     let chain = ChainClient::new(config(&deploy)).unwrap();
     let signer = Signer::from_wallet(&identity.wallet, "wasm").unwrap();
-    let ehr = Ehr { session: Session::new(chain, signer), storage: Storage::new(home.path().join("blobs"), None).unwrap(), identity, home: home.path().into() };
+    let ehr = Ehr {
+        session: Session::new(chain, signer),
+        storage: Storage::new(home.path().join("blobs"), None).unwrap(),
+        identity,
+        home: home.path().into(),
+    };
 
-    let designation: DesignationResponse =
-        ehr.session.chain.registry(&QueryMsg::Designation { address: ehr.identity.address.clone() }).await.unwrap();
+    let designation: DesignationResponse = ehr
+        .session
+        .chain
+        .registry(&QueryMsg::Designation {
+            address: ehr.identity.address.clone(),
+        })
+        .await
+        .unwrap();
     let patient_id = match designation.patient_id {
         Some(id) => id,
         None => {
-            let key = cosmwasm_std::Binary::from(ehr.identity.public_encryption_key().as_bytes().to_vec());
-            let tx = ehr.session.execute(&[ContractMsg::Registry(ExecuteMsg::RegisterPatient { encryption_key: key, profile: None })]).await.unwrap();
-            tx.attribute_values(&ehr.session.chain.config.registry, "patient_id")[0].parse().unwrap()
+            let key = cosmwasm_std::Binary::from(
+                ehr.identity.public_encryption_key().as_bytes().to_vec(),
+            );
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Registry(ExecuteMsg::RegisterPatient {
+                    encryption_key: key,
+                    profile: None,
+                })])
+                .await
+                .unwrap();
+            tx.attribute_values(&ehr.session.chain.config.registry, "patient_id")[0]
+                .parse()
+                .unwrap()
         }
     };
     let patient = ehr.patient(patient_id).await.unwrap();
@@ -55,25 +95,51 @@ async fn registering_the_same_ciphertexts_again_creates_no_duplicates() {
 
     let mut blobs = Vec::new();
     for i in 0..3 {
-        let blob = ehr.seal_and_store(&patient, Category::Lab, 1, format!("retry test {i}").as_bytes()).await.unwrap();
+        let blob = ehr
+            .seal_and_store(
+                &patient,
+                Category::Lab,
+                1,
+                format!("retry test {i}").as_bytes(),
+            )
+            .await
+            .unwrap();
         blobs.push((Category::Lab, blob));
     }
-    let (first, _) = ehr.register_records(patient_id, blobs[..2].to_vec(), 2, 1, |_| {}).await.unwrap();
+    let (first, _) = ehr
+        .register_records(patient_id, blobs[..2].to_vec(), 2, 1, |_| {})
+        .await
+        .unwrap();
     assert!(first.iter().all(|r| !r.already_registered));
 
     // A retry of the whole set, as after a lost response: the two registered ones are found, not re-added.
-    let (again, _) = ehr.register_records(patient_id, blobs.clone(), 3, 1, |_| {}).await.unwrap();
+    let (again, _) = ehr
+        .register_records(patient_id, blobs.clone(), 3, 1, |_| {})
+        .await
+        .unwrap();
     assert_eq!(again.len(), 3);
-    let reused: Vec<_> = again.iter().filter(|r| r.already_registered).map(|r| r.record_id).collect();
+    let reused: Vec<_> = again
+        .iter()
+        .filter(|r| r.already_registered)
+        .map(|r| r.record_id)
+        .collect();
     let mut first_ids: Vec<_> = first.iter().map(|r| r.record_id).collect();
     first_ids.sort();
     let mut reused_sorted = reused.clone();
     reused_sorted.sort();
     assert_eq!(reused_sorted, first_ids);
-    assert_eq!(record_count(&ehr, patient_id).await, before + 3, "exactly three new records, no duplicates");
+    assert_eq!(
+        record_count(&ehr, patient_id).await,
+        before + 3,
+        "exactly three new records, no duplicates"
+    );
 
     // The contract itself refuses a duplicate outright.
-    let duplicate = ContractMsg::Registry(ExecuteMsg::AddRecord { patient_id, category: Category::Lab, blob: blobs[0].1.clone() });
+    let duplicate = ContractMsg::Registry(ExecuteMsg::AddRecord {
+        patient_id,
+        category: Category::Lab,
+        blob: blobs[0].1.clone(),
+    });
     let error = ehr.session.submit(&[duplicate]).await.unwrap_err();
     assert!(error.to_string().contains("already registered"), "{error}");
 }
