@@ -33,6 +33,7 @@ pub fn load_owned_active_patient(
 
 pub fn ensure_credentialed(deps: Deps, address: &Addr) -> Result<(), ContractError> {
     let registry = CONFIG.load(deps.storage)?.registry;
+    // The registry answers "provider not found" with an error: that, too, means not credentialed.
     let provider: Option<ProviderInfo> = deps
         .querier
         .query_wasm_smart(
