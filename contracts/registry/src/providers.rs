@@ -1,4 +1,4 @@
-use cosmwasm_std::{Binary, Deps, DepsMut, Env, MessageInfo, Order, Response};
+use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage};
 use cw_storage_plus::Bound;
 use ehr_types::pagination::collect_page;
 use ehr_types::registry::{
@@ -16,6 +16,16 @@ fn ensure_admin(deps: Deps, info: &MessageInfo, action: &str) -> Result<(), Cont
     } else {
         Err(ContractError::unauthorized(action))
     }
+}
+
+/// A provider whose credential is in force.
+fn load_credentialed(storage: &dyn Storage, address: &Addr) -> Result<ProviderInfo, ContractError> {
+    PROVIDERS
+        .may_load(storage, address)?
+        .filter(|provider| provider.credentialed)
+        .ok_or_else(|| ContractError::NotCredentialed {
+            address: address.to_string(),
+        })
 }
 
 pub fn execute_credential_provider(
@@ -54,12 +64,7 @@ pub fn execute_revoke_provider(
 ) -> Result<Response, ContractError> {
     ensure_admin(deps.as_ref(), &info, "revoke provider")?;
     let address = validate_address(deps.api, &address)?;
-    let mut provider = PROVIDERS
-        .may_load(deps.storage, &address)?
-        .filter(|provider| provider.credentialed)
-        .ok_or_else(|| ContractError::NotCredentialed {
-            address: address.to_string(),
-        })?;
+    let mut provider = load_credentialed(deps.storage, &address)?;
     provider.credentialed = false;
     PROVIDERS.save(deps.storage, &address, &provider)?;
     Ok(Response::new()
@@ -73,12 +78,7 @@ pub fn execute_set_provider_key(
     encryption_key: Binary,
 ) -> Result<Response, ContractError> {
     validate_public_key(&encryption_key)?;
-    let mut provider = PROVIDERS
-        .may_load(deps.storage, &info.sender)?
-        .filter(|provider| provider.credentialed)
-        .ok_or_else(|| ContractError::NotCredentialed {
-            address: info.sender.to_string(),
-        })?;
+    let mut provider = load_credentialed(deps.storage, &info.sender)?;
     provider.encryption_key = Some(encryption_key);
     PROVIDERS.save(deps.storage, &info.sender, &provider)?;
     Ok(Response::new()
