@@ -8,9 +8,13 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use cosmwasm_std::{Binary, Timestamp};
 use ehr_client::{ChainClient, ContractMsg, Ehr, KeyStore, Session, Signer, Storage};
-use ehr_types::access::{AuditLogResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery, RequestsResponse, Scope, AccessRequestInfo};
+use ehr_types::access::{
+    AccessRequestInfo, AuditLogResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery,
+    RequestsResponse, Scope,
+};
 use ehr_types::registry::{
-    DesignationResponse, ExecuteMsg as RegistryMsg, PatientCountResponse, PatientInfo, PatientsResponse, QueryMsg as RegistryQuery, RecordsResponse,
+    DesignationResponse, ExecuteMsg as RegistryMsg, PatientCountResponse, PatientInfo,
+    PatientsResponse, QueryMsg as RegistryQuery, RecordsResponse,
 };
 use ehr_types::{Category, PatientId, RecordId, RequestId};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -31,7 +35,9 @@ pub enum KeysCmd {
     Localnet,
     List,
     /// Address and X25519 public key of a key.
-    Show { name: String },
+    Show {
+        name: String,
+    },
     /// Doctor: publish your X25519 public key on chain so patients can share keys with you.
     Publish,
 }
@@ -44,10 +50,16 @@ pub enum PatientCmd {
         profile: Option<PathBuf>,
     },
     /// Doctor: propose a patient for an address (or key name); pending until they accept.
-    Propose { address: String },
+    Propose {
+        address: String,
+    },
     /// Accept the proposal made for your address.
-    Accept { patient_id: Option<PatientId> },
-    Show { patient_id: Option<PatientId> },
+    Accept {
+        patient_id: Option<PatientId>,
+    },
+    Show {
+        patient_id: Option<PatientId>,
+    },
     /// A new version of the encrypted profile.
     Update {
         #[arg(long)]
@@ -55,7 +67,9 @@ pub enum PatientCmd {
         profile: PathBuf,
     },
     /// Tombstone a patient (id never reused, pointers dropped).
-    Delete { patient_id: PatientId },
+    Delete {
+        patient_id: PatientId,
+    },
     List {
         #[arg(long)]
         start_after: Option<PatientId>,
@@ -79,7 +93,10 @@ pub enum RecordCmd {
         files: Vec<PathBuf>,
     },
     /// A new version of a record.
-    Update { record_id: RecordId, file: PathBuf },
+    Update {
+        record_id: RecordId,
+        file: PathBuf,
+    },
     /// Fetch, verify against the chain, decrypt.
     Get {
         record_id: RecordId,
@@ -89,7 +106,9 @@ pub enum RecordCmd {
         #[arg(long, short)]
         out: Option<PathBuf>,
     },
-    History { record_id: RecordId },
+    History {
+        record_id: RecordId,
+    },
     List {
         #[arg(long)]
         patient: Option<PatientId>,
@@ -221,15 +240,26 @@ impl Cx {
     fn chain(&mut self) -> Result<(ChainClient, Storage, Option<PathBuf>)> {
         let resolved = resolve(self.overrides.take().expect("resolved once"))?;
         let storage = Storage::new(self.home.join("blobs"), resolved.ipfs_api.as_deref())?;
-        Ok((ChainClient::new(resolved.chain)?, storage, resolved.accounts_file))
+        Ok((
+            ChainClient::new(resolved.chain)?,
+            storage,
+            resolved.accounts_file,
+        ))
     }
 
     fn ehr(&mut self) -> Result<Ehr> {
-        let name = self.from.clone().ok_or_else(|| anyhow!("no signing key: pass --from NAME (or EHR_FROM); `ehr keys list` shows them"))?;
+        let name = self.from.clone().ok_or_else(|| {
+            anyhow!("no signing key: pass --from NAME (or EHR_FROM); `ehr keys list` shows them")
+        })?;
         let identity = self.keystore().load(&name)?;
         let (chain, storage, _) = self.chain()?;
         let signer = Signer::from_wallet(&identity.wallet, &chain.config.bech32_prefix)?;
-        Ok(Ehr { session: Session::new(chain, signer), storage, identity, home: self.home.clone() })
+        Ok(Ehr {
+            session: Session::new(chain, signer),
+            storage,
+            identity,
+            home: self.home.clone(),
+        })
     }
 
     /// An address as given, or the address of an imported key of that name.
@@ -237,7 +267,11 @@ impl Cx {
         if who.starts_with("wasm1") {
             return Ok(who.to_string());
         }
-        Ok(self.keystore().load(who).with_context(|| format!("{who:?} is neither a wasm1… address nor an imported key"))?.address)
+        Ok(self
+            .keystore()
+            .load(who)
+            .with_context(|| format!("{who:?} is neither a wasm1… address nor an imported key"))?
+            .address)
     }
 
     fn print(&self, value: serde_json::Value, human: impl FnOnce() -> String) {
@@ -254,17 +288,31 @@ async fn patient_id(ehr: &Ehr, given: Option<PatientId>) -> Result<PatientId> {
     if let Some(id) = given {
         return Ok(id);
     }
-    let designation: DesignationResponse =
-        ehr.session.chain.registry(&RegistryQuery::Designation { address: ehr.identity.address.clone() }).await?;
-    designation.patient_id.ok_or_else(|| anyhow!("{} is not a patient: pass --patient ID", ehr.identity.address))
+    let designation: DesignationResponse = ehr
+        .session
+        .chain
+        .registry(&RegistryQuery::Designation {
+            address: ehr.identity.address.clone(),
+        })
+        .await?;
+    designation.patient_id.ok_or_else(|| {
+        anyhow!(
+            "{} is not a patient: pass --patient ID",
+            ehr.identity.address
+        )
+    })
 }
 
 fn expiry(seconds: Option<u64>) -> Result<Option<Timestamp>> {
-    let Some(seconds) = seconds else { return Ok(None) };
+    let Some(seconds) = seconds else {
+        return Ok(None);
+    };
     if seconds == 0 {
         bail!("--expires-in must be greater than 0");
     }
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs();
     Ok(Some(Timestamp::from_seconds(now + seconds)))
 }
 
@@ -283,15 +331,22 @@ fn patient_line(p: &PatientInfo) -> String {
         p.status,
         p.owner,
         p.profile_version,
-        p.profile.as_ref().map(|b| format!("  {}", b.uri)).unwrap_or_default(),
-        p.proposed_by.as_ref().map(|d| format!("  proposed by {d}")).unwrap_or_default()
+        p.profile
+            .as_ref()
+            .map(|b| format!("  {}", b.uri))
+            .unwrap_or_default(),
+        p.proposed_by
+            .as_ref()
+            .map(|d| format!("  proposed by {d}"))
+            .unwrap_or_default()
     )
 }
 
 pub async fn run(cli: Cli) -> Result<()> {
     let home = match cli.home {
         Some(h) => h,
-        None => PathBuf::from(std::env::var("HOME").context("HOME is not set: pass --home")?).join(".ehr"),
+        None => PathBuf::from(std::env::var("HOME").context("HOME is not set: pass --home")?)
+            .join(".ehr"),
     };
     let mut cx = Cx {
         home,
@@ -319,7 +374,15 @@ pub async fn run(cli: Cli) -> Result<()> {
             let expires = expiry(args.expires_in)?;
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, args.patient).await?;
-            let (envelopes, tx) = ehr.grant(patient, &grantee, args.scope, args.categories.clone(), expires).await?;
+            let (envelopes, tx) = ehr
+                .grant(
+                    patient,
+                    &grantee,
+                    args.scope,
+                    args.categories.clone(),
+                    expires,
+                )
+                .await?;
             let names: Vec<_> = args.categories.iter().map(|c| c.name()).collect();
             cx.print(json!({"patient_id": patient, "grantee": grantee, "scope": args.scope, "categories": names, "key_envelopes": envelopes, "tx": tx.hash}), || {
                 format!("granted {:?} on {} of patient {patient} to {grantee} ({envelopes} key envelopes)  tx {}", args.scope, names.join(","), tx.hash)
@@ -330,7 +393,13 @@ pub async fn run(cli: Cli) -> Result<()> {
             let grantee = cx.address_of(&args.grantee)?;
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, args.patient).await?;
-            let tx = ehr.session.execute(&[ContractMsg::Access(AccessMsg::Revoke { patient_id: patient, grantee: grantee.clone() })]).await?;
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Access(AccessMsg::Revoke {
+                    patient_id: patient,
+                    grantee: grantee.clone(),
+                })])
+                .await?;
             cx.print(json!({"patient_id": patient, "grantee": grantee, "tx": tx.hash}), || {
                 format!("revoked {grantee} on patient {patient}; new records use a new key epoch  tx {}", tx.hash)
             });
@@ -338,52 +407,110 @@ pub async fn run(cli: Cli) -> Result<()> {
         }
         Command::Request(args) => {
             let ehr = cx.ehr()?;
-            let msg = AccessMsg::RequestAccess { patient_id: args.patient, scope: args.scope, categories: args.categories };
+            let msg = AccessMsg::RequestAccess {
+                patient_id: args.patient,
+                scope: args.scope,
+                categories: args.categories,
+            };
             let tx = ehr.session.execute(&[ContractMsg::Access(msg)]).await?;
-            let id = tx.attribute_values(&ehr.session.chain.config.access, "request_id").pop().unwrap_or_default();
-            cx.print(json!({"request_id": id, "tx": tx.hash}), || format!("request {id} sent to patient {}  tx {}", args.patient, tx.hash));
+            let id = tx
+                .attribute_values(&ehr.session.chain.config.access, "request_id")
+                .pop()
+                .unwrap_or_default();
+            cx.print(json!({"request_id": id, "tx": tx.hash}), || {
+                format!(
+                    "request {id} sent to patient {}  tx {}",
+                    args.patient, tx.hash
+                )
+            });
             Ok(())
         }
         Command::Requests(args) => {
             let ehr = cx.ehr()?;
             let query = if args.mine {
-                AccessQuery::RequestsByRequester { requester: ehr.identity.address.clone(), start_after: None, limit: Some(100) }
+                AccessQuery::RequestsByRequester {
+                    requester: ehr.identity.address.clone(),
+                    start_after: None,
+                    limit: Some(100),
+                }
             } else {
-                AccessQuery::RequestsByPatient { patient_id: patient_id(&ehr, args.patient).await?, start_after: None, limit: Some(100) }
+                AccessQuery::RequestsByPatient {
+                    patient_id: patient_id(&ehr, args.patient).await?,
+                    start_after: None,
+                    limit: Some(100),
+                }
             };
             let requests: RequestsResponse = ehr.session.chain.access(&query).await?;
             cx.print(serde_json::to_value(&requests)?, || {
                 if requests.requests.is_empty() {
                     return "no requests".into();
                 }
-                requests.requests.iter().map(request_line).collect::<Vec<_>>().join("\n")
+                requests
+                    .requests
+                    .iter()
+                    .map(request_line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
             Ok(())
         }
         Command::Approve(args) => {
             let expires = expiry(args.expires_in)?;
             let ehr = cx.ehr()?;
-            let request: AccessRequestInfo = ehr.session.chain.access(&AccessQuery::Request { request_id: args.request_id }).await?;
+            let request: AccessRequestInfo = ehr
+                .session
+                .chain
+                .access(&AccessQuery::Request {
+                    request_id: args.request_id,
+                })
+                .await?;
             let patient = ehr.patient(request.patient_id).await?;
-            let key_envelopes = ehr.envelopes_for(&patient, request.requester.as_str(), &request.categories).await?;
+            let key_envelopes = ehr
+                .envelopes_for(&patient, request.requester.as_str(), &request.categories)
+                .await?;
             let count = key_envelopes.len();
-            let msg = AccessMsg::ApproveRequest { request_id: args.request_id, expires, key_envelopes };
+            let msg = AccessMsg::ApproveRequest {
+                request_id: args.request_id,
+                expires,
+                key_envelopes,
+            };
             let tx = ehr.session.execute(&[ContractMsg::Access(msg)]).await?;
-            cx.print(json!({"request_id": args.request_id, "key_envelopes": count, "tx": tx.hash}), || {
-                format!("approved request {} of {} ({count} key envelopes)  tx {}", args.request_id, request.requester, tx.hash)
-            });
+            cx.print(
+                json!({"request_id": args.request_id, "key_envelopes": count, "tx": tx.hash}),
+                || {
+                    format!(
+                        "approved request {} of {} ({count} key envelopes)  tx {}",
+                        args.request_id, request.requester, tx.hash
+                    )
+                },
+            );
             Ok(())
         }
         Command::Deny(args) => {
             let ehr = cx.ehr()?;
-            let tx = ehr.session.execute(&[ContractMsg::Access(AccessMsg::DenyRequest { request_id: args.request_id })]).await?;
-            cx.print(json!({"request_id": args.request_id, "tx": tx.hash}), || format!("denied request {}  tx {}", args.request_id, tx.hash));
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Access(AccessMsg::DenyRequest {
+                    request_id: args.request_id,
+                })])
+                .await?;
+            cx.print(
+                json!({"request_id": args.request_id, "tx": tx.hash}),
+                || format!("denied request {}  tx {}", args.request_id, tx.hash),
+            );
             Ok(())
         }
         Command::Emergency(args) => {
             let ehr = cx.ehr()?;
-            let patient = args.patient.ok_or_else(|| anyhow!("--patient ID is required"))?;
-            let tx = ehr.session.execute(&[ContractMsg::Access(AccessMsg::EmergencyAccess { patient_id: patient })]).await?;
+            let patient = args
+                .patient
+                .ok_or_else(|| anyhow!("--patient ID is required"))?;
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Access(AccessMsg::EmergencyAccess {
+                    patient_id: patient,
+                })])
+                .await?;
             cx.print(json!({"patient_id": patient, "tx": tx.hash}), || {
                 format!("emergency read access to patient {patient} (written to the patient's audit log)  tx {}", tx.hash)
             });
@@ -397,7 +524,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 let page: AuditLogResponse = ehr
                     .session
                     .chain
-                    .access(&AccessQuery::AuditLog { patient_id: patient, start_after: entries.last().map(|e: &ehr_types::AuditEntry| e.seq), limit: Some(100) })
+                    .access(&AccessQuery::AuditLog {
+                        patient_id: patient,
+                        start_after: entries.last().map(|e: &ehr_types::AuditEntry| e.seq),
+                        limit: Some(100),
+                    })
                     .await?;
                 let done = page.entries.len() < 100;
                 entries.extend(page.entries);
@@ -408,20 +539,34 @@ pub async fn run(cli: Cli) -> Result<()> {
             cx.print(serde_json::to_value(&entries)?, || {
                 entries
                     .iter()
-                    .map(|e| format!("#{:<4} {}  {}  {}", e.seq, e.time.seconds(), e.actor, serde_json::to_string(&e.action).unwrap_or_default()))
+                    .map(|e| {
+                        format!(
+                            "#{:<4} {}  {}  {}",
+                            e.seq,
+                            e.time.seconds(),
+                            e.actor,
+                            serde_json::to_string(&e.action).unwrap_or_default()
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
             Ok(())
         }
-        Command::Import(ImportCmd::Fhir { bundle, patient, batch }) => {
+        Command::Import(ImportCmd::Fhir {
+            bundle,
+            patient,
+            batch,
+        }) => {
             let text = read_file(&bundle)?;
             let (resources, skipped) = crate::fhir::records_of_bundle(&text)?;
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, patient).await?;
             let total = resources.len();
             let bar = progress(&cx, total as u64, "importing");
-            let (added, report) = ehr.add_records(patient, resources, batch, |n| bar.inc(n as u64)).await?;
+            let (added, report) = ehr
+                .add_records(patient, resources, batch, |n| bar.inc(n as u64))
+                .await?;
             bar.finish_and_clear();
             cx.print(json!({"patient_id": patient, "records": added, "skipped": skipped, "txs": report.txs, "gas_used": report.gas_used}), || {
                 let mut out = format!("imported {} FHIR resources as records of patient {patient} in {} txs", added.len(), report.txs);
@@ -441,14 +586,25 @@ fn progress(cx: &Cx, total: u64, what: &str) -> ProgressBar {
         return ProgressBar::hidden();
     }
     let bar = ProgressBar::new(total);
-    bar.set_style(ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} records ({per_sec}, eta {eta})").expect("valid template"));
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} records ({per_sec}, eta {eta})")
+            .expect("valid template"),
+    );
     bar.set_message(what.to_string());
     bar
 }
 
 fn request_line(r: &AccessRequestInfo) -> String {
     let cats: Vec<_> = r.categories.iter().map(|c| c.name()).collect();
-    format!("request {}  patient {}  {:?}  {:?} on {}  by {}", r.id, r.patient_id, r.status, r.scope, cats.join(","), r.requester)
+    format!(
+        "request {}  patient {}  {:?}  {:?} on {}  by {}",
+        r.id,
+        r.patient_id,
+        r.status,
+        r.scope,
+        cats.join(","),
+        r.requester
+    )
 }
 
 async fn keys(cx: &mut Cx, cmd: KeysCmd) -> Result<()> {
@@ -456,7 +612,9 @@ async fn keys(cx: &mut Cx, cmd: KeysCmd) -> Result<()> {
     match cmd {
         KeysCmd::Import { name, mnemonic_env } => {
             let mnemonic = match mnemonic_env {
-                Some(var) => std::env::var(&var).with_context(|| format!("env var {var} is not set"))?,
+                Some(var) => {
+                    std::env::var(&var).with_context(|| format!("env var {var} is not set"))?
+                }
                 None => {
                     let mut text = String::new();
                     std::io::stdin().read_line(&mut text)?;
@@ -464,27 +622,55 @@ async fn keys(cx: &mut Cx, cmd: KeysCmd) -> Result<()> {
                 }
             };
             let identity = store.import(&name, &mnemonic)?;
-            cx.print(json!({"name": name, "address": identity.address}), || format!("imported {name}: {}", identity.address));
+            cx.print(json!({"name": name, "address": identity.address}), || {
+                format!("imported {name}: {}", identity.address)
+            });
         }
         KeysCmd::Localnet => {
             let (_, _, accounts) = cx.chain()?;
             let path = accounts.ok_or_else(|| anyhow!("deploy.json names no accounts_file"))?;
             let file: serde_json::Value = serde_json::from_slice(&read_file(&path)?)?;
             let mut imported = Vec::new();
-            for account in file["accounts"].as_array().ok_or_else(|| anyhow!("{}: no accounts", path.display()))? {
-                let (Some(name), Some(mnemonic)) = (account["name"].as_str(), account["mnemonic"].as_str()) else { continue };
+            for account in file["accounts"]
+                .as_array()
+                .ok_or_else(|| anyhow!("{}: no accounts", path.display()))?
+            {
+                let (Some(name), Some(mnemonic)) =
+                    (account["name"].as_str(), account["mnemonic"].as_str())
+                else {
+                    continue;
+                };
                 let identity = store.import(name, mnemonic)?;
                 imported.push(json!({"name": name, "address": identity.address}));
             }
             cx.print(json!(imported), || {
-                imported.iter().map(|k| format!("imported {}: {}  (TEST-ONLY key)", k["name"].as_str().unwrap_or(""), k["address"].as_str().unwrap_or(""))).collect::<Vec<_>>().join("\n")
+                imported
+                    .iter()
+                    .map(|k| {
+                        format!(
+                            "imported {}: {}  (TEST-ONLY key)",
+                            k["name"].as_str().unwrap_or(""),
+                            k["address"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
             });
         }
         KeysCmd::List => {
             let keys = store.list()?;
-            cx.print(json!(keys.iter().map(|(n, a)| json!({"name": n, "address": a})).collect::<Vec<_>>()), || {
-                keys.iter().map(|(n, a)| format!("{n:<12} {a}")).collect::<Vec<_>>().join("\n")
-            });
+            cx.print(
+                json!(keys
+                    .iter()
+                    .map(|(n, a)| json!({"name": n, "address": a}))
+                    .collect::<Vec<_>>()),
+                || {
+                    keys.iter()
+                        .map(|(n, a)| format!("{n:<12} {a}"))
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            );
         }
         KeysCmd::Show { name } => {
             let identity = store.load(&name)?;
@@ -496,17 +682,42 @@ async fn keys(cx: &mut Cx, cmd: KeysCmd) -> Result<()> {
         KeysCmd::Publish => {
             let ehr = cx.ehr()?;
             let key = Binary::from(ehr.identity.public_encryption_key().as_bytes().to_vec());
-            let tx = ehr.session.execute(&[ContractMsg::Registry(RegistryMsg::SetProviderKey { encryption_key: key })]).await?;
-            cx.print(json!({"address": ehr.identity.address, "tx": tx.hash}), || format!("published the encryption key of {}  tx {}", ehr.identity.address, tx.hash));
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Registry(RegistryMsg::SetProviderKey {
+                    encryption_key: key,
+                })])
+                .await?;
+            cx.print(
+                json!({"address": ehr.identity.address, "tx": tx.hash}),
+                || {
+                    format!(
+                        "published the encryption key of {}  tx {}",
+                        ehr.identity.address, tx.hash
+                    )
+                },
+            );
         }
     }
     Ok(())
 }
 
-async fn update_profile(ehr: &Ehr, patient: PatientId, profile: &[u8]) -> Result<ehr_client::TxOutcome> {
+async fn update_profile(
+    ehr: &Ehr,
+    patient: PatientId,
+    profile: &[u8],
+) -> Result<ehr_client::TxOutcome> {
     let info = ehr.patient(patient).await?;
-    let blob = ehr.seal_and_store(&info, Category::Profile, info.profile_version + 1, profile).await?;
-    Ok(ehr.session.execute(&[ContractMsg::Registry(RegistryMsg::UpdatePatient { patient_id: patient, profile: blob })]).await?)
+    let blob = ehr
+        .seal_and_store(&info, Category::Profile, info.profile_version + 1, profile)
+        .await?;
+    Ok(ehr
+        .session
+        .execute(&[ContractMsg::Registry(RegistryMsg::UpdatePatient {
+            patient_id: patient,
+            profile: blob,
+        })])
+        .await?)
 }
 
 async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
@@ -515,35 +726,78 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
             let profile = profile.as_ref().map(read_file).transpose()?;
             let ehr = cx.ehr()?;
             let key = Binary::from(ehr.identity.public_encryption_key().as_bytes().to_vec());
-            let tx = ehr.session.execute(&[ContractMsg::Registry(RegistryMsg::RegisterPatient { encryption_key: key, profile: None })]).await?;
-            let id: PatientId = tx.attribute_values(&ehr.session.chain.config.registry, "patient_id").pop().unwrap_or_default().parse()?;
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Registry(RegistryMsg::RegisterPatient {
+                    encryption_key: key,
+                    profile: None,
+                })])
+                .await?;
+            let id: PatientId = tx
+                .attribute_values(&ehr.session.chain.config.registry, "patient_id")
+                .pop()
+                .unwrap_or_default()
+                .parse()?;
             // The profile is encrypted for the id the chain just assigned.
             if let Some(profile) = profile {
                 update_profile(&ehr, id, &profile).await?;
             }
-            cx.print(json!({"patient_id": id, "tx": tx.hash}), || format!("registered patient {id}  tx {}", tx.hash));
+            cx.print(json!({"patient_id": id, "tx": tx.hash}), || {
+                format!("registered patient {id}  tx {}", tx.hash)
+            });
         }
         PatientCmd::Propose { address } => {
             let address = cx.address_of(&address)?;
             let ehr = cx.ehr()?;
-            let tx = ehr.session.execute(&[ContractMsg::Registry(RegistryMsg::ProposePatient { address: address.clone(), profile: None })]).await?;
-            let id = tx.attribute_values(&ehr.session.chain.config.registry, "patient_id").pop().unwrap_or_default();
-            cx.print(json!({"patient_id": id, "address": address, "tx": tx.hash}), || {
-                format!("proposed patient {id} for {address}; pending until they accept  tx {}", tx.hash)
-            });
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Registry(RegistryMsg::ProposePatient {
+                    address: address.clone(),
+                    profile: None,
+                })])
+                .await?;
+            let id = tx
+                .attribute_values(&ehr.session.chain.config.registry, "patient_id")
+                .pop()
+                .unwrap_or_default();
+            cx.print(
+                json!({"patient_id": id, "address": address, "tx": tx.hash}),
+                || {
+                    format!(
+                        "proposed patient {id} for {address}; pending until they accept  tx {}",
+                        tx.hash
+                    )
+                },
+            );
         }
         PatientCmd::Accept { patient_id } => {
             let ehr = cx.ehr()?;
             let id = match patient_id {
                 Some(id) => id,
                 None => {
-                    let d: DesignationResponse = ehr.session.chain.registry(&RegistryQuery::Designation { address: ehr.identity.address.clone() }).await?;
-                    d.pending_patient_id.ok_or_else(|| anyhow!("no pending proposal for {}", ehr.identity.address))?
+                    let d: DesignationResponse = ehr
+                        .session
+                        .chain
+                        .registry(&RegistryQuery::Designation {
+                            address: ehr.identity.address.clone(),
+                        })
+                        .await?;
+                    d.pending_patient_id.ok_or_else(|| {
+                        anyhow!("no pending proposal for {}", ehr.identity.address)
+                    })?
                 }
             };
             let key = Binary::from(ehr.identity.public_encryption_key().as_bytes().to_vec());
-            let tx = ehr.session.execute(&[ContractMsg::Registry(RegistryMsg::AcceptPatient { patient_id: id, encryption_key: key })]).await?;
-            cx.print(json!({"patient_id": id, "tx": tx.hash}), || format!("accepted: patient {id} is active  tx {}", tx.hash));
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Registry(RegistryMsg::AcceptPatient {
+                    patient_id: id,
+                    encryption_key: key,
+                })])
+                .await?;
+            cx.print(json!({"patient_id": id, "tx": tx.hash}), || {
+                format!("accepted: patient {id} is active  tx {}", tx.hash)
+            });
         }
         PatientCmd::Show { patient_id: given } => {
             let ehr = cx.ehr()?;
@@ -556,23 +810,53 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
             let ehr = cx.ehr()?;
             let id = patient_id(&ehr, patient).await?;
             let tx = update_profile(&ehr, id, &bytes).await?;
-            cx.print(json!({"patient_id": id, "tx": tx.hash}), || format!("profile of patient {id} updated (encrypted)  tx {}", tx.hash));
+            cx.print(json!({"patient_id": id, "tx": tx.hash}), || {
+                format!(
+                    "profile of patient {id} updated (encrypted)  tx {}",
+                    tx.hash
+                )
+            });
         }
         PatientCmd::Delete { patient_id: id } => {
             let ehr = cx.ehr()?;
-            let tx = ehr.session.execute(&[ContractMsg::Registry(RegistryMsg::DeletePatient { patient_id: id })]).await?;
-            cx.print(json!({"patient_id": id, "tx": tx.hash}), || format!("patient {id} deleted (tombstone kept, id never reused)  tx {}", tx.hash));
+            let tx = ehr
+                .session
+                .execute(&[ContractMsg::Registry(RegistryMsg::DeletePatient {
+                    patient_id: id,
+                })])
+                .await?;
+            cx.print(json!({"patient_id": id, "tx": tx.hash}), || {
+                format!(
+                    "patient {id} deleted (tombstone kept, id never reused)  tx {}",
+                    tx.hash
+                )
+            });
         }
         PatientCmd::List { start_after, limit } => {
             let (chain, _, _) = cx.chain()?;
-            let page: PatientsResponse = chain.registry(&RegistryQuery::Patients { start_after, limit: Some(limit) }).await?;
-            cx.print(serde_json::to_value(&page)?, || page.patients.iter().map(patient_line).collect::<Vec<_>>().join("\n"));
+            let page: PatientsResponse = chain
+                .registry(&RegistryQuery::Patients {
+                    start_after,
+                    limit: Some(limit),
+                })
+                .await?;
+            cx.print(serde_json::to_value(&page)?, || {
+                page.patients
+                    .iter()
+                    .map(patient_line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            });
         }
         PatientCmd::Count => {
             let (chain, _, _) = cx.chain()?;
-            let count: PatientCountResponse = chain.registry(&RegistryQuery::PatientCount {}).await?;
+            let count: PatientCountResponse =
+                chain.registry(&RegistryQuery::PatientCount {}).await?;
             cx.print(serde_json::to_value(&count)?, || {
-                format!("active {}  pending {}  deleted {}  total {}", count.active, count.pending, count.deleted, count.total)
+                format!(
+                    "active {}  pending {}  deleted {}  total {}",
+                    count.active, count.pending, count.deleted, count.total
+                )
             });
         }
     }
@@ -581,36 +865,69 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
 
 async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
     match cmd {
-        RecordCmd::Add { patient, category, batch, files } => {
-            let items = files.iter().map(|f| Ok((category, read_file(f)?))).collect::<Result<Vec<_>>>()?;
+        RecordCmd::Add {
+            patient,
+            category,
+            batch,
+            files,
+        } => {
+            let items = files
+                .iter()
+                .map(|f| Ok((category, read_file(f)?)))
+                .collect::<Result<Vec<_>>>()?;
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, patient).await?;
             let bar = progress(cx, items.len() as u64, "adding");
-            let (added, report) = ehr.add_records(patient, items, batch, |n| bar.inc(n as u64)).await?;
+            let (added, report) = ehr
+                .add_records(patient, items, batch, |n| bar.inc(n as u64))
+                .await?;
             bar.finish_and_clear();
-            cx.print(json!({"patient_id": patient, "records": added, "txs": report.txs}), || {
-                added
-                    .iter()
-                    .zip(&files)
-                    .map(|(r, f)| format!("record {}  {}  {}  {}  ({})", r.record_id, r.category.name(), r.uri, r.sha256, f.display()))
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
+            cx.print(
+                json!({"patient_id": patient, "records": added, "txs": report.txs}),
+                || {
+                    added
+                        .iter()
+                        .zip(&files)
+                        .map(|(r, f)| {
+                            format!(
+                                "record {}  {}  {}  {}  ({})",
+                                r.record_id,
+                                r.category.name(),
+                                r.uri,
+                                r.sha256,
+                                f.display()
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join("\n")
+                },
+            );
         }
         RecordCmd::Update { record_id, file } => {
             let bytes = read_file(&file)?;
             let ehr = cx.ehr()?;
             let (version, blob, tx) = ehr.update_record(record_id, &bytes).await?;
-            cx.print(json!({"record_id": record_id, "version": version, "blob": blob, "tx": tx.hash}), || {
-                format!("record {record_id} version {version}  {}  {}  tx {}", blob.uri, blob.sha256, tx.hash)
-            });
+            cx.print(
+                json!({"record_id": record_id, "version": version, "blob": blob, "tx": tx.hash}),
+                || {
+                    format!(
+                        "record {record_id} version {version}  {}  {}  tx {}",
+                        blob.uri, blob.sha256, tx.hash
+                    )
+                },
+            );
         }
-        RecordCmd::Get { record_id, version, out } => {
+        RecordCmd::Get {
+            record_id,
+            version,
+            out,
+        } => {
             let ehr = cx.ehr()?;
             let (record, chosen, plaintext) = ehr.read_record(record_id, version).await?;
             match out {
                 Some(path) => {
-                    std::fs::write(&path, &plaintext).with_context(|| format!("writing {}", path.display()))?;
+                    std::fs::write(&path, &plaintext)
+                        .with_context(|| format!("writing {}", path.display()))?;
                     cx.print(json!({"record_id": record_id, "version": chosen.version, "sha256_verified": chosen.blob.sha256, "out": path}), || {
                         format!("record {record_id} v{} ({}) verified and decrypted to {}", chosen.version, record.category.name(), path.display())
                     });
@@ -632,23 +949,53 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
             cx.print(serde_json::to_value(&versions)?, || {
                 versions
                     .iter()
-                    .map(|v| format!("v{}  {}  {}  {} bytes  by {}  at {}", v.version, v.blob.uri, v.blob.sha256, v.blob.size, v.author, v.time.seconds()))
+                    .map(|v| {
+                        format!(
+                            "v{}  {}  {}  {} bytes  by {}  at {}",
+                            v.version,
+                            v.blob.uri,
+                            v.blob.sha256,
+                            v.blob.size,
+                            v.author,
+                            v.time.seconds()
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
         }
-        RecordCmd::List { patient, category, start_after, limit } => {
+        RecordCmd::List {
+            patient,
+            category,
+            start_after,
+            limit,
+        } => {
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, patient).await?;
             let page: RecordsResponse = ehr
                 .session
                 .chain
-                .registry(&RegistryQuery::RecordsByPatient { patient_id: patient, category, start_after, limit: Some(limit) })
+                .registry(&RegistryQuery::RecordsByPatient {
+                    patient_id: patient,
+                    category,
+                    start_after,
+                    limit: Some(limit),
+                })
                 .await?;
             cx.print(serde_json::to_value(&page)?, || {
                 page.records
                     .iter()
-                    .map(|r| format!("record {}  {}  {:?}  v{}  {}  by {}", r.id, r.category.name(), r.status, r.latest.version, r.latest.blob.uri, r.created_by))
+                    .map(|r| {
+                        format!(
+                            "record {}  {}  {:?}  v{}  {}  by {}",
+                            r.id,
+                            r.category.name(),
+                            r.status,
+                            r.latest.version,
+                            r.latest.blob.uri,
+                            r.created_by
+                        )
+                    })
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -706,12 +1053,20 @@ async fn bench(cx: &mut Cx, args: BenchArgs) -> Result<()> {
     for i in 0..args.count {
         let mut plaintext = format!("bench record {i} ").into_bytes();
         plaintext.resize(args.size.max(plaintext.len()), b'.');
-        blobs.push((Category::Lab, ehr.seal_and_store(&patient, Category::Lab, 1, &plaintext).await?));
+        blobs.push((
+            Category::Lab,
+            ehr.seal_and_store(&patient, Category::Lab, 1, &plaintext)
+                .await?,
+        ));
     }
     let prepare_secs = prepared.elapsed().as_secs_f64();
     let bar = progress(cx, args.count as u64, "submitting");
     let started = Instant::now();
-    let (added, report) = ehr.register_records(patient_id, blobs, args.batch, args.in_flight, |n| bar.inc(n as u64)).await?;
+    let (added, report) = ehr
+        .register_records(patient_id, blobs, args.batch, args.in_flight, |n| {
+            bar.inc(n as u64)
+        })
+        .await?;
     let secs = started.elapsed().as_secs_f64();
     bar.finish_and_clear();
     let mut latencies = report.latencies_ms.clone();
@@ -732,4 +1087,3 @@ async fn bench(cx: &mut Cx, args: BenchArgs) -> Result<()> {
     );
     Ok(())
 }
-

@@ -27,12 +27,18 @@ pub fn category_of(resource: &serde_json::Value) -> Option<Category> {
             }
         }
         "ImagingStudy" | "Media" => Category::Imaging,
-        "MedicationRequest" | "MedicationStatement" | "MedicationAdministration" | "MedicationDispense" | "Medication" => Category::Prescription,
+        "MedicationRequest"
+        | "MedicationStatement"
+        | "MedicationAdministration"
+        | "MedicationDispense"
+        | "Medication" => Category::Prescription,
         "AllergyIntolerance" => Category::Allergy,
         "Immunization" => Category::Immunization,
         "Encounter" => Category::Encounter,
         "DocumentReference" | "Composition" | "Binary" => Category::Document,
-        "Patient" | "Practitioner" | "Organization" | "PractitionerRole" | "Location" => return None,
+        "Patient" | "Practitioner" | "Organization" | "PractitionerRole" | "Location" => {
+            return None
+        }
         _ => Category::Note,
     })
 }
@@ -42,11 +48,18 @@ pub type ResourceRecord = (Category, Vec<u8>);
 
 /// The records of a bundle, and the count of skipped resources by type.
 pub fn records_of_bundle(bytes: &[u8]) -> Result<(Vec<ResourceRecord>, BTreeMap<String, usize>)> {
-    let bundle: serde_json::Value = serde_json::from_slice(bytes).context("the bundle is not JSON")?;
+    let bundle: serde_json::Value =
+        serde_json::from_slice(bytes).context("the bundle is not JSON")?;
     if bundle["resourceType"].as_str() != Some("Bundle") {
-        bail!("not a FHIR Bundle (resourceType is {})", bundle["resourceType"]);
+        bail!(
+            "not a FHIR Bundle (resourceType is {})",
+            bundle["resourceType"]
+        );
     }
-    let entries = bundle["entry"].as_array().map(Vec::as_slice).unwrap_or_default();
+    let entries = bundle["entry"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
     let mut records = Vec::new();
     let mut skipped = BTreeMap::new();
     for (index, entry) in entries.iter().enumerate() {
@@ -80,7 +93,15 @@ mod tests {
         ]});
         let (records, skipped) = records_of_bundle(&serde_json::to_vec(&bundle).unwrap()).unwrap();
         let categories: Vec<_> = records.iter().map(|(c, _)| *c).collect();
-        assert_eq!(categories, vec![Category::Lab, Category::Imaging, Category::Allergy, Category::Note]);
+        assert_eq!(
+            categories,
+            vec![
+                Category::Lab,
+                Category::Imaging,
+                Category::Allergy,
+                Category::Note
+            ]
+        );
         assert_eq!(skipped.get("Patient"), Some(&1));
     }
 
@@ -88,7 +109,10 @@ mod tests {
     fn bad_bundles_are_refused() {
         assert!(records_of_bundle(b"not json").is_err());
         assert!(records_of_bundle(br#"{"resourceType": "Patient"}"#).is_err());
-        assert!(records_of_bundle(br#"{"resourceType": "Bundle", "entry": [{"resource": {}}]}"#).is_err());
+        assert!(
+            records_of_bundle(br#"{"resourceType": "Bundle", "entry": [{"resource": {}}]}"#)
+                .is_err()
+        );
         assert!(records_of_bundle(br#"{"resourceType": "Bundle", "entry": []}"#).is_err());
     }
 }

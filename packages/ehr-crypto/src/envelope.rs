@@ -10,10 +10,10 @@ use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
-use crate::Category;
 use crate::error::{CryptoError, Result};
 use crate::keys::{CategoryKey, HpkeKem, X25519PublicKey, X25519SecretKey};
 use crate::rng::os_rng;
+use crate::Category;
 
 /// Prefix of the HPKE `info` string.
 pub const ENVELOPE_INFO_LABEL: &[u8] = b"ehr-chain/category-key-envelope/v1";
@@ -53,7 +53,10 @@ impl Envelope {
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
         <[u8; ENVELOPE_LEN]>::try_from(bytes)
             .map(Self)
-            .map_err(|_| CryptoError::BadEnvelopeLength { len: bytes.len(), expected: ENVELOPE_LEN })
+            .map_err(|_| CryptoError::BadEnvelopeLength {
+                len: bytes.len(),
+                expected: ENVELOPE_LEN,
+            })
     }
 
     pub fn as_bytes(&self) -> &[u8; ENVELOPE_LEN] {
@@ -74,7 +77,11 @@ impl Envelope {
 }
 
 /// Seals `category_key` to `recipient` for `context`.
-pub fn seal_category_key(recipient: &X25519PublicKey, context: &EnvelopeContext, category_key: &CategoryKey) -> Result<Envelope> {
+pub fn seal_category_key(
+    recipient: &X25519PublicKey,
+    context: &EnvelopeContext,
+    category_key: &CategoryKey,
+) -> Result<Envelope> {
     seal_category_key_with_rng(recipient, context, category_key, &mut os_rng()?)
 }
 
@@ -106,13 +113,25 @@ pub(crate) fn seal_category_key_with_rng(
 }
 
 /// Opens an envelope with the recipient's secret key for the expected `context`.
-pub fn open_category_key(recipient: &X25519SecretKey, context: &EnvelopeContext, envelope: &Envelope) -> Result<CategoryKey> {
+pub fn open_category_key(
+    recipient: &X25519SecretKey,
+    context: &EnvelopeContext,
+    envelope: &Envelope,
+) -> Result<CategoryKey> {
     let (enc_bytes, sealed) = envelope.0.split_at(ENC_LEN);
-    let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(enc_bytes).map_err(|_| CryptoError::EnvelopeOpenFailed)?;
+    let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(enc_bytes)
+        .map_err(|_| CryptoError::EnvelopeOpenFailed)?;
     let sk = recipient.to_hpke()?;
     let opened = Zeroizing::new(
-        hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(&OpModeR::Base, &sk, &enc, &context.info(), sealed, b"")
-            .map_err(|_| CryptoError::EnvelopeOpenFailed)?,
+        hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
+            &OpModeR::Base,
+            &sk,
+            &enc,
+            &context.info(),
+            sealed,
+            b"",
+        )
+        .map_err(|_| CryptoError::EnvelopeOpenFailed)?,
     );
     let mut key = Zeroizing::new([0u8; 32]);
     if opened.len() != key.len() {

@@ -30,11 +30,19 @@ pub enum CryptoError {
 
     /// The header is authentic but describes another record than the one expected.
     #[error("header mismatch: {field} is {found}, expected {expected}")]
-    HeaderMismatch { field: &'static str, expected: String, found: String },
+    HeaderMismatch {
+        field: &'static str,
+        expected: String,
+        found: String,
+    },
 
     /// No category key for the (patient, category, epoch) a file or envelope refers to.
     #[error("no category key for patient {patient_id}, category {category}, epoch {epoch}")]
-    MissingCategoryKey { patient_id: u64, category: &'static str, epoch: u32 },
+    MissingCategoryKey {
+        patient_id: u64,
+        category: &'static str,
+        epoch: u32,
+    },
 
     /// An envelope of the wrong size.
     #[error("bad envelope: {len} bytes, expected {expected}")]

@@ -6,10 +6,10 @@ use chacha20poly1305::{Tag, XChaCha20Poly1305, XNonce};
 use rand_core::CryptoRng;
 use zeroize::{Zeroize, Zeroizing};
 
-use crate::Category;
 use crate::error::{CryptoError, Result};
 use crate::keys::CategoryKey;
 use crate::rng::os_rng;
+use crate::Category;
 
 /// First four bytes of every encrypted file: ASCII "EHRF".
 pub const FILE_MAGIC: [u8; 4] = *b"EHRF";
@@ -63,9 +63,17 @@ impl RecordHeader {
     /// Parses and validates the header fields at the start of `file` (no key needed).
     pub fn parse(file: &[u8]) -> Result<Self> {
         if file.len() < MIN_FILE_LEN {
-            return Err(CryptoError::Truncated { len: file.len(), min: MIN_FILE_LEN });
+            return Err(CryptoError::Truncated {
+                len: file.len(),
+                min: MIN_FILE_LEN,
+            });
         }
-        let field = |at: usize, len: usize| file.get(at..at + len).ok_or(CryptoError::Truncated { len: file.len(), min: MIN_FILE_LEN });
+        let field = |at: usize, len: usize| {
+            file.get(at..at + len).ok_or(CryptoError::Truncated {
+                len: file.len(),
+                min: MIN_FILE_LEN,
+            })
+        };
         if field(0, 4)? != FILE_MAGIC {
             return Err(CryptoError::BadMagic);
         }
@@ -78,7 +86,12 @@ impl RecordHeader {
         let category = Category::from_code(code).ok_or(CryptoError::UnknownCategoryCode(code))?;
         let epoch = u32::from_be_bytes(to_array(field(14, 4)?)?);
         let record_version = u32::from_be_bytes(to_array(field(18, 4)?)?);
-        Ok(Self { patient_id, category, epoch, record_version })
+        Ok(Self {
+            patient_id,
+            category,
+            epoch,
+            record_version,
+        })
     }
 
     /// Errors unless `self` (read from a file) describes the record the caller expects, e.g. the
@@ -86,19 +99,35 @@ impl RecordHeader {
     /// another record of the same category key.
     pub fn ensure_matches(&self, expected: &RecordHeader) -> Result<()> {
         let mismatch = |field: &'static str, expected: String, found: String| {
-            Err(CryptoError::HeaderMismatch { field, expected, found })
+            Err(CryptoError::HeaderMismatch {
+                field,
+                expected,
+                found,
+            })
         };
         if self.patient_id != expected.patient_id {
-            return mismatch("patient_id", expected.patient_id.to_string(), self.patient_id.to_string());
+            return mismatch(
+                "patient_id",
+                expected.patient_id.to_string(),
+                self.patient_id.to_string(),
+            );
         }
         if self.category != expected.category {
-            return mismatch("category", expected.category.to_string(), self.category.to_string());
+            return mismatch(
+                "category",
+                expected.category.to_string(),
+                self.category.to_string(),
+            );
         }
         if self.epoch != expected.epoch {
             return mismatch("epoch", expected.epoch.to_string(), self.epoch.to_string());
         }
         if self.record_version != expected.record_version {
-            return mismatch("record_version", expected.record_version.to_string(), self.record_version.to_string());
+            return mismatch(
+                "record_version",
+                expected.record_version.to_string(),
+                self.record_version.to_string(),
+            );
         }
         Ok(())
     }
@@ -106,12 +135,17 @@ impl RecordHeader {
 
 fn new_cipher(key: &[u8]) -> Result<XChaCha20Poly1305> {
     // Keys are [u8; 32] by type, so this only fails if KEY_LEN were changed.
-    XChaCha20Poly1305::new_from_slice(key)
-        .map_err(|_| CryptoError::InvalidKey { what: "XChaCha20-Poly1305 key", reason: "not 32 bytes".into() })
+    XChaCha20Poly1305::new_from_slice(key).map_err(|_| CryptoError::InvalidKey {
+        what: "XChaCha20-Poly1305 key",
+        reason: "not 32 bytes".into(),
+    })
 }
 
 fn to_array<const N: usize>(bytes: &[u8]) -> Result<[u8; N]> {
-    <[u8; N]>::try_from(bytes).map_err(|_| CryptoError::Truncated { len: bytes.len(), min: N })
+    <[u8; N]>::try_from(bytes).map_err(|_| CryptoError::Truncated {
+        len: bytes.len(),
+        min: N,
+    })
 }
 
 /// The per-file random material. Crate-private so that only the vector generator chooses it.
@@ -130,13 +164,21 @@ impl FileMaterial {
         rng.fill_bytes(&mut wrap_nonce);
         let mut content_nonce = [0u8; NONCE_LEN];
         rng.fill_bytes(&mut content_nonce);
-        Self { data_key, wrap_nonce, content_nonce }
+        Self {
+            data_key,
+            wrap_nonce,
+            content_nonce,
+        }
     }
 }
 
 /// Encrypts `plaintext` as a record file under `category_key` (the key of `header.category` for
 /// `header.epoch`). A fresh data key and fresh nonces are drawn from the OS for every call.
-pub fn encrypt_file(header: &RecordHeader, category_key: &CategoryKey, plaintext: &[u8]) -> Result<Vec<u8>> {
+pub fn encrypt_file(
+    header: &RecordHeader,
+    category_key: &CategoryKey,
+    plaintext: &[u8],
+) -> Result<Vec<u8>> {
     let material = FileMaterial::generate(&mut os_rng()?);
     encrypt_file_with_material(header, category_key, &material, plaintext)
 }
@@ -153,7 +195,11 @@ pub(crate) fn encrypt_file_with_material(
     let wrap_cipher = new_cipher(category_key.as_bytes())?;
     let mut wrapped = *material.data_key;
     let wrap_tag = wrap_cipher
-        .encrypt_inout_detached(&XNonce::from(material.wrap_nonce), &fields, wrapped.as_mut_slice().into())
+        .encrypt_inout_detached(
+            &XNonce::from(material.wrap_nonce),
+            &fields,
+            wrapped.as_mut_slice().into(),
+        )
         .map_err(|_| CryptoError::EncryptionFailed)?;
 
     let total = HEADER_LEN
@@ -171,7 +217,11 @@ pub(crate) fn encrypt_file_with_material(
     // Encrypt the content in place; AAD = the whole header.
     let content_cipher = new_cipher(material.data_key.as_ref())?;
     let (head, body) = out.split_at_mut(HEADER_LEN);
-    match content_cipher.encrypt_inout_detached(&XNonce::from(material.content_nonce), head, body.into()) {
+    match content_cipher.encrypt_inout_detached(
+        &XNonce::from(material.content_nonce),
+        head,
+        body.into(),
+    ) {
         Ok(tag) => {
             out.extend_from_slice(&tag);
             Ok(out)
@@ -202,7 +252,12 @@ impl core::fmt::Debug for DecryptedFile {
 /// Decrypts a record file with the category key it was written under.
 pub fn decrypt_file(category_key: &CategoryKey, file: &[u8]) -> Result<DecryptedFile> {
     let header = RecordHeader::parse(file)?;
-    let slice = |from: usize, to: usize| file.get(from..to).ok_or(CryptoError::Truncated { len: file.len(), min: MIN_FILE_LEN });
+    let slice = |from: usize, to: usize| {
+        file.get(from..to).ok_or(CryptoError::Truncated {
+            len: file.len(),
+            min: MIN_FILE_LEN,
+        })
+    };
     let fields = slice(0, HEADER_FIELDS_LEN)?;
     let wrap_nonce = slice(WRAP_NONCE_AT, WRAPPED_KEY_AT)?;
     let wrapped = slice(WRAPPED_KEY_AT, WRAPPED_KEY_AT + KEY_LEN)?;
@@ -239,7 +294,11 @@ pub fn decrypt_file(category_key: &CategoryKey, file: &[u8]) -> Result<Decrypted
 }
 
 /// Decrypts a file and checks that its header is the record the caller expects.
-pub fn decrypt_file_expecting(category_key: &CategoryKey, file: &[u8], expected: &RecordHeader) -> Result<DecryptedFile> {
+pub fn decrypt_file_expecting(
+    category_key: &CategoryKey,
+    file: &[u8],
+    expected: &RecordHeader,
+) -> Result<DecryptedFile> {
     RecordHeader::parse(file)?.ensure_matches(expected)?;
     decrypt_file(category_key, file)
 }

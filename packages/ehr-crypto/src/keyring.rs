@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::Category;
 use crate::envelope::{open_category_key, Envelope, EnvelopeContext};
 use crate::error::{CryptoError, Result};
 use crate::file::{decrypt_file, DecryptedFile, RecordHeader};
 use crate::keys::{CategoryKey, X25519SecretKey};
+use crate::Category;
 
 #[derive(Default, Debug, Clone)]
 pub struct CategoryKeyring {
@@ -20,18 +20,25 @@ impl CategoryKeyring {
     }
 
     pub fn insert(&mut self, context: EnvelopeContext, key: CategoryKey) {
-        self.keys.insert((context.patient_id, context.category, context.epoch), key);
+        self.keys
+            .insert((context.patient_id, context.category, context.epoch), key);
     }
 
     /// Opens `envelope` with `recipient` for `context` and keeps the key.
-    pub fn insert_from_envelope(&mut self, recipient: &X25519SecretKey, context: EnvelopeContext, envelope: &Envelope) -> Result<()> {
+    pub fn insert_from_envelope(
+        &mut self,
+        recipient: &X25519SecretKey,
+        context: EnvelopeContext,
+        envelope: &Envelope,
+    ) -> Result<()> {
         let key = open_category_key(recipient, &context, envelope)?;
         self.insert(context, key);
         Ok(())
     }
 
     pub fn get(&self, context: &EnvelopeContext) -> Option<&CategoryKey> {
-        self.keys.get(&(context.patient_id, context.category, context.epoch))
+        self.keys
+            .get(&(context.patient_id, context.category, context.epoch))
     }
 
     /// The highest epoch held for (patient, category), if any.
@@ -53,7 +60,11 @@ impl CategoryKeyring {
     /// Decrypts a file with the key its header names.
     pub fn decrypt_file(&self, file: &[u8]) -> Result<DecryptedFile> {
         let header = RecordHeader::parse(file)?;
-        let context = EnvelopeContext { patient_id: header.patient_id, category: header.category, epoch: header.epoch };
+        let context = EnvelopeContext {
+            patient_id: header.patient_id,
+            category: header.category,
+            epoch: header.epoch,
+        };
         let key = self.get(&context).ok_or(CryptoError::MissingCategoryKey {
             patient_id: header.patient_id,
             category: header.category.name(),

@@ -25,8 +25,10 @@ pub(crate) fn decode_base64_32(what: &'static str, text: &str) -> Result<[u8; 32
 }
 
 fn to_array_32(what: &'static str, bytes: &[u8]) -> Result<[u8; 32]> {
-    <[u8; 32]>::try_from(bytes)
-        .map_err(|_| CryptoError::InvalidKey { what, reason: format!("{} bytes, expected 32", bytes.len()) })
+    <[u8; 32]>::try_from(bytes).map_err(|_| CryptoError::InvalidKey {
+        what,
+        reason: format!("{} bytes, expected 32", bytes.len()),
+    })
 }
 
 /// The symmetric key of one (patient, category, epoch). It wraps the data key of every file of
@@ -97,8 +99,12 @@ impl X25519SecretKey {
     }
 
     pub(crate) fn to_hpke(&self) -> Result<<HpkeKem as hpke::Kem>::PrivateKey> {
-        <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(&self.0)
-            .map_err(|e| CryptoError::InvalidKey { what: "X25519 secret key", reason: e.to_string() })
+        <HpkeKem as hpke::Kem>::PrivateKey::from_bytes(&self.0).map_err(|e| {
+            CryptoError::InvalidKey {
+                what: "X25519 secret key",
+                reason: e.to_string(),
+            }
+        })
     }
 }
 
@@ -138,7 +144,11 @@ impl X25519PublicKey {
     }
 
     pub(crate) fn to_hpke(self) -> Result<<HpkeKem as hpke::Kem>::PublicKey> {
-        <HpkeKem as hpke::Kem>::PublicKey::from_bytes(&self.0)
-            .map_err(|e| CryptoError::InvalidKey { what: "X25519 public key", reason: e.to_string() })
+        <HpkeKem as hpke::Kem>::PublicKey::from_bytes(&self.0).map_err(|e| {
+            CryptoError::InvalidKey {
+                what: "X25519 public key",
+                reason: e.to_string(),
+            }
+        })
     }
 }

@@ -33,7 +33,11 @@ pub(crate) struct ReplayRng {
 
 impl ReplayRng {
     pub(crate) fn new(bytes: &[u8]) -> Self {
-        Self { bytes: bytes.to_vec(), position: 0, overdrawn: false }
+        Self {
+            bytes: bytes.to_vec(),
+            position: 0,
+            overdrawn: false,
+        }
     }
 
     /// True when every byte was consumed and nothing more was asked for.

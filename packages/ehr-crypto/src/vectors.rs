@@ -10,16 +10,23 @@ use base64::Engine as _;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::Category;
-use crate::envelope::{open_category_key, seal_category_key_with_rng, EnvelopeContext, ENVELOPE_INFO_LABEL, ENVELOPE_LEN};
+use crate::envelope::{
+    open_category_key, seal_category_key_with_rng, EnvelopeContext, ENVELOPE_INFO_LABEL,
+    ENVELOPE_LEN,
+};
 use crate::error::{CryptoError, Result};
-use crate::file::{self, FileMaterial, RecordHeader, FILE_FORMAT_VERSION, FILE_MAGIC, HEADER_FIELDS_LEN, HEADER_LEN};
+use crate::file::{
+    self, FileMaterial, RecordHeader, FILE_FORMAT_VERSION, FILE_MAGIC, HEADER_FIELDS_LEN,
+    HEADER_LEN,
+};
 use crate::keys::{CategoryKey, X25519SecretKey};
 use crate::rng::{seeded_rng, ReplayRng};
 use crate::sha256_hex;
 use crate::wallet::{
-    adr36_sign_doc, WalletKey, ADDRESS_PREFIX, COSMOS_HD_PATH, KEY_DERIVATION_MESSAGE, X25519_HKDF_INFO, X25519_HKDF_SALT,
+    adr36_sign_doc, WalletKey, ADDRESS_PREFIX, COSMOS_HD_PATH, KEY_DERIVATION_MESSAGE,
+    X25519_HKDF_INFO, X25519_HKDF_SALT,
 };
+use crate::Category;
 
 #[derive(Serialize)]
 pub struct TestVectors {
@@ -171,7 +178,11 @@ fn wallet_vector(name: &'static str, mnemonic: String) -> Result<(WalletVector, 
     Ok((vector, Wallet { name, x25519 }))
 }
 
-fn file_vector(name: &'static str, header: RecordHeader, plaintext: &[u8]) -> Result<(FileVector, CategoryKey)> {
+fn file_vector(
+    name: &'static str,
+    header: RecordHeader,
+    plaintext: &[u8],
+) -> Result<(FileVector, CategoryKey)> {
     let mut rng = seeded_rng(label_bytes(&format!("ehr-chain test vector file: {name}")));
     let category_key = CategoryKey::generate_with_rng(&mut rng);
     let material = FileMaterial::generate(&mut rng);
@@ -195,7 +206,10 @@ fn file_vector(name: &'static str, header: RecordHeader, plaintext: &[u8]) -> Re
         plaintext_hex: hex::encode(plaintext),
         plaintext_utf8: std::str::from_utf8(plaintext).ok().map(str::to_owned),
         header_fields_hex: hex::encode(header.to_field_bytes()),
-        wrapped_data_key_hex: slice(HEADER_FIELDS_LEN + file::NONCE_LEN, HEADER_LEN - file::NONCE_LEN),
+        wrapped_data_key_hex: slice(
+            HEADER_FIELDS_LEN + file::NONCE_LEN,
+            HEADER_LEN - file::NONCE_LEN,
+        ),
         header_hex: slice(0, HEADER_LEN),
         file_hex: hex::encode(&bytes),
         file_sha256_hex: sha256_hex(&bytes),
@@ -203,7 +217,12 @@ fn file_vector(name: &'static str, header: RecordHeader, plaintext: &[u8]) -> Re
     Ok((vector, category_key))
 }
 
-fn envelope_vector(name: &'static str, context: EnvelopeContext, key: &CategoryKey, recipient: &Wallet) -> Result<EnvelopeVector> {
+fn envelope_vector(
+    name: &'static str,
+    context: EnvelopeContext,
+    key: &CategoryKey,
+    recipient: &Wallet,
+) -> Result<EnvelopeVector> {
     let ikm = label_bytes(&format!("ehr-chain test vector envelope ephemeral: {name}"));
     let mut rng = ReplayRng::new(&ikm);
     let public = recipient.x25519.public_key();
@@ -241,8 +260,14 @@ pub fn generate() -> Result<TestVectors> {
     let bip39_test_mnemonic = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about".to_owned();
     let named_mnemonics: [(&'static str, String); 3] = [
         ("patient", bip39_test_mnemonic),
-        ("doctor_a", mnemonic_from_label("ehr-chain test wallet doctor_a")?),
-        ("doctor_b", mnemonic_from_label("ehr-chain test wallet doctor_b")?),
+        (
+            "doctor_a",
+            mnemonic_from_label("ehr-chain test wallet doctor_a")?,
+        ),
+        (
+            "doctor_b",
+            mnemonic_from_label("ehr-chain test wallet doctor_b")?,
+        ),
     ];
     for (name, mnemonic) in named_mnemonics {
         let (vector, wallet) = wallet_vector(name, mnemonic)?;
@@ -254,20 +279,63 @@ pub fn generate() -> Result<TestVectors> {
     };
 
     let lab_result = br#"{"resourceType":"Observation","status":"final","code":{"text":"Hemoglobin"},"valueQuantity":{"value":13.2,"unit":"g/dL"}}"#;
-    let note = "Patient reports mild headache; advised rest & fluids. <follow-up> in 2 weeks. Ünïcödé ✓".as_bytes();
+    let note =
+        "Patient reports mild headache; advised rest & fluids. <follow-up> in 2 weeks. Ünïcödé ✓"
+            .as_bytes();
     let mut binary = Vec::with_capacity(300);
     let mut binary_rng = seeded_rng(label_bytes("ehr-chain test vector binary plaintext"));
     binary.resize(300, 0);
     rand_core::Rng::fill_bytes(&mut binary_rng, &mut binary);
 
     let file_specs: [(&'static str, RecordHeader, &[u8]); 5] = [
-        ("lab_epoch1_v1", RecordHeader { patient_id: 1, category: Category::Lab, epoch: 1, record_version: 1 }, lab_result),
-        ("note_epoch1_v1", RecordHeader { patient_id: 1, category: Category::Note, epoch: 1, record_version: 1 }, note),
-        ("lab_epoch2_v1_after_revoke", RecordHeader { patient_id: 1, category: Category::Lab, epoch: 2, record_version: 1 }, lab_result),
-        ("profile_empty_v7", RecordHeader { patient_id: 42, category: Category::Profile, epoch: 3, record_version: 7 }, b""),
+        (
+            "lab_epoch1_v1",
+            RecordHeader {
+                patient_id: 1,
+                category: Category::Lab,
+                epoch: 1,
+                record_version: 1,
+            },
+            lab_result,
+        ),
+        (
+            "note_epoch1_v1",
+            RecordHeader {
+                patient_id: 1,
+                category: Category::Note,
+                epoch: 1,
+                record_version: 1,
+            },
+            note,
+        ),
+        (
+            "lab_epoch2_v1_after_revoke",
+            RecordHeader {
+                patient_id: 1,
+                category: Category::Lab,
+                epoch: 2,
+                record_version: 1,
+            },
+            lab_result,
+        ),
+        (
+            "profile_empty_v7",
+            RecordHeader {
+                patient_id: 42,
+                category: Category::Profile,
+                epoch: 3,
+                record_version: 7,
+            },
+            b"",
+        ),
         (
             "imaging_binary_max_ids",
-            RecordHeader { patient_id: u64::MAX, category: Category::Imaging, epoch: u32::MAX, record_version: u32::MAX },
+            RecordHeader {
+                patient_id: u64::MAX,
+                category: Category::Imaging,
+                epoch: u32::MAX,
+                record_version: u32::MAX,
+            },
             &binary,
         ),
     ];
@@ -282,18 +350,64 @@ pub fn generate() -> Result<TestVectors> {
         keys.iter()
             .find(|(h, _)| h.patient_id == patient_id && h.category == category && h.epoch == epoch)
             .map(|(_, k)| k)
-            .ok_or(CryptoError::MissingCategoryKey { patient_id, category: category.name(), epoch })
+            .ok_or(CryptoError::MissingCategoryKey {
+                patient_id,
+                category: category.name(),
+                epoch,
+            })
     };
-    let lab1 = EnvelopeContext { patient_id: 1, category: Category::Lab, epoch: 1 };
-    let lab2 = EnvelopeContext { patient_id: 1, category: Category::Lab, epoch: 2 };
-    let note1 = EnvelopeContext { patient_id: 1, category: Category::Note, epoch: 1 };
+    let lab1 = EnvelopeContext {
+        patient_id: 1,
+        category: Category::Lab,
+        epoch: 1,
+    };
+    let lab2 = EnvelopeContext {
+        patient_id: 1,
+        category: Category::Lab,
+        epoch: 2,
+    };
+    let note1 = EnvelopeContext {
+        patient_id: 1,
+        category: Category::Note,
+        epoch: 1,
+    };
     let envelopes = vec![
-        envelope_vector("patient_self_lab_epoch1", lab1, key_of(1, Category::Lab, 1)?, patient)?,
-        envelope_vector("patient_self_note_epoch1", note1, key_of(1, Category::Note, 1)?, patient)?,
-        envelope_vector("grant_doctor_a_lab_epoch1", lab1, key_of(1, Category::Lab, 1)?, doctor_a)?,
-        envelope_vector("grant_doctor_b_lab_epoch1", lab1, key_of(1, Category::Lab, 1)?, doctor_b)?,
-        envelope_vector("patient_self_lab_epoch2_after_revoking_doctor_b", lab2, key_of(1, Category::Lab, 2)?, patient)?,
-        envelope_vector("grant_doctor_a_lab_epoch2", lab2, key_of(1, Category::Lab, 2)?, doctor_a)?,
+        envelope_vector(
+            "patient_self_lab_epoch1",
+            lab1,
+            key_of(1, Category::Lab, 1)?,
+            patient,
+        )?,
+        envelope_vector(
+            "patient_self_note_epoch1",
+            note1,
+            key_of(1, Category::Note, 1)?,
+            patient,
+        )?,
+        envelope_vector(
+            "grant_doctor_a_lab_epoch1",
+            lab1,
+            key_of(1, Category::Lab, 1)?,
+            doctor_a,
+        )?,
+        envelope_vector(
+            "grant_doctor_b_lab_epoch1",
+            lab1,
+            key_of(1, Category::Lab, 1)?,
+            doctor_b,
+        )?,
+        envelope_vector(
+            "patient_self_lab_epoch2_after_revoking_doctor_b",
+            lab2,
+            key_of(1, Category::Lab, 2)?,
+            patient,
+        )?,
+        envelope_vector(
+            "grant_doctor_a_lab_epoch2",
+            lab2,
+            key_of(1, Category::Lab, 2)?,
+            doctor_a,
+        )?,
     ];
 
     Ok(TestVectors {
@@ -332,7 +446,8 @@ fn mnemonic_from_label(label: &str) -> Result<String> {
 /// The vectors as the pretty-printed JSON committed in `test-vectors.json` (trailing newline).
 pub fn generate_json() -> Result<String> {
     let vectors = generate()?;
-    let mut text = serde_json::to_string_pretty(&vectors).map_err(|e| CryptoError::Hex(e.to_string()))?;
+    let mut text =
+        serde_json::to_string_pretty(&vectors).map_err(|e| CryptoError::Hex(e.to_string()))?;
     text.push('\n');
     Ok(text)
 }

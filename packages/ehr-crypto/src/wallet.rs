@@ -33,7 +33,9 @@ pub struct WalletKey {
 
 impl core::fmt::Debug for WalletKey {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("WalletKey").field("public_key", &hex::encode(self.public_key_compressed())).finish()
+        f.debug_struct("WalletKey")
+            .field("public_key", &hex::encode(self.public_key_compressed()))
+            .finish()
     }
 }
 
@@ -50,18 +52,28 @@ impl WalletKey {
         let parsed = bip39::Mnemonic::parse_in(bip39::Language::English, normalized.as_str())
             .map_err(|e| CryptoError::InvalidMnemonic(e.to_string()))?;
         let seed = Zeroizing::new(parsed.to_seed(""));
-        let path: DerivationPath = path.parse().map_err(|e: bip32::Error| CryptoError::HdDerivation(e.to_string()))?;
-        let xprv = XPrv::derive_from_path(seed.as_ref(), &path).map_err(|e| CryptoError::HdDerivation(e.to_string()))?;
-        Ok(Self { signing_key: xprv.private_key().clone() })
+        let path: DerivationPath = path
+            .parse()
+            .map_err(|e: bip32::Error| CryptoError::HdDerivation(e.to_string()))?;
+        let xprv = XPrv::derive_from_path(seed.as_ref(), &path)
+            .map_err(|e| CryptoError::HdDerivation(e.to_string()))?;
+        Ok(Self {
+            signing_key: xprv.private_key().clone(),
+        })
     }
 
     /// From a raw 32-byte secp256k1 secret scalar.
     pub fn from_secret_bytes(bytes: &[u8]) -> Result<Self> {
         if bytes.len() != 32 {
-            return Err(CryptoError::InvalidKey { what: "secp256k1 secret key", reason: format!("{} bytes, expected 32", bytes.len()) });
+            return Err(CryptoError::InvalidKey {
+                what: "secp256k1 secret key",
+                reason: format!("{} bytes, expected 32", bytes.len()),
+            });
         }
-        let signing_key = SigningKey::from_slice(bytes)
-            .map_err(|_| CryptoError::InvalidKey { what: "secp256k1 secret key", reason: "not a valid scalar".into() })?;
+        let signing_key = SigningKey::from_slice(bytes).map_err(|_| CryptoError::InvalidKey {
+            what: "secp256k1 secret key",
+            reason: "not a valid scalar".into(),
+        })?;
         Ok(Self { signing_key })
     }
 
@@ -94,7 +106,10 @@ impl WalletKey {
     /// RFC 6979 deterministic nonce, low-S, returned as r || s.
     pub fn sign_arbitrary(&self, signer: &str, data: &[u8]) -> Result<[u8; 64]> {
         let doc = adr36_sign_doc(signer, data);
-        let signature: Signature = self.signing_key.try_sign(&doc).map_err(|_| CryptoError::InvalidSignature)?;
+        let signature: Signature = self
+            .signing_key
+            .try_sign(&doc)
+            .map_err(|_| CryptoError::InvalidSignature)?;
         let signature = signature.normalize_s();
         let mut out = [0u8; 64];
         out.copy_from_slice(&signature.to_bytes());
@@ -104,7 +119,9 @@ impl WalletKey {
     /// The wallet's X25519 encryption key: the ADR-36 signature of [`KEY_DERIVATION_MESSAGE`] by
     /// its own `wasm` address, through HKDF-SHA256. Same result as the browser gets from Keplr.
     pub fn derive_encryption_key(&self) -> Result<X25519SecretKey> {
-        let signature = Zeroizing::new(self.sign_arbitrary(&self.address()?, KEY_DERIVATION_MESSAGE.as_bytes())?);
+        let signature = Zeroizing::new(
+            self.sign_arbitrary(&self.address()?, KEY_DERIVATION_MESSAGE.as_bytes())?,
+        );
         x25519_secret_from_signature(&signature)
     }
 }
@@ -130,7 +147,10 @@ pub fn adr36_sign_doc(signer: &str, data: &[u8]) -> Vec<u8> {
         json_string(&data_base64),
         json_string(signer),
     );
-    doc.replace('&', "\\u0026").replace('<', "\\u003c").replace('>', "\\u003e").into_bytes()
+    doc.replace('&', "\\u0026")
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .into_bytes()
 }
 
 fn json_string(value: &str) -> String {
@@ -140,15 +160,25 @@ fn json_string(value: &str) -> String {
 
 /// Verifies an ADR-36 signature (64-byte r || s, low-S) by `public_key_compressed` over `data`
 /// signed as `signer`.
-pub fn verify_arbitrary(public_key_compressed: &[u8; 33], signer: &str, data: &[u8], signature: &[u8; 64]) -> Result<()> {
-    let key = VerifyingKey::from_sec1_bytes(public_key_compressed)
-        .map_err(|_| CryptoError::InvalidKey { what: "secp256k1 public key", reason: "not a valid SEC1 point".into() })?;
+pub fn verify_arbitrary(
+    public_key_compressed: &[u8; 33],
+    signer: &str,
+    data: &[u8],
+    signature: &[u8; 64],
+) -> Result<()> {
+    let key = VerifyingKey::from_sec1_bytes(public_key_compressed).map_err(|_| {
+        CryptoError::InvalidKey {
+            what: "secp256k1 public key",
+            reason: "not a valid SEC1 point".into(),
+        }
+    })?;
     let signature = Signature::from_slice(signature).map_err(|_| CryptoError::InvalidSignature)?;
     // Cosmos rejects high-S signatures; so do we.
     if signature.normalize_s() != signature {
         return Err(CryptoError::InvalidSignature);
     }
-    key.verify(&adr36_sign_doc(signer, data), &signature).map_err(|_| CryptoError::InvalidSignature)
+    key.verify(&adr36_sign_doc(signer, data), &signature)
+        .map_err(|_| CryptoError::InvalidSignature)
 }
 
 /// X25519 secret = HKDF-SHA256(salt = X25519_HKDF_SALT, ikm = r || s, info = X25519_HKDF_INFO, 32).
@@ -156,12 +186,17 @@ pub fn x25519_secret_from_signature(signature: &[u8; 64]) -> Result<X25519Secret
     let mut okm = Zeroizing::new([0u8; 32]);
     Hkdf::<Sha256>::new(Some(X25519_HKDF_SALT), signature)
         .expand(X25519_HKDF_INFO, okm.as_mut())
-        .map_err(|_| CryptoError::InvalidKey { what: "X25519 secret key", reason: "HKDF output length".into() })?;
+        .map_err(|_| CryptoError::InvalidKey {
+            what: "X25519 secret key",
+            reason: "HKDF output length".into(),
+        })?;
     Ok(X25519SecretKey::from_bytes(*okm))
 }
 
 /// Parses a base64 signature as returned by Keplr's `signArbitrary` (`StdSignature.signature`).
 pub fn signature_from_base64(text: &str) -> Result<[u8; 64]> {
-    let bytes = base64::engine::general_purpose::STANDARD.decode(text).map_err(|e| CryptoError::Base64(e.to_string()))?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(text)
+        .map_err(|e| CryptoError::Base64(e.to_string()))?;
     <[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| CryptoError::InvalidSignature)
 }

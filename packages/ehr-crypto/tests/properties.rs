@@ -1,8 +1,8 @@
 //! Property tests: round trips over random sizes and fields; arbitrary input never panics.
 
 use ehr_crypto::{
-    decrypt_file, encrypt_file, open_category_key, seal_category_key, Category, CategoryKey, Envelope, EnvelopeContext,
-    RecordHeader, X25519SecretKey,
+    decrypt_file, encrypt_file, open_category_key, seal_category_key, Category, CategoryKey,
+    Envelope, EnvelopeContext, RecordHeader, X25519SecretKey,
 };
 use proptest::prelude::*;
 
@@ -11,8 +11,14 @@ fn any_category() -> impl Strategy<Value = Category> {
 }
 
 fn any_header() -> impl Strategy<Value = RecordHeader> {
-    (any::<u64>(), any_category(), any::<u32>(), any::<u32>())
-        .prop_map(|(patient_id, category, epoch, record_version)| RecordHeader { patient_id, category, epoch, record_version })
+    (any::<u64>(), any_category(), any::<u32>(), any::<u32>()).prop_map(
+        |(patient_id, category, epoch, record_version)| RecordHeader {
+            patient_id,
+            category,
+            epoch,
+            record_version,
+        },
+    )
 }
 
 proptest! {
@@ -97,10 +103,18 @@ proptest! {
 #[test]
 fn large_file_round_trips() {
     let key = CategoryKey::generate().unwrap();
-    let header = RecordHeader { patient_id: 3, category: Category::Imaging, epoch: 1, record_version: 1 };
+    let header = RecordHeader {
+        patient_id: 3,
+        category: Category::Imaging,
+        epoch: 1,
+        record_version: 1,
+    };
     for len in [(1 << 20) - 1, 1 << 20, (1 << 20) + 17, 3 << 20] {
         let plaintext: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
         let file = encrypt_file(&header, &key, &plaintext).unwrap();
-        assert_eq!(decrypt_file(&key, &file).unwrap().plaintext.as_slice(), plaintext.as_slice());
+        assert_eq!(
+            decrypt_file(&key, &file).unwrap().plaintext.as_slice(),
+            plaintext.as_slice()
+        );
     }
 }

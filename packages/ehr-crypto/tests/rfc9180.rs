@@ -40,9 +40,18 @@ impl TryCryptoRng for FixedBytes {}
 fn suite_ids_match_the_rfc_section() {
     let v = fixture();
     assert_eq!(v["mode"], 0);
-    assert_eq!(u64::from(X25519HkdfSha256::KEM_ID), v["kem_id"].as_u64().unwrap());
-    assert_eq!(u64::from(<HkdfSha256 as hpke::kdf::Kdf>::KDF_ID), v["kdf_id"].as_u64().unwrap());
-    assert_eq!(u64::from(<ChaCha20Poly1305 as hpke::aead::Aead>::AEAD_ID), v["aead_id"].as_u64().unwrap());
+    assert_eq!(
+        u64::from(X25519HkdfSha256::KEM_ID),
+        v["kem_id"].as_u64().unwrap()
+    );
+    assert_eq!(
+        u64::from(<HkdfSha256 as hpke::kdf::Kdf>::KDF_ID),
+        v["kdf_id"].as_u64().unwrap()
+    );
+    assert_eq!(
+        u64::from(<ChaCha20Poly1305 as hpke::aead::Aead>::AEAD_ID),
+        v["aead_id"].as_u64().unwrap()
+    );
 }
 
 #[test]
@@ -54,11 +63,16 @@ fn derive_keypair_matches_rfc() {
     assert_eq!(pk_r.to_bytes().as_slice(), hex_field(&v, "pkRm").as_slice());
 
     // The RFC prints skXm unclamped; the hpke crate clamps on (de)serialization.
-    let sk_e_rfc = <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(&hex_field(&v, "skEm")).unwrap();
-    let sk_r_rfc = <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(&hex_field(&v, "skRm")).unwrap();
+    let sk_e_rfc =
+        <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(&hex_field(&v, "skEm")).unwrap();
+    let sk_r_rfc =
+        <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(&hex_field(&v, "skRm")).unwrap();
     assert_eq!(sk_e.to_bytes(), sk_e_rfc.to_bytes());
     assert_eq!(sk_r.to_bytes(), sk_r_rfc.to_bytes());
-    assert_eq!(X25519HkdfSha256::sk_to_pk(&sk_r_rfc).to_bytes().as_slice(), hex_field(&v, "pkRm").as_slice());
+    assert_eq!(
+        X25519HkdfSha256::sk_to_pk(&sk_r_rfc).to_bytes().as_slice(),
+        hex_field(&v, "pkRm").as_slice()
+    );
 }
 
 #[test]
@@ -66,12 +80,11 @@ fn sender_encryptions_and_exports_match_rfc() {
     let v = fixture();
     let pk_r = <X25519HkdfSha256 as Kem>::PublicKey::from_bytes(&hex_field(&v, "pkRm")).unwrap();
     let mut rng = FixedBytes(hex_field(&v, "ikmE"));
-    let (enc, mut sender) = hpke::setup_sender_with_rng::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-        &OpModeS::Base,
-        &pk_r,
-        &hex_field(&v, "info"),
-        &mut rng,
-    )
+    let (enc, mut sender) = hpke::setup_sender_with_rng::<
+        ChaCha20Poly1305,
+        HkdfSha256,
+        X25519HkdfSha256,
+    >(&OpModeS::Base, &pk_r, &hex_field(&v, "info"), &mut rng)
     .unwrap();
     assert!(rng.0.is_empty(), "exactly ikmE was consumed");
     assert_eq!(enc.to_bytes().as_slice(), hex_field(&v, "enc").as_slice());
@@ -79,11 +92,19 @@ fn sender_encryptions_and_exports_match_rfc() {
     let encryptions = v["encryptions"].as_array().unwrap();
     let mut checked = 0;
     for seq in 0..=256u64 {
-        let listed = encryptions.iter().find(|e| e["sequence_number"].as_u64() == Some(seq));
+        let listed = encryptions
+            .iter()
+            .find(|e| e["sequence_number"].as_u64() == Some(seq));
         match listed {
             Some(e) => {
-                let ct = sender.seal(&hex_field(e, "pt"), &hex_field(e, "aad")).unwrap();
-                assert_eq!(hex::encode(ct), e["ct"].as_str().unwrap(), "sequence number {seq}");
+                let ct = sender
+                    .seal(&hex_field(e, "pt"), &hex_field(e, "aad"))
+                    .unwrap();
+                assert_eq!(
+                    hex::encode(ct),
+                    e["ct"].as_str().unwrap(),
+                    "sequence number {seq}"
+                );
                 checked += 1;
             }
             // Advance the sequence number as the RFC's sender did.
@@ -96,7 +117,9 @@ fn sender_encryptions_and_exports_match_rfc() {
 
     for x in v["exports"].as_array().unwrap() {
         let mut out = vec![0u8; x["L"].as_u64().unwrap() as usize];
-        sender.export(&hex_field(x, "exporter_context"), &mut out).unwrap();
+        sender
+            .export(&hex_field(x, "exporter_context"), &mut out)
+            .unwrap();
         assert_eq!(hex::encode(&out), x["exported_value"].as_str().unwrap());
     }
 }
@@ -108,22 +131,33 @@ fn receiver_opens_rfc_ciphertexts_in_sequence() {
     let sk_r = <X25519HkdfSha256 as Kem>::PrivateKey::from_bytes(&hex_field(&v, "skRm")).unwrap();
     let enc = <X25519HkdfSha256 as Kem>::EncappedKey::from_bytes(&hex_field(&v, "enc")).unwrap();
     let info = hex_field(&v, "info");
-    let mut receiver =
-        hpke::setup_receiver::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(&OpModeR::Base, &sk_r, &enc, &info).unwrap();
-    // The receiver's sequence number only advances on a successful open, so messages the RFC
-    // does not list come from a sender in lockstep (same ikmE, hence the same context).
-    let (_, mut sender) = hpke::setup_sender_with_rng::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-        &OpModeS::Base,
-        &pk_r,
+    let mut receiver = hpke::setup_receiver::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+        &OpModeR::Base,
+        &sk_r,
+        &enc,
         &info,
-        &mut FixedBytes(hex_field(&v, "ikmE")),
     )
     .unwrap();
+    // The receiver's sequence number only advances on a successful open, so messages the RFC
+    // does not list come from a sender in lockstep (same ikmE, hence the same context).
+    let (_, mut sender) =
+        hpke::setup_sender_with_rng::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+            &OpModeS::Base,
+            &pk_r,
+            &info,
+            &mut FixedBytes(hex_field(&v, "ikmE")),
+        )
+        .unwrap();
     let encryptions = v["encryptions"].as_array().unwrap();
     for seq in 0..=256u64 {
-        match encryptions.iter().find(|e| e["sequence_number"].as_u64() == Some(seq)) {
+        match encryptions
+            .iter()
+            .find(|e| e["sequence_number"].as_u64() == Some(seq))
+        {
             Some(e) => {
-                let pt = receiver.open(&hex_field(e, "ct"), &hex_field(e, "aad")).unwrap();
+                let pt = receiver
+                    .open(&hex_field(e, "ct"), &hex_field(e, "aad"))
+                    .unwrap();
                 assert_eq!(pt, hex_field(e, "pt"), "sequence number {seq}");
                 sender.seal(&pt, &hex_field(e, "aad")).unwrap();
             }
@@ -135,7 +169,9 @@ fn receiver_opens_rfc_ciphertexts_in_sequence() {
     }
     for x in v["exports"].as_array().unwrap() {
         let mut out = vec![0u8; x["L"].as_u64().unwrap() as usize];
-        receiver.export(&hex_field(x, "exporter_context"), &mut out).unwrap();
+        receiver
+            .export(&hex_field(x, "exporter_context"), &mut out)
+            .unwrap();
         assert_eq!(hex::encode(&out), x["exported_value"].as_str().unwrap());
     }
 }
@@ -160,13 +196,15 @@ fn single_shot_open_of_first_message() {
     // One flipped bit in the ciphertext and it no longer opens.
     let mut ct = hex_field(first, "ct");
     ct[0] ^= 1;
-    assert!(hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
-        &OpModeR::Base,
-        &sk_r,
-        &enc,
-        &hex_field(&v, "info"),
-        &ct,
-        &hex_field(first, "aad"),
-    )
-    .is_err());
+    assert!(
+        hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, X25519HkdfSha256>(
+            &OpModeR::Base,
+            &sk_r,
+            &enc,
+            &hex_field(&v, "info"),
+            &ct,
+            &hex_field(first, "aad"),
+        )
+        .is_err()
+    );
 }

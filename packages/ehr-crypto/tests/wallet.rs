@@ -1,34 +1,59 @@
 //! Wallet keys, addresses, ADR-36 signatures and the wallet-derived X25519 key.
 
 use ehr_crypto::wallet::{
-    adr36_sign_doc, address_from_public_key, signature_from_base64, verify_arbitrary, x25519_secret_from_signature,
-    KEY_DERIVATION_MESSAGE,
+    address_from_public_key, adr36_sign_doc, signature_from_base64, verify_arbitrary,
+    x25519_secret_from_signature, KEY_DERIVATION_MESSAGE,
 };
 use ehr_crypto::{CryptoError, WalletKey};
 
-const ABANDON: &str = "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
+const ABANDON: &str =
+    "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
 
 #[test]
 fn bip39_test_mnemonic_gives_the_well_known_cosmos_address() {
     let wallet = WalletKey::from_mnemonic(ABANDON).unwrap();
     // The address every Cosmos wallet shows for this public BIP-39 test mnemonic.
-    assert_eq!(wallet.address_with_prefix("cosmos").unwrap(), "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4");
-    assert!(wallet.address().unwrap().starts_with("wasm19rl4cm2hmr8afy4kldpxz3fka4jguq0a"));
-    assert_eq!(address_from_public_key(&wallet.public_key_compressed(), "wasm").unwrap(), wallet.address().unwrap());
+    assert_eq!(
+        wallet.address_with_prefix("cosmos").unwrap(),
+        "cosmos19rl4cm2hmr8afy4kldpxz3fka4jguq0auqdal4"
+    );
+    assert!(wallet
+        .address()
+        .unwrap()
+        .starts_with("wasm19rl4cm2hmr8afy4kldpxz3fka4jguq0a"));
+    assert_eq!(
+        address_from_public_key(&wallet.public_key_compressed(), "wasm").unwrap(),
+        wallet.address().unwrap()
+    );
 }
 
 #[test]
 fn mnemonic_whitespace_is_normalized_and_bad_mnemonics_are_errors() {
     let spaced = format!("  {}\n", ABANDON.replace(' ', "   "));
     assert_eq!(
-        WalletKey::from_mnemonic(&spaced).unwrap().address().unwrap(),
-        WalletKey::from_mnemonic(ABANDON).unwrap().address().unwrap()
+        WalletKey::from_mnemonic(&spaced)
+            .unwrap()
+            .address()
+            .unwrap(),
+        WalletKey::from_mnemonic(ABANDON)
+            .unwrap()
+            .address()
+            .unwrap()
     );
     let bad_checksum = ABANDON.replace("about", "abandon");
     for bad in ["", "hello world", bad_checksum.as_str(), "abandon"] {
-        assert!(matches!(WalletKey::from_mnemonic(bad).unwrap_err(), CryptoError::InvalidMnemonic(_)), "{bad:?}");
+        assert!(
+            matches!(
+                WalletKey::from_mnemonic(bad).unwrap_err(),
+                CryptoError::InvalidMnemonic(_)
+            ),
+            "{bad:?}"
+        );
     }
-    assert!(matches!(WalletKey::from_mnemonic_at(ABANDON, "m/44'/x").unwrap_err(), CryptoError::HdDerivation(_)));
+    assert!(matches!(
+        WalletKey::from_mnemonic_at(ABANDON, "m/44'/x").unwrap_err(),
+        CryptoError::HdDerivation(_)
+    ));
     assert!(WalletKey::from_secret_bytes(&[0u8; 32]).is_err());
     assert!(WalletKey::from_secret_bytes(&[1u8; 31]).is_err());
 }
@@ -42,7 +67,10 @@ fn sign_doc_is_keplrs_sorted_compact_amino_json() {
     );
     // Keplr escapes <, > and & after JSON serialization.
     let escaped = String::from_utf8(adr36_sign_doc("<a&b>", b"")).unwrap();
-    assert!(escaped.contains(r#""signer":"\u003ca\u0026b\u003e""#), "{escaped}");
+    assert!(
+        escaped.contains(r#""signer":"\u003ca\u0026b\u003e""#),
+        "{escaped}"
+    );
 }
 
 #[test]
@@ -50,15 +78,26 @@ fn signatures_are_deterministic_low_s_and_verify() {
     let wallet = WalletKey::from_mnemonic(ABANDON).unwrap();
     let address = wallet.address().unwrap();
     let pk = wallet.public_key_compressed();
-    let a = wallet.sign_arbitrary(&address, KEY_DERIVATION_MESSAGE.as_bytes()).unwrap();
-    let b = wallet.sign_arbitrary(&address, KEY_DERIVATION_MESSAGE.as_bytes()).unwrap();
+    let a = wallet
+        .sign_arbitrary(&address, KEY_DERIVATION_MESSAGE.as_bytes())
+        .unwrap();
+    let b = wallet
+        .sign_arbitrary(&address, KEY_DERIVATION_MESSAGE.as_bytes())
+        .unwrap();
     assert_eq!(a, b, "RFC 6979");
     verify_arbitrary(&pk, &address, KEY_DERIVATION_MESSAGE.as_bytes(), &a).unwrap();
-    assert_eq!(verify_arbitrary(&pk, &address, b"other", &a).unwrap_err(), CryptoError::InvalidSignature);
-    assert_eq!(verify_arbitrary(&pk, "wasm1other", KEY_DERIVATION_MESSAGE.as_bytes(), &a).unwrap_err(), CryptoError::InvalidSignature);
+    assert_eq!(
+        verify_arbitrary(&pk, &address, b"other", &a).unwrap_err(),
+        CryptoError::InvalidSignature
+    );
+    assert_eq!(
+        verify_arbitrary(&pk, "wasm1other", KEY_DERIVATION_MESSAGE.as_bytes(), &a).unwrap_err(),
+        CryptoError::InvalidSignature
+    );
 
     // s <= n/2: the high-S twin (n - s) of a valid signature is refused, as Cosmos does.
-    let n = hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141").unwrap();
+    let n =
+        hex::decode("fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141").unwrap();
     let mut high = a;
     let mut borrow = 0i16;
     for i in (0..32).rev() {
@@ -66,7 +105,10 @@ fn signatures_are_deterministic_low_s_and_verify() {
         borrow = i16::from(v < 0);
         high[32 + i] = v.rem_euclid(256) as u8;
     }
-    assert_eq!(verify_arbitrary(&pk, &address, KEY_DERIVATION_MESSAGE.as_bytes(), &high).unwrap_err(), CryptoError::InvalidSignature);
+    assert_eq!(
+        verify_arbitrary(&pk, &address, KEY_DERIVATION_MESSAGE.as_bytes(), &high).unwrap_err(),
+        CryptoError::InvalidSignature
+    );
 }
 
 #[test]
@@ -76,14 +118,34 @@ fn encryption_key_is_deterministic_per_wallet_and_matches_the_signature_path() {
     let k1 = patient.derive_encryption_key().unwrap();
     let k2 = patient.derive_encryption_key().unwrap();
     assert_eq!(k1.as_bytes(), k2.as_bytes());
-    assert_ne!(k1.as_bytes(), other.derive_encryption_key().unwrap().as_bytes());
+    assert_ne!(
+        k1.as_bytes(),
+        other.derive_encryption_key().unwrap().as_bytes()
+    );
 
     // What the browser does: signature from Keplr (base64) → HKDF → X25519.
-    let signature = patient.sign_arbitrary(&patient.address().unwrap(), KEY_DERIVATION_MESSAGE.as_bytes()).unwrap();
+    let signature = patient
+        .sign_arbitrary(
+            &patient.address().unwrap(),
+            KEY_DERIVATION_MESSAGE.as_bytes(),
+        )
+        .unwrap();
     use base64::Engine as _;
-    let from_keplr = signature_from_base64(&base64::engine::general_purpose::STANDARD.encode(signature)).unwrap();
-    assert_eq!(x25519_secret_from_signature(&from_keplr).unwrap().as_bytes(), k1.as_bytes());
-    assert_eq!(k1.public_key(), x25519_secret_from_signature(&signature).unwrap().public_key());
+    let from_keplr =
+        signature_from_base64(&base64::engine::general_purpose::STANDARD.encode(signature))
+            .unwrap();
+    assert_eq!(
+        x25519_secret_from_signature(&from_keplr)
+            .unwrap()
+            .as_bytes(),
+        k1.as_bytes()
+    );
+    assert_eq!(
+        k1.public_key(),
+        x25519_secret_from_signature(&signature)
+            .unwrap()
+            .public_key()
+    );
     assert!(signature_from_base64("AAAA").is_err());
 }
 

@@ -57,7 +57,10 @@ impl Category {
     }
 
     pub fn from_name(name: &str) -> Option<Category> {
-        Category::ALL.iter().copied().find(|category| category.name() == name)
+        Category::ALL
+            .iter()
+            .copied()
+            .find(|category| category.name() == name)
     }
 }
 

@@ -48,7 +48,10 @@ fn measure(bytes: usize, budget: Duration, mut op: impl FnMut()) -> Rate {
         (Some(a), Some(b)) if b - a >= 0.5 => Some(total / (b - a)),
         _ => None,
     };
-    Rate { wall: total / wall_secs, cpu }
+    Rate {
+        wall: total / wall_secs,
+        cpu,
+    }
 }
 
 /// `openssl speed [-elapsed] -evp CIPHER` on 16 KiB blocks, in MB/s.
@@ -63,13 +66,23 @@ fn openssl_speed(cipher: &str, seconds: u32, elapsed: bool) -> Option<(f64, Stri
     let output = Command::new("openssl").args(&args).output().ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
     // Last line: "<Name>   <N>k" where N is thousands of bytes per second.
-    let line = text.lines().rev().find(|l| l.trim_start().to_ascii_lowercase().starts_with(cipher))?;
-    let figure = line.split_whitespace().last()?.trim_end_matches('k').parse::<f64>().ok()?;
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.trim_start().to_ascii_lowercase().starts_with(cipher))?;
+    let figure = line
+        .split_whitespace()
+        .last()?
+        .trim_end_matches('k')
+        .parse::<f64>()
+        .ok()?;
     Some((figure / 1000.0, command))
 }
 
 fn row(label: &str, rate: Rate) {
-    let cpu = rate.cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0}"));
+    let cpu = rate
+        .cpu
+        .map_or_else(|| "n/a".to_owned(), |c| format!("{c:.0}"));
     println!("{label:<44} {:>10.0} {:>10}", rate.wall, cpu);
 }
 
@@ -87,11 +100,19 @@ fn main() {
             std::process::exit(1);
         }
     };
-    let header = RecordHeader { patient_id: 1, category: Category::Imaging, epoch: 1, record_version: 1 };
+    let header = RecordHeader {
+        patient_id: 1,
+        category: Category::Imaging,
+        epoch: 1,
+        record_version: 1,
+    };
 
     println!("ehr-crypto crypto-bench: single thread, {seconds} s per figure, MB = 10^6 bytes");
     println!("{:<44} {:>10} {:>10}", "operation", "MB/s wall", "MB/s cpu");
-    let mut best = Rate { wall: 0.0, cpu: None };
+    let mut best = Rate {
+        wall: 0.0,
+        cpu: None,
+    };
     let mut sink = 0usize;
     for (label, size) in [("1 MiB", 1usize << 20), ("16 MiB", 16 << 20)] {
         let plaintext = vec![0x5au8; size];
@@ -99,14 +120,22 @@ fn main() {
             let file = encrypt_file(&header, &key, &plaintext).unwrap_or_default();
             sink ^= sha256_hex(&file).len();
         });
-        row(&format!("encrypt_file + sha256 of the file ({label})"), enc_hash);
+        row(
+            &format!("encrypt_file + sha256 of the file ({label})"),
+            enc_hash,
+        );
         row(
             &format!("encrypt_file only ({label})"),
             measure(size, budget, || {
-                sink ^= encrypt_file(&header, &key, &plaintext).map(|f| f.len()).unwrap_or_default();
+                sink ^= encrypt_file(&header, &key, &plaintext)
+                    .map(|f| f.len())
+                    .unwrap_or_default();
             }),
         );
-        row(&format!("sha256 only ({label})"), measure(size, budget, || sink ^= sha256_hex(&plaintext).len()));
+        row(
+            &format!("sha256 only ({label})"),
+            measure(size, budget, || sink ^= sha256_hex(&plaintext).len()),
+        );
         if enc_hash.wall > best.wall {
             best.wall = enc_hash.wall;
         }
@@ -121,7 +150,10 @@ fn main() {
     row(
         "XChaCha20-Poly1305 in place (16 KiB)",
         measure(block.len(), budget, || {
-            sink ^= aead.encrypt_inout_detached(&nonce, b"", block.as_mut_slice().into()).map(|t| t[0]).unwrap_or(0) as usize;
+            sink ^= aead
+                .encrypt_inout_detached(&nonce, b"", block.as_mut_slice().into())
+                .map(|t| t[0])
+                .unwrap_or(0) as usize;
         }),
     );
     std::hint::black_box(sink);
@@ -131,9 +163,16 @@ fn main() {
         let wall = openssl_speed(cipher, seconds, true);
         match (cpu, wall) {
             (Some((cpu_mbps, cpu_cmd)), Some((wall_mbps, wall_cmd))) => {
-                println!("{:<44} {:>10.0} {:>10.0}", format!("openssl {cipher} (16 KiB)"), wall_mbps, cpu_mbps);
+                println!(
+                    "{:<44} {:>10.0} {:>10.0}",
+                    format!("openssl {cipher} (16 KiB)"),
+                    wall_mbps,
+                    cpu_mbps
+                );
                 println!("    {wall_cmd}\n    {cpu_cmd}");
-                let cpu_ratio = best.cpu.map_or_else(|| "n/a".to_owned(), |c| format!("{:.2}", c / cpu_mbps));
+                let cpu_ratio = best
+                    .cpu
+                    .map_or_else(|| "n/a".to_owned(), |c| format!("{:.2}", c / cpu_mbps));
                 println!(
                     "{:<44} {:>10.2} {:>10}",
                     format!("ratio best encrypt+sha256 / openssl {cipher}"),
