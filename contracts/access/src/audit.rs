@@ -16,40 +16,55 @@ pub fn append(
     actor: Addr,
     action: AuditAction,
 ) -> Result<u64, ContractError> {
-    let seq = AUDIT_LEN.may_load(storage, patient_id)?.unwrap_or(0) + 1;
-    AUDIT.save(
-        storage,
-        (patient_id, seq),
-        &AuditEntry {
-            patient_id,
-            seq,
-            time,
-            actor,
-            action,
-        },
-    )?;
+    append_all(storage, patient_id, time, actor, vec![action])
+}
+
+/// Appends entries in order, reading and writing the log's length once; returns the last
+/// sequence number.
+fn append_all(
+    storage: &mut dyn Storage,
+    patient_id: PatientId,
+    time: Timestamp,
+    actor: Addr,
+    actions: Vec<AuditAction>,
+) -> Result<u64, ContractError> {
+    let mut seq = AUDIT_LEN.may_load(storage, patient_id)?.unwrap_or(0);
+    for action in actions {
+        seq += 1;
+        AUDIT.save(
+            storage,
+            (patient_id, seq),
+            &AuditEntry {
+                patient_id,
+                seq,
+                time,
+                actor: actor.clone(),
+                action,
+            },
+        )?;
+    }
     AUDIT_LEN.save(storage, patient_id, &seq)?;
     Ok(seq)
 }
 
-pub fn execute_log_action(
+pub fn execute_log_actions(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     patient_id: PatientId,
     actor: String,
-    action: AuditAction,
+    actions: Vec<AuditAction>,
 ) -> Result<Response, ContractError> {
     if info.sender != CONFIG.load(deps.storage)?.registry {
         return Err(ContractError::unauthorized("log action"));
     }
-    if !action.is_registry_action() {
+    if actions.is_empty() || !actions.iter().all(AuditAction::is_registry_action) {
         return Err(ContractError::ActionNotLoggable);
     }
     let actor = validate_address(deps.api, &actor)?;
-    let seq = append(deps.storage, patient_id, env.block.time, actor, action)?;
+    let seq = append_all(deps.storage, patient_id, env.block.time, actor, actions)?;
     Ok(Response::new()
-        .add_attribute("action", "log_action")
+        .add_attribute("action", "log_actions")
         .add_attribute("patient_id", patient_id.to_string())
         .add_attribute("seq", seq.to_string()))
 }
@@ -99,13 +114,13 @@ mod tests {
             record_id: 1,
             category: Category::Lab,
         };
-        execute_log_action(
+        execute_log_actions(
             deps.as_mut(),
             mock_env(),
             from_registry.clone(),
             7,
             patient.to_string(),
-            logged.clone(),
+            vec![logged.clone()],
         )
         .unwrap();
         let forged = AuditAction::AccessGranted {
@@ -113,21 +128,23 @@ mod tests {
             scope: Scope::Manage,
             categories: vec![],
         };
-        let err = execute_log_action(
-            deps.as_mut(),
-            mock_env(),
-            from_registry,
-            7,
-            patient.to_string(),
-            forged,
-        )
-        .unwrap_err();
-        assert!(matches!(err, ContractError::ActionNotLoggable));
+        for refused in [vec![], vec![forged.clone()], vec![logged.clone(), forged]] {
+            let err = execute_log_actions(
+                deps.as_mut(),
+                mock_env(),
+                from_registry.clone(),
+                7,
+                patient.to_string(),
+                refused,
+            )
+            .unwrap_err();
+            assert!(matches!(err, ContractError::ActionNotLoggable));
+        }
 
         let log = query_audit_log(deps.as_ref(), 7, None, None)
             .unwrap()
             .entries;
-        assert_eq!(log.len(), 1, "the refused entry was not stored");
+        assert_eq!(log.len(), 1, "no entry of a refused message was stored");
         assert_eq!(
             (log[0].seq, log[0].actor.clone(), log[0].action.clone()),
             (1, patient, logged)

@@ -109,11 +109,11 @@ pub fn execute(
         ExecuteMsg::EmergencyAccess { patient_id } => {
             emergency::execute_emergency_access(deps, env, info, patient_id)
         }
-        ExecuteMsg::LogAction {
+        ExecuteMsg::LogActions {
             patient_id,
             actor,
-            action,
-        } => audit::execute_log_action(deps, env, info, patient_id, actor, action),
+            actions,
+        } => audit::execute_log_actions(deps, env, info, patient_id, actor, actions),
     }
 }
 

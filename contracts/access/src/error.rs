@@ -55,7 +55,7 @@ pub enum ContractError {
     #[error("request {request_id} was already decided")]
     RequestNotPending { request_id: RequestId },
 
-    #[error("the registry may only log registry actions")]
+    #[error("the registry may only log one or more registry actions")]
     ActionNotLoggable,
 
     #[error("emergency access must last between 1 second and {max} seconds")]

@@ -97,6 +97,10 @@ pub fn execute(
             category,
             blob,
         } => records::execute_add_record(deps, env, info, patient_id, category, blob),
+        ExecuteMsg::AddRecords {
+            patient_id,
+            records,
+        } => records::execute_add_records(deps, env, info, patient_id, records),
         ExecuteMsg::UpdateRecord { record_id, blob } => {
             records::execute_update_record(deps, env, info, record_id, blob)
         }

@@ -54,6 +54,9 @@ pub enum ContractError {
     #[error("this ciphertext is already registered for the patient as record {record_id}")]
     DuplicateBlob { record_id: RecordId },
 
+    #[error("one batch holds the same ciphertext twice: {sha256}")]
+    DuplicateBlobInBatch { sha256: String },
+
     #[error("no record of patient {patient_id} has sha256 {sha256}")]
     HashNotFound {
         patient_id: PatientId,

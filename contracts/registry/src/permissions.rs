@@ -68,12 +68,23 @@ pub fn audit_message(
     actor: &Addr,
     action: AuditAction,
 ) -> Result<WasmMsg, ContractError> {
+    audit_messages(deps, patient_id, actor, vec![action])
+}
+
+/// One message that appends all `actions`, in order: a batch costs one call of the access
+/// contract, not one per record.
+pub fn audit_messages(
+    deps: Deps,
+    patient_id: PatientId,
+    actor: &Addr,
+    actions: Vec<AuditAction>,
+) -> Result<WasmMsg, ContractError> {
     Ok(WasmMsg::Execute {
         contract_addr: access_contract(deps)?.into_string(),
-        msg: to_json_binary(&ehr_types::access::ExecuteMsg::LogAction {
+        msg: to_json_binary(&ehr_types::access::ExecuteMsg::LogActions {
             patient_id,
             actor: actor.to_string(),
-            action,
+            actions,
         })?,
         funds: vec![],
     })

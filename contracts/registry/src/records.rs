@@ -1,16 +1,19 @@
+use std::collections::BTreeSet;
+
 use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response, StdError, Storage};
 use cw_storage_plus::Bound;
 use ehr_types::access::Scope;
 use ehr_types::pagination::{collect_page, page_size};
 use ehr_types::registry::{
-    PatientStatus, RecordHistoryResponse, RecordInfo, RecordStatus, RecordVersion, RecordsResponse,
+    NewRecord, PatientStatus, RecordHistoryResponse, RecordInfo, RecordStatus, RecordVersion,
+    RecordsResponse,
 };
-use ehr_types::validate::{validate_blob, validate_sha256};
+use ehr_types::validate::{validate_blob, validate_record_count, validate_sha256};
 use ehr_types::{AuditAction, BlobRef, Category, PatientId, RecordId};
 
 use crate::error::ContractError;
 use crate::patients::{ensure_status, load_patient};
-use crate::permissions::{audit_message, authorize, validate_address};
+use crate::permissions::{audit_message, audit_messages, authorize, validate_address};
 use crate::state::{records, LAST_RECORD_ID, PATIENTS, RECORD_BY_HASH, RECORD_VERSIONS};
 
 /// The most stored entries one `PurgeDeletedRecords` removes.
@@ -43,63 +46,112 @@ pub fn execute_add_record(
     category: Category,
     blob: BlobRef,
 ) -> Result<Response, ContractError> {
-    if category == Category::Profile {
+    add_records(
+        deps,
+        env,
+        info,
+        patient_id,
+        vec![NewRecord { category, blob }],
+        "add_record",
+    )
+}
+
+pub fn execute_add_records(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    new_records: Vec<NewRecord>,
+) -> Result<Response, ContractError> {
+    validate_record_count(new_records.len())?;
+    add_records(deps, env, info, patient_id, new_records, "add_records")
+}
+
+/// Adds records of one patient in order, each with its first version, and logs them with one
+/// audit message. Each distinct category is authorized once, so a doctor's grant is queried at
+/// most once per category, not once per record.
+fn add_records(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    new_records: Vec<NewRecord>,
+    action: &str,
+) -> Result<Response, ContractError> {
+    if new_records
+        .iter()
+        .any(|record| record.category == Category::Profile)
+    {
         return Err(ContractError::ProfileCategoryReserved);
     }
     let patient = load_patient(deps.storage, patient_id)?;
     ensure_status(&patient, PatientStatus::Active)?;
-    authorize(
-        deps.as_ref(),
-        &info.sender,
-        &patient,
-        Scope::Write,
-        Some(category),
-        "add record",
-    )?;
-    validate_blob(&blob)?;
-    ensure_new_blob(deps.storage, patient_id, &blob)?;
+    let mut authorized: Vec<Category> = Vec::new();
+    let mut hashes = BTreeSet::new();
+    for record in &new_records {
+        if !authorized.contains(&record.category) {
+            authorize(
+                deps.as_ref(),
+                &info.sender,
+                &patient,
+                Scope::Write,
+                Some(record.category),
+                "add record",
+            )?;
+            authorized.push(record.category);
+        }
+        validate_blob(&record.blob)?;
+        if !hashes.insert(record.blob.sha256.as_str()) {
+            return Err(ContractError::DuplicateBlobInBatch {
+                sha256: record.blob.sha256.clone(),
+            });
+        }
+    }
 
-    let record_id = LAST_RECORD_ID
-        .load(deps.storage)?
-        .checked_add(1)
-        .ok_or_else(|| StdError::msg("record id space exhausted"))?;
-    let first = RecordVersion {
-        version: 1,
-        blob,
-        author: info.sender.clone(),
-        time: env.block.time,
-    };
-    let record = RecordInfo {
-        id: record_id,
-        patient_id,
-        category,
-        created_by: info.sender.clone(),
-        status: RecordStatus::Active,
-        latest: first.clone(),
-    };
-    LAST_RECORD_ID.save(deps.storage, &record_id)?;
-    RECORD_BY_HASH.save(
-        deps.storage,
-        (patient_id, first.blob.sha256.as_str()),
-        &record_id,
-    )?;
-    RECORD_VERSIONS.save(deps.storage, (record_id, 1), &first)?;
-    records().save(deps.storage, record_id, &record)?;
-
-    let audit = audit_message(
-        deps.as_ref(),
-        patient_id,
-        &info.sender,
-        AuditAction::RecordAdded {
+    let mut record_id = LAST_RECORD_ID.load(deps.storage)?;
+    let mut logged = Vec::with_capacity(new_records.len());
+    let mut response = Response::new()
+        .add_attribute("action", action)
+        .add_attribute("patient_id", patient_id.to_string());
+    for NewRecord { category, blob } in new_records {
+        ensure_new_blob(deps.storage, patient_id, &blob)?;
+        record_id = record_id
+            .checked_add(1)
+            .ok_or_else(|| StdError::msg("record id space exhausted"))?;
+        let first = RecordVersion {
+            version: 1,
+            blob,
+            author: info.sender.clone(),
+            time: env.block.time,
+        };
+        RECORD_BY_HASH.save(
+            deps.storage,
+            (patient_id, first.blob.sha256.as_str()),
+            &record_id,
+        )?;
+        RECORD_VERSIONS.save(deps.storage, (record_id, 1), &first)?;
+        records().save(
+            deps.storage,
+            record_id,
+            &RecordInfo {
+                id: record_id,
+                patient_id,
+                category,
+                created_by: info.sender.clone(),
+                status: RecordStatus::Active,
+                latest: first,
+            },
+        )?;
+        logged.push(AuditAction::RecordAdded {
             record_id,
             category,
-        },
-    )?;
-    Ok(Response::new()
-        .add_message(audit)
-        .add_attribute("action", "add_record")
-        .add_attribute("patient_id", patient_id.to_string())
-        .add_attribute("record_id", record_id.to_string()))
+        });
+        response = response.add_attribute("record_id", record_id.to_string());
+    }
+    LAST_RECORD_ID.save(deps.storage, &record_id)?;
+
+    let audit = audit_messages(deps.as_ref(), patient_id, &info.sender, logged)?;
+    Ok(response.add_message(audit))
 }
 
 /// Loads an active record of an active patient and checks that `info.sender` may act on it.

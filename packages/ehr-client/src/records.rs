@@ -14,10 +14,10 @@ use ehr_types::access::{
     Scope,
 };
 use ehr_types::registry::{
-    ExecuteMsg as RegistryMsg, PatientInfo, ProviderInfo, QueryMsg as RegistryQuery,
+    ExecuteMsg as RegistryMsg, NewRecord, PatientInfo, ProviderInfo, QueryMsg as RegistryQuery,
     RecordHistoryResponse, RecordInfo, RecordVersion,
 };
-use ehr_types::validate::MAX_ENVELOPES;
+use ehr_types::validate::{MAX_ENVELOPES, MAX_RECORDS_PER_MESSAGE};
 use ehr_types::{BlobRef, Category, PatientId, RecordId};
 
 use crate::chain::{ContractMsg, PendingTx, Session, TxOutcome};
@@ -235,9 +235,9 @@ impl Ehr {
         self.storage.put(&file).await
     }
 
-    /// Registers already stored blobs as new records, `batch_size` AddRecord messages per
-    /// transaction, up to `in_flight` transactions in the mempool at once. Retries are
-    /// idempotent: after a failure, blobs the chain already holds for the patient are looked up
+    /// Registers already stored blobs as new records, `batch_size` records per transaction
+    /// (`AddRecords` messages of at most `MAX_RECORDS_PER_MESSAGE`), up to `in_flight`
+    /// transactions in the mempool at once. Retries are idempotent: after a failure, blobs the chain already holds for the patient are looked up
     /// (`RecordBySha256`) and never submitted twice.
     pub async fn register_records(
         &self,
@@ -268,20 +268,14 @@ impl Ehr {
                     break;
                 };
                 let msgs: Vec<ContractMsg> = batch
-                    .iter()
-                    .map(|(category, blob)| {
-                        ContractMsg::Registry(RegistryMsg::AddRecord {
-                            patient_id,
-                            category: *category,
-                            blob: blob.clone(),
-                        })
-                    })
+                    .chunks(MAX_RECORDS_PER_MESSAGE)
+                    .map(|records| add_records_msg(patient_id, records))
                     .collect();
-                let gas_limit =
-                    simulated_batch.map(|(len, gas)| gas * msgs.len().max(len) as u64 / len as u64);
+                let gas_limit = simulated_batch
+                    .map(|(len, gas)| gas * batch.len().max(len) as u64 / len as u64);
                 match self.session.submit_with_gas(&msgs, gas_limit).await {
                     Ok(tx) => {
-                        simulated_batch.get_or_insert((msgs.len(), tx.gas_wanted));
+                        simulated_batch.get_or_insert((batch.len(), tx.gas_wanted));
                         pending.push_back((tx, batch));
                     }
                     Err(error) if is_retryable(&error) && attempts_left > 0 => {
@@ -579,12 +573,34 @@ impl Ehr {
     }
 }
 
+/// One record as `AddRecord`; more as one `AddRecords`, which the registry executes and audits
+/// in one contract call each instead of two calls per record.
+fn add_records_msg(patient_id: PatientId, batch: &[(Category, BlobRef)]) -> ContractMsg {
+    ContractMsg::Registry(match batch {
+        [(category, blob)] => RegistryMsg::AddRecord {
+            patient_id,
+            category: *category,
+            blob: blob.clone(),
+        },
+        _ => RegistryMsg::AddRecords {
+            patient_id,
+            records: batch
+                .iter()
+                .map(|(category, blob)| NewRecord {
+                    category: *category,
+                    blob: blob.clone(),
+                })
+                .collect(),
+        },
+    })
+}
+
 fn is_retryable(error: &ClientError) -> bool {
     error.is_transient()
         || matches!(error, ClientError::Contract(text) if text.contains("already registered"))
 }
 
-/// Pairs each AddRecord of a committed batch with the record id its event announced.
+/// Pairs each record of a committed batch with the record id its event announced, in order.
 fn records_of(
     outcome: &TxOutcome,
     registry: &str,

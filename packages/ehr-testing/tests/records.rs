@@ -2,8 +2,9 @@
 
 use ehr_registry::ContractError as RegistryError;
 use ehr_testing::{error_text, sample_blob, Suite, Target};
-use ehr_types::registry::{self, RecordInfo, RecordStatus, RecordsResponse};
-use ehr_types::{BlobRef, Category, ValidationError};
+use ehr_types::access::Scope;
+use ehr_types::registry::{self, NewRecord, RecordInfo, RecordStatus, RecordsResponse};
+use ehr_types::{AuditAction, BlobRef, Category, ValidationError};
 
 #[test]
 fn updates_append_to_the_version_chain() {
@@ -312,4 +313,138 @@ fn listings_by_patient_category_and_author_are_paginated_and_capped() {
         )
         .unwrap_err();
     assert!(error_text(&err).contains("invalid address: x"), "{err}");
+}
+
+fn new_records(items: &[(Category, u64)]) -> Vec<NewRecord> {
+    items
+        .iter()
+        .map(|&(category, n)| NewRecord {
+            category,
+            blob: sample_blob(n),
+        })
+        .collect()
+}
+
+#[test]
+fn a_batch_adds_every_record_in_order_or_none() {
+    let (mut suite, roles) = Suite::with_roles();
+    let patient = roles.patient.clone();
+    let add_records = |records| registry::ExecuteMsg::AddRecords {
+        patient_id: roles.patient_id,
+        records,
+    };
+    let audit_before = suite.audit_log(roles.patient_id).len();
+
+    let batch = [
+        (Category::Lab, 10),
+        (Category::Note, 11),
+        (Category::Lab, 12),
+    ];
+    let response = suite
+        .execute(
+            &patient,
+            Target::Registry,
+            &add_records(new_records(&batch)),
+        )
+        .unwrap();
+    let announced: Vec<String> = response
+        .events
+        .iter()
+        .filter(|event| event.ty == "wasm")
+        .flat_map(|event| event.attributes.iter())
+        .filter(|attribute| attribute.key == "record_id")
+        .map(|attribute| attribute.value.clone())
+        .collect();
+    let ids: Vec<u64> = (1..=3).map(|n| roles.record_id + n).collect();
+    assert_eq!(
+        announced,
+        ids.iter().map(u64::to_string).collect::<Vec<_>>()
+    );
+    for (id, (category, n)) in ids.iter().zip(batch) {
+        let record = suite.record(*id).unwrap();
+        assert_eq!(
+            (record.category, record.latest.blob, record.latest.version),
+            (category, sample_blob(n), 1)
+        );
+    }
+    let audit = suite.audit_log(roles.patient_id);
+    let logged: Vec<_> = audit[audit_before..]
+        .iter()
+        .map(|entry| (entry.seq, entry.action.clone()))
+        .collect();
+    let expected: Vec<_> = ids
+        .iter()
+        .zip(batch)
+        .enumerate()
+        .map(|(i, (&record_id, (category, _)))| {
+            (
+                (audit_before + i + 1) as u64,
+                AuditAction::RecordAdded {
+                    record_id,
+                    category,
+                },
+            )
+        })
+        .collect();
+    assert_eq!(logged, expected, "one audit entry per record, in order");
+
+    // A doctor allowed to write Lab only: a batch with one Note record is refused whole.
+    let lab_doctor = suite.addr("lab-doctor");
+    suite.credential(&lab_doctor);
+    suite
+        .grant(
+            &patient,
+            roles.patient_id,
+            &lab_doctor,
+            Scope::Write,
+            &[Category::Lab],
+            None,
+        )
+        .unwrap();
+    suite.execute_expecting_error(
+        &lab_doctor,
+        Target::Registry,
+        &add_records(new_records(&[(Category::Lab, 20), (Category::Note, 21)])),
+        &RegistryError::unauthorized("add record").to_string(),
+    );
+    suite
+        .execute(
+            &lab_doctor,
+            Target::Registry,
+            &add_records(new_records(&[(Category::Lab, 20), (Category::Lab, 21)])),
+        )
+        .unwrap();
+
+    let mut bad_blob = new_records(&[(Category::Lab, 30), (Category::Lab, 31)]);
+    bad_blob[1].blob.size = 0;
+    let too_many: Vec<(Category, u64)> = (0..1001).map(|n| (Category::Lab, 1000 + n)).collect();
+    let refused = [
+        (
+            new_records(&[]),
+            ValidationError::InvalidRecordCount { count: 0 }.to_string(),
+        ),
+        (
+            new_records(&too_many),
+            ValidationError::InvalidRecordCount { count: 1001 }.to_string(),
+        ),
+        (
+            new_records(&[(Category::Lab, 30), (Category::Profile, 31)]),
+            RegistryError::ProfileCategoryReserved.to_string(),
+        ),
+        (bad_blob, ValidationError::InvalidBlobSize.to_string()),
+        (
+            new_records(&[(Category::Lab, 30), (Category::Note, 30)]),
+            RegistryError::DuplicateBlobInBatch {
+                sha256: sample_blob(30).sha256,
+            }
+            .to_string(),
+        ),
+        (
+            new_records(&[(Category::Lab, 30), (Category::Lab, 10)]),
+            RegistryError::DuplicateBlob { record_id: ids[0] }.to_string(),
+        ),
+    ];
+    for (records, expected) in refused {
+        suite.execute_expecting_error(&patient, Target::Registry, &add_records(records), &expected);
+    }
 }

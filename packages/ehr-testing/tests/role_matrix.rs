@@ -266,6 +266,31 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
+            name: "AddRecords",
+            prepare: |_, roles| {
+                Msg::Registry(registry::ExecuteMsg::AddRecords {
+                    patient_id: roles.patient_id,
+                    records: vec![
+                        registry::NewRecord {
+                            category: Category::Lab,
+                            blob: sample_blob(104),
+                        },
+                        registry::NewRecord {
+                            category: Category::Lab,
+                            blob: sample_blob(105),
+                        },
+                    ],
+                })
+            },
+            expect: |role, _| {
+                only(
+                    &PATIENT_OR_GRANTEE,
+                    role,
+                    registry_unauthorized("add record"),
+                )
+            },
+        },
+        Case {
             name: "UpdateRecord",
             prepare: |_, roles| {
                 Msg::Registry(registry::ExecuteMsg::UpdateRecord {
@@ -405,12 +430,12 @@ fn cases() -> Vec<Case> {
             },
         },
         Case {
-            name: "LogAction",
+            name: "LogActions",
             prepare: |_, roles| {
-                Msg::Access(access::ExecuteMsg::LogAction {
+                Msg::Access(access::ExecuteMsg::LogActions {
                     patient_id: roles.patient_id,
                     actor: roles.patient.to_string(),
-                    action: AuditAction::PatientDeleted {},
+                    actions: vec![AuditAction::PatientDeleted {}],
                 })
             },
             expect: |_, _| Some(access_unauthorized("log action")),
@@ -441,7 +466,7 @@ fn every_execute_msg_for_every_role() {
     let cases = cases();
     assert_eq!(
         cases.len(),
-        14 + 9,
+        15 + 9,
         "one case per ExecuteMsg variant of both contracts"
     );
     let mut allowed = 0;
@@ -471,6 +496,6 @@ fn every_execute_msg_for_every_role() {
             }
         }
     }
-    assert_eq!(allowed + refused, 23 * 9);
+    assert_eq!(allowed + refused, 24 * 9);
     println!("role matrix: {allowed} allowed, {refused} refused with the exact error");
 }

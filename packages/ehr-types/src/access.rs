@@ -77,11 +77,11 @@ pub enum ExecuteMsg {
     /// A credentialed doctor: time-boxed read access to every category without the patient's
     /// approval, always written to the patient's audit log.
     EmergencyAccess { patient_id: PatientId },
-    /// The registry only: append a registry action to the patient's audit log.
-    LogAction {
+    /// The registry only: append registry actions, in order, to the patient's audit log.
+    LogActions {
         patient_id: PatientId,
         actor: String,
-        action: AuditAction,
+        actions: Vec<AuditAction>,
     },
 }
 

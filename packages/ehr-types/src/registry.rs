@@ -63,10 +63,23 @@ pub enum ExecuteMsg {
         category: Category,
         blob: BlobRef,
     },
+    /// As `AddRecord`, for 1 to 1000 records of one patient in one contract
+    /// call: all are added, in order with consecutive ids, or none is.
+    AddRecords {
+        patient_id: PatientId,
+        records: Vec<NewRecord>,
+    },
     /// The patient, or a doctor with Write on the record's category: append a version.
     UpdateRecord { record_id: RecordId, blob: BlobRef },
     /// The patient, or a doctor with Manage on the record's category: tombstone the record.
     DeleteRecord { record_id: RecordId },
+}
+
+/// One record of an `AddRecords`.
+#[cw_serde]
+pub struct NewRecord {
+    pub category: Category,
+    pub blob: BlobRef,
 }
 
 #[cw_serde]

@@ -16,6 +16,8 @@ pub const PUBLIC_KEY_LEN: usize = 32;
 pub const MAX_ENVELOPE_LEN: usize = 256;
 /// At most one envelope per category and epoch in one message.
 pub const MAX_ENVELOPES: usize = 32;
+/// The most records one `AddRecords` carries, so one contract call does bounded work.
+pub const MAX_RECORDS_PER_MESSAGE: usize = 1000;
 
 #[derive(Error, Debug, PartialEq, Eq, Clone)]
 pub enum ValidationError {
@@ -33,6 +35,16 @@ pub enum ValidationError {
     InvalidEnvelope { len: usize },
     #[error("too many key envelopes: at most {MAX_ENVELOPES}")]
     TooManyEnvelopes,
+    #[error("expected 1 to {MAX_RECORDS_PER_MESSAGE} records in one message, got {count}")]
+    InvalidRecordCount { count: usize },
+}
+
+pub fn validate_record_count(count: usize) -> Result<(), ValidationError> {
+    if (1..=MAX_RECORDS_PER_MESSAGE).contains(&count) {
+        Ok(())
+    } else {
+        Err(ValidationError::InvalidRecordCount { count })
+    }
 }
 
 pub fn validate_sha256(sha256: &str) -> Result<(), ValidationError> {

@@ -360,12 +360,12 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
   }: {
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
-  logAction: ({
-    action,
+  logActions: ({
+    actions,
     actor,
     patientId
   }: {
-    action: AuditAction;
+    actions: AuditAction[];
     actor: string;
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
@@ -387,7 +387,7 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.denyRequest = this.denyRequest.bind(this);
     this.storeOwnEnvelopes = this.storeOwnEnvelopes.bind(this);
     this.emergencyAccess = this.emergencyAccess.bind(this);
-    this.logAction = this.logAction.bind(this);
+    this.logActions = this.logActions.bind(this);
   }
   updateConfig = async ({
     admin,
@@ -513,18 +513,18 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
       }
     }, fee_, memo_, funds_);
   };
-  logAction = async ({
-    action,
+  logActions = async ({
+    actions,
     actor,
     patientId
   }: {
-    action: AuditAction;
+    actions: AuditAction[];
     actor: string;
     patientId: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
-      log_action: {
-        action,
+      log_actions: {
+        actions,
         actor,
         patient_id: patientId
       }

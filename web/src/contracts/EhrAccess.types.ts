@@ -54,8 +54,8 @@ export type ExecuteMsg = {
     patient_id: number;
   };
 } | {
-  log_action: {
-    action: AuditAction;
+  log_actions: {
+    actions: AuditAction[];
     actor: string;
     patient_id: number;
   };

@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, QueryMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, ProviderInfo, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse } from "./EhrRegistry.types";
+import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, ProviderInfo, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse } from "./EhrRegistry.types";
 export interface EhrRegistryReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -349,6 +349,13 @@ export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
     category: Category;
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  addRecords: ({
+    patientId,
+    records
+  }: {
+    patientId: number;
+    records: NewRecord[];
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   updateRecord: ({
     blob,
     recordId
@@ -383,6 +390,7 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     this.deletePatient = this.deletePatient.bind(this);
     this.purgeDeletedRecords = this.purgeDeletedRecords.bind(this);
     this.addRecord = this.addRecord.bind(this);
+    this.addRecords = this.addRecords.bind(this);
     this.updateRecord = this.updateRecord.bind(this);
     this.deleteRecord = this.deleteRecord.bind(this);
   }
@@ -539,6 +547,20 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
         blob,
         category,
         patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  addRecords = async ({
+    patientId,
+    records
+  }: {
+    patientId: number;
+    records: NewRecord[];
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      add_records: {
+        patient_id: patientId,
+        records
       }
     }, fee_, memo_, funds_);
   };

@@ -64,6 +64,11 @@ export type ExecuteMsg = {
     patient_id: number;
   };
 } | {
+  add_records: {
+    patient_id: number;
+    records: NewRecord[];
+  };
+} | {
   update_record: {
     blob: BlobRef;
     record_id: number;
@@ -79,6 +84,10 @@ export interface BlobRef {
   sha256: string;
   size: number;
   uri: string;
+}
+export interface NewRecord {
+  blob: BlobRef;
+  category: Category;
 }
 export type QueryMsg = {
   config: {};
