@@ -46,6 +46,12 @@ enum Op {
         category: usize,
         blob: u64,
     },
+    AddRecords {
+        actor: usize,
+        patient: u64,
+        /// (category index, blob seed) per record.
+        records: Vec<(usize, u64)>,
+    },
     UpdateRecord {
         actor: usize,
         record: u64,
@@ -87,6 +93,8 @@ fn op_strategy() -> impl Strategy<Value = Op> {
         1 => (actor.clone(), patient.clone()).prop_map(|(actor, patient)| Op::Delete { actor, patient }),
         3 => (actor.clone(), patient.clone(), 0..3usize, blob.clone())
             .prop_map(|(actor, patient, category, blob)| Op::AddRecord { actor, patient, category, blob }),
+        2 => (actor.clone(), patient.clone(), proptest::collection::vec((0..3usize, blob.clone()), 1..5))
+            .prop_map(|(actor, patient, records)| Op::AddRecords { actor, patient, records }),
         2 => (actor.clone(), record.clone(), blob)
             .prop_map(|(actor, record, blob)| Op::UpdateRecord { actor, record, blob }),
         1 => (actor.clone(), record).prop_map(|(actor, record)| Op::DeleteRecord { actor, record }),
@@ -200,6 +208,7 @@ impl Model {
             | Op::Decline { actor, patient }
             | Op::Delete { actor, patient }
             | Op::AddRecord { actor, patient, .. }
+            | Op::AddRecords { actor, patient, .. }
             | Op::Grant { actor, patient, .. }
             | Op::Revoke { actor, patient, .. } => *actor = pick(*actor, *patient),
             Op::UpdateRecord { actor, record, .. } | Op::DeleteRecord { actor, record } => {
@@ -208,6 +217,38 @@ impl Model {
             Op::Register { .. } | Op::Propose { .. } | Op::Advance { .. } => {}
         }
         op
+    }
+
+    /// All records are added, in order, or none: every category writable by `actor` and no
+    /// ciphertext already held for the patient or repeated in the batch.
+    fn add_records(&mut self, actor: usize, patient: u64, records: &[(usize, u64)]) -> bool {
+        let new: Vec<(Category, String)> = records
+            .iter()
+            .map(|&(category, blob)| (RECORD_CATEGORIES[category], sample_blob(blob).sha256))
+            .collect();
+        let distinct: BTreeSet<&String> = new.iter().map(|(_, sha)| sha).collect();
+        let ok = self.active(patient)
+            && new.iter().all(|(category, sha)| {
+                self.may(actor, patient, Scope::Write, Some(*category))
+                    && !self.hashes.contains(&(patient, sha.clone()))
+            })
+            && distinct.len() == new.len();
+        if ok {
+            for (category, sha) in new {
+                let id = self.records.len() as u64 + 1;
+                self.hashes.insert((patient, sha.clone()));
+                self.records.insert(
+                    id,
+                    ModelRecord {
+                        patient,
+                        category,
+                        versions: vec![sha],
+                        deleted: false,
+                    },
+                );
+            }
+        }
+        ok
     }
 
     /// Applies `op` and says whether the contracts must accept it.
@@ -253,27 +294,12 @@ impl Model {
                 patient,
                 category,
                 blob,
-            } => {
-                let category = RECORD_CATEGORIES[category];
-                let sha = sample_blob(blob).sha256;
-                let ok = self.active(patient)
-                    && self.may(actor, patient, Scope::Write, Some(category))
-                    && !self.hashes.contains(&(patient, sha.clone()));
-                if ok {
-                    let id = self.records.len() as u64 + 1;
-                    self.hashes.insert((patient, sha.clone()));
-                    self.records.insert(
-                        id,
-                        ModelRecord {
-                            patient,
-                            category,
-                            versions: vec![sha],
-                            deleted: false,
-                        },
-                    );
-                }
-                ok
-            }
+            } => self.add_records(actor, patient, &[(category, blob)]),
+            Op::AddRecords {
+                actor,
+                patient,
+                ref records,
+            } => self.add_records(actor, patient, records),
             Op::UpdateRecord {
                 actor,
                 record,
@@ -381,6 +407,24 @@ fn run(suite: &mut Suite, actors: &[Addr], op: &Op) -> bool {
                 sample_blob(blob),
             )
             .is_ok(),
+        Op::AddRecords {
+            actor,
+            patient,
+            ref records,
+        } => registry(
+            suite,
+            actor,
+            registry::ExecuteMsg::AddRecords {
+                patient_id: patient,
+                records: records
+                    .iter()
+                    .map(|&(category, blob)| registry::NewRecord {
+                        category: RECORD_CATEGORIES[category],
+                        blob: sample_blob(blob),
+                    })
+                    .collect(),
+            },
+        ),
         Op::UpdateRecord {
             actor,
             record,
