@@ -1,12 +1,11 @@
 // One logged-in session: the generated contract clients over a Keplr signer, IPFS, the wallet-derived
 // X25519 key and the category keys this wallet holds. Every chain write goes through here.
-import { CosmWasmClient, SigningCosmWasmClient, type ExecuteInstruction } from "@cosmjs/cosmwasm-stargate";
+import type { ExecuteInstruction, SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import type { OfflineSigner } from "@cosmjs/proto-signing";
-import { GasPrice } from "@cosmjs/stargate";
 import { randomBytes } from "@noble/ciphers/utils.js";
-import { EhrAccessClient, EhrAccessQueryClient } from "../contracts/EhrAccess.client";
+import { EhrAccessQueryClient } from "../contracts/EhrAccess.client";
 import type { AccessRequestInfo, AuditEntry, GrantInfo, KeyEnvelope, Scope } from "../contracts/EhrAccess.types";
-import { EhrRegistryClient } from "../contracts/EhrRegistry.client";
+import { EhrRegistryQueryClient } from "../contracts/EhrRegistry.client";
 import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordVersion } from "../contracts/EhrRegistry.types";
 import { fromBase64, toBase64 } from "../crypto/bytes";
 import { CryptoError } from "../crypto/errors";
@@ -16,6 +15,7 @@ import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../cr
 import type { Deploy } from "./deploy";
 import { explain } from "./errors";
 import { Ipfs } from "./ipfs";
+import { ContractQuerier } from "./query";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
 
 const PAGE = 100; // the contracts' maximum page size
@@ -41,34 +41,48 @@ export interface OpenedFile {
 }
 
 export class Ehr {
-  readonly registry: EhrRegistryClient;
-  readonly access: EhrAccessClient;
-  /** Queries of the access contract: its `grant` and `emergency_access` names clash with executes in the generated client. */
+  readonly registry: EhrRegistryQueryClient;
   readonly accessQuery: EhrAccessQueryClient;
   readonly ipfs: Ipfs;
   private readonly categoryKeys = new Map<string, Uint8Array>();
+  private signingClient?: Promise<SigningCosmWasmClient>;
 
   private constructor(
     readonly deploy: Deploy,
     readonly address: string,
-    readonly client: SigningCosmWasmClient,
+    private readonly signer: OfflineSigner,
+    querier: ContractQuerier,
     readonly walletKey: X25519KeyPair,
   ) {
-    this.registry = new EhrRegistryClient(client, address, deploy.contracts.registry.address);
-    this.access = new EhrAccessClient(client, address, deploy.contracts.access.address);
-    this.accessQuery = new EhrAccessQueryClient(client, deploy.contracts.access.address);
+    this.registry = new EhrRegistryQueryClient(querier.asCosmWasmClient(), deploy.contracts.registry.address);
+    this.accessQuery = new EhrAccessQueryClient(querier.asCosmWasmClient(), deploy.contracts.access.address);
     this.ipfs = new Ipfs(deploy.ipfs_api_url);
   }
 
   static async nodeChainId(deploy: Deploy): Promise<string> {
-    const c = await CosmWasmClient.connect(deploy.rpc_url);
-    return c.getChainId();
+    return (await ContractQuerier.connect(deploy.rpc_url)).chainId();
   }
 
   static async open(deploy: Deploy, address: string, signer: OfflineSigner, wallet: ArbitrarySigner): Promise<Ehr> {
-    const client = await SigningCosmWasmClient.connectWithSigner(deploy.rpc_url, signer, { gasPrice: GasPrice.fromString(deploy.gas_price) });
-    const walletKey = await deriveWalletKey(wallet, deploy.chain_id, address);
-    return new Ehr(deploy, address, client, walletKey);
+    const [querier, walletKey] = await Promise.all([ContractQuerier.connect(deploy.rpc_url), deriveWalletKey(wallet, deploy.chain_id, address)]);
+    return new Ehr(deploy, address, signer, querier, walletKey);
+  }
+
+  /** The signing client, loaded and connected on first use (or by `preloadSigning`); a failed connection is retried on the next call. */
+  private signing(): Promise<SigningCosmWasmClient> {
+    this.signingClient ??= (async () => {
+      const [{ SigningCosmWasmClient }, { GasPrice }] = await Promise.all([import("@cosmjs/cosmwasm-stargate"), import("@cosmjs/stargate")]);
+      return SigningCosmWasmClient.connectWithSigner(this.deploy.rpc_url, this.signer, { gasPrice: GasPrice.fromString(this.deploy.gas_price) });
+    })().catch((e: unknown) => {
+      this.signingClient = undefined;
+      throw e;
+    });
+    return this.signingClient;
+  }
+
+  /** Starts loading the signing client in the background once the first screen is up. */
+  preloadSigning(): void {
+    this.signing().catch(() => undefined);
   }
 
   get publicKeyBase64(): string {
@@ -93,7 +107,7 @@ export class Ehr {
   }
 
   private async execute(instructions: ExecuteInstruction[], memo = ""): Promise<string> {
-    const res = await this.client.executeMultiple(this.address, instructions, "auto", memo);
+    const res = await (await this.signing()).executeMultiple(this.address, instructions, "auto", memo);
     return res.transactionHash;
   }
   private reg = (msg: object): ExecuteInstruction => ({ contractAddress: this.deploy.contracts.registry.address, msg });

@@ -40,6 +40,14 @@ export function App() {
     return () => window.removeEventListener("keplr_keystorechange", login);
   }, [login]);
 
+  useEffect(() => {
+    if (phase.at !== "ready") return;
+    // The signing client is not needed to show the dashboard; fetch it once the page is idle so the
+    // first transaction does not wait for it.
+    const idle = requestIdleCallback(() => phase.ehr.preloadSigning());
+    return () => cancelIdleCallback(idle);
+  }, [phase]);
+
   const refresh = useCallback(async () => {
     if (phase.at !== "ready") return;
     setPhase({ ...phase, designation: await phase.ehr.designation() });
