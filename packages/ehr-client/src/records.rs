@@ -2,6 +2,7 @@
 //! the ciphertext, register its sha256 on chain in batches; fetch, verify against the chain and
 //! decrypt; grants that carry the category keys wrapped to the grantee.
 
+use std::collections::hash_map::{Entry, HashMap};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -225,13 +226,55 @@ impl Ehr {
         plaintext: &[u8],
     ) -> Result<BlobRef> {
         let (epoch, key) = self.writing_key(patient, category).await?;
+        self.seal_and_store_with(patient, category, epoch, &key, version, plaintext)
+            .await
+    }
+
+    /// Encrypts and stores new records' first versions, looking up each category's writing key
+    /// on chain once, not once per file.
+    pub async fn seal_and_store_all(
+        &self,
+        patient: &PatientInfo,
+        items: Vec<(Category, Vec<u8>)>,
+    ) -> Result<Vec<(Category, BlobRef)>> {
+        let mut blobs = Vec::with_capacity(items.len());
+        let mut writing_keys: HashMap<Category, (u32, CategoryKey)> = HashMap::new();
+        for (category, plaintext) in items {
+            if category == Category::Profile {
+                return Err(ClientError::InvalidInput(
+                    "the profile category is reserved for `ehr patient update`".into(),
+                ));
+            }
+            let (epoch, key) = match writing_keys.entry(category) {
+                Entry::Occupied(held) => held.into_mut(),
+                Entry::Vacant(slot) => slot.insert(self.writing_key(patient, category).await?),
+            };
+            blobs.push((
+                category,
+                self.seal_and_store_with(patient, category, *epoch, key, 1, &plaintext)
+                    .await?,
+            ));
+        }
+        Ok(blobs)
+    }
+
+    /// As `seal_and_store`, with a writing key the caller already holds.
+    async fn seal_and_store_with(
+        &self,
+        patient: &PatientInfo,
+        category: Category,
+        epoch: u32,
+        key: &CategoryKey,
+        version: u32,
+        plaintext: &[u8],
+    ) -> Result<BlobRef> {
         let header = RecordHeader {
             patient_id: patient.id,
             category,
             epoch,
             record_version: version,
         };
-        let file = ehr_crypto::encrypt_file(&header, &key, plaintext)?;
+        let file = ehr_crypto::encrypt_file(&header, key, plaintext)?;
         self.storage.put(&file).await
     }
 
@@ -375,20 +418,8 @@ impl Ehr {
         on_committed: impl FnMut(usize),
     ) -> Result<(Vec<AddedRecord>, BatchReport)> {
         let patient = self.patient(patient_id).await?;
-        let mut blobs = Vec::with_capacity(items.len());
-        for (category, plaintext) in items {
-            if category == Category::Profile {
-                return Err(ClientError::InvalidInput(
-                    "the profile category is reserved for `ehr patient update`".into(),
-                ));
-            }
-            blobs.push((
-                category,
-                self.seal_and_store(&patient, category, 1, &plaintext)
-                    .await?,
-            ));
-        }
-        let order: std::collections::HashMap<String, usize> = blobs
+        let blobs = self.seal_and_store_all(&patient, items).await?;
+        let order: HashMap<String, usize> = blobs
             .iter()
             .enumerate()
             .map(|(i, (_, b))| (b.sha256.clone(), i))
