@@ -19,6 +19,8 @@ use ehr_types::registry::{
 use ehr_types::{Category, PatientId, RecordId, RequestId};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::config::{resolve, Overrides};
 use crate::{Cli, Command};
@@ -320,6 +322,15 @@ fn read_file(path: &PathBuf) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
+/// A chain time as an RFC 3339 UTC string for people (`--json` keeps the contracts' form).
+fn utc(time: Timestamp) -> String {
+    i64::try_from(time.seconds())
+        .ok()
+        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
+        .and_then(|moment| moment.format(&Rfc3339).ok())
+        .unwrap_or_else(|| format!("{} s since 1970", time.seconds()))
+}
+
 fn patient_json(p: &PatientInfo) -> serde_json::Value {
     serde_json::to_value(p).expect("serializable")
 }
@@ -385,7 +396,8 @@ pub async fn run(cli: Cli) -> Result<()> {
                 .await?;
             let names: Vec<_> = args.categories.iter().map(|c| c.name()).collect();
             cx.print(json!({"patient_id": patient, "grantee": grantee, "scope": args.scope, "categories": names, "key_envelopes": envelopes, "tx": tx.hash}), || {
-                format!("granted {:?} on {} of patient {patient} to {grantee} ({envelopes} key envelopes)  tx {}", args.scope, names.join(","), tx.hash)
+                let until = expires.map(|t| format!(" until {}", utc(t))).unwrap_or_default();
+                format!("granted {:?} on {} of patient {patient} to {grantee}{until} ({envelopes} key envelopes)  tx {}", args.scope, names.join(","), tx.hash)
             });
             Ok(())
         }
@@ -543,7 +555,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                         format!(
                             "#{:<4} {}  {}  {}",
                             e.seq,
-                            e.time.seconds(),
+                            utc(e.time),
                             e.actor,
                             serde_json::to_string(&e.action).unwrap_or_default()
                         )
@@ -803,7 +815,23 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
             let ehr = cx.ehr()?;
             let id = patient_id(&ehr, given).await?;
             let info = ehr.patient(id).await?;
-            cx.print(patient_json(&info), || patient_line(&info));
+            // The profile is shown to whoever holds its key (the patient, a doctor granted
+            // Profile); anyone else still sees the patient's on-chain entry.
+            let profile = ehr.read_profile(&info).await;
+            let mut json = patient_json(&info);
+            match &profile {
+                Ok(Some(text)) => json["profile_plaintext"] = String::from_utf8_lossy(text).into(),
+                Ok(None) => {}
+                Err(error) => json["profile_error"] = error.to_string().into(),
+            }
+            cx.print(json, || {
+                let shown = match &profile {
+                    Ok(Some(text)) => format!("\nprofile (decrypted):\n{}", String::from_utf8_lossy(text)),
+                    Ok(None) => String::new(),
+                    Err(error) => format!("\nprofile not shown: {error}"),
+                };
+                format!("{}{shown}", patient_line(&info))
+            });
         }
         PatientCmd::Update { patient, profile } => {
             let bytes = read_file(&profile)?;
@@ -957,7 +985,7 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
                             v.blob.sha256,
                             v.blob.size,
                             v.author,
-                            v.time.seconds()
+                            utc(v.time)
                         )
                     })
                     .collect::<Vec<_>>()

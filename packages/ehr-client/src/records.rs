@@ -472,19 +472,43 @@ impl Ehr {
                     ClientError::NotFound(format!("record {record_id} version {v} not found"))
                 })?,
         };
-        let file = fetch_verified(&self.storage, &chosen.blob).await?;
         let patient = self.patient(record.patient_id).await?;
-        let keyring = self.keyring(&patient).await?;
+        let plaintext = self
+            .open_blob(&patient, record.category, chosen.version, &chosen.blob)
+            .await?;
+        Ok((record, chosen, plaintext))
+    }
+
+    /// The patient's decrypted profile; `None` when no profile is stored.
+    pub async fn read_profile(&self, patient: &PatientInfo) -> Result<Option<Vec<u8>>> {
+        match &patient.profile {
+            None => Ok(None),
+            Some(blob) => self
+                .open_blob(patient, Category::Profile, patient.profile_version, blob)
+                .await
+                .map(Some),
+        }
+    }
+
+    /// Fetches a blob, checks its sha256 against the chain's, checks that its header names this
+    /// patient, category and version, and decrypts it with the keys this identity holds.
+    async fn open_blob(
+        &self,
+        patient: &PatientInfo,
+        category: Category,
+        version: u32,
+        blob: &BlobRef,
+    ) -> Result<Vec<u8>> {
+        let file = fetch_verified(&self.storage, blob).await?;
+        let keyring = self.keyring(patient).await?;
         let header = RecordHeader::parse(&file)?;
-        let expected = RecordHeader {
-            patient_id: record.patient_id,
-            category: record.category,
+        header.ensure_matches(&RecordHeader {
+            patient_id: patient.id,
+            category,
             epoch: header.epoch,
-            record_version: chosen.version,
-        };
-        header.ensure_matches(&expected)?;
-        let plaintext = keyring.decrypt_file(&file)?;
-        Ok((record, chosen, plaintext.plaintext.to_vec()))
+            record_version: version,
+        })?;
+        Ok(keyring.decrypt_file(&file)?.plaintext.to_vec())
     }
 
     /// Re-hashes every stored version of a record and compares with the chain.
