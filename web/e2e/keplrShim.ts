@@ -10,11 +10,14 @@ import { signArbitrary } from "./adr36";
 export interface ShimOptions {
   /** Keplr refuses `enable`, as a locked wallet or a refused connection does. */
   locked?: boolean;
+  /** Keplr set to another chain: its addresses carry that chain's prefix. */
+  prefix?: string;
 }
 
 export async function installKeplr(context: BrowserContext, mnemonic: string, options: ShimOptions = {}): Promise<string> {
-  const direct = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix: "wasm" });
-  const amino = await Secp256k1HdWallet.fromMnemonic(mnemonic, { prefix: "wasm" });
+  const prefix = options.prefix ?? "wasm";
+  const direct = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix });
+  const amino = await Secp256k1HdWallet.fromMnemonic(mnemonic, { prefix });
   const [account] = await direct.getAccounts();
   const suggested = new Set<string>();
 

@@ -1,8 +1,13 @@
 // The whole story through the UI, a patient and two doctors in separate browser contexts, against the
 // live localnet and kubo: register, upload, grant, doctor reads and writes, request/approve, revoke,
 // emergency access in the audit log, propose/accept, a changed blob (red badge), IPFS down then retry
-// (no duplicate record), wallet screens, screenshots and axe-core on the dashboards.
-import { mkdirSync } from "node:fs";
+// (no duplicate record), wallet screens, screenshots and axe-core on the dashboards; a record and a grant
+// written with the `ehr` CLI, seen in the browser; an expired grant; paging past the first 100 records.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { GasPrice } from "@cosmjs/stargate";
@@ -10,6 +15,17 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { account, deploy, personAs, RESULTS, seriousViolations, startHarness, type Harness, type Person } from "./harness";
+import { seedPatientRecords } from "./seed";
+
+const REPO = fileURLToPath(new URL("../..", import.meta.url));
+const cliHome = mkdtempSync(join(tmpdir(), "ehr-e2e-cli-"));
+/** The `ehr` CLI (its path in EHR_CLI, built by scripts/test-web) against the same localnet and kubo. */
+function ehrCli(who: string, ...args: string[]): unknown {
+  const cli = process.env.EHR_CLI;
+  if (!cli) throw new Error("EHR_CLI must name the ehr binary (scripts/test-web sets it)");
+  const env = { ...process.env, EHR_FROM: who, EHR_HOME: cliHome, EHR_CONFIG: join(REPO, ".localnet/deploy.json") };
+  return JSON.parse(execFileSync(cli, ["--json", ...args], { cwd: REPO, env, encoding: "utf8" }));
+}
 
 let h: Harness;
 let patient: Person, doctor1: Person, doctor2: Person;
@@ -49,6 +65,13 @@ describe("wallet screens", () => {
     await p.page.getByRole("heading", { name: /Keplr is locked/ }).waitFor();
     await p.context.close();
   });
+  it("Keplr on another chain: says which chain it must be on", async () => {
+    const p = await personAs(h, "patient3", { prefix: "cosmos" });
+    await p.page.getByRole("heading", { name: "Wrong chain" }).waitFor();
+    await p.page.getByText(`Keplr must be on ${deploy.chain_id}`).waitFor();
+    await p.page.getByText(/Keplr gave the address cosmos1/).waitFor();
+    await p.context.close();
+  });
 });
 
 describe("patient and doctors", () => {
@@ -86,6 +109,28 @@ describe("patient and doctors", () => {
     await recordRow(patient.page, "Knee pain").waitFor();
     expect(await recordRow(patient.page, "Hemoglobin").count()).toBe(0);
     await patient.page.getByLabel("Search").fill("");
+  });
+
+  it("a FHIR record added with the ehr CLI opens, verified and decrypted, in the patient's browser", async () => {
+    ehrCli("patient1", "keys", "localnet");
+    const observation = {
+      resourceType: "Observation",
+      status: "final",
+      code: { text: "Glucose from the CLI" },
+      effectiveDateTime: "2026-11-20",
+      valueQuantity: { value: 5.4, unit: "mmol/L" },
+    };
+    const file = join(cliHome, "glucose.json");
+    writeFileSync(file, JSON.stringify(observation));
+    const added = ehrCli("patient1", "record", "add", "--patient", String(patientId), "--category", "lab", file) as { records: { record_id: number }[] };
+    const recordId = added.records[0].record_id;
+    await patient.page.reload();
+    const row = recordRow(patient.page, "Glucose from the CLI");
+    await row.locator('[data-integrity="verified"]').waitFor();
+    expect(await row.getAttribute("data-record-id")).toBe(String(recordId));
+    await row.getByRole("button", { name: /Open record/ }).click();
+    await patient.page.getByLabel("Decrypted content").filter({ hasText: "mmol/L" }).waitFor();
+    await patient.page.getByRole("button", { name: "Close" }).click();
   });
 
   it("the patient grants doctor1 write on lab and note, with an expiry", async () => {
@@ -218,5 +263,27 @@ describe("patient and doctors", () => {
     await page.unroute("http://127.0.0.1:26657/**");
     await form.getByRole("button", { name: "Request", exact: true }).click();
     await status(page, `Request sent to patient #${patientId}`);
+  });
+
+  it("a grant that has expired: the doctor's patient list and the patient's page say so", async () => {
+    ehrCli("patient1", "grant", "doctor2", "--patient", String(patientId), "--scope", "read", "--categories", "lab", "--expires-in", "4");
+    await new Promise((resolve) => setTimeout(resolve, 6_000));
+    await doctor2.page.reload();
+    const mine = doctor2.page.getByRole("row").filter({ has: doctor2.page.getByRole("button", { name: `Open patient ${patientId}` }) });
+    await mine.getByText("expired").waitFor();
+    await doctor2.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
+    await alert(doctor2.page, `Your access to patient #${patientId} expired on`);
+  });
+});
+
+describe("paging", () => {
+  it("a patient with 105 records sees the newest 100, then loads the rest from the chain", async () => {
+    await seedPatientRecords("patient3", 105, 105);
+    const p = await personAs(h, "patient3");
+    await p.page.getByText("100 of 100 loaded records match (more on chain).").waitFor();
+    await p.page.getByRole("button", { name: "Load more from the chain" }).click();
+    await p.page.getByText("105 of 105 loaded records match.").waitFor();
+    expect(await p.page.getByRole("button", { name: "Load more from the chain" }).count()).toBe(0);
+    await p.context.close();
   });
 });
