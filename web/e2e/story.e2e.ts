@@ -2,7 +2,8 @@
 // live localnet and kubo: register, upload, grant, doctor reads and writes, request/approve, revoke,
 // emergency access in the audit log, propose/accept, a changed blob (red badge), IPFS down then retry
 // (no duplicate record), wallet screens, screenshots and axe-core on the dashboards; a record and a grant
-// written with the `ehr` CLI, seen in the browser; an expired grant; paging past the first 100 records.
+// written with the `ehr` CLI, seen in the browser; an expired grant; deleting a record and a patient;
+// paging past the first 100 records.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -170,13 +171,22 @@ describe("patient and doctors", () => {
     expect(await recordRow(doctor2.page, "Knee pain").count()).toBe(0);
   });
 
-  it("the patient revokes doctor2; doctor2 takes emergency access; both are in the audit log", async () => {
+  it("the patient revokes doctor2: a new lab record opens for doctor1 (keys re-shared), not for doctor2; emergency access and revoke are in the audit log", async () => {
     await patient.page.getByRole("button", { name: `Revoke ${doctor2.address}` }).click();
-    await status(patient.page, /revoked/);
+    await status(patient.page, /revoked; new records use new keys\. The new keys were shared with/);
+    await addRecord(patient.page, "lab", "Ferritin", "45 ng/mL");
+    const ferritinId = await recordRow(patient.page, "Ferritin").getAttribute("data-record-id");
+    await doctor1.page.reload();
+    await doctor1.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
+    await recordRow(doctor1.page, "Ferritin").locator('[data-integrity="verified"]').waitFor();
     const form = doctor2.page.getByRole("form", { name: "Request access" });
     await form.getByLabel("Patient id").fill(String(patientId));
     await form.getByRole("button", { name: "Emergency access" }).click();
     await status(doctor2.page, /Emergency read access/);
+    // doctor2 still opens what it was given before the revoke, but not the lab record written after it
+    await recordRow(doctor2.page, "Hemoglobin").locator('[data-integrity="verified"]').waitFor();
+    await doctor2.page.locator(`tr[data-record-id="${ferritinId}"]`).filter({ hasText: "no key" }).waitFor();
+    expect(await recordRow(doctor2.page, "Ferritin").count()).toBe(0);
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
     await audit.getByText("emergency access").waitFor();
@@ -236,6 +246,26 @@ describe("patient and doctors", () => {
     expect(await recordRow(page, "Penicillin allergy").count()).toBe(1);
   });
 
+  it("the patient deletes a record: it stays listed as a tombstone and can no longer change; a doctor without Manage is not offered delete", async () => {
+    await patient.page.reload();
+    await recordRow(patient.page, "Knee pain").locator('[data-integrity="verified"]').waitFor();
+    await recordRow(patient.page, "Knee pain").getByRole("button", { name: /Open record/ }).click();
+    await patient.page.getByRole("button", { name: "Delete record" }).click();
+    await patient.page.getByRole("button", { name: "Confirm delete" }).click();
+    await recordRow(patient.page, "Knee pain").getByText("(deleted)").waitFor();
+    await recordRow(patient.page, "Knee pain").getByRole("button", { name: /Open record/ }).click();
+    await patient.page.getByText("This record is deleted").waitFor();
+    expect(await patient.page.getByRole("button", { name: "Delete record" }).count()).toBe(0);
+    expect(await patient.page.getByRole("form", { name: /New version of record/ }).count()).toBe(0);
+    await patient.page.getByRole("button", { name: "Close" }).click();
+
+    await doctor1.page.reload();
+    await doctor1.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
+    await recordRow(doctor1.page, "Follow-up visit").getByRole("button", { name: /Open record/ }).click();
+    await doctor1.page.getByRole("form", { name: /New version of record/ }).waitFor();
+    expect(await doctor1.page.getByRole("button", { name: "Delete record" }).count()).toBe(0);
+  });
+
   it("doctor1 proposes patient2; patient2 accepts with a grant; doctor1 sees the new patient", async () => {
     const p2 = account("patient2").address;
     const form = doctor1.page.getByRole("form", { name: "Propose a patient" });
@@ -273,6 +303,27 @@ describe("patient and doctors", () => {
     await mine.getByText("expired").waitFor();
     await doctor2.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
     await alert(doctor2.page, `Your access to patient #${patientId} expired on`);
+  });
+
+  it("patient2 deletes its patient record and is offered registration again; the admin purges its records", async () => {
+    const p2 = await personAs(h, "patient2");
+    await p2.page.locator('[data-dashboard="patient"]').waitFor();
+    const heading = await p2.page.getByRole("heading", { name: /My profile \(patient #\d+\)/ }).textContent();
+    const id2 = Number(/#(\d+)/.exec(heading!)![1]);
+    await addRecord(p2.page, "lab", "Vitamin D", "32 ng/mL");
+    await p2.page.getByRole("button", { name: "Delete my patient record" }).click();
+    await p2.page.getByRole("button", { name: `Confirm: delete patient #${id2}` }).click();
+    await p2.page.getByRole("heading", { name: "Register as a patient" }).waitFor();
+    await p2.context.close();
+
+    const admin = await personAs(h, "admin");
+    const form = admin.page.getByRole("form", { name: "Purge a deleted patient's records" });
+    await form.getByLabel("Deleted patient id").fill(String(id2));
+    await form.getByRole("button", { name: "Purge up to 100 entries" }).click();
+    await status(admin.page, new RegExp(`Removed [1-9]\\d* stored entries of deleted patient #${id2}`));
+    await form.getByRole("button", { name: "Purge up to 100 entries" }).click();
+    await status(admin.page, `Nothing left to purge for patient #${id2}.`);
+    await admin.context.close();
   });
 });
 

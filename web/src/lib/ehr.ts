@@ -110,6 +110,20 @@ export class Ehr {
     const res = await (await this.signing()).executeMultiple(this.address, instructions, "auto", memo);
     return res.transactionHash;
   }
+  /**
+   * Executes instructions that store `own`, new category keys already in the cache; if the transaction
+   * fails they are dropped from the cache again, so nothing is ever sealed under a key the chain cannot give back.
+   */
+  private async executeStoringKeys(patientId: number, own: KeyEnvelope[], instructions: ExecuteInstruction[]): Promise<string> {
+    try {
+      return await this.execute(instructions);
+    } catch (e) {
+      for (const envelope of own) this.categoryKeys.delete(keyId(patientId, envelope.category, envelope.epoch));
+      throw e;
+    }
+  }
+  private storeOwn = (patientId: number, own: KeyEnvelope[]): ExecuteInstruction[] =>
+    own.length ? [this.acc({ store_own_envelopes: { patient_id: patientId, key_envelopes: own } })] : [];
   private reg = (msg: object): ExecuteInstruction => ({ contractAddress: this.deploy.contracts.registry.address, msg });
   private acc = (msg: object): ExecuteInstruction => ({ contractAddress: this.deploy.contracts.access.address, msg });
 
@@ -146,7 +160,8 @@ export class Ehr {
     key = this.categoryKeys.get(keyId(patient.id, category, epoch));
     if (key) return { epoch, key };
     if (patient.owner !== this.address) throw new CryptoError("MissingCategoryKey", `no ${category} key of epoch ${epoch}`);
-    await this.execute([this.acc({ store_own_envelopes: { patient_id: patient.id, key_envelopes: [await this.newOwnEnvelope(patient.id, category, epoch)] } })]);
+    const own = [await this.newOwnEnvelope(patient.id, category, epoch)];
+    await this.executeStoringKeys(patient.id, own, this.storeOwn(patient.id, own));
     return { epoch, key: this.categoryKeys.get(keyId(patient.id, category, epoch))! };
   }
 
@@ -196,10 +211,7 @@ export class Ehr {
     const file = encryptFile(profile, ctx, key);
     const uri = await this.ipfs.add(file);
     const blob: BlobRef = { sha256: sha256Hex(file), uri, size: file.length };
-    await this.execute([
-      ...(own.length ? [this.acc({ store_own_envelopes: { patient_id: patient.id, key_envelopes: own } })] : []),
-      this.reg({ update_patient: { patient_id: patient.id, profile: blob } }),
-    ]);
+    await this.executeStoringKeys(patient.id, own, [...this.storeOwn(patient.id, own), this.reg({ update_patient: { patient_id: patient.id, profile: blob } })]);
   }
 
   async readProfile(patient: PatientInfo): Promise<OpenedFile & { json?: Record<string, string> }> {
@@ -223,11 +235,11 @@ export class Ehr {
       own.push(e);
       shared.push({ category, epoch: 0, envelope: await sealEnvelope(recipient, this.categoryKeys.get(keyId(patientId, category, 0))!, { patientId, category, epoch: 0 }) });
     }
-    await this.execute([
+    await this.executeStoringKeys(patientId, own, [
       this.reg({ accept_patient: { patient_id: patientId, encryption_key: this.publicKeyBase64 } }),
       ...(categories.length
         ? [
-            this.acc({ store_own_envelopes: { patient_id: patientId, key_envelopes: own } }),
+            ...this.storeOwn(patientId, own),
             this.acc({ grant: { patient_id: patientId, grantee: doctor, scope, categories, expires: expires ? chainTime(expires) : null, key_envelopes: shared } }),
           ]
         : []),
@@ -325,12 +337,36 @@ export class Ehr {
     }
   }
 
+  /** Tombstones a record: the patient, or a doctor with Manage on its category. */
+  deleteRecord(recordId: number): Promise<string> {
+    return this.execute([this.reg({ delete_record: { record_id: recordId } })]);
+  }
+
+  /** Tombstones the patient: the id is never reused, the profile pointer is dropped at once. */
+  deletePatient(patientId: number): Promise<string> {
+    return this.execute([this.reg({ delete_patient: { patient_id: patientId } })]);
+  }
+
+  /**
+   * Drops up to 100 stored entries of a deleted patient's records (anyone may; the work per
+   * transaction is bounded). Returns how many were removed: 0 when nothing is left.
+   */
+  async purgeDeletedRecords(patientId: number): Promise<number> {
+    const registry = this.deploy.contracts.registry.address;
+    const result = await (await this.signing()).execute(this.address, registry, { purge_deleted_records: { patient_id: patientId, limit: 100 } }, "auto");
+    const removed = result.events
+      .filter((event) => event.type === "wasm")
+      .flatMap((event) => event.attributes)
+      .find((attribute) => attribute.key === "removed");
+    return Number(removed?.value ?? 0);
+  }
+
   // ------------------------------------------------------------------ grants, requests, audit
 
   async grant(patient: PatientInfo, grantee: string, scope: Scope, categories: Category[], expires: Date | null): Promise<string> {
     const { own, grantee: envelopes } = await this.envelopesFor(patient, grantee, categories);
-    return this.execute([
-      ...(own.length ? [this.acc({ store_own_envelopes: { patient_id: patient.id, key_envelopes: own } })] : []),
+    return this.executeStoringKeys(patient.id, own, [
+      ...this.storeOwn(patient.id, own),
       this.acc({ grant: { patient_id: patient.id, grantee, scope, categories, expires: expires ? chainTime(expires) : null, key_envelopes: envelopes } }),
     ]);
   }
@@ -339,10 +375,37 @@ export class Ehr {
     return this.execute([this.acc({ revoke: { patient_id: patientId, grantee } })]);
   }
 
+  /**
+   * Revokes a grant; the contract moves its categories to new key epochs. Then every other active
+   * grantee of any of those categories gets its grant re-issued (same scope, categories and expiry)
+   * with the new epochs' keys, in one transaction: only the revoked doctor loses the new records.
+   * Returns the addresses re-shared with.
+   */
+  async revokeAndReshare(patient: PatientInfo, grantee: string): Promise<string[]> {
+    const grants: GrantInfo[] = [];
+    for (let page = await this.grantsByPatient(patient.id); page.length; page = await this.grantsByPatient(patient.id, page.at(-1)!.grantee)) {
+      grants.push(...page);
+      if (page.length < PAGE) break;
+    }
+    const rotated = new Set(grants.find((g) => g.grantee === grantee)?.categories ?? []);
+    await this.revoke(patient.id, grantee);
+    const others = grants.filter((g) => g.grantee !== grantee && grantActive(g) && g.categories.some((c) => rotated.has(c)));
+    if (!others.length) return [];
+    const own: KeyEnvelope[] = [];
+    const regrants: ExecuteInstruction[] = [];
+    for (const g of others) {
+      const envelopes = await this.envelopesFor(patient, g.grantee, g.categories);
+      own.push(...envelopes.own);
+      regrants.push(this.acc({ grant: { patient_id: patient.id, grantee: g.grantee, scope: g.scope, categories: g.categories, expires: g.expires ?? null, key_envelopes: envelopes.grantee } }));
+    }
+    await this.executeStoringKeys(patient.id, own, [...this.storeOwn(patient.id, own), ...regrants]);
+    return others.map((g) => g.grantee);
+  }
+
   async approveRequest(patient: PatientInfo, request: AccessRequestInfo, expires: Date | null): Promise<string> {
     const { own, grantee: envelopes } = await this.envelopesFor(patient, request.requester, request.categories);
-    return this.execute([
-      ...(own.length ? [this.acc({ store_own_envelopes: { patient_id: patient.id, key_envelopes: own } })] : []),
+    return this.executeStoringKeys(patient.id, own, [
+      ...this.storeOwn(patient.id, own),
       this.acc({ approve_request: { request_id: request.id, expires: expires ? chainTime(expires) : null, key_envelopes: envelopes } }),
     ]);
   }
@@ -389,5 +452,7 @@ export const chainTime = (d: Date): string => (BigInt(d.getTime()) * 1_000_000n)
 /** A grant is usable while it has no expiry or its expiry is in the future. */
 export const grantActive = (g: GrantInfo, now = new Date()): boolean => !g.expires || BigInt(g.expires) > BigInt(now.getTime()) * 1_000_000n;
 
+export const mayManage = (g: GrantInfo | undefined, category: Category): boolean =>
+  !!g && grantActive(g) && g.scope === "manage" && g.categories.includes(category);
 export const mayWrite = (g: GrantInfo | undefined, category: Category): boolean =>
   !!g && grantActive(g) && (g.scope === "write" || g.scope === "manage") && g.categories.includes(category);

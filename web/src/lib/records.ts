@@ -23,6 +23,8 @@ export interface RecordRow {
   uri: string;
   size: number;
   integrity: Integrity;
+  /** A tombstone: kept on chain with its history, no longer changed. */
+  deleted: boolean;
   meta?: RecordMeta;
   problem?: string;
 }
@@ -43,6 +45,7 @@ export function rowOf(r: RecordInfo): RecordRow {
     uri: r.latest.blob.uri,
     size: r.latest.blob.size,
     integrity: "unchecked",
+    deleted: r.status === "deleted",
   };
 }
 

@@ -5,7 +5,7 @@ import type { GrantInfo } from "../contracts/EhrAccess.types";
 import type { RecordInfo } from "../contracts/EhrRegistry.types";
 import { CryptoError } from "../crypto/errors";
 import { chainInfo, type Deploy } from "./deploy";
-import { chainTime, grantActive, mayWrite } from "./ehr";
+import { chainTime, grantActive, mayManage, mayWrite } from "./ehr";
 import { explain, IpfsError } from "./errors";
 import { byNewest, filterRows, fromChainTime, metadataOf, recordDocument, rowOf, type RecordRow } from "./records";
 
@@ -74,6 +74,10 @@ describe("grants", () => {
     expect(mayWrite(g("manage", null), "note")).toBe(false);
     expect(mayWrite(g("write", past), "lab")).toBe(false);
     expect(mayWrite(undefined, "lab")).toBe(false);
+    expect(mayManage(g("manage", future), "lab")).toBe(true);
+    expect(mayManage(g("write", future), "lab")).toBe(false);
+    expect(mayManage(g("manage", past), "lab")).toBe(false);
+    expect(mayManage(g("manage", null), "note")).toBe(false);
   });
 });
 

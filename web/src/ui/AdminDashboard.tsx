@@ -1,4 +1,4 @@
-// The admin's view: credential doctors.
+// The admin's view: credential doctors, purge the stored records of deleted patients.
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { ProviderInfo } from "../contracts/EhrRegistry.types";
 import type { Ehr } from "../lib/ehr";
@@ -37,6 +37,7 @@ export function AdminDashboard({ ehr }: { ehr: Ehr }) {
         </form>
         {action.status}
       </section>
+      <PurgeCard ehr={ehr} />
       <section className="card" aria-labelledby="providers-h">
         <h2 id="providers-h">Doctors</h2>
         <div className="filters">
@@ -62,5 +63,34 @@ export function AdminDashboard({ ehr }: { ehr: Ehr }) {
         </table>
       </section>
     </div>
+  );
+}
+
+/** A deleted patient's record entries stay in storage until purged, at most 100 per transaction. */
+function PurgeCard({ ehr }: { ehr: Ehr }) {
+  const [patientId, setPatientId] = useState("");
+  const action = useAction();
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    const id = Number(patientId);
+    void action.run(async () => {
+      const removed = await ehr.purgeDeletedRecords(id);
+      return removed ? `Removed ${removed} stored entries of deleted patient #${id}; run it again until nothing is left.` : `Nothing left to purge for patient #${id}.`;
+    });
+  };
+  return (
+    <section className="card" aria-labelledby="purge-h">
+      <h2 id="purge-h">Purge a deleted patient's records</h2>
+      <form className="row" onSubmit={submit} aria-label="Purge a deleted patient's records">
+        <label>
+          Deleted patient id
+          <input required inputMode="numeric" pattern="[1-9][0-9]*" value={patientId} onChange={(e) => setPatientId(e.target.value)} />
+        </label>
+        <button type="submit" disabled={action.busy}>
+          Purge up to 100 entries
+        </button>
+      </form>
+      {action.status}
+    </section>
   );
 }

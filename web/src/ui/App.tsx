@@ -87,7 +87,7 @@ function screen(phase: Phase, retry: () => void, refresh: () => void) {
       const d = phase.designation;
       if (d.designation === "admin") return <AdminDashboard ehr={phase.ehr} />;
       if (d.designation === "doctor") return <DoctorDashboard ehr={phase.ehr} />;
-      if (d.designation === "patient" && d.patient_id) return <PatientDashboard ehr={phase.ehr} patientId={d.patient_id} />;
+      if (d.designation === "patient" && d.patient_id) return <PatientDashboard ehr={phase.ehr} patientId={d.patient_id} onDeleted={refresh} />;
       return <Onboarding ehr={phase.ehr} pendingPatientId={d.pending_patient_id ?? undefined} onDone={refresh} />;
     }
   }

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { AccessRequestInfo, GrantInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
-import { grantActive, mayWrite, type Ehr } from "../lib/ehr";
+import { grantActive, mayManage, mayWrite, type Ehr } from "../lib/ehr";
 import { CategoryChecks, formatTime, nanosToDate, short, useAction } from "./common";
 import { RecordsPanel } from "./RecordsPanel";
 
@@ -39,6 +39,7 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
 
   const shown = grants.filter((g) => (!search || String(g.patient_id) === search.trim().replace(/^#/, "")) && (!category || g.categories.includes(category)));
   const writable = selected ? RECORD_CATEGORIES.filter((c) => mayWrite(selected.grant, c)) : [];
+  const deletable = selected ? RECORD_CATEGORIES.filter((c) => mayManage(selected.grant, c)) : [];
 
   return (
     <div data-dashboard="doctor">
@@ -102,7 +103,7 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
               Your access to patient #{selected.patient.id} expired on {formatTime(nanosToDate(selected.grant.expires!))}. Ask the patient to grant it again.
             </div>
           )}
-          <RecordsPanel key={selected.patient.id} ehr={ehr} patient={selected.patient} writable={writable} />
+          <RecordsPanel key={selected.patient.id} ehr={ehr} patient={selected.patient} writable={writable} deletable={deletable} />
         </>
       )}
       <div className="grid2">

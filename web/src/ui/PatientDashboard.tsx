@@ -8,7 +8,7 @@ import { CategoryChecks, formatTime, nanosToDate, short, useAction } from "./com
 import { ProfileForm, profileBytes, profileOf, type Profile } from "./Profile";
 import { RecordsPanel } from "./RecordsPanel";
 
-export function PatientDashboard({ ehr, patientId }: { ehr: Ehr; patientId: number }) {
+export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; patientId: number; onDeleted: () => void }) {
   const [patient, setPatient] = useState<PatientInfo>();
   // Bumped after every change, so grants, requests and the audit log all show its effect.
   const [changes, setChanges] = useState(0);
@@ -28,13 +28,45 @@ export function PatientDashboard({ ehr, patientId }: { ehr: Ehr; patientId: numb
         </div>
       )}
       <ProfileCard ehr={ehr} patient={patient} onSaved={() => { void reload(); changed(); }} />
-      <RecordsPanel ehr={ehr} patient={patient} writable={RECORD_CATEGORIES} onChanged={changed} />
+      <RecordsPanel ehr={ehr} patient={patient} writable={RECORD_CATEGORIES} deletable={RECORD_CATEGORIES} onChanged={changed} />
       <div className="grid2">
         <GrantsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
         <RequestsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       </div>
       <AuditCard ehr={ehr} patientId={patient.id} changes={changes} />
+      <DeletePatientCard ehr={ehr} patient={patient} onDeleted={onDeleted} />
     </div>
+  );
+}
+
+/** Tombstones the patient after an explicit confirmation; the wallet may register again afterwards. */
+function DeletePatientCard({ ehr, patient, onDeleted }: { ehr: Ehr; patient: PatientInfo; onDeleted: () => void }) {
+  const [confirming, setConfirming] = useState(false);
+  const action = useAction();
+  return (
+    <section className="card" aria-labelledby="delete-patient-h">
+      <h2 id="delete-patient-h">Delete my patient record</h2>
+      <p className="muted">
+        Patient #{patient.id} becomes a tombstone: the id is never reused, the profile is unlinked at once and nobody can add or change records. The
+        audit log stays.
+      </p>
+      {action.status}
+      {confirming ? (
+        <p>
+          <button type="button" className="danger" disabled={action.busy}
+            onClick={() => action.run(async () => { await ehr.deletePatient(patient.id); onDeleted(); })}>
+            Confirm: delete patient #{patient.id}
+          </button>{" "}
+          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
+            Keep it
+          </button>
+        </p>
+      ) : (
+        <button type="button" className="danger" onClick={() => setConfirming(true)}>
+          Delete my patient record
+        </button>
+      )}
+    </section>
   );
 }
 
@@ -174,7 +206,12 @@ function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
               <td>{g.expires ? `${formatTime(nanosToDate(g.expires))}${grantActive(g) ? "" : " (expired)"}` : "never"}</td>
               <td>
                 <button type="button" className="danger" disabled={action.busy} aria-label={`Revoke ${g.grantee}`}
-                  onClick={() => action.run(async () => { await ehr.revoke(patient.id, g.grantee); onChanged(); return `Access of ${short(g.grantee)} revoked; new records use new keys.`; })}>
+                  onClick={() => action.run(async () => {
+                    const reshared = await ehr.revokeAndReshare(patient, g.grantee);
+                    onChanged();
+                    const kept = reshared.length ? ` The new keys were shared with ${reshared.map(short).join(", ")}, who keep their access.` : "";
+                    return `Access of ${short(g.grantee)} revoked; new records use new keys.${kept}`;
+                  })}>
                   Revoke
                 </button>
               </td>

@@ -15,11 +15,13 @@ interface Props {
   patient: PatientInfo;
   /** Categories this wallet may add or update records in. */
   writable: Category[];
+  /** Categories whose records this person may delete (the patient: all; a doctor: those granted Manage). */
+  deletable: Category[];
   /** Called after a record was added or updated. */
   onChanged?: () => void;
 }
 
-export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
+export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: Props) {
   const [rows, setRows] = useState<RecordRow[]>([]);
   const [more, setMore] = useState(false);
   const [chainCategory, setChainCategory] = useState<Category | "">("");
@@ -36,15 +38,20 @@ export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
         const after = reset ? undefined : rowsRef.current.at(-1)?.id;
         const page = await ehr.recordsPage(patient.id, chainCategory || undefined, after);
         setRows((old) => {
-          // A reload keeps what was already checked and decrypted for the same record version.
+          // A reload keeps what was already checked and decrypted for the same record version;
+          // whether the record is deleted comes from the chain's new answer.
           const known = new Map(old.map((r) => [`${r.id}/${r.version}`, r]));
-          const merged = page.map((r) => known.get(`${r.id}/${r.version}`) ?? r);
+          const merged = page.map((r) => {
+            const checked = known.get(`${r.id}/${r.version}`);
+            return checked ? { ...checked, deleted: r.deleted } : r;
+          });
           return reset ? merged : [...old, ...merged];
         });
         setMore(page.length === 100);
       });
     },
-    [ehr, patient.id, chainCategory, list.run],
+    // `patient` (not only its id): opening the same patient again fetches it anew and reloads the list.
+    [ehr, patient, chainCategory, list.run],
   );
   useEffect(() => {
     void loadPage(true);
@@ -136,7 +143,10 @@ export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
           {page.map((r) => (
             <tr key={r.id} data-record-id={r.id}>
               <td>{r.id}</td>
-              <td>{r.category}</td>
+              <td>
+                {r.category}
+                {r.deleted && <strong> (deleted)</strong>}
+              </td>
               <td>{r.integrity === "mismatch" ? "—" : (r.meta?.title ?? (r.problem ? "🔒 no key" : "…"))}</td>
               <td>{r.meta?.date || formatTime(r.time)}</td>
               <td>{r.version}</td>
@@ -170,7 +180,8 @@ export function RecordsPanel({ ehr, patient, writable, onChanged }: Props) {
           ehr={ehr}
           patient={patient}
           opened={opened}
-          canUpdate={writable.includes(opened.row.category)}
+          canUpdate={!opened.row.deleted && writable.includes(opened.row.category)}
+          canDelete={!opened.row.deleted && deletable.includes(opened.row.category)}
           onClose={() => setOpened(undefined)}
           onUpdated={() => {
             setOpened(undefined);
@@ -197,6 +208,7 @@ function RecordDetail({
   patient,
   opened,
   canUpdate,
+  canDelete,
   onClose,
   onUpdated,
 }: {
@@ -204,10 +216,13 @@ function RecordDetail({
   patient: PatientInfo;
   opened: { row: RecordRow; content?: string; history?: RecordVersion[] };
   canUpdate: boolean;
+  canDelete: boolean;
   onClose: () => void;
   onUpdated: () => void;
 }) {
   const { row, content, history } = opened;
+  const [confirming, setConfirming] = useState(false);
+  const removal = useAction();
   return (
     <div className="card" role="region" aria-label={`Record ${row.id}`} style={{ borderTop: "2px solid #12355b", marginTop: "1rem", paddingTop: "0.6rem" }}>
       <h3>
@@ -232,7 +247,26 @@ function RecordDetail({
           </li>
         ))}
       </ol>
+      {row.deleted && <p>This record is deleted: its versions stay on the chain as a tombstone and it can no longer change.</p>}
       {canUpdate && row.integrity !== "mismatch" && <UploadForm ehr={ehr} patient={patient} writable={[row.category]} record={{ id: row.id, version: row.version }} onDone={onUpdated} />}
+      {removal.status}
+      {canDelete &&
+        (confirming ? (
+          <p>
+            Delete record #{row.id}? Its history stays on the chain as a tombstone; nobody can add versions.{" "}
+            <button type="button" className="danger" disabled={removal.busy}
+              onClick={() => removal.run(async () => { await ehr.deleteRecord(row.id); onUpdated(); return `Record #${row.id} deleted.`; })}>
+              Confirm delete
+            </button>{" "}
+            <button type="button" className="secondary" onClick={() => setConfirming(false)}>
+              Keep it
+            </button>
+          </p>
+        ) : (
+          <button type="button" className="danger" onClick={() => setConfirming(true)}>
+            Delete record
+          </button>
+        ))}{" "}
       <button type="button" className="secondary" onClick={onClose}>
         Close
       </button>
