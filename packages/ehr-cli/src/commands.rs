@@ -150,6 +150,10 @@ pub struct RevokeArgs {
     grantee: String,
     #[arg(long)]
     patient: Option<PatientId>,
+    /// Leave the other doctors of the revoked categories on the old keys (they must be granted
+    /// again to read or write new records); by default they get the new keys at once.
+    #[arg(long)]
+    no_reshare: bool,
 }
 
 #[derive(Args)]
@@ -405,15 +409,10 @@ pub async fn run(cli: Cli) -> Result<()> {
             let grantee = cx.address_of(&args.grantee)?;
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, args.patient).await?;
-            let tx = ehr
-                .session
-                .execute(&[ContractMsg::Access(AccessMsg::Revoke {
-                    patient_id: patient,
-                    grantee: grantee.clone(),
-                })])
-                .await?;
-            cx.print(json!({"patient_id": patient, "grantee": grantee, "tx": tx.hash}), || {
-                format!("revoked {grantee} on patient {patient}; new records use a new key epoch  tx {}", tx.hash)
+            let (tx, reshared) = ehr.revoke(patient, &grantee, !args.no_reshare).await?;
+            cx.print(json!({"patient_id": patient, "grantee": grantee, "tx": tx.hash, "reshared_with": reshared}), || {
+                let kept = if reshared.is_empty() { String::new() } else { format!("; new keys shared with {}", reshared.join(", ")) };
+                format!("revoked {grantee} on patient {patient}; new records use a new key epoch{kept}  tx {}", tx.hash)
             });
             Ok(())
         }
@@ -826,7 +825,9 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
             }
             cx.print(json, || {
                 let shown = match &profile {
-                    Ok(Some(text)) => format!("\nprofile (decrypted):\n{}", String::from_utf8_lossy(text)),
+                    Ok(Some(text)) => {
+                        format!("\nprofile (decrypted):\n{}", String::from_utf8_lossy(text))
+                    }
                     Ok(None) => String::new(),
                     Err(error) => format!("\nprofile not shown: {error}"),
                 };

@@ -11,9 +11,10 @@ use ehr_crypto::{
     CategoryKey, CategoryKeyring, Envelope, EnvelopeContext, RecordHeader, X25519PublicKey,
 };
 use ehr_types::access::{
-    EpochsResponse, GrantResponse, KeyEnvelope, OwnEnvelopesResponse, QueryMsg as AccessQuery,
-    Scope,
+    EpochsResponse, GrantInfo, GrantResponse, GrantsResponse, KeyEnvelope, OwnEnvelopesResponse,
+    QueryMsg as AccessQuery, Scope,
 };
+use ehr_types::pagination::MAX_LIMIT;
 use ehr_types::registry::{
     ExecuteMsg as RegistryMsg, NewRecord, PatientInfo, ProviderInfo, QueryMsg as RegistryQuery,
     RecordHistoryResponse, RecordInfo, RecordVersion,
@@ -624,6 +625,94 @@ impl Ehr {
         Ok((
             count,
             self.session.execute(&[ContractMsg::Access(msg)]).await?,
+        ))
+    }
+
+    /// Every grant of a patient, page by page.
+    pub async fn grants_of(&self, patient_id: PatientId) -> Result<Vec<GrantInfo>> {
+        let mut grants: Vec<GrantInfo> = Vec::new();
+        loop {
+            let page: GrantsResponse = self
+                .session
+                .chain
+                .access(&AccessQuery::GrantsByPatient {
+                    patient_id,
+                    start_after: grants.last().map(|g| g.grantee.to_string()),
+                    limit: Some(MAX_LIMIT),
+                })
+                .await?;
+            let full = page.grants.len() == MAX_LIMIT as usize;
+            grants.extend(page.grants);
+            if !full {
+                return Ok(grants);
+            }
+        }
+    }
+
+    /// Revokes a grant; the access contract moves its categories to new key epochs. With
+    /// `reshare`, every other unexpired grant that covers one of those categories is then issued
+    /// again (same scope, categories and expiry) with the new epochs' keys, all in one transaction,
+    /// so only the revoked doctor loses the records written from now on. Returns the revoke
+    /// transaction and the grantees re-shared with.
+    pub async fn revoke(
+        &self,
+        patient_id: PatientId,
+        grantee: &str,
+        reshare: bool,
+    ) -> Result<(TxOutcome, Vec<String>)> {
+        let grants = if reshare {
+            self.grants_of(patient_id).await?
+        } else {
+            Vec::new()
+        };
+        let revoked = self
+            .session
+            .execute(
+                &[ContractMsg::Access(ehr_types::access::ExecuteMsg::Revoke {
+                    patient_id,
+                    grantee: grantee.to_string(),
+                })],
+            )
+            .await?;
+        let rotated: Vec<Category> = grants
+            .iter()
+            .find(|g| g.grantee.as_str() == grantee)
+            .map(|g| g.categories.clone())
+            .unwrap_or_default();
+        let now = Timestamp::from_seconds(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_err(|e| ClientError::InvalidInput(format!("system clock: {e}")))?
+                .as_secs(),
+        );
+        let others: Vec<&GrantInfo> = grants
+            .iter()
+            .filter(|g| g.grantee.as_str() != grantee)
+            .filter(|g| g.expires.is_none_or(|expires| expires > now))
+            .filter(|g| g.categories.iter().any(|c| rotated.contains(c)))
+            .collect();
+        if others.is_empty() {
+            return Ok((revoked, Vec::new()));
+        }
+        let patient = self.patient(patient_id).await?;
+        let mut regrants = Vec::with_capacity(others.len());
+        for grant in &others {
+            let key_envelopes = self
+                .envelopes_for(&patient, grant.grantee.as_str(), &grant.categories)
+                .await?;
+            regrants.push(ContractMsg::Access(ehr_types::access::ExecuteMsg::Grant {
+                patient_id,
+                grantee: grant.grantee.to_string(),
+                scope: grant.scope,
+                categories: grant.categories.clone(),
+                expires: grant.expires,
+                key_envelopes,
+            }));
+        }
+        self.session.execute(&regrants).await?;
+        Ok((
+            revoked,
+            others.iter().map(|g| g.grantee.to_string()).collect(),
         ))
     }
 }
