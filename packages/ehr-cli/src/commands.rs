@@ -289,18 +289,23 @@ impl Cx {
     }
 }
 
-/// The patient id to act on: given, or the caller's own.
-async fn patient_id(ehr: &Ehr, given: Option<PatientId>) -> Result<PatientId> {
-    if let Some(id) = given {
-        return Ok(id);
-    }
-    let designation: DesignationResponse = ehr
+/// What the caller's address is on chain.
+async fn own_designation(ehr: &Ehr) -> Result<DesignationResponse> {
+    Ok(ehr
         .session
         .chain
         .registry(&RegistryQuery::Designation {
             address: ehr.identity.address.clone(),
         })
-        .await?;
+        .await?)
+}
+
+/// The patient id to act on: given, or the caller's own.
+async fn patient_id(ehr: &Ehr, given: Option<PatientId>) -> Result<PatientId> {
+    if let Some(id) = given {
+        return Ok(id);
+    }
+    let designation = own_designation(ehr).await?;
     designation.patient_id.ok_or_else(|| {
         anyhow!(
             "{} is not a patient: pass --patient ID",
@@ -786,13 +791,7 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
             let id = match patient_id {
                 Some(id) => id,
                 None => {
-                    let d: DesignationResponse = ehr
-                        .session
-                        .chain
-                        .registry(&RegistryQuery::Designation {
-                            address: ehr.identity.address.clone(),
-                        })
-                        .await?;
+                    let d = own_designation(&ehr).await?;
                     d.pending_patient_id.ok_or_else(|| {
                         anyhow!("no pending proposal for {}", ehr.identity.address)
                     })?

@@ -4,7 +4,7 @@ import type { AccessRequestInfo, AuditEntry, GrantInfo, Scope } from "../contrac
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import { grantActive, type Ehr } from "../lib/ehr";
-import { CategoryChecks, formatTime, nanosToDate, short, useAction } from "./common";
+import { CategoryChecks, ConfirmButton, formatTime, nanosToDate, short, useAction } from "./common";
 import { ProfileForm, profileBytes, profileOf, type Profile } from "./Profile";
 import { RecordsPanel } from "./RecordsPanel";
 
@@ -41,7 +41,6 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
 
 /** Tombstones the patient after an explicit confirmation; the wallet may register again afterwards. */
 function DeletePatientCard({ ehr, patient, onDeleted }: { ehr: Ehr; patient: PatientInfo; onDeleted: () => void }) {
-  const [confirming, setConfirming] = useState(false);
   const action = useAction();
   return (
     <section className="card" aria-labelledby="delete-patient-h">
@@ -51,21 +50,13 @@ function DeletePatientCard({ ehr, patient, onDeleted }: { ehr: Ehr; patient: Pat
         audit log stays.
       </p>
       {action.status}
-      {confirming ? (
-        <p>
-          <button type="button" className="danger" disabled={action.busy}
-            onClick={() => action.run(async () => { await ehr.deletePatient(patient.id); onDeleted(); })}>
-            Confirm: delete patient #{patient.id}
-          </button>{" "}
-          <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-            Keep it
-          </button>
-        </p>
-      ) : (
-        <button type="button" className="danger" onClick={() => setConfirming(true)}>
-          Delete my patient record
-        </button>
-      )}
+      <ConfirmButton
+        label="Delete my patient record"
+        question="This cannot be undone."
+        confirmLabel={`Confirm: delete patient #${patient.id}`}
+        busy={action.busy}
+        onConfirm={() => action.run(async () => { await ehr.deletePatient(patient.id); onDeleted(); })}
+      />
     </section>
   );
 }

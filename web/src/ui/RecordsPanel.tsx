@@ -6,7 +6,7 @@ import { toBase64 } from "../crypto/bytes";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import type { Ehr, SealedFile } from "../lib/ehr";
 import { byNewest, filterRows, recordDocument, type RecordFilter, type RecordRow } from "../lib/records";
-import { formatTime, short, useAction } from "./common";
+import { ConfirmButton, formatTime, short, useAction } from "./common";
 
 const SHOWN = 20;
 
@@ -221,7 +221,6 @@ function RecordDetail({
   onUpdated: () => void;
 }) {
   const { row, content, history } = opened;
-  const [confirming, setConfirming] = useState(false);
   const removal = useAction();
   return (
     <div className="card" role="region" aria-label={`Record ${row.id}`} style={{ borderTop: "2px solid #12355b", marginTop: "1rem", paddingTop: "0.6rem" }}>
@@ -250,23 +249,15 @@ function RecordDetail({
       {row.deleted && <p>This record is deleted: its versions stay on the chain as a tombstone and it can no longer change.</p>}
       {canUpdate && row.integrity !== "mismatch" && <UploadForm ehr={ehr} patient={patient} writable={[row.category]} record={{ id: row.id, version: row.version }} onDone={onUpdated} />}
       {removal.status}
-      {canDelete &&
-        (confirming ? (
-          <p>
-            Delete record #{row.id}? Its history stays on the chain as a tombstone; nobody can add versions.{" "}
-            <button type="button" className="danger" disabled={removal.busy}
-              onClick={() => removal.run(async () => { await ehr.deleteRecord(row.id); onUpdated(); return `Record #${row.id} deleted.`; })}>
-              Confirm delete
-            </button>{" "}
-            <button type="button" className="secondary" onClick={() => setConfirming(false)}>
-              Keep it
-            </button>
-          </p>
-        ) : (
-          <button type="button" className="danger" onClick={() => setConfirming(true)}>
-            Delete record
-          </button>
-        ))}{" "}
+      {canDelete && (
+        <ConfirmButton
+          label="Delete record"
+          question={`Delete record #${row.id}? Its history stays on the chain as a tombstone; nobody can add versions.`}
+          confirmLabel="Confirm delete"
+          busy={removal.busy}
+          onConfirm={() => removal.run(async () => { await ehr.deleteRecord(row.id); onUpdated(); return `Record #${row.id} deleted.`; })}
+        />
+      )}{" "}
       <button type="button" className="secondary" onClick={onClose}>
         Close
       </button>

@@ -75,3 +75,23 @@ export function CategoryChecks({ value, onChange, allowed = RECORD_CATEGORIES, l
 export const short = (addr: string) => (addr.length > 20 ? `${addr.slice(0, 10)}…${addr.slice(-6)}` : addr);
 export const formatTime = (d: Date) => d.toISOString().replace("T", " ").slice(0, 16);
 export const nanosToDate = (t: string) => new Date(Number(BigInt(t) / 1_000_000n));
+
+/** A destructive action behind a second, explicit click: `label` shows `question`, `confirmLabel` runs `onConfirm`. */
+export function ConfirmButton({ label, question, confirmLabel, busy, onConfirm }: { label: string; question: ReactNode; confirmLabel: string; busy: boolean; onConfirm: () => void }) {
+  const [confirming, setConfirming] = useState(false);
+  return confirming ? (
+    <p>
+      {question}{" "}
+      <button type="button" className="danger" disabled={busy} onClick={onConfirm}>
+        {confirmLabel}
+      </button>{" "}
+      <button type="button" className="secondary" onClick={() => setConfirming(false)}>
+        Keep it
+      </button>
+    </p>
+  ) : (
+    <button type="button" className="danger" onClick={() => setConfirming(true)}>
+      {label}
+    </button>
+  );
+}
