@@ -74,6 +74,14 @@ pub enum ClientError {
 
     #[error("encoding: {0}")]
     Encoding(String),
+
+    /// A step of a multi-transaction action failed after earlier steps committed.
+    #[error("{done}, but {failed}: {source}")]
+    PartlyDone {
+        done: String,
+        failed: String,
+        source: Box<ClientError>,
+    },
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
@@ -144,6 +152,24 @@ fn contract_message(log: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_partly_done_action_says_what_committed_and_what_failed() {
+        let error = ClientError::PartlyDone {
+            done: "revoked wasm1doc on patient 1".into(),
+            failed: "sharing the new keys with wasm1other failed; grant them again (`ehr grant`)"
+                .into(),
+            source: Box::new(ClientError::CommitTimeout {
+                hash: "AB".into(),
+                waited_ms: 30_000,
+            }),
+        };
+        assert_eq!(
+            error.to_string(),
+            "revoked wasm1doc on patient 1, but sharing the new keys with wasm1other failed; grant them again (`ehr grant`): transaction AB was not committed within 30000 ms"
+        );
+        assert!(!error.is_transient(), "retrying would revoke twice");
+    }
 
     #[test]
     fn contract_errors_are_classified_and_unwrapped() {

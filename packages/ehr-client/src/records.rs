@@ -694,9 +694,25 @@ impl Ehr {
         if others.is_empty() {
             return Ok((revoked, Vec::new()));
         }
+        let reshared: Vec<String> = others.iter().map(|g| g.grantee.to_string()).collect();
+        self.reshare(patient_id, &others)
+            .await
+            .map_err(|error| ClientError::PartlyDone {
+                done: format!("revoked {grantee} on patient {patient_id}"),
+                failed: format!(
+                    "sharing the new keys with {} failed; grant them again (`ehr grant`)",
+                    reshared.join(", ")
+                ),
+                source: Box::new(error),
+            })?;
+        Ok((revoked, reshared))
+    }
+
+    /// Issues the grants again, unchanged but for envelopes of the current epochs' keys.
+    async fn reshare(&self, patient_id: PatientId, grants: &[&GrantInfo]) -> Result<()> {
         let patient = self.patient(patient_id).await?;
-        let mut regrants = Vec::with_capacity(others.len());
-        for grant in &others {
+        let mut regrants = Vec::with_capacity(grants.len());
+        for grant in grants {
             let key_envelopes = self
                 .envelopes_for(&patient, grant.grantee.as_str(), &grant.categories)
                 .await?;
@@ -710,10 +726,7 @@ impl Ehr {
             }));
         }
         self.session.execute(&regrants).await?;
-        Ok((
-            revoked,
-            others.iter().map(|g| g.grantee.to_string()).collect(),
-        ))
+        Ok(())
     }
 }
 

@@ -13,7 +13,7 @@ import { openEnvelope, sealEnvelope } from "../crypto/envelope";
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
 import type { Deploy } from "./deploy";
-import { explain } from "./errors";
+import { explain, PartlyDoneError } from "./errors";
 import { Ipfs } from "./ipfs";
 import { ContractQuerier } from "./query";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
@@ -391,15 +391,25 @@ export class Ehr {
     await this.revoke(patient.id, grantee);
     const others = grants.filter((g) => g.grantee !== grantee && grantActive(g) && g.categories.some((c) => rotated.has(c)));
     if (!others.length) return [];
+    const reshared = others.map((g) => g.grantee);
+    try {
+      await this.reshare(patient, others);
+    } catch (e) {
+      throw new PartlyDoneError(`Access of ${grantee} was revoked`, `sharing the new keys with ${reshared.join(", ")} failed; grant them again`, e);
+    }
+    return reshared;
+  }
+
+  /** Issues the grants again, unchanged but for envelopes of the current epochs' keys, in one transaction. */
+  private async reshare(patient: PatientInfo, grants: GrantInfo[]): Promise<void> {
     const own: KeyEnvelope[] = [];
     const regrants: ExecuteInstruction[] = [];
-    for (const g of others) {
+    for (const g of grants) {
       const envelopes = await this.envelopesFor(patient, g.grantee, g.categories);
       own.push(...envelopes.own);
       regrants.push(this.acc({ grant: { patient_id: patient.id, grantee: g.grantee, scope: g.scope, categories: g.categories, expires: g.expires ?? null, key_envelopes: envelopes.grantee } }));
     }
     await this.executeStoringKeys(patient.id, own, [...this.storeOwn(patient.id, own), ...regrants]);
-    return others.map((g) => g.grantee);
   }
 
   async approveRequest(patient: PatientInfo, request: AccessRequestInfo, expires: Date | null): Promise<string> {

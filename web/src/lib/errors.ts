@@ -27,7 +27,23 @@ export class IpfsError extends Error {
   }
 }
 
+/** A step of a multi-transaction action failed after earlier steps committed: both are told. */
+export class PartlyDoneError extends Error {
+  constructor(
+    readonly done: string,
+    readonly failed: string,
+    readonly reason: unknown,
+  ) {
+    super(`${done}, but ${failed}: ${reason instanceof Error ? reason.message : String(reason)}`);
+    this.name = "PartlyDoneError";
+  }
+}
+
 export function explain(error: unknown): Problem {
+  if (error instanceof PartlyDoneError) {
+    const inner = explain(error.reason);
+    return { kind: inner.kind, message: `${error.done}, but ${error.failed}. ${inner.message}`, detail: error.message };
+  }
   const detail = error instanceof Error ? error.message : String(error);
   const text = detail.toLowerCase();
   const p = (kind: ProblemKind, message: string): Problem => ({ kind, message, detail });

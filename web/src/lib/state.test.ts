@@ -6,7 +6,7 @@ import type { RecordInfo } from "../contracts/EhrRegistry.types";
 import { CryptoError } from "../crypto/errors";
 import { chainInfo, type Deploy } from "./deploy";
 import { chainTime, grantActive, mayManage, mayWrite } from "./ehr";
-import { explain, IpfsError } from "./errors";
+import { explain, IpfsError, PartlyDoneError } from "./errors";
 import { byNewest, filterRows, fromChainTime, metadataOf, recordDocument, rowOf, type RecordRow } from "./records";
 
 const info = (id: number, category: RecordInfo["category"], author: string, iso: string): RecordInfo => ({
@@ -83,6 +83,14 @@ describe("grants", () => {
 
 describe("errors a person understands", () => {
   const kind = (e: unknown) => explain(e).kind;
+  it("says what was done before a later step failed, and why that step failed", () => {
+    const problem = explain(new PartlyDoneError("Access of wasm1doc was revoked", "sharing the new keys with wasm1other failed; grant them again", new TypeError("Failed to fetch")));
+    expect(problem.kind).toBe("node-down");
+    expect(problem.message).toBe(
+      "Access of wasm1doc was revoked, but sharing the new keys with wasm1other failed; grant them again. The chain node is not reachable. Check that the localnet is running, then try again.",
+    );
+    expect(problem.detail).toContain("Failed to fetch");
+  });
   it("classifies chain, IPFS, key and integrity failures", () => {
     expect(kind(new Error("Query failed with (6): unauthorized: add record: execute wasm contract failed"))).toBe("unauthorized");
     expect(kind(new Error("not a credentialed doctor: wasm1x"))).toBe("unauthorized");
