@@ -1,5 +1,6 @@
-// One logged-in session: the generated contract clients over a Keplr signer, IPFS, the wallet-derived
-// X25519 key and the category keys this wallet holds. Every chain write goes through here.
+// One logged-in session: the generated query clients, the Keplr signer's signing client (loaded on
+// first use), IPFS, the wallet-derived X25519 key and the category keys this wallet holds. Every chain
+// write goes through here.
 import type { ExecuteInstruction, SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import type { OfflineSigner } from "@cosmjs/proto-signing";
 import { randomBytes } from "@noble/ciphers/utils.js";
