@@ -316,6 +316,11 @@ describe("patient and doctors", () => {
     await p2.page.getByRole("heading", { name: "Register as a patient" }).waitFor();
     await p2.context.close();
 
+    // doctor1 still holds patient2's grant on chain; opening it says the patient is gone.
+    await doctor1.page.reload();
+    await doctor1.page.getByRole("button", { name: `Open patient ${id2}` }).click();
+    await status(doctor1.page, `Patient #${id2} has deleted their patient record`);
+
     const admin = await personAs(h, "admin");
     const form = admin.page.getByRole("form", { name: "Purge a deleted patient's records" });
     await form.getByLabel("Deleted patient id").fill(String(id2));

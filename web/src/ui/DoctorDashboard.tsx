@@ -96,7 +96,12 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
           </button>
         )}
       </section>
-      {selected && (
+      {selected?.patient.status === "deleted" && (
+        <div className="notice info" role="status">
+          Patient #{selected.patient.id} has deleted their patient record: there is nothing to show, and your grant no longer allows anything.
+        </div>
+      )}
+      {selected && selected.patient.status !== "deleted" && (
         <>
           {selected.grant && !grantActive(selected.grant) && (
             <div className="notice error" role="alert">
