@@ -305,7 +305,7 @@ describe("patient and doctors", () => {
     await alert(doctor2.page, `Your access to patient #${patientId} expired on`);
   });
 
-  it("patient2 deletes its patient record and is offered registration again; the admin purges its records", async () => {
+  it("patient2 deletes its patient record and is offered registration again; the admin purges its records and grants", async () => {
     const p2 = await personAs(h, "patient2");
     await p2.page.locator('[data-dashboard="patient"]').waitFor();
     const heading = await p2.page.getByRole("heading", { name: /My profile \(patient #\d+\)/ }).textContent();
@@ -325,10 +325,15 @@ describe("patient and doctors", () => {
     const form = admin.page.getByRole("form", { name: "Purge a deleted patient's records" });
     await form.getByLabel("Deleted patient id").fill(String(id2));
     await form.getByRole("button", { name: "Purge up to 100 entries" }).click();
-    await status(admin.page, new RegExp(`Removed [1-9]\\d* stored entries of deleted patient #${id2}`));
+    await status(admin.page, new RegExp(`Removed [1-9]\\d* stored record entries and 1 grant of deleted patient #${id2}`));
     await form.getByRole("button", { name: "Purge up to 100 entries" }).click();
     await status(admin.page, `Nothing left to purge for patient #${id2}.`);
     await admin.context.close();
+    // With the grant purged, the patient leaves doctor1's list.
+    await doctor1.page.reload();
+    await doctor1.page.locator('[data-dashboard="doctor"]').waitFor();
+    await doctor1.page.getByRole("button", { name: `Open patient ${patientId}` }).waitFor();
+    expect(await doctor1.page.getByRole("button", { name: `Open patient ${id2}` }).count()).toBe(0);
   });
 });
 

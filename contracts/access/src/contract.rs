@@ -89,6 +89,9 @@ pub fn execute(
             patient_id,
             grantee,
         } => grants::execute_revoke(deps, env, info, patient_id, grantee),
+        ExecuteMsg::PurgeDeletedGrants { patient_id, limit } => {
+            grants::execute_purge_deleted_grants(deps, patient_id, limit)
+        }
         ExecuteMsg::RequestAccess {
             patient_id,
             scope,

@@ -25,6 +25,9 @@ pub enum ContractError {
     #[error("patient {patient_id} is not active")]
     PatientNotActive { patient_id: PatientId },
 
+    #[error("patient {patient_id} is not deleted")]
+    PatientNotDeleted { patient_id: PatientId },
+
     #[error("a patient cannot grant access to their own address")]
     CannotGrantSelf,
 

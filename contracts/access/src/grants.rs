@@ -5,13 +5,14 @@ use ehr_types::access::{
     PermissionResponse, Scope,
 };
 use ehr_types::pagination::collect_page;
+use ehr_types::registry::PatientStatus;
 use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
 use ehr_types::{AuditAction, Category, PatientId, ValidationError};
 
 use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
-use crate::registry_client::{ensure_credentialed, load_owned_active_patient};
+use crate::registry_client::{ensure_credentialed, load_owned_active_patient, load_patient};
 use crate::state::{grants, EMERGENCY, EPOCHS};
 
 /// Checks a category list: not empty, no repeats. Returns it sorted.
@@ -161,6 +162,32 @@ pub fn execute_revoke(
         .add_attribute("action", "revoke")
         .add_attribute("patient_id", patient_id.to_string())
         .add_attribute("grantee", grantee))
+}
+
+/// The most grants one `PurgeDeletedGrants` removes.
+pub const MAX_PURGE: u32 = 100;
+
+pub fn execute_purge_deleted_grants(
+    deps: DepsMut,
+    patient_id: PatientId,
+    limit: Option<u32>,
+) -> Result<Response, ContractError> {
+    if load_patient(deps.as_ref(), patient_id)?.status != PatientStatus::Deleted {
+        return Err(ContractError::PatientNotDeleted { patient_id });
+    }
+    let budget = limit.unwrap_or(MAX_PURGE).clamp(1, MAX_PURGE) as usize;
+    let grantees: Vec<Addr> = grants()
+        .prefix(patient_id)
+        .keys(deps.storage, None, None, Order::Ascending)
+        .take(budget)
+        .collect::<Result<_, _>>()?;
+    for grantee in &grantees {
+        grants().remove(deps.storage, (patient_id, grantee.clone()))?;
+    }
+    Ok(Response::new()
+        .add_attribute("action", "purge_deleted_grants")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("removed", grantees.len().to_string()))
 }
 
 pub fn query_grant(

@@ -522,6 +522,82 @@ fn doctors_find_their_patients_through_their_grants() {
     assert_eq!(of_patient.grants.len(), 3);
 }
 
+fn grants_of(suite: &Suite, patient_id: u64) -> Vec<String> {
+    let page: GrantsResponse = suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::GrantsByPatient {
+                patient_id,
+                start_after: None,
+                limit: Some(100),
+            },
+        )
+        .unwrap();
+    page.grants.iter().map(|g| g.grantee.to_string()).collect()
+}
+
+#[test]
+fn a_deleted_patients_grants_are_purged_in_bounded_steps() {
+    let (mut suite, roles) = Suite::with_roles();
+    let purge = |limit| access::ExecuteMsg::PurgeDeletedGrants {
+        patient_id: roles.patient_id,
+        limit,
+    };
+    let stranger = roles.stranger.clone();
+    suite.execute_expecting_error(
+        &stranger,
+        Target::Access,
+        &purge(None),
+        &AccessError::PatientNotDeleted {
+            patient_id: roles.patient_id,
+        }
+        .to_string(),
+    );
+    suite
+        .delete_patient(&roles.patient, roles.patient_id)
+        .unwrap();
+    assert_eq!(grants_of(&suite, roles.patient_id).len(), 3);
+
+    let removed = |suite: &mut Suite, limit| {
+        let response = suite
+            .execute(&stranger, Target::Access, &purge(limit))
+            .unwrap();
+        ehr_testing::attribute_id(&response, "removed")
+    };
+    assert_eq!(removed(&mut suite, Some(2)), 2);
+    assert_eq!(grants_of(&suite, roles.patient_id).len(), 1);
+    assert_eq!(removed(&mut suite, None), 1);
+    assert_eq!(removed(&mut suite, None), 0);
+    assert!(grants_of(&suite, roles.patient_id).is_empty());
+    let listed: GrantsResponse = suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::GrantsByGrantee {
+                grantee: roles.doctor_with_grant.to_string(),
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap();
+    assert!(
+        listed.grants.is_empty(),
+        "the doctor's listing drops the deleted patient"
+    );
+    // Other patients' grants are untouched.
+    suite
+        .grant(
+            &roles.other_patient,
+            roles.other_patient_id,
+            &roles.doctor_with_grant,
+            Scope::Read,
+            &[Category::Lab],
+            None,
+        )
+        .unwrap();
+    assert_eq!(removed(&mut suite, None), 0);
+    assert_eq!(grants_of(&suite, roles.other_patient_id).len(), 1);
+}
+
 #[test]
 fn admins_settings_are_validated() {
     let (mut suite, roles) = Suite::with_roles();

@@ -356,6 +356,19 @@ fn cases() -> Vec<Case> {
             expect: |role, _| only(&[PatientOwner], role, access_unauthorized("revoke")),
         },
         Case {
+            name: "PurgeDeletedGrants",
+            prepare: |suite, roles| {
+                suite
+                    .delete_patient(&roles.patient, roles.patient_id)
+                    .expect("delete");
+                Msg::Access(access::ExecuteMsg::PurgeDeletedGrants {
+                    patient_id: roles.patient_id,
+                    limit: None,
+                })
+            },
+            expect: |_, _| None,
+        },
+        Case {
             name: "RequestAccess",
             prepare: |_, roles| {
                 Msg::Access(access::ExecuteMsg::RequestAccess {
@@ -466,7 +479,7 @@ fn every_execute_msg_for_every_role() {
     let cases = cases();
     assert_eq!(
         cases.len(),
-        15 + 9,
+        15 + 10,
         "one case per ExecuteMsg variant of both contracts"
     );
     let mut allowed = 0;
@@ -496,6 +509,6 @@ fn every_execute_msg_for_every_role() {
             }
         }
     }
-    assert_eq!(allowed + refused, 24 * 9);
+    assert_eq!(allowed + refused, 25 * 9);
     println!("role matrix: {allowed} allowed, {refused} refused with the exact error");
 }

@@ -54,6 +54,12 @@ pub enum ExecuteMsg {
         patient_id: PatientId,
         grantee: String,
     },
+    /// Anyone, once the patient is deleted in the registry: remove up to `limit` (default and at
+    /// most 100) of its grants, so they leave the doctors' listings. Bounded work per transaction.
+    PurgeDeletedGrants {
+        patient_id: PatientId,
+        limit: Option<u32>,
+    },
     /// A credentialed doctor: ask a patient for access.
     RequestAccess {
         patient_id: PatientId,

@@ -325,6 +325,13 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     grantee: string;
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  purgeDeletedGrants: ({
+    limit,
+    patientId
+  }: {
+    limit?: number;
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   requestAccess: ({
     categories,
     patientId,
@@ -382,6 +389,7 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.updateConfig = this.updateConfig.bind(this);
     this.grant = this.grant.bind(this);
     this.revoke = this.revoke.bind(this);
+    this.purgeDeletedGrants = this.purgeDeletedGrants.bind(this);
     this.requestAccess = this.requestAccess.bind(this);
     this.approveRequest = this.approveRequest.bind(this);
     this.denyRequest = this.denyRequest.bind(this);
@@ -439,6 +447,20 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     return await this.client.execute(this.sender, this.contractAddress, {
       revoke: {
         grantee,
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  purgeDeletedGrants = async ({
+    limit,
+    patientId
+  }: {
+    limit?: number;
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      purge_deleted_grants: {
+        limit,
         patient_id: patientId
       }
     }, fee_, memo_, funds_);

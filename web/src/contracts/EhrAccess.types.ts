@@ -29,6 +29,11 @@ export type ExecuteMsg = {
     patient_id: number;
   };
 } | {
+  purge_deleted_grants: {
+    limit?: number | null;
+    patient_id: number;
+  };
+} | {
   request_access: {
     categories: Category[];
     patient_id: number;

@@ -349,17 +349,26 @@ export class Ehr {
   }
 
   /**
-   * Drops up to 100 stored entries of a deleted patient's records (anyone may; the work per
-   * transaction is bounded). Returns how many were removed: 0 when nothing is left.
+   * Drops up to 100 stored record entries and up to 100 grants of a deleted patient, in one
+   * transaction (anyone may; the work per transaction is bounded). Returns how many of each were
+   * removed: both 0 when nothing is left.
    */
-  async purgeDeletedRecords(patientId: number): Promise<number> {
+  async purgeDeletedPatient(patientId: number): Promise<{ recordEntries: number; grants: number }> {
     const registry = this.deploy.contracts.registry.address;
-    const result = await (await this.signing()).execute(this.address, registry, { purge_deleted_records: { patient_id: patientId, limit: 100 } }, "auto");
-    const removed = result.events
-      .filter((event) => event.type === "wasm")
-      .flatMap((event) => event.attributes)
-      .find((attribute) => attribute.key === "removed");
-    return Number(removed?.value ?? 0);
+    const access = this.deploy.contracts.access.address;
+    const result = await (await this.signing()).executeMultiple(
+      this.address,
+      [this.reg({ purge_deleted_records: { patient_id: patientId, limit: 100 } }), this.acc({ purge_deleted_grants: { patient_id: patientId, limit: 100 } })],
+      "auto",
+    );
+    const removedBy = (contract: string) =>
+      Number(
+        result.events
+          .filter((event) => event.type === "wasm" && event.attributes.some((a) => a.key === "_contract_address" && a.value === contract))
+          .flatMap((event) => event.attributes)
+          .find((attribute) => attribute.key === "removed")?.value ?? 0,
+      );
+    return { recordEntries: removedBy(registry), grants: removedBy(access) };
   }
 
   // ------------------------------------------------------------------ grants, requests, audit

@@ -66,7 +66,7 @@ export function AdminDashboard({ ehr }: { ehr: Ehr }) {
   );
 }
 
-/** A deleted patient's record entries stay in storage until purged, at most 100 per transaction. */
+/** A deleted patient's record entries and grants stay in storage until purged, at most 100 of each per transaction. */
 function PurgeCard({ ehr }: { ehr: Ehr }) {
   const [patientId, setPatientId] = useState("");
   const action = useAction();
@@ -74,13 +74,15 @@ function PurgeCard({ ehr }: { ehr: Ehr }) {
     e.preventDefault();
     const id = Number(patientId);
     void action.run(async () => {
-      const removed = await ehr.purgeDeletedRecords(id);
-      return removed ? `Removed ${removed} stored entries of deleted patient #${id}; run it again until nothing is left.` : `Nothing left to purge for patient #${id}.`;
+      const removed = await ehr.purgeDeletedPatient(id);
+      return removed.recordEntries || removed.grants
+        ? `Removed ${removed.recordEntries} stored record entries and ${removed.grants} grant${removed.grants === 1 ? "" : "s"} of deleted patient #${id}; run it again until nothing is left.`
+        : `Nothing left to purge for patient #${id}.`;
     });
   };
   return (
     <section className="card" aria-labelledby="purge-h">
-      <h2 id="purge-h">Purge a deleted patient's records</h2>
+      <h2 id="purge-h">Purge a deleted patient's records and grants</h2>
       <form className="row" onSubmit={submit} aria-label="Purge a deleted patient's records">
         <label>
           Deleted patient id
