@@ -493,21 +493,26 @@ fn the_audit_log_records_every_permission_change_and_write_in_order() {
     assert_eq!(log, expected);
 }
 
-#[test]
-fn doctors_find_their_patients_through_their_grants() {
-    let (suite, roles) = Suite::with_roles();
-    let mine: GrantsResponse = suite
+/// The patients whose grants a doctor holds (the doctor dashboard's "my patients").
+fn patients_of(suite: &Suite, doctor: &cosmwasm_std::Addr) -> Vec<u64> {
+    let page: GrantsResponse = suite
         .query(
             Target::Access,
             &access::QueryMsg::GrantsByGrantee {
-                grantee: roles.doctor_with_grant.to_string(),
+                grantee: doctor.to_string(),
                 start_after: None,
                 limit: None,
             },
         )
         .unwrap();
-    assert_eq!(mine.grants.len(), 1);
-    assert_eq!(mine.grants[0].patient_id, roles.patient_id);
+    page.grants.iter().map(|g| g.patient_id).collect()
+}
+
+#[test]
+fn doctors_find_their_patients_through_their_grants() {
+    let (suite, roles) = Suite::with_roles();
+    let mine = patients_of(&suite, &roles.doctor_with_grant);
+    assert_eq!(mine, vec![roles.patient_id]);
     let of_patient: GrantsResponse = suite
         .query(
             Target::Access,
@@ -569,18 +574,9 @@ fn a_deleted_patients_grants_are_purged_in_bounded_steps() {
     assert_eq!(removed(&mut suite, None), 1);
     assert_eq!(removed(&mut suite, None), 0);
     assert!(grants_of(&suite, roles.patient_id).is_empty());
-    let listed: GrantsResponse = suite
-        .query(
-            Target::Access,
-            &access::QueryMsg::GrantsByGrantee {
-                grantee: roles.doctor_with_grant.to_string(),
-                start_after: None,
-                limit: None,
-            },
-        )
-        .unwrap();
+    let listed = patients_of(&suite, &roles.doctor_with_grant);
     assert!(
-        listed.grants.is_empty(),
+        listed.is_empty(),
         "the doctor's listing drops the deleted patient"
     );
     // Other patients' grants are untouched.
