@@ -321,10 +321,7 @@ fn expiry(seconds: Option<u64>) -> Result<Option<Timestamp>> {
     if seconds == 0 {
         bail!("--expires-in must be greater than 0");
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs();
-    Ok(Some(Timestamp::from_seconds(now + seconds)))
+    Ok(Some(ehr_client::now()?.plus_seconds(seconds)))
 }
 
 fn read_file(path: &PathBuf) -> Result<Vec<u8>> {

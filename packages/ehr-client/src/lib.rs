@@ -11,5 +11,5 @@ pub mod storage;
 pub use chain::{ChainClient, ChainConfig, ContractMsg, PendingTx, Session, Signer, TxOutcome};
 pub use error::{ClientError, Result};
 pub use identity::{Identity, KeyStore, OwnKeys};
-pub use records::{AddedRecord, BatchReport, Ehr};
+pub use records::{now, AddedRecord, BatchReport, Ehr};
 pub use storage::{fetch_verified, BlobStore, DirStore, IpfsStore, Storage};

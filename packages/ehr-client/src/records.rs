@@ -679,12 +679,7 @@ impl Ehr {
             .find(|g| g.grantee.as_str() == grantee)
             .map(|g| g.categories.clone())
             .unwrap_or_default();
-        let now = Timestamp::from_seconds(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_err(|e| ClientError::InvalidInput(format!("system clock: {e}")))?
-                .as_secs(),
-        );
+        let now = now()?;
         let others: Vec<&GrantInfo> = grants
             .iter()
             .filter(|g| g.grantee.as_str() != grantee)
@@ -728,6 +723,14 @@ impl Ehr {
         self.session.execute(&regrants).await?;
         Ok(())
     }
+}
+
+/// This machine's clock as a chain timestamp (whole seconds), for expiries set and checked here.
+pub fn now() -> Result<Timestamp> {
+    let since_epoch = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| ClientError::InvalidInput(format!("system clock: {e}")))?;
+    Ok(Timestamp::from_seconds(since_epoch.as_secs()))
 }
 
 /// One record as `AddRecord`; more as one `AddRecords`, which the registry executes and audits

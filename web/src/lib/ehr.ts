@@ -472,7 +472,9 @@ export const chainTime = (d: Date): string => (BigInt(d.getTime()) * 1_000_000n)
 /** A grant is usable while it has no expiry or its expiry is in the future. */
 export const grantActive = (g: GrantInfo, now = new Date()): boolean => !g.expires || BigInt(g.expires) > BigInt(now.getTime()) * 1_000_000n;
 
-export const mayManage = (g: GrantInfo | undefined, category: Category): boolean =>
-  !!g && grantActive(g) && g.scope === "manage" && g.categories.includes(category);
-export const mayWrite = (g: GrantInfo | undefined, category: Category): boolean =>
-  !!g && grantActive(g) && (g.scope === "write" || g.scope === "manage") && g.categories.includes(category);
+const SCOPE_RANK: Record<Scope, number> = { read: 0, write: 1, manage: 2 };
+/** As the contracts decide: an unexpired grant whose scope is at least `minimum` and whose categories include `category`. */
+const allows = (g: GrantInfo | undefined, category: Category, minimum: Scope): boolean =>
+  !!g && grantActive(g) && SCOPE_RANK[g.scope] >= SCOPE_RANK[minimum] && g.categories.includes(category);
+export const mayManage = (g: GrantInfo | undefined, category: Category): boolean => allows(g, category, "manage");
+export const mayWrite = (g: GrantInfo | undefined, category: Category): boolean => allows(g, category, "write");
