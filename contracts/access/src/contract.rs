@@ -8,7 +8,7 @@ use ehr_types::access::ConfigResponse;
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
 use crate::state::{Config, CONFIG};
-use crate::{audit, emergency, envelopes, grants, requests};
+use crate::{audit, emergency, envelopes, grants, keys, requests};
 
 pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -109,6 +109,21 @@ pub fn execute(
             patient_id,
             key_envelopes,
         } => envelopes::execute_store_own_envelopes(deps, info, patient_id, key_envelopes),
+        ExecuteMsg::RotateKey {
+            patient_id,
+            category,
+            epoch,
+            own_envelope,
+            envelopes,
+        } => {
+            let rotation = keys::Rotation {
+                category,
+                epoch,
+                own_envelope,
+                envelopes,
+            };
+            keys::execute_rotate_key(deps, env, info, patient_id, rotation)
+        }
         ExecuteMsg::EmergencyAccess { patient_id } => {
             emergency::execute_emergency_access(deps, env, info, patient_id)
         }
@@ -212,7 +227,29 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
             patient_id,
             category,
         } => to_json_binary(&envelopes::query_own_envelopes(deps, patient_id, category)?),
-        QueryMsg::Epochs { patient_id } => to_json_binary(&grants::query_epochs(deps, patient_id)?),
+        QueryMsg::Epochs { patient_id } => to_json_binary(&keys::query_epochs(deps, patient_id)?),
+        QueryMsg::KeyHolders {
+            patient_id,
+            category,
+        } => to_json_binary(&keys::query_key_holders(deps, env, patient_id, category)?),
+        QueryMsg::Readers {
+            patient_id,
+            category,
+        } => to_json_binary(&keys::query_readers(deps, env, patient_id, category)?),
+        QueryMsg::KeyEnvelopes {
+            patient_id,
+            holder,
+            category,
+            start_after,
+            limit,
+        } => to_json_binary(&keys::query_key_envelopes(
+            deps,
+            patient_id,
+            holder,
+            category,
+            start_after,
+            limit,
+        )?),
         QueryMsg::AuditLog {
             patient_id,
             start_after,

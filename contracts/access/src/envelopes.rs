@@ -6,6 +6,7 @@ use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
 use ehr_types::{Category, PatientId, ValidationError};
 
 use crate::error::ContractError;
+use crate::keys::current_epoch;
 use crate::registry_client::load_owned_active_patient;
 use crate::state::OWN_ENVELOPES;
 
@@ -31,6 +32,15 @@ pub fn execute_store_own_envelopes(
     } in &key_envelopes
     {
         validate_envelope(envelope)?;
+        // A future epoch's key is the next rotation's to store, with its holders.
+        let current = current_epoch(deps.storage, patient_id, *category)?;
+        if *epoch > current {
+            return Err(ContractError::EnvelopeEpochAhead {
+                category: *category,
+                epoch: *epoch,
+                current,
+            });
+        }
         let key = (patient_id, category.code(), *epoch);
         // Replacing a stored key envelope could lock the patient out of files sealed with it.
         if OWN_ENVELOPES.has(deps.storage, key) {

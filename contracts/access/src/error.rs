@@ -64,6 +64,35 @@ pub enum ContractError {
     #[error("emergency access must last between 1 second and {max} seconds")]
     InvalidEmergencyDuration { max: u64 },
 
+    #[error("key epoch {got} of {category:?} cannot be opened: the next epoch is {expected}")]
+    EpochMismatch {
+        category: Category,
+        expected: u32,
+        got: u32,
+    },
+
+    #[error("an envelope for {category:?} epoch {epoch} is ahead of the current epoch {current}")]
+    EnvelopeEpochAhead {
+        category: Category,
+        epoch: u32,
+        current: u32,
+    },
+
+    #[error("{recipient} may not read {category:?}: no new key may be wrapped to it")]
+    RecipientNotEntitled {
+        recipient: String,
+        category: Category,
+    },
+
+    #[error("{recipient} is listed twice")]
+    DuplicateRecipient { recipient: String },
+
+    #[error("the new {category:?} key leaves out {holder}, who may still read it")]
+    HolderLeftOut { holder: String, category: Category },
+
+    #[error("{category:?} already has {max} key holders besides the patient")]
+    TooManyKeyHolders { category: Category, max: usize },
+
     #[error("nothing to update")]
     NothingToUpdate,
 }

@@ -1,19 +1,21 @@
 use cosmwasm_std::{Addr, Deps, DepsMut, Env, MessageInfo, Order, Response, Timestamp};
 use cw_storage_plus::Bound;
 use ehr_types::access::{
-    CategoryEpoch, EpochsResponse, GrantInfo, GrantResponse, GrantsResponse, KeyEnvelope,
-    PermissionResponse, Scope,
+    GrantInfo, GrantResponse, GrantsResponse, KeyEnvelope, PermissionResponse, Scope,
 };
 use ehr_types::pagination::collect_page;
 use ehr_types::registry::PatientStatus;
-use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
+use ehr_types::validate::MAX_ENVELOPES;
 use ehr_types::{AuditAction, Category, PatientId, ValidationError};
 
 use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
-use crate::registry_client::{ensure_credentialed, load_owned_active_patient, load_patient};
-use crate::state::{grants, EMERGENCY, EPOCHS};
+use crate::registry_client::{
+    ensure_credentialed, is_credentialed, load_owned_active_patient, load_patient,
+};
+use crate::keys::hand_envelope;
+use crate::state::{grants, EMERGENCY};
 
 /// Checks a category list: not empty, no repeats. Returns it sorted.
 pub fn validate_categories(categories: &[Category]) -> Result<Vec<Category>, ContractError> {
@@ -43,7 +45,6 @@ fn validate_envelopes(
         return Err(ValidationError::TooManyEnvelopes.into());
     }
     for envelope in envelopes {
-        validate_envelope(&envelope.envelope)?;
         if !categories.contains(&envelope.category) {
             return Err(ContractError::EnvelopeCategoryNotGranted {
                 category: envelope.category,
@@ -89,10 +90,13 @@ pub fn store_grant(
         scope,
         categories: categories.clone(),
         expires,
-        key_envelopes,
         granted_at: env.block.time,
     };
     grants().save(deps.storage, (patient_id, grantee.clone()), &grant)?;
+    // Bounded by MAX_ENVELOPES (validated above).
+    for envelope in &key_envelopes {
+        hand_envelope(deps.storage, patient_id, &grantee, envelope)?;
+    }
     append(
         deps.storage,
         patient_id,
@@ -134,21 +138,15 @@ pub fn execute_revoke(
     load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "revoke")?;
     let grantee = validate_address(deps.api, &grantee)?;
     let key = (patient_id, grantee.clone());
-    let grant = grants()
+    grants()
         .may_load(deps.storage, key.clone())?
         .ok_or_else(|| ContractError::GrantNotFound {
             patient_id,
             grantee: grantee.to_string(),
         })?;
+    // The grantee stays a holder of the current epochs' keys, which makes those epochs stale:
+    // the next write into each rotates (keys.rs), so later files never open for it.
     grants().remove(deps.storage, key)?;
-    // Files written from now on use a new category key the former grantee never received.
-    for category in &grant.categories {
-        EPOCHS.update(deps.storage, (patient_id, category.code()), |epoch| {
-            epoch.unwrap_or(0).checked_add(1).ok_or(ContractError::Std(
-                cosmwasm_std::StdError::msg("key epoch overflow"),
-            ))
-        })?;
-    }
     append(
         deps.storage,
         patient_id,
@@ -241,7 +239,25 @@ pub fn query_grants_by_grantee(
     Ok(GrantsResponse { grants })
 }
 
-fn grant_allows(
+/// A credentialed doctor whose unexpired grant covers Write on `category`, or `Unauthorized`.
+pub fn writes_by_grant(
+    deps: Deps,
+    env: &Env,
+    patient_id: PatientId,
+    party: &Addr,
+    category: Category,
+) -> Result<(), ContractError> {
+    let allowed = grants()
+        .may_load(deps.storage, (patient_id, party.clone()))?
+        .is_some_and(|grant| grant_allows(&grant, env.block.time, Scope::Write, Some(category)));
+    if allowed && is_credentialed(deps, party)? {
+        Ok(())
+    } else {
+        Err(ContractError::unauthorized("rotate key"))
+    }
+}
+
+pub fn grant_allows(
     grant: &GrantInfo,
     now: Timestamp,
     scope: Scope,
@@ -281,21 +297,6 @@ pub fn query_permission(
     })
 }
 
-pub fn query_epochs(deps: Deps, patient_id: PatientId) -> Result<EpochsResponse, ContractError> {
-    // At most one entry per category, so this range is bounded by the category list.
-    let epochs = EPOCHS
-        .prefix(patient_id)
-        .range(deps.storage, None, None, Order::Ascending)
-        .filter_map(|item| match item {
-            Ok((code, epoch)) => {
-                Category::from_code(code).map(|category| Ok(CategoryEpoch { category, epoch }))
-            }
-            Err(err) => Some(Err(err)),
-        })
-        .collect::<Result<_, _>>()?;
-    Ok(EpochsResponse { epochs })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,7 +308,6 @@ mod tests {
             scope,
             categories,
             expires: expires.map(Timestamp::from_seconds),
-            key_envelopes: vec![],
             granted_at: Timestamp::from_seconds(0),
         }
     }

@@ -7,6 +7,7 @@ mod emergency;
 mod envelopes;
 pub mod error;
 mod grants;
+mod keys;
 pub mod msg;
 mod registry_client;
 mod requests;

@@ -32,6 +32,16 @@ pub fn load_owned_active_patient(
 }
 
 pub fn ensure_credentialed(deps: Deps, address: &Addr) -> Result<(), ContractError> {
+    if is_credentialed(deps, address)? {
+        Ok(())
+    } else {
+        Err(ContractError::NotCredentialed {
+            address: address.to_string(),
+        })
+    }
+}
+
+pub fn is_credentialed(deps: Deps, address: &Addr) -> Result<bool, ContractError> {
     let registry = CONFIG.load(deps.storage)?.registry;
     // The registry answers "provider not found" with an error: that, too, means not credentialed.
     let provider: Option<ProviderInfo> = deps
@@ -43,11 +53,5 @@ pub fn ensure_credentialed(deps: Deps, address: &Addr) -> Result<(), ContractErr
             },
         )
         .ok();
-    if provider.is_some_and(|provider| provider.credentialed) {
-        Ok(())
-    } else {
-        Err(ContractError::NotCredentialed {
-            address: address.to_string(),
-        })
-    }
+    Ok(provider.is_some_and(|provider| provider.credentialed))
 }

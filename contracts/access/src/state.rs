@@ -79,3 +79,20 @@ pub const OWN_ENVELOPES: Map<(PatientId, u8, u32), Binary> = Map::new("own_envel
 pub const AUDIT: Map<(PatientId, u64), AuditEntry> = Map::new("audit");
 /// Number of audit entries per patient, so appending never iterates.
 pub const AUDIT_LEN: Map<PatientId, u64> = Map::new("audit_len");
+
+/// (patient id, category code) -> the parties other than the patient that were handed the
+/// current epoch's key; at most `MAX_KEY_HOLDERS`. Only a new epoch empties it.
+pub const KEY_HOLDERS: Map<(PatientId, u8), Vec<Addr>> = Map::new("key_holders");
+
+/// (patient id, holder, `category_epoch_key`) -> category key wrapped to that holder's key.
+pub const HOLDER_ENVELOPES: Map<(PatientId, &Addr, u64), Binary> = Map::new("holder_envelopes");
+
+/// One u64 that orders by (category code, epoch): storage keys are at most triples.
+pub fn category_epoch_key(code: u8, epoch: u32) -> u64 {
+    (u64::from(code) << 32) | u64::from(epoch)
+}
+
+/// The (category code, epoch) of a `category_epoch_key`.
+pub fn split_category_epoch_key(key: u64) -> (u8, u32) {
+    ((key >> 32) as u8, key as u32)
+}

@@ -1,7 +1,7 @@
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
 use cosmwasm_std::{to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
-use ehr_types::registry::{ConfigResponse, PatientCountResponse};
+use ehr_types::registry::{ConfigResponse, NewRecord, PatientCountResponse};
 
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
@@ -84,8 +84,17 @@ pub fn execute(
         }
         ExecuteMsg::UpdatePatient {
             patient_id,
+            base_version,
+            epoch,
             profile,
-        } => patients::execute_update_patient(deps, env, info, patient_id, profile),
+        } => {
+            let write = patients::ProfileWrite {
+                base_version,
+                epoch,
+                profile,
+            };
+            patients::execute_update_patient(deps, env, info, patient_id, write)
+        }
         ExecuteMsg::DeletePatient { patient_id } => {
             patients::execute_delete_patient(deps, env, info, patient_id)
         }
@@ -95,14 +104,32 @@ pub fn execute(
         ExecuteMsg::AddRecord {
             patient_id,
             category,
+            epoch,
             blob,
-        } => records::execute_add_record(deps, env, info, patient_id, category, blob),
+        } => {
+            let record = NewRecord {
+                category,
+                epoch,
+                blob,
+            };
+            records::execute_add_record(deps, env, info, patient_id, record)
+        }
         ExecuteMsg::AddRecords {
             patient_id,
             records,
         } => records::execute_add_records(deps, env, info, patient_id, records),
-        ExecuteMsg::UpdateRecord { record_id, blob } => {
-            records::execute_update_record(deps, env, info, record_id, blob)
+        ExecuteMsg::UpdateRecord {
+            record_id,
+            base_version,
+            epoch,
+            blob,
+        } => {
+            let write = records::VersionWrite {
+                base_version,
+                epoch,
+                blob,
+            };
+            records::execute_update_record(deps, env, info, record_id, write)
         }
         ExecuteMsg::DeleteRecord { record_id } => {
             records::execute_delete_record(deps, env, info, record_id)

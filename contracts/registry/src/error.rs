@@ -1,6 +1,6 @@
 use cosmwasm_std::StdError;
 use ehr_types::registry::PatientStatus;
-use ehr_types::{PatientId, RecordId, ValidationError};
+use ehr_types::{Category, PatientId, RecordId, ValidationError};
 use thiserror::Error;
 
 #[derive(Error, Debug)]
@@ -68,6 +68,19 @@ pub enum ContractError {
 
     #[error("provider {address} not found")]
     ProviderNotFound { address: String },
+
+    #[error("{category:?} is written under key epoch {current}, not {epoch}")]
+    WrongKeyEpoch {
+        category: Category,
+        epoch: u32,
+        current: u32,
+    },
+
+    #[error("{category:?} key epoch {epoch} is stale (someone who holds its key may no longer read it): rotate the key in the same transaction")]
+    StaleKeyEpoch { category: Category, epoch: u32 },
+
+    #[error("version conflict: the file is based on version {base_version}, but the current version is {current}")]
+    VersionConflict { base_version: u32, current: u32 },
 
     #[error("nothing to update")]
     NothingToUpdate,

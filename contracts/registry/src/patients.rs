@@ -7,7 +7,10 @@ use ehr_types::validate::{validate_blob, validate_public_key};
 use ehr_types::{AuditAction, BlobRef, Category, PatientId};
 
 use crate::error::ContractError;
-use crate::permissions::{audit_message, authorize, is_credentialed, validate_address};
+use crate::permissions::{
+    audit_message, authorize, ensure_base_version, ensure_write_epoch, is_credentialed,
+    validate_address,
+};
 use crate::state::{CURRENT_PATIENT, LAST_PATIENT_ID, PATIENTS, PATIENT_COUNTS};
 
 pub fn load_patient(
@@ -245,13 +248,27 @@ pub fn execute_decline_patient(
         .add_attribute("patient_id", patient_id.to_string()))
 }
 
+/// A new profile file, as the writer sealed it.
+pub struct ProfileWrite {
+    /// The profile version the file replaces.
+    pub base_version: u32,
+    /// The key epoch the file is sealed under.
+    pub epoch: u32,
+    pub profile: BlobRef,
+}
+
 pub fn execute_update_patient(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     patient_id: PatientId,
-    profile: BlobRef,
+    write: ProfileWrite,
 ) -> Result<Response, ContractError> {
+    let ProfileWrite {
+        base_version,
+        epoch,
+        profile,
+    } = write;
     let mut patient = load_patient(deps.storage, patient_id)?;
     ensure_status(&patient, PatientStatus::Active)?;
     authorize(
@@ -262,6 +279,8 @@ pub fn execute_update_patient(
         Some(Category::Profile),
         "update patient",
     )?;
+    ensure_base_version(base_version, patient.profile_version)?;
+    ensure_write_epoch(deps.as_ref(), patient_id, Category::Profile, epoch)?;
     validate_blob(&profile)?;
     patient.profile_version = patient
         .profile_version
@@ -293,14 +312,11 @@ pub fn execute_delete_patient(
 ) -> Result<Response, ContractError> {
     let patient = load_patient(deps.storage, patient_id)?;
     ensure_status(&patient, PatientStatus::Active)?;
-    authorize(
-        deps.as_ref(),
-        &info.sender,
-        &patient,
-        Scope::Manage,
-        None,
-        "delete patient",
-    )?;
+    // Deleting the whole patient is the patient's own act: no grant, however broad, allows it,
+    // and the admin cannot either (docs/threat-model.md, Deletion).
+    if info.sender != patient.owner {
+        return Err(ContractError::unauthorized("delete patient"));
+    }
     tombstone(deps.storage, &env, patient)?;
     let audit = audit_message(
         deps.as_ref(),

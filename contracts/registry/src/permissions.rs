@@ -2,7 +2,9 @@
 //! contract, nobody else. Every write is also logged to the patient's audit log there.
 
 use cosmwasm_std::{to_json_binary, Addr, Api, Deps, WasmMsg};
-use ehr_types::access::{PermissionResponse, QueryMsg as AccessQueryMsg, Scope};
+use ehr_types::access::{
+    KeyHoldersResponse, PermissionResponse, QueryMsg as AccessQueryMsg, Scope,
+};
 use ehr_types::registry::PatientInfo;
 use ehr_types::{AuditAction, Category, PatientId};
 
@@ -58,6 +60,47 @@ pub fn authorize(
         Ok(())
     } else {
         Err(ContractError::unauthorized(action))
+    }
+}
+
+/// Allows a write into `category` under key `epoch` only while it is the category's current
+/// epoch and every party that holds its key may still read the category (the access contract
+/// keeps the holders). So whoever lost the right to read never holds the key of a later file.
+pub fn ensure_write_epoch(
+    deps: Deps,
+    patient_id: PatientId,
+    category: Category,
+    epoch: u32,
+) -> Result<(), ContractError> {
+    let holders: KeyHoldersResponse = deps.querier.query_wasm_smart(
+        access_contract(deps)?,
+        &AccessQueryMsg::KeyHolders {
+            patient_id,
+            category,
+        },
+    )?;
+    if holders.epoch != epoch {
+        return Err(ContractError::WrongKeyEpoch {
+            category,
+            epoch,
+            current: holders.epoch,
+        });
+    }
+    if holders.stale {
+        return Err(ContractError::StaleKeyEpoch { category, epoch });
+    }
+    Ok(())
+}
+
+/// Checks the writer's version: the file it sealed replaces `base_version`.
+pub fn ensure_base_version(base_version: u32, current: u32) -> Result<(), ContractError> {
+    if base_version == current {
+        Ok(())
+    } else {
+        Err(ContractError::VersionConflict {
+            base_version,
+            current,
+        })
     }
 }
 

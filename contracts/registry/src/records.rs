@@ -13,7 +13,10 @@ use ehr_types::{AuditAction, BlobRef, Category, PatientId, RecordId};
 
 use crate::error::ContractError;
 use crate::patients::{ensure_status, load_patient};
-use crate::permissions::{audit_message, audit_messages, authorize, validate_address};
+use crate::permissions::{
+    audit_message, audit_messages, authorize, ensure_base_version, ensure_write_epoch,
+    validate_address,
+};
 use crate::state::{records, LAST_RECORD_ID, PATIENTS, RECORD_BY_HASH, RECORD_VERSIONS};
 
 /// The most stored entries one `PurgeDeletedRecords` removes.
@@ -43,17 +46,9 @@ pub fn execute_add_record(
     env: Env,
     info: MessageInfo,
     patient_id: PatientId,
-    category: Category,
-    blob: BlobRef,
+    record: NewRecord,
 ) -> Result<Response, ContractError> {
-    add_records(
-        deps,
-        env,
-        info,
-        patient_id,
-        vec![NewRecord { category, blob }],
-        "add_record",
-    )
+    add_records(deps, env, info, patient_id, vec![record], "add_record")
 }
 
 pub fn execute_add_records(
@@ -68,8 +63,8 @@ pub fn execute_add_records(
 }
 
 /// Adds records of one patient in order, each with its first version, and logs them with one
-/// audit message. Each distinct category is authorized once, so a doctor's grant is queried at
-/// most once per category, not once per record.
+/// audit message. Each distinct category is authorized and its key epoch checked once, so the
+/// access contract is queried at most twice per category, not per record.
 fn add_records(
     deps: DepsMut,
     env: Env,
@@ -86,10 +81,11 @@ fn add_records(
     }
     let patient = load_patient(deps.storage, patient_id)?;
     ensure_status(&patient, PatientStatus::Active)?;
-    let mut authorized: Vec<Category> = Vec::new();
+    // (category, epoch) pairs checked so far: at most one per category.
+    let mut authorized: Vec<(Category, u32)> = Vec::new();
     let mut hashes = BTreeSet::new();
     for record in &new_records {
-        if !authorized.contains(&record.category) {
+        if !authorized.contains(&(record.category, record.epoch)) {
             authorize(
                 deps.as_ref(),
                 &info.sender,
@@ -98,7 +94,8 @@ fn add_records(
                 Some(record.category),
                 "add record",
             )?;
-            authorized.push(record.category);
+            ensure_write_epoch(deps.as_ref(), patient_id, record.category, record.epoch)?;
+            authorized.push((record.category, record.epoch));
         }
         validate_blob(&record.blob)?;
         if !hashes.insert(record.blob.sha256.as_str()) {
@@ -113,13 +110,19 @@ fn add_records(
     let mut response = Response::new()
         .add_attribute("action", action)
         .add_attribute("patient_id", patient_id.to_string());
-    for NewRecord { category, blob } in new_records {
+    for NewRecord {
+        category,
+        epoch,
+        blob,
+    } in new_records
+    {
         ensure_new_blob(deps.storage, patient_id, &blob)?;
         record_id = record_id
             .checked_add(1)
             .ok_or_else(|| StdError::msg("record id space exhausted"))?;
         let first = RecordVersion {
             version: 1,
+            epoch,
             blob,
             author: info.sender.clone(),
             time: env.block.time,
@@ -179,13 +182,27 @@ fn load_writable_record(
     Ok(record)
 }
 
+/// A new version's file, as the writer sealed it.
+pub struct VersionWrite {
+    /// The version the file replaces.
+    pub base_version: u32,
+    /// The key epoch the file is sealed under.
+    pub epoch: u32,
+    pub blob: BlobRef,
+}
+
 pub fn execute_update_record(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     record_id: RecordId,
-    blob: BlobRef,
+    write: VersionWrite,
 ) -> Result<Response, ContractError> {
+    let VersionWrite {
+        base_version,
+        epoch,
+        blob,
+    } = write;
     let mut record = load_writable_record(
         deps.as_ref(),
         &info,
@@ -193,6 +210,8 @@ pub fn execute_update_record(
         Scope::Write,
         "update record",
     )?;
+    ensure_base_version(base_version, record.latest.version)?;
+    ensure_write_epoch(deps.as_ref(), record.patient_id, record.category, epoch)?;
     validate_blob(&blob)?;
     ensure_new_blob(deps.storage, record.patient_id, &blob)?;
     let version = record
@@ -202,6 +221,7 @@ pub fn execute_update_record(
         .ok_or_else(|| StdError::msg("record version overflow"))?;
     let next = RecordVersion {
         version,
+        epoch,
         blob,
         author: info.sender.clone(),
         time: env.block.time,

@@ -5,7 +5,7 @@ pub mod storage_ops;
 
 use cosmwasm_std::{Addr, Attribute, Binary, Empty, Record, Timestamp};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
-use ehr_types::access::{self, GrantInfo, KeyEnvelope, Scope};
+use ehr_types::access::{self, GrantInfo, KeyEnvelope, KeyHoldersResponse, ReadersResponse, Scope};
 use ehr_types::registry::{self, PatientCountResponse, PatientInfo, RecordInfo, RecordVersion};
 use ehr_types::{BlobRef, Category, PatientId, RecordId, RequestId};
 use serde::de::DeserializeOwned;
@@ -287,23 +287,85 @@ impl Suite {
         let msg = registry::ExecuteMsg::AddRecord {
             patient_id,
             category,
+            epoch: self.key_holders(patient_id, category).epoch,
             blob,
         };
         let response = self.execute(author, Target::Registry, &msg)?;
         Ok(attribute_id(&response, "record_id"))
     }
 
+    /// A new version based on the record's latest, under the category's current epoch.
     pub fn update_record(
         &mut self,
         author: &Addr,
         record_id: RecordId,
         blob: BlobRef,
     ) -> Result<AppResponse, cosmwasm_std::StdError> {
-        self.execute(
-            author,
-            Target::Registry,
-            &registry::ExecuteMsg::UpdateRecord { record_id, blob },
+        let record = self.record(record_id)?;
+        let msg = registry::ExecuteMsg::UpdateRecord {
+            record_id,
+            base_version: record.latest.version,
+            epoch: self.key_holders(record.patient_id, record.category).epoch,
+            blob,
+        };
+        self.execute(author, Target::Registry, &msg)
+    }
+
+    /// The current epoch of a category and who holds its key.
+    pub fn key_holders(&self, patient_id: PatientId, category: Category) -> KeyHoldersResponse {
+        self.query(
+            Target::Access,
+            &access::QueryMsg::KeyHolders {
+                patient_id,
+                category,
+            },
         )
+        .expect("key holders")
+    }
+
+    /// The message that opens the category's next epoch with (stand-in) envelopes for every
+    /// party the access contract lists as a reader (a doctor who writes is one).
+    pub fn rotation_msg(
+        &self,
+        patient_id: PatientId,
+        category: Category,
+    ) -> access::ExecuteMsg {
+        let readers: ReadersResponse = self
+            .query(
+                Target::Access,
+                &access::QueryMsg::Readers {
+                    patient_id,
+                    category,
+                },
+            )
+            .expect("readers");
+        let epoch = self.key_holders(patient_id, category).epoch + 1;
+        let envelope = sample_envelope(category, epoch).envelope;
+        access::ExecuteMsg::RotateKey {
+            patient_id,
+            category,
+            epoch,
+            own_envelope: envelope.clone(),
+            envelopes: readers
+                .readers
+                .iter()
+                .map(|reader| access::RecipientEnvelope {
+                    recipient: reader.to_string(),
+                    envelope: envelope.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Opens the category's next epoch, as a writer's client does before writing into a stale one.
+    pub fn rotate_key(
+        &mut self,
+        writer: &Addr,
+        patient_id: PatientId,
+        category: Category,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let msg = self.rotation_msg(patient_id, category);
+        self.execute(writer, Target::Access, &msg)
     }
 
     // ---- access actions ----

@@ -6,12 +6,12 @@ use std::rc::Rc;
 
 use cosmwasm_std::testing::{message_info, mock_env, MockApi, MockQuerier, MockStorage};
 use cosmwasm_std::{
-    to_json_binary, Addr, ContractResult, Empty, Env, Order, OwnedDeps, Record, Storage,
+    from_json, to_json_binary, Addr, ContractResult, Empty, Env, Order, OwnedDeps, Record, Storage,
     SystemResult, WasmQuery,
 };
-use ehr_registry::contract::{execute, instantiate};
-use ehr_types::access::PermissionResponse;
-use ehr_types::registry::{ExecuteMsg, InstantiateMsg};
+use ehr_registry::contract::{execute, instantiate, query};
+use ehr_types::access::{KeyHoldersResponse, PermissionResponse, QueryMsg as AccessQueryMsg};
+use ehr_types::registry::{ExecuteMsg, InstantiateMsg, QueryMsg, RecordInfo};
 use ehr_types::{Category, PatientId, RecordId};
 
 use crate::{attribute_of, sample_blob, sample_public_key};
@@ -105,14 +105,26 @@ impl RegistryOpsBench {
     pub fn new() -> Self {
         let api = MockApi::default();
         let mut querier = MockQuerier::new(&[]);
-        querier.update_wasm(|_: &WasmQuery| {
-            let allowed = PermissionResponse {
-                allowed: true,
-                emergency: false,
+        // The access contract as the registry sees it: every write allowed, epoch 0 never stale.
+        querier.update_wasm(|query: &WasmQuery| {
+            let answer = match query {
+                WasmQuery::Smart { msg, .. } => match from_json(msg) {
+                    Ok(AccessQueryMsg::KeyHolders { .. }) => to_json_binary(&KeyHoldersResponse {
+                        epoch: 0,
+                        holders: vec![],
+                        stale: false,
+                    }),
+                    _ => to_json_binary(&PermissionResponse {
+                        allowed: true,
+                        emergency: false,
+                    }),
+                },
+                _ => to_json_binary(&PermissionResponse {
+                    allowed: false,
+                    emergency: false,
+                }),
             };
-            SystemResult::Ok(ContractResult::Ok(
-                to_json_binary(&allowed).expect("serialize"),
-            ))
+            SystemResult::Ok(ContractResult::Ok(answer.expect("serialize")))
         });
         let mut deps = OwnedDeps {
             storage: CountingStorage::default(),
@@ -189,6 +201,7 @@ impl RegistryOpsBench {
             let msg = ExecuteMsg::AddRecord {
                 patient_id: self.patient_id,
                 category,
+                epoch: 0,
                 blob: sample_blob(1_000_000 + self.records),
             };
             self.run(&patient, msg);
@@ -202,6 +215,7 @@ impl RegistryOpsBench {
         let msg = ExecuteMsg::AddRecord {
             patient_id: self.patient_id,
             category: Category::Lab,
+            epoch: 0,
             blob: sample_blob(2_000_000 + seed),
         };
         let record_id = self.run(author, msg);
@@ -209,11 +223,23 @@ impl RegistryOpsBench {
         (self.deps.storage.take_counts(), record_id)
     }
 
+    fn latest_version(&self, record_id: RecordId) -> u32 {
+        let msg = QueryMsg::Record { record_id };
+        let answer = query(self.deps.as_ref(), self.env.clone(), msg).expect("record");
+        from_json::<RecordInfo>(&answer)
+            .expect("record info")
+            .latest
+            .version
+    }
+
     /// Storage operations of one UpdateRecord by `author`.
     pub fn update_record_ops(&mut self, author: &Addr, record_id: RecordId, seed: u64) -> OpCounts {
+        let base_version = self.latest_version(record_id);
         self.deps.storage.take_counts();
         let msg = ExecuteMsg::UpdateRecord {
             record_id,
+            base_version,
+            epoch: 0,
             blob: sample_blob(3_000_000 + seed),
         };
         self.run(author, msg);

@@ -32,6 +32,13 @@ pub struct KeyEnvelope {
     pub envelope: Binary,
 }
 
+/// A new epoch's category key wrapped to one party that may read the category.
+#[cw_serde]
+pub struct RecipientEnvelope {
+    pub recipient: String,
+    pub envelope: Binary,
+}
+
 #[cw_serde]
 pub enum ExecuteMsg {
     /// Admin only.
@@ -48,8 +55,9 @@ pub enum ExecuteMsg {
         expires: Option<Timestamp>,
         key_envelopes: Vec<KeyEnvelope>,
     },
-    /// The patient: remove a grant. Every category it covered moves to a new key epoch, so files
-    /// written from now on are sealed with keys the former grantee never received.
+    /// The patient: remove a grant. The former grantee still holds the current epochs' keys of
+    /// the categories it covered, so those epochs are stale: the next write into each of them
+    /// must come with a `RotateKey` (see there).
     Revoke {
         patient_id: PatientId,
         grantee: String,
@@ -79,6 +87,18 @@ pub enum ExecuteMsg {
     StoreOwnEnvelopes {
         patient_id: PatientId,
         key_envelopes: Vec<KeyEnvelope>,
+    },
+    /// The patient, or a credentialed doctor with Write on `category`: open key epoch `epoch`
+    /// (the current one plus 1) with a new category key, wrapped to the patient (`own_envelope`)
+    /// and to each party in `envelopes`. Every recipient must be entitled to read the category
+    /// now, and every holder of the current epoch who still is must be among them (at most
+    /// `MAX_KEY_HOLDERS`). Writers send it in the same transaction as a write into a stale epoch.
+    RotateKey {
+        patient_id: PatientId,
+        category: Category,
+        epoch: u32,
+        own_envelope: Binary,
+        envelopes: Vec<RecipientEnvelope>,
     },
     /// A credentialed doctor: time-boxed read access to every category without the patient's
     /// approval, always written to the patient's audit log.
@@ -152,6 +172,32 @@ pub enum QueryMsg {
     /// Current key epoch of every category of a patient that has moved past epoch 0.
     #[returns(EpochsResponse)]
     Epochs { patient_id: PatientId },
+    /// The current epoch of a category and the parties (other than the patient) that were handed
+    /// its key, each with whether it may still read the category. Any holder that may not makes
+    /// the epoch stale: a write into it must rotate first.
+    #[returns(KeyHoldersResponse)]
+    KeyHolders {
+        patient_id: PatientId,
+        category: Category,
+    },
+    /// The parties (other than the patient) that may read `category` now: credentialed, with an
+    /// unexpired grant that covers it, or an active emergency access. A rotation wraps the new
+    /// key to each of them that has published an encryption key.
+    #[returns(ReadersResponse)]
+    Readers {
+        patient_id: PatientId,
+        category: Category,
+    },
+    /// The key envelopes wrapped to `holder` (a grantee), in (category, epoch) order, optionally
+    /// of one category; what they were handed stays listed after their access ends.
+    #[returns(KeyEnvelopesResponse)]
+    KeyEnvelopes {
+        patient_id: PatientId,
+        holder: String,
+        category: Option<Category>,
+        start_after: Option<CategoryEpoch>,
+        limit: Option<u32>,
+    },
     #[returns(AuditLogResponse)]
     AuditLog {
         patient_id: PatientId,
@@ -174,7 +220,6 @@ pub struct GrantInfo {
     pub scope: Scope,
     pub categories: Vec<Category>,
     pub expires: Option<Timestamp>,
-    pub key_envelopes: Vec<KeyEnvelope>,
     pub granted_at: Timestamp,
 }
 
@@ -233,9 +278,35 @@ pub struct OwnEnvelopesResponse {
 }
 
 #[cw_serde]
+#[derive(Copy)]
 pub struct CategoryEpoch {
     pub category: Category,
     pub epoch: u32,
+}
+
+#[cw_serde]
+pub struct KeyHolder {
+    pub address: Addr,
+    /// Whether the holder may still read the category.
+    pub entitled: bool,
+}
+
+#[cw_serde]
+pub struct KeyHoldersResponse {
+    pub epoch: u32,
+    pub holders: Vec<KeyHolder>,
+    /// True when a holder may no longer read the category: the next write must rotate.
+    pub stale: bool,
+}
+
+#[cw_serde]
+pub struct ReadersResponse {
+    pub readers: Vec<Addr>,
+}
+
+#[cw_serde]
+pub struct KeyEnvelopesResponse {
+    pub key_envelopes: Vec<KeyEnvelope>,
 }
 
 #[cw_serde]

@@ -57,6 +57,12 @@ pub enum AuditAction {
     EmergencyAccess {
         expires: Timestamp,
     },
+    /// A new category key for `epoch`, handed to the patient and `holders` other parties.
+    KeyRotated {
+        category: Category,
+        epoch: u32,
+        holders: u32,
+    },
 }
 
 impl AuditAction {

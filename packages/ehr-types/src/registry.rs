@@ -44,12 +44,17 @@ pub enum ExecuteMsg {
     /// The proposed address: decline the proposal (Pending -> Deleted).
     DeclinePatient { patient_id: PatientId },
     /// The patient, or a doctor with Write on `Profile`: a new version of the encrypted profile.
+    /// `base_version` is the profile version the writer's file replaces (refused with
+    /// `VersionConflict` when another version landed first); `epoch` is the key epoch the file
+    /// is sealed under, which must be the Profile category's current, non-stale epoch.
     UpdatePatient {
         patient_id: PatientId,
+        base_version: u32,
+        epoch: u32,
         profile: BlobRef,
     },
-    /// The patient, or a doctor with Manage: tombstone the patient. The id is never reused; the
-    /// profile pointer is dropped at once, record pointers by `PurgeDeletedRecords`.
+    /// The patient only: tombstone the patient. The id is never reused; the profile pointer is
+    /// dropped at once, record pointers by `PurgeDeletedRecords`. No doctor and no admin may.
     DeletePatient { patient_id: PatientId },
     /// Anyone: drop up to `limit` stored record entries of a deleted patient (bounded work per
     /// transaction, so deleting a patient with any number of records never runs out of gas).
@@ -58,9 +63,12 @@ pub enum ExecuteMsg {
         limit: Option<u32>,
     },
     /// The patient, or a doctor with Write on `category`: a new record with its first version.
+    /// `epoch` is the key epoch the file is sealed under: the category's current epoch, which
+    /// must not be stale (send a `RotateKey` of the access contract first in the same tx).
     AddRecord {
         patient_id: PatientId,
         category: Category,
+        epoch: u32,
         blob: BlobRef,
     },
     /// As `AddRecord`, for 1 to 1000 records of one patient in one contract
@@ -70,7 +78,14 @@ pub enum ExecuteMsg {
         records: Vec<NewRecord>,
     },
     /// The patient, or a doctor with Write on the record's category: append a version.
-    UpdateRecord { record_id: RecordId, blob: BlobRef },
+    /// `base_version` is the version the writer's file replaces: refused with `VersionConflict`
+    /// when the record has moved on. `epoch` as for `AddRecord`.
+    UpdateRecord {
+        record_id: RecordId,
+        base_version: u32,
+        epoch: u32,
+        blob: BlobRef,
+    },
     /// The patient, or a doctor with Manage on the record's category: tombstone the record.
     DeleteRecord { record_id: RecordId },
 }
@@ -79,6 +94,8 @@ pub enum ExecuteMsg {
 #[cw_serde]
 pub struct NewRecord {
     pub category: Category,
+    /// The key epoch the file is sealed under (as `AddRecord`).
+    pub epoch: u32,
     pub blob: BlobRef,
 }
 
@@ -220,6 +237,8 @@ pub struct PatientCountResponse {
 pub struct RecordVersion {
     /// 1 for the first version.
     pub version: u32,
+    /// The key epoch the writer declared its file is sealed under.
+    pub epoch: u32,
     pub blob: BlobRef,
     pub author: Addr,
     pub time: Timestamp,

@@ -18,6 +18,9 @@ pub const MAX_ENVELOPE_LEN: usize = 256;
 pub const MAX_ENVELOPES: usize = 32;
 /// The most records one `AddRecords` carries, so one contract call does bounded work.
 pub const MAX_RECORDS_PER_MESSAGE: usize = 1000;
+/// The most parties (besides the patient) that hold one (patient, category) epoch's key. A
+/// rotation checks and wraps to each of them, so its cost grows with this bound.
+pub const MAX_KEY_HOLDERS: usize = 32;
 
 #[derive(Error, Debug, PartialEq, Eq, Clone)]
 pub enum ValidationError {
