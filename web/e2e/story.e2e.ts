@@ -3,7 +3,8 @@
 // emergency access in the audit log, propose/accept, a changed blob (red badge), IPFS down then retry
 // (no duplicate record), wallet screens, screenshots and axe-core on the dashboards; a record and a grant
 // written with the `ehr` CLI, seen in the browser; an expired grant; deleting a record and a patient;
-// paging past the first 100 records.
+// key rotation after every loss of access (expiry, a narrower re-grant, revoke) with the doctors who keep
+// access still reading; two writers updating one record at once; paging past the first 100 records.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -16,7 +17,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { account, deploy, personAs, RESULTS, seriousViolations, startHarness, type Harness, type Person } from "./harness";
-import { seedPatientRecords } from "./seed";
+import { grantForSeconds, seedPatientRecords } from "./seed";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const cliHome = mkdtempSync(join(tmpdir(), "ehr-e2e-cli-"));
@@ -171,10 +172,11 @@ describe("patient and doctors", () => {
     expect(await recordRow(doctor2.page, "Knee pain").count()).toBe(0);
   });
 
-  it("the patient revokes doctor2: a new lab record opens for doctor1 (keys re-shared), not for doctor2; emergency access and revoke are in the audit log", async () => {
+  it("the patient revokes doctor2: the next lab record gets a new key that doctor1, who keeps access, opens and doctor2 does not; emergency access, revoke and the new key are in the audit log", async () => {
     await patient.page.getByRole("button", { name: `Revoke ${doctor2.address}` }).click();
-    await status(patient.page, /revoked; new records use new keys\. The new keys were shared with/);
+    await status(patient.page, /revoked\. The next lab record written gets a new key that .* never receives/);
     await addRecord(patient.page, "lab", "Ferritin", "45 ng/mL");
+    await status(patient.page, /It opened a new Lab key \(epoch \d+\) for you and 1 other who may read it\./);
     const ferritinId = await recordRow(patient.page, "Ferritin").getAttribute("data-record-id");
     await doctor1.page.reload();
     await doctor1.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
@@ -192,6 +194,7 @@ describe("patient and doctors", () => {
     await audit.getByText("emergency access").waitFor();
     await audit.getByText("access revoked").waitFor();
     await audit.getByText("request approved").waitFor();
+    await audit.getByText(/New Lab key \(epoch \d+\) for you and 1 other/).first().waitFor();
   });
 
   it("patient dashboard: screenshot and no serious axe-core violation", async () => {
@@ -217,7 +220,8 @@ describe("patient and doctors", () => {
     form.append("file", new Blob([served]), "blob");
     const { Hash } = (await (await fetch(`${deploy.ipfs_api_url}/api/v0/add?pin=true&cid-version=1&raw-leaves=true`, { method: "POST", body: form })).json()) as { Hash: string };
     const claimed = hex(sha256(new TextEncoder().encode(`the registered file ${Date.now()}`)));
-    await client.execute(patient.address, deploy.contracts.registry.address, { add_record: { patient_id: patientId, category: "imaging", blob: { sha256: claimed, uri: `ipfs://${Hash}`, size: served.length } } }, "auto");
+    const { epoch } = await client.queryContractSmart(deploy.contracts.access.address, { key_holders: { patient_id: patientId, category: "imaging" } });
+    await client.execute(patient.address, deploy.contracts.registry.address, { add_record: { patient_id: patientId, category: "imaging", epoch, blob: { sha256: claimed, uri: `ipfs://${Hash}`, size: served.length } } }, "auto");
     await patient.page.reload();
     const row = patient.page.locator("tr[data-record-id]").filter({ hasText: "imaging" });
     await row.locator('[data-integrity="mismatch"]').waitFor();
@@ -264,6 +268,7 @@ describe("patient and doctors", () => {
     await recordRow(doctor1.page, "Follow-up visit").getByRole("button", { name: /Open record/ }).click();
     await doctor1.page.getByRole("form", { name: /New version of record/ }).waitFor();
     expect(await doctor1.page.getByRole("button", { name: "Delete record" }).count()).toBe(0);
+    expect(await doctor1.page.getByRole("button", { name: /delete .*patient/i }).count()).toBe(0);
   });
 
   it("doctor1 proposes patient2; patient2 accepts with a grant; doctor1 sees the new patient", async () => {
@@ -334,6 +339,127 @@ describe("patient and doctors", () => {
     await doctor1.page.locator('[data-dashboard="doctor"]').waitFor();
     await doctor1.page.getByRole("button", { name: `Open patient ${patientId}` }).waitFor();
     expect(await doctor1.page.getByRole("button", { name: `Open patient ${id2}` }).count()).toBe(0);
+  });
+});
+
+describe("keys after a loss of access (issue 10)", () => {
+  // patient2 registers again (its first patient record was deleted above): a new patient, every category at epoch 0.
+  let p2: Person;
+  let id2: number;
+  let lipidId: string;
+  let expiry: Date;
+  const openPatient = async (d: Person) => {
+    await d.page.reload();
+    await d.page.getByRole("button", { name: `Open patient ${id2}` }).click();
+    await d.page.getByRole("heading", { name: `Records of patient #${id2}` }).waitFor();
+  };
+  const savedId = async (page: Page, title: string) => (await recordRow(page, title).getAttribute("data-record-id"))!;
+  const locked = (page: Page, recordId: string) => page.locator(`tr[data-record-id="${recordId}"]`).filter({ hasText: "no key" });
+
+  it("patient2 registers again, writes lab and note records (each opens the category's first key), grants doctor1 write on both and doctor2 read on lab for seconds; doctor2 reads the lab record", async () => {
+    p2 = await personAs(h, "patient2");
+    const form = p2.page.getByRole("form", { name: "Profile" });
+    await form.getByLabel("Full name").fill("Jonas Brettschneider");
+    await form.getByRole("button", { name: "Register" }).click();
+    await p2.page.locator('[data-dashboard="patient"]').waitFor();
+    const heading = await p2.page.getByRole("heading", { name: /My profile \(patient #\d+\)/ }).textContent();
+    id2 = Number(/#(\d+)/.exec(heading!)![1]);
+    await p2.page.getByText("Jonas Brettschneider").waitFor();
+    await addRecord(p2.page, "lab", "Lipid panel", "LDL 3.1 mmol/L");
+    await status(p2.page, "It opened a new Lab key (epoch 1) for you.");
+    lipidId = await savedId(p2.page, "Lipid panel");
+    await addRecord(p2.page, "note", "First consult", "family history of hypercholesterolaemia");
+
+    const grant = p2.page.getByRole("form", { name: "Grant access" });
+    await grant.getByLabel("Doctor").selectOption(doctor1.address);
+    await grant.getByLabel("note").check();
+    await grant.getByLabel("Access").selectOption("write");
+    await grant.getByRole("button", { name: "Grant" }).click();
+    await status(p2.page, "Access granted to");
+    expiry = await grantForSeconds("patient2", id2, doctor2.address, "read", ["lab"], 20);
+
+    await openPatient(doctor2);
+    await recordRow(doctor2.page, "Lipid panel").locator('[data-integrity="verified"]').waitFor();
+  });
+
+  it("after doctor2's grant expired, doctor1 writes a lab record: the write rotates the key and succeeds, and the patient reads it", async () => {
+    const wait = expiry.getTime() + 3_000 - Date.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    await openPatient(doctor1);
+    await addRecord(doctor1.page, "lab", "LDL recheck", "2.6 mmol/L on statin");
+    await status(doctor1.page, "It opened a new Lab key (epoch 2) for the patient and 1 other who may read it.");
+    await p2.page.reload();
+    await recordRow(p2.page, "LDL recheck").locator('[data-integrity="verified"]').waitFor();
+    // a write by the patient now: epoch 2 is fresh, nobody who lost access holds its key
+    await addRecord(p2.page, "lab", "Triglycerides", "1.2 mmol/L");
+    expect(await p2.page.getByRole("status").filter({ hasText: "opened a new" }).count()).toBe(0);
+    const audit = p2.page.getByRole("table", { name: "Audit log" });
+    await p2.page.reload();
+    await audit.getByText("New Lab key (epoch 1) for you only").waitFor();
+    await audit.getByText("New Lab key (epoch 2) for you and 1 other").waitFor();
+  });
+
+  it("doctor2, whose grant expired, still opens what it was handed but no lab record written after the expiry", async () => {
+    const ldl = await savedId(p2.page, "LDL recheck");
+    const tg = await savedId(p2.page, "Triglycerides");
+    await openPatient(doctor2);
+    await alert(doctor2.page, `Your access to patient #${id2} expired on`);
+    await recordRow(doctor2.page, "Lipid panel").locator('[data-integrity="verified"]').waitFor();
+    await locked(doctor2.page, ldl).waitFor();
+    await locked(doctor2.page, tg).waitFor();
+    expect(await recordRow(doctor2.page, "LDL recheck").count()).toBe(0);
+    expect(await recordRow(doctor2.page, "Triglycerides").count()).toBe(0);
+    await doctor2.page.locator(`tr[data-record-id="${ldl}"]`).getByRole("button", { name: /Open record/ }).click();
+    expect(await doctor2.page.getByLabel("Decrypted content").count()).toBe(0);
+  });
+
+  it("a narrower re-grant (doctor1: manage on lab only): the next note gets a key doctor1 never receives; doctor1 may delete lab records, never the patient", async () => {
+    await p2.page.reload();
+    const grant = p2.page.getByRole("form", { name: "Grant access" });
+    await grant.getByLabel("Doctor").selectOption(doctor1.address);
+    expect(await grant.getByLabel("note").isChecked()).toBe(false);
+    await grant.getByLabel("Access").selectOption("manage");
+    await grant.getByRole("button", { name: "Grant" }).click();
+    await status(p2.page, "Access granted to");
+    await p2.page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: "manage" }).waitFor();
+    await addRecord(p2.page, "note", "Private note after narrowing", "not for doctor1");
+    await status(p2.page, "It opened a new Note key (epoch 2) for you.");
+    const privateNote = await savedId(p2.page, "Private note after narrowing");
+
+    await openPatient(doctor1);
+    await recordRow(doctor1.page, "First consult").locator('[data-integrity="verified"]').waitFor();
+    await locked(doctor1.page, privateNote).waitFor();
+    expect(await recordRow(doctor1.page, "Private note").count()).toBe(0);
+    await recordRow(doctor1.page, "Lipid panel").getByRole("button", { name: /Open record/ }).click();
+    await doctor1.page.getByRole("button", { name: "Delete record" }).waitFor();
+    expect(await doctor1.page.getByRole("button", { name: /delete .*patient/i }).count()).toBe(0);
+    await doctor1.page.getByRole("button", { name: "Close" }).click();
+  });
+
+  it("patient and doctor1 update the same record at once: the later save is sealed again on top of the other's, and both versions open", async () => {
+    await p2.page.reload();
+    await recordRow(p2.page, "Lipid panel").getByRole("button", { name: /Open record/ }).click();
+    const mine = p2.page.getByRole("form", { name: `New version of record ${lipidId}` });
+    await mine.getByLabel("Title").fill("Lipid panel, patient's copy");
+
+    await openPatient(doctor1);
+    await recordRow(doctor1.page, "Lipid panel").getByRole("button", { name: /Open record/ }).click();
+    const theirs = doctor1.page.getByRole("form", { name: `New version of record ${lipidId}` });
+    await theirs.getByLabel("Title").fill("Lipid panel, reviewed");
+    await theirs.getByRole("button", { name: "Save new version" }).click();
+    await status(doctor1.page, `Saved as record #${lipidId}, version 2.`);
+
+    // the patient's form is still based on version 1
+    await mine.getByRole("button", { name: "Save new version" }).click();
+    await status(p2.page, `Saved as record #${lipidId}, version 3. Someone else had saved version 2 meanwhile`);
+    const row = recordRow(p2.page, "Lipid panel, patient's copy");
+    await row.locator('[data-integrity="verified"]').waitFor();
+    await row.getByRole("button", { name: /Open record/ }).click();
+    const history = p2.page.getByRole("list", { name: "Version history" });
+    for (const v of ["v1", "v2", "v3"]) await history.getByText(new RegExp(`^${v} `)).waitFor();
+    await openPatient(doctor1);
+    await recordRow(doctor1.page, "Lipid panel, patient's copy").locator('[data-integrity="verified"]').waitFor();
+    await p2.context.close();
   });
 });
 

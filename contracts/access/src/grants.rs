@@ -11,10 +11,10 @@ use ehr_types::{AuditAction, Category, PatientId, ValidationError};
 use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
+use crate::keys::hand_envelope;
 use crate::registry_client::{
     ensure_credentialed, is_credentialed, load_owned_active_patient, load_patient,
 };
-use crate::keys::hand_envelope;
 use crate::state::{grants, EMERGENCY};
 
 /// Checks a category list: not empty, no repeats. Returns it sorted.

@@ -9,12 +9,12 @@
 use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage};
 use cw_storage_plus::Bound;
 use ehr_types::access::{
-    CategoryEpoch, EpochsResponse, KeyEnvelope, KeyEnvelopesResponse, KeyHolder, KeyHoldersResponse,
-    ReadersResponse, RecipientEnvelope, Scope,
+    CategoryEpoch, EpochsResponse, KeyEnvelope, KeyEnvelopesResponse, KeyHolder,
+    KeyHoldersResponse, ReadersResponse, RecipientEnvelope, Scope,
 };
 use ehr_types::pagination::page_size;
-use ehr_types::validate::{validate_envelope, MAX_KEY_HOLDERS};
 use ehr_types::registry::PatientStatus;
+use ehr_types::validate::{validate_envelope, MAX_KEY_HOLDERS};
 use ehr_types::{AuditAction, Category, PatientId};
 
 use crate::audit::append;
@@ -141,9 +141,9 @@ pub fn execute_rotate_key(
         return Err(ContractError::PatientNotActive { patient_id });
     }
     let current = current_epoch(deps.storage, patient_id, category)?;
-    let expected = current.checked_add(1).ok_or_else(|| {
-        ContractError::Std(cosmwasm_std::StdError::msg("key epoch overflow"))
-    })?;
+    let expected = current
+        .checked_add(1)
+        .ok_or_else(|| ContractError::Std(cosmwasm_std::StdError::msg("key epoch overflow")))?;
     if epoch != expected {
         return Err(ContractError::EpochMismatch {
             category,
@@ -299,7 +299,8 @@ pub fn query_key_envelopes(
         (None, Some(category)) => Some(Bound::inclusive(category_epoch_key(category.code(), 0))),
         (None, None) => None,
     };
-    let end = category.map(|category| Bound::inclusive(category_epoch_key(category.code(), u32::MAX)));
+    let end =
+        category.map(|category| Bound::inclusive(category_epoch_key(category.code(), u32::MAX)));
     let page = HOLDER_ENVELOPES
         .prefix((patient_id, &holder))
         .range(deps.storage, start, end, Order::Ascending)

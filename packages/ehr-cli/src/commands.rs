@@ -150,10 +150,6 @@ pub struct RevokeArgs {
     grantee: String,
     #[arg(long)]
     patient: Option<PatientId>,
-    /// Leave the other doctors of the revoked categories on the old keys (they must be granted
-    /// again to read or write new records); by default they get the new keys at once.
-    #[arg(long)]
-    no_reshare: bool,
 }
 
 #[derive(Args)]
@@ -411,10 +407,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             let grantee = cx.address_of(&args.grantee)?;
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, args.patient).await?;
-            let (tx, reshared) = ehr.revoke(patient, &grantee, !args.no_reshare).await?;
-            cx.print(json!({"patient_id": patient, "grantee": grantee, "tx": tx.hash, "reshared_with": reshared}), || {
-                let kept = if reshared.is_empty() { String::new() } else { format!("; new keys shared with {}", reshared.join(", ")) };
-                format!("revoked {grantee} on patient {patient}; new records use a new key epoch{kept}  tx {}", tx.hash)
+            let tx = ehr.revoke(patient, &grantee).await?;
+            cx.print(json!({"patient_id": patient, "grantee": grantee, "tx": tx.hash}), || {
+                format!("revoked {grantee} on patient {patient}; the next record written in each of its categories gets a new key, shared with you and the remaining doctors only  tx {}", tx.hash)
             });
             Ok(())
         }
@@ -720,17 +715,7 @@ async fn update_profile(
     patient: PatientId,
     profile: &[u8],
 ) -> Result<ehr_client::TxOutcome> {
-    let info = ehr.patient(patient).await?;
-    let blob = ehr
-        .seal_and_store(&info, Category::Profile, info.profile_version + 1, profile)
-        .await?;
-    Ok(ehr
-        .session
-        .execute(&[ContractMsg::Registry(RegistryMsg::UpdatePatient {
-            patient_id: patient,
-            profile: blob,
-        })])
-        .await?)
+    Ok(ehr.update_profile(patient, profile).await?.1)
 }
 
 async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
@@ -1040,7 +1025,9 @@ async fn verify(cx: &mut Cx, args: VerifyArgs) -> Result<()> {
             let detail = checked.err().map(|e| e.to_string());
             if !cx.json {
                 match &detail {
-                    None => println!("record {id} v{version}: OK (sha256 matches the chain)"),
+                    None => println!(
+                        "record {id} v{version}: OK (sha256 and sealed header match the chain)"
+                    ),
                     Some(error) => println!("record {id} v{version}: FAILED: {error}"),
                 }
             }
@@ -1081,14 +1068,19 @@ async fn bench(cx: &mut Cx, args: BenchArgs) -> Result<()> {
             (Category::Lab, plaintext)
         })
         .collect();
-    let blobs = ehr.seal_and_store_all(&patient, plaintexts).await?;
+    let (records, rotations) = ehr.seal_and_store_all(&patient, plaintexts).await?;
     let prepare_secs = prepared.elapsed().as_secs_f64();
     let bar = progress(cx, args.count as u64, "submitting");
     let started = Instant::now();
     let (added, report) = ehr
-        .register_records(patient_id, blobs, args.batch, args.in_flight, |n| {
-            bar.inc(n as u64)
-        })
+        .register_records(
+            patient_id,
+            records,
+            rotations,
+            args.batch,
+            args.in_flight,
+            |n| bar.inc(n as u64),
+        )
         .await?;
     let secs = started.elapsed().as_secs_f64();
     bar.finish_and_clear();

@@ -75,13 +75,9 @@ pub enum ClientError {
     #[error("encoding: {0}")]
     Encoding(String),
 
-    /// A step of a multi-transaction action failed after earlier steps committed.
-    #[error("{done}, but {failed}: {source}")]
-    PartlyDone {
-        done: String,
-        failed: String,
-        source: Box<ClientError>,
-    },
+    /// Another writer's version or key rotation landed between this writer's read and its write.
+    #[error("{0}")]
+    WriteRace(String),
 }
 
 pub type Result<T> = std::result::Result<T, ClientError>;
@@ -107,11 +103,22 @@ impl ClientError {
             ClientError::NotFound(detail)
         } else if lower.contains("block (unix) time must never be empty") {
             ClientError::NodeNotReady(detail)
+        } else if lower.contains("version conflict:")
+            || lower.contains("is written under key epoch")
+            || lower.contains("cannot be opened: the next epoch is")
+        {
+            ClientError::WriteRace(detail)
         } else if lower.contains("account sequence mismatch") {
             ClientError::WrongSequence(detail)
         } else {
             ClientError::Contract(detail)
         }
+    }
+
+    /// Whether the write lost a race with another writer: reading again, sealing again and
+    /// sending once more may succeed (the same bytes again would not).
+    pub fn is_write_race(&self) -> bool {
+        matches!(self, ClientError::WriteRace(_))
     }
 
     /// Whether a retry of the same operation may succeed (the node or the mempool was the problem).
@@ -154,24 +161,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_partly_done_action_says_what_committed_and_what_failed() {
-        let error = ClientError::PartlyDone {
-            done: "revoked wasm1doc on patient 1".into(),
-            failed: "sharing the new keys with wasm1other failed; grant them again (`ehr grant`)"
-                .into(),
-            source: Box::new(ClientError::CommitTimeout {
-                hash: "AB".into(),
-                waited_ms: 30_000,
-            }),
-        };
-        assert_eq!(
-            error.to_string(),
-            "revoked wasm1doc on patient 1, but sharing the new keys with wasm1other failed; grant them again (`ehr grant`): transaction AB was not committed within 30000 ms"
-        );
-        assert!(!error.is_transient(), "retrying would revoke twice");
-    }
-
-    #[test]
     fn contract_errors_are_classified_and_unwrapped() {
         let log = "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed";
         match ClientError::from_contract_log(log) {
@@ -206,6 +195,22 @@ mod tests {
             ClientError::from_contract_log("out of gas in location: WriteFlat"),
             ClientError::OutOfGas { .. }
         ));
+        let conflict = "failed to execute message; message index: 0: version conflict: the file is based on version 1, but the current version is 2: execute wasm contract failed";
+        match ClientError::from_contract_log(conflict) {
+            ClientError::WriteRace(detail) => assert_eq!(
+                detail,
+                "version conflict: the file is based on version 1, but the current version is 2"
+            ),
+            other => panic!("unexpected {other:?}"),
+        }
+        assert!(ClientError::from_contract_log(
+            "failed to execute message; message index: 1: Lab is written under key epoch 2, not 1: execute wasm contract failed"
+        )
+        .is_write_race());
+        assert!(ClientError::from_contract_log(
+            "failed to execute message; message index: 0: key epoch 2 of Lab cannot be opened: the next epoch is 3: execute wasm contract failed"
+        )
+        .is_write_race());
         assert!(matches!(
             ClientError::from_contract_log("something else"),
             ClientError::Contract(_)

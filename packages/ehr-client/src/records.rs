@@ -3,6 +3,7 @@
 //! decrypt; grants that carry the category keys wrapped to the grantee.
 
 use std::collections::hash_map::{Entry, HashMap};
+use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use ehr_crypto::{
     CategoryKey, CategoryKeyring, Envelope, EnvelopeContext, RecordHeader, X25519PublicKey,
 };
 use ehr_types::access::{
-    EpochsResponse, GrantInfo, GrantResponse, GrantsResponse, KeyEnvelope, OwnEnvelopesResponse,
-    QueryMsg as AccessQuery, Scope,
+    CategoryEpoch, EpochsResponse, GrantInfo, GrantsResponse, KeyEnvelope, KeyEnvelopesResponse,
+    KeyHoldersResponse, OwnEnvelopesResponse, QueryMsg as AccessQuery, ReadersResponse,
+    RecipientEnvelope, Scope,
 };
 use ehr_types::pagination::MAX_LIMIT;
 use ehr_types::registry::{
@@ -109,34 +111,51 @@ impl Ehr {
     }
 
     /// Every category key this identity holds for a patient: its own (as the patient), or as a
-    /// grantee the ones its current grant's envelopes carry plus those it opened before.
+    /// grantee every envelope the chain holds for it (all epochs it was ever handed) plus those
+    /// it opened before.
     pub async fn keyring(&self, patient: &PatientInfo) -> Result<CategoryKeyring> {
         if self.is_owner(patient) {
             return Ok(self.own_keys(patient).await?.keyring);
         }
-        let grant: GrantResponse = self
-            .session
-            .chain
-            .access(&AccessQuery::Grant {
-                patient_id: patient.id,
-                grantee: self.identity.address.clone(),
-            })
-            .await?;
         let mut held = OwnKeys::load(&self.home, &self.identity)?;
-        for envelope in grant.grant.map(|g| g.key_envelopes).unwrap_or_default() {
-            let context = EnvelopeContext {
-                patient_id: patient.id,
-                category: envelope.category,
-                epoch: envelope.epoch,
-            };
-            let key = ehr_crypto::open_category_key(
-                &self.identity.encryption_key,
-                &context,
-                &Envelope::from_bytes(envelope.envelope.as_slice())?,
-            )?;
-            held.remember(&self.identity, context, key)?;
+        let mut start_after: Option<CategoryEpoch> = None;
+        loop {
+            let page: KeyEnvelopesResponse = self
+                .session
+                .chain
+                .access(&AccessQuery::KeyEnvelopes {
+                    patient_id: patient.id,
+                    holder: self.identity.address.clone(),
+                    category: None,
+                    start_after,
+                    limit: Some(MAX_LIMIT),
+                })
+                .await?;
+            let full = page.key_envelopes.len() == MAX_LIMIT as usize;
+            start_after = page.key_envelopes.last().map(|e| CategoryEpoch {
+                category: e.category,
+                epoch: e.epoch,
+            });
+            for envelope in page.key_envelopes {
+                let context = EnvelopeContext {
+                    patient_id: patient.id,
+                    category: envelope.category,
+                    epoch: envelope.epoch,
+                };
+                if held.keyring.get(&context).is_some() {
+                    continue;
+                }
+                let key = ehr_crypto::open_category_key(
+                    &self.identity.encryption_key,
+                    &context,
+                    &Envelope::from_bytes(envelope.envelope.as_slice())?,
+                )?;
+                held.remember(&self.identity, context, key)?;
+            }
+            if !full {
+                return Ok(held.keyring);
+            }
         }
-        Ok(held.keyring)
     }
 
     /// The patient's own category keys: the local copy, completed from the envelopes the patient
@@ -192,30 +211,125 @@ impl Ehr {
         Ok(key)
     }
 
-    /// The key new files of `category` are written with: the current epoch's.
-    async fn writing_key(
+    /// The key new files of `category` are written with: the current epoch's while its holders
+    /// may all still read the category and this identity holds it; otherwise a new epoch's key
+    /// with the `RotateKey` that must go in the same transaction as the write.
+    async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<WritingKey> {
+        let holders: KeyHoldersResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::KeyHolders {
+                patient_id: patient.id,
+                category,
+            })
+            .await?;
+        if !holders.stale {
+            let context = EnvelopeContext {
+                patient_id: patient.id,
+                category,
+                epoch: holders.epoch,
+            };
+            let held = if self.is_owner(patient) {
+                let mut own = self.own_keys(patient).await?;
+                Some(self.own_key(&mut own, context).await?)
+            } else {
+                self.keyring(patient).await?.get(&context).cloned()
+            };
+            if let Some(key) = held {
+                return Ok(WritingKey {
+                    epoch: holders.epoch,
+                    key,
+                    rotation: None,
+                });
+            }
+        }
+        let epoch = holders.epoch.checked_add(1).ok_or_else(|| {
+            ClientError::InvalidInput(format!("{category:?} key epochs are exhausted"))
+        })?;
+        self.rotation(patient, category, epoch).await
+    }
+
+    /// A new key for `epoch`, wrapped to the patient and to every party that may read the
+    /// category now and has published an encryption key (the others cannot receive keys).
+    async fn rotation(
         &self,
         patient: &PatientInfo,
         category: Category,
-    ) -> Result<(u32, CategoryKey)> {
-        let epoch = self.current_epoch(patient.id, category).await?;
+        epoch: u32,
+    ) -> Result<WritingKey> {
+        let patient_key = patient.encryption_key.as_ref().ok_or_else(|| {
+            ClientError::InvalidInput(format!("patient {} has no encryption key", patient.id))
+        })?;
+        let readers: ReadersResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::Readers {
+                patient_id: patient.id,
+                category,
+            })
+            .await?;
         let context = EnvelopeContext {
             patient_id: patient.id,
             category,
             epoch,
         };
-        if self.is_owner(patient) {
-            let mut own = self.own_keys(patient).await?;
-            return Ok((epoch, self.own_key(&mut own, context).await?));
+        let key = CategoryKey::generate()?;
+        let own_envelope = ehr_crypto::seal_category_key(
+            &public_key_of(patient_key, "the patient")?,
+            &context,
+            &key,
+        )?;
+        let mut envelopes = Vec::with_capacity(readers.readers.len());
+        for reader in &readers.readers {
+            let Some(public) = self.provider_public_key(reader.as_str()).await? else {
+                tracing::warn!(%reader, ?category, "no published encryption key: left out of the new key");
+                continue;
+            };
+            let envelope = ehr_crypto::seal_category_key(&public, &context, &key)?;
+            envelopes.push(RecipientEnvelope {
+                recipient: reader.to_string(),
+                envelope: Binary::from(envelope.as_bytes().to_vec()),
+            });
         }
-        let keyring = self.keyring(patient).await?;
-        let key = keyring.get(&context).cloned().ok_or_else(|| {
-            ClientError::Unauthorized(format!(
-                "unauthorized: no {category:?} key of epoch {epoch} for patient {}: the patient must grant (again) to share the current key",
-                patient.id
-            ))
-        })?;
-        Ok((epoch, key))
+        let msg = ehr_types::access::ExecuteMsg::RotateKey {
+            patient_id: patient.id,
+            category,
+            epoch,
+            own_envelope: Binary::from(own_envelope.as_bytes().to_vec()),
+            envelopes,
+        };
+        Ok(WritingKey {
+            epoch,
+            key,
+            rotation: Some(Rotation {
+                category,
+                epoch,
+                msg: ContractMsg::Access(msg),
+            }),
+        })
+    }
+
+    /// A provider's published X25519 key; `None` when it has published none.
+    async fn provider_public_key(&self, address: &str) -> Result<Option<X25519PublicKey>> {
+        let provider: ProviderInfo = match self
+            .session
+            .chain
+            .registry(&RegistryQuery::Provider {
+                address: address.to_string(),
+            })
+            .await
+        {
+            Err(ClientError::NotFound(_)) => {
+                return Err(ClientError::InvalidInput(format!(
+                    "{address} is not a credentialed doctor"
+                )))
+            }
+            other => other?,
+        };
+        provider
+            .encryption_key
+            .map(|key| public_key_of(&key, address))
+            .transpose()
     }
 
     /// Encrypts one file for (patient, category, version) and puts the ciphertext in storage.
@@ -225,38 +339,66 @@ impl Ehr {
         category: Category,
         version: u32,
         plaintext: &[u8],
-    ) -> Result<BlobRef> {
-        let (epoch, key) = self.writing_key(patient, category).await?;
-        self.seal_and_store_with(patient, category, epoch, &key, version, plaintext)
-            .await
+    ) -> Result<SealedFile> {
+        let writing = self.writing_key(patient, category).await?;
+        let blob = self
+            .seal_and_store_with(
+                patient,
+                category,
+                writing.epoch,
+                &writing.key,
+                version,
+                plaintext,
+            )
+            .await?;
+        Ok(SealedFile {
+            blob,
+            epoch: writing.epoch,
+            rotation: writing.rotation,
+        })
     }
 
     /// Encrypts and stores new records' first versions, looking up each category's writing key
-    /// on chain once, not once per file.
+    /// on chain once, not once per file. Returns the records to register and the key rotations
+    /// that must be sent with (before) them.
     pub async fn seal_and_store_all(
         &self,
         patient: &PatientInfo,
         items: Vec<(Category, Vec<u8>)>,
-    ) -> Result<Vec<(Category, BlobRef)>> {
-        let mut blobs = Vec::with_capacity(items.len());
-        let mut writing_keys: HashMap<Category, (u32, CategoryKey)> = HashMap::new();
+    ) -> Result<(Vec<NewRecord>, Vec<Rotation>)> {
+        let mut records = Vec::with_capacity(items.len());
+        let mut writing_keys: HashMap<Category, WritingKey> = HashMap::new();
         for (category, plaintext) in items {
             if category == Category::Profile {
                 return Err(ClientError::InvalidInput(
                     "the profile category is reserved for `ehr patient update`".into(),
                 ));
             }
-            let (epoch, key) = match writing_keys.entry(category) {
+            let writing = match writing_keys.entry(category) {
                 Entry::Occupied(held) => held.into_mut(),
                 Entry::Vacant(slot) => slot.insert(self.writing_key(patient, category).await?),
             };
-            blobs.push((
+            let blob = self
+                .seal_and_store_with(
+                    patient,
+                    category,
+                    writing.epoch,
+                    &writing.key,
+                    1,
+                    &plaintext,
+                )
+                .await?;
+            records.push(NewRecord {
                 category,
-                self.seal_and_store_with(patient, category, *epoch, key, 1, &plaintext)
-                    .await?,
-            ));
+                epoch: writing.epoch,
+                blob,
+            });
         }
-        Ok(blobs)
+        let rotations = writing_keys
+            .into_values()
+            .filter_map(|writing| writing.rotation)
+            .collect();
+        Ok((records, rotations))
     }
 
     /// As `seal_and_store`, with a writing key the caller already holds.
@@ -281,50 +423,63 @@ impl Ehr {
 
     /// Registers already stored blobs as new records, `batch_size` records per transaction
     /// (`AddRecords` messages of at most `MAX_RECORDS_PER_MESSAGE`), up to `in_flight`
-    /// transactions in the mempool at once. Retries are idempotent: after a failure, blobs the chain already holds for the patient are looked up
-    /// (`RecordBySha256`) and never submitted twice.
+    /// transactions in the mempool at once. The key `rotations` the records were sealed for go
+    /// first in the first transaction, so no record lands in a stale epoch. Retries are
+    /// idempotent: after a failure, blobs the chain already holds for the patient are looked up
+    /// (`RecordBySha256`) and never submitted twice, and a rotation that committed is not sent again.
     pub async fn register_records(
         &self,
         patient_id: PatientId,
-        blobs: Vec<(Category, BlobRef)>,
+        records: Vec<NewRecord>,
+        rotations: Vec<Rotation>,
         batch_size: usize,
         in_flight: usize,
         mut on_committed: impl FnMut(usize),
     ) -> Result<(Vec<AddedRecord>, BatchReport)> {
         let batch_size = batch_size.max(1);
-        let mut added = Vec::with_capacity(blobs.len());
+        let mut added = Vec::with_capacity(records.len());
         let mut report = BatchReport::default();
-        let mut pending: std::collections::VecDeque<(PendingTx, Vec<(Category, BlobRef)>)> =
-            Default::default();
-        let mut batches = blobs
+        let mut pending: VecDeque<(PendingTx, Vec<NewRecord>, Vec<Rotation>)> = VecDeque::new();
+        let mut batches = records
             .chunks(batch_size)
             .map(|c| c.to_vec())
-            .collect::<std::collections::VecDeque<_>>();
+            .collect::<VecDeque<_>>();
+        let mut unsent_rotations = rotations;
         let mut attempts_left = 3usize;
         // (records, gas limit) of the first simulated batch, margin included. AddRecord's storage
         // work does not grow with state (docs/benchmarks.md, Contracts), so later batches get
         // its gas scaled to their size, never less than the whole first batch had: a short last
-        // batch still pays the transaction's fixed cost.
+        // batch still pays the transaction's fixed cost. A batch that carries rotations is simulated.
         let mut simulated_batch: Option<(usize, u64)> = None;
         loop {
             while pending.len() < in_flight.max(1) {
                 let Some(batch) = batches.pop_front() else {
                     break;
                 };
-                let msgs: Vec<ContractMsg> = batch
-                    .chunks(MAX_RECORDS_PER_MESSAGE)
-                    .map(|records| add_records_msg(patient_id, records))
+                let carried = std::mem::take(&mut unsent_rotations);
+                let msgs: Vec<ContractMsg> = carried
+                    .iter()
+                    .map(|rotation| rotation.msg.clone())
+                    .chain(
+                        batch
+                            .chunks(MAX_RECORDS_PER_MESSAGE)
+                            .map(|records| add_records_msg(patient_id, records)),
+                    )
                     .collect();
                 let gas_limit = simulated_batch
+                    .filter(|_| carried.is_empty())
                     .map(|(len, gas)| gas * batch.len().max(len) as u64 / len as u64);
                 match self.session.submit_with_gas(&msgs, gas_limit).await {
                     Ok(tx) => {
-                        simulated_batch.get_or_insert((batch.len(), tx.gas_wanted));
-                        pending.push_back((tx, batch));
+                        if carried.is_empty() {
+                            simulated_batch.get_or_insert((batch.len(), tx.gas_wanted));
+                        }
+                        pending.push_back((tx, batch, carried));
                     }
                     Err(error) if is_retryable(&error) && attempts_left > 0 => {
                         attempts_left -= 1;
                         tracing::warn!(%error, "batch refused, checking which records are already registered");
+                        unsent_rotations = self.uncommitted(patient_id, carried).await?;
                         let (done, rest) = self.split_registered(patient_id, batch).await?;
                         added.extend(done);
                         if !rest.is_empty() {
@@ -335,7 +490,7 @@ impl Ehr {
                     Err(error) => return Err(error),
                 }
             }
-            let Some((tx, batch)) = pending.pop_front() else {
+            let Some((tx, batch, carried)) = pending.pop_front() else {
                 break;
             };
             match self
@@ -365,6 +520,7 @@ impl Ehr {
                     simulated_batch = None;
                     tracing::warn!(%error, "batch not committed, checking which records are registered");
                     tokio::time::sleep(Duration::from_millis(500)).await;
+                    unsent_rotations.extend(self.uncommitted(patient_id, carried).await?);
                     let (done, rest) = self.split_registered(patient_id, batch).await?;
                     added.extend(done);
                     if !rest.is_empty() {
@@ -378,32 +534,47 @@ impl Ehr {
         Ok((added, report))
     }
 
+    /// The rotations whose epoch the chain has not reached yet (their transaction did not commit).
+    async fn uncommitted(
+        &self,
+        patient_id: PatientId,
+        rotations: Vec<Rotation>,
+    ) -> Result<Vec<Rotation>> {
+        let mut left = Vec::with_capacity(rotations.len());
+        for rotation in rotations {
+            if self.current_epoch(patient_id, rotation.category).await? < rotation.epoch {
+                left.push(rotation);
+            }
+        }
+        Ok(left)
+    }
+
     /// Splits a batch into blobs the chain already holds for the patient and the rest.
     async fn split_registered(
         &self,
         patient_id: PatientId,
-        batch: Vec<(Category, BlobRef)>,
-    ) -> Result<(Vec<AddedRecord>, Vec<(Category, BlobRef)>)> {
+        batch: Vec<NewRecord>,
+    ) -> Result<(Vec<AddedRecord>, Vec<NewRecord>)> {
         let mut done = Vec::new();
         let mut rest = Vec::new();
-        for (category, blob) in batch {
+        for record in batch {
             match self
                 .session
                 .chain
                 .registry::<RecordInfo>(&RegistryQuery::RecordBySha256 {
                     patient_id,
-                    sha256: blob.sha256.clone(),
+                    sha256: record.blob.sha256.clone(),
                 })
                 .await
             {
-                Ok(record) => done.push(AddedRecord {
-                    record_id: record.id,
-                    category,
-                    sha256: blob.sha256,
-                    uri: blob.uri,
+                Ok(found) => done.push(AddedRecord {
+                    record_id: found.id,
+                    category: record.category,
+                    sha256: record.blob.sha256,
+                    uri: record.blob.uri,
                     already_registered: true,
                 }),
-                Err(ClientError::NotFound(_)) => rest.push((category, blob)),
+                Err(ClientError::NotFound(_)) => rest.push(record),
                 Err(error) => return Err(error),
             }
         }
@@ -419,40 +590,92 @@ impl Ehr {
         on_committed: impl FnMut(usize),
     ) -> Result<(Vec<AddedRecord>, BatchReport)> {
         let patient = self.patient(patient_id).await?;
-        let blobs = self.seal_and_store_all(&patient, items).await?;
-        let order: HashMap<String, usize> = blobs
+        let (records, rotations) = self.seal_and_store_all(&patient, items).await?;
+        let order: HashMap<String, usize> = records
             .iter()
             .enumerate()
-            .map(|(i, (_, b))| (b.sha256.clone(), i))
+            .map(|(i, record)| (record.blob.sha256.clone(), i))
             .collect();
         let (mut added, report) = self
-            .register_records(patient_id, blobs, batch_size, 4, on_committed)
+            .register_records(patient_id, records, rotations, batch_size, 4, on_committed)
             .await?;
         // Retries report records out of submission order; callers pair them with their inputs.
         added.sort_by_key(|record| order.get(&record.sha256).copied());
         Ok((added, report))
     }
 
-    /// A new version of a record.
+    /// A new version of a record, sealed for the version after the latest one. When another
+    /// writer's version or key rotation lands first, the record is read again, the file sealed
+    /// again and sent once more.
     pub async fn update_record(
+        &self,
+        record_id: RecordId,
+        plaintext: &[u8],
+    ) -> Result<(u32, BlobRef, TxOutcome)> {
+        match self.try_update_record(record_id, plaintext).await {
+            Err(error) if error.is_write_race() => {
+                tracing::warn!(%error, "record {record_id} changed meanwhile: sealing again");
+                self.try_update_record(record_id, plaintext).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_update_record(
         &self,
         record_id: RecordId,
         plaintext: &[u8],
     ) -> Result<(u32, BlobRef, TxOutcome)> {
         let record = self.record(record_id).await?;
         let patient = self.patient(record.patient_id).await?;
-        let version = record.latest.version + 1;
-        let blob = self
+        let base_version = record.latest.version;
+        let version = base_version + 1;
+        let sealed = self
             .seal_and_store(&patient, record.category, version, plaintext)
             .await?;
-        let outcome = self
-            .session
-            .execute(&[ContractMsg::Registry(RegistryMsg::UpdateRecord {
-                record_id,
-                blob: blob.clone(),
-            })])
+        let write = ContractMsg::Registry(RegistryMsg::UpdateRecord {
+            record_id,
+            base_version,
+            epoch: sealed.epoch,
+            blob: sealed.blob.clone(),
+        });
+        let outcome = self.session.execute(&sealed.with_rotation(write)).await?;
+        Ok((version, sealed.blob, outcome))
+    }
+
+    /// A new version of the patient's encrypted profile, with the same retry as `update_record`.
+    pub async fn update_profile(
+        &self,
+        patient_id: PatientId,
+        plaintext: &[u8],
+    ) -> Result<(u32, TxOutcome)> {
+        match self.try_update_profile(patient_id, plaintext).await {
+            Err(error) if error.is_write_race() => {
+                tracing::warn!(%error, "patient {patient_id}'s profile changed meanwhile: sealing again");
+                self.try_update_profile(patient_id, plaintext).await
+            }
+            other => other,
+        }
+    }
+
+    async fn try_update_profile(
+        &self,
+        patient_id: PatientId,
+        plaintext: &[u8],
+    ) -> Result<(u32, TxOutcome)> {
+        let patient = self.patient(patient_id).await?;
+        let base_version = patient.profile_version;
+        let sealed = self
+            .seal_and_store(&patient, Category::Profile, base_version + 1, plaintext)
             .await?;
-        Ok((version, blob, outcome))
+        let write = ContractMsg::Registry(RegistryMsg::UpdatePatient {
+            patient_id,
+            base_version,
+            epoch: sealed.epoch,
+            profile: sealed.blob.clone(),
+        });
+        let outcome = self.session.execute(&sealed.with_rotation(write)).await?;
+        Ok((base_version + 1, outcome))
     }
 
     /// Fetches a version (the latest when `None`), checks its sha256 against the chain and decrypts it.
@@ -512,13 +735,25 @@ impl Ehr {
         Ok(keyring.decrypt_file(&file)?.plaintext.to_vec())
     }
 
-    /// Re-hashes every stored version of a record and compares with the chain.
+    /// Re-hashes every stored version of a record and compares with the chain, and checks that
+    /// each file's sealed header names the record's patient, category, version and the key epoch
+    /// the writer declared: a version whose header differs opens for nobody.
     pub async fn verify_record(&self, record_id: RecordId) -> Result<Vec<(u32, Result<()>)>> {
+        let record = self.record(record_id).await?;
         let mut results = Vec::new();
         for version in self.history(record_id).await? {
-            let checked = fetch_verified(&self.storage, &version.blob)
-                .await
-                .map(|_| ());
+            let expected = RecordHeader {
+                patient_id: record.patient_id,
+                category: record.category,
+                epoch: version.epoch,
+                record_version: version.version,
+            };
+            let checked = match fetch_verified(&self.storage, &version.blob).await {
+                Ok(file) => RecordHeader::parse(&file)
+                    .and_then(|header| header.ensure_matches(&expected))
+                    .map_err(ClientError::from),
+                Err(error) => Err(error),
+            };
             results.push((version.version, checked));
         }
         Ok(results)
@@ -538,32 +773,11 @@ impl Ehr {
                 patient.owner
             )));
         }
-        let provider: ProviderInfo = match self
-            .session
-            .chain
-            .registry(&RegistryQuery::Provider {
-                address: grantee.to_string(),
-            })
-            .await
-        {
-            Err(ClientError::NotFound(_)) => {
-                return Err(ClientError::InvalidInput(format!(
-                    "{grantee} is not a credentialed doctor"
-                )))
-            }
-            other => other?,
-        };
-        let public = provider.encryption_key.ok_or_else(|| {
+        let recipient = self.provider_public_key(grantee).await?.ok_or_else(|| {
             ClientError::InvalidInput(format!(
                 "{grantee} has not published an encryption key (`ehr keys publish`)"
             ))
         })?;
-        let public: [u8; 32] = public.as_slice().try_into().map_err(|_| {
-            ClientError::InvalidInput(format!(
-                "{grantee}'s registered encryption key is not 32 bytes"
-            ))
-        })?;
-        let recipient = X25519PublicKey::from_bytes(public);
         let mut own = self.own_keys(patient).await?;
         let mut envelopes = Vec::new();
         for &category in categories {
@@ -649,80 +863,63 @@ impl Ehr {
         }
     }
 
-    /// Revokes a grant; the access contract moves its categories to new key epochs. With
-    /// `reshare`, every other unexpired grant that covers one of those categories is then issued
-    /// again (same scope, categories and expiry) with the new epochs' keys, all in one transaction,
-    /// so only the revoked doctor loses the records written from now on. Returns the revoke
-    /// transaction and the grantees re-shared with.
-    pub async fn revoke(
-        &self,
-        patient_id: PatientId,
-        grantee: &str,
-        reshare: bool,
-    ) -> Result<(TxOutcome, Vec<String>)> {
-        let grants = if reshare {
-            self.grants_of(patient_id).await?
-        } else {
-            Vec::new()
-        };
-        let revoked = self
-            .session
+    /// Revokes a grant. The former grantee keeps what it was handed; the next write into each
+    /// category it held the current key of rotates (the contract sees the epoch is stale), so the
+    /// patient and every remaining grantee read on and the former grantee does not.
+    pub async fn revoke(&self, patient_id: PatientId, grantee: &str) -> Result<TxOutcome> {
+        self.session
             .execute(
                 &[ContractMsg::Access(ehr_types::access::ExecuteMsg::Revoke {
                     patient_id,
                     grantee: grantee.to_string(),
                 })],
             )
-            .await?;
-        let rotated: Vec<Category> = grants
-            .iter()
-            .find(|g| g.grantee.as_str() == grantee)
-            .map(|g| g.categories.clone())
-            .unwrap_or_default();
-        let now = now()?;
-        let others: Vec<&GrantInfo> = grants
-            .iter()
-            .filter(|g| g.grantee.as_str() != grantee)
-            .filter(|g| g.expires.is_none_or(|expires| expires > now))
-            .filter(|g| g.categories.iter().any(|c| rotated.contains(c)))
-            .collect();
-        if others.is_empty() {
-            return Ok((revoked, Vec::new()));
-        }
-        let reshared: Vec<String> = others.iter().map(|g| g.grantee.to_string()).collect();
-        self.reshare(patient_id, &others)
             .await
-            .map_err(|error| ClientError::PartlyDone {
-                done: format!("revoked {grantee} on patient {patient_id}"),
-                failed: format!(
-                    "sharing the new keys with {} failed; grant them again (`ehr grant`)",
-                    reshared.join(", ")
-                ),
-                source: Box::new(error),
-            })?;
-        Ok((revoked, reshared))
     }
+}
 
-    /// Issues the grants again, unchanged but for envelopes of the current epochs' keys.
-    async fn reshare(&self, patient_id: PatientId, grants: &[&GrantInfo]) -> Result<()> {
-        let patient = self.patient(patient_id).await?;
-        let mut regrants = Vec::with_capacity(grants.len());
-        for grant in grants {
-            let key_envelopes = self
-                .envelopes_for(&patient, grant.grantee.as_str(), &grant.categories)
-                .await?;
-            regrants.push(ContractMsg::Access(ehr_types::access::ExecuteMsg::Grant {
-                patient_id,
-                grantee: grant.grantee.to_string(),
-                scope: grant.scope,
-                categories: grant.categories.clone(),
-                expires: grant.expires,
-                key_envelopes,
-            }));
-        }
-        self.session.execute(&regrants).await?;
-        Ok(())
+/// The key a writer seals new files of a category with.
+pub struct WritingKey {
+    pub epoch: u32,
+    pub key: CategoryKey,
+    /// The `RotateKey` that opens `epoch`, when the writer must open it.
+    pub rotation: Option<Rotation>,
+}
+
+/// A `RotateKey` a write depends on: it must commit in the same transaction, before the write.
+#[derive(Clone)]
+pub struct Rotation {
+    pub category: Category,
+    pub epoch: u32,
+    pub msg: ContractMsg,
+}
+
+/// A stored ciphertext, the epoch it is sealed under and the rotation that epoch needs.
+pub struct SealedFile {
+    pub blob: BlobRef,
+    pub epoch: u32,
+    pub rotation: Option<Rotation>,
+}
+
+impl SealedFile {
+    /// The transaction's messages: the rotation (if any), then the write.
+    pub fn with_rotation(&self, write: ContractMsg) -> Vec<ContractMsg> {
+        self.rotation
+            .iter()
+            .map(|rotation| rotation.msg.clone())
+            .chain([write])
+            .collect()
     }
+}
+
+/// A registered X25519 key; `whose` names it in the error.
+fn public_key_of(key: &Binary, whose: &str) -> Result<X25519PublicKey> {
+    let bytes: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+        ClientError::InvalidInput(format!(
+            "{whose}'s registered encryption key is not 32 bytes"
+        ))
+    })?;
+    Ok(X25519PublicKey::from_bytes(bytes))
 }
 
 /// This machine's clock as a chain timestamp (whole seconds), for expiries set and checked here.
@@ -735,22 +932,17 @@ pub fn now() -> Result<Timestamp> {
 
 /// One record as `AddRecord`; more as one `AddRecords`, which the registry executes and audits
 /// in one contract call each instead of two calls per record.
-fn add_records_msg(patient_id: PatientId, batch: &[(Category, BlobRef)]) -> ContractMsg {
+fn add_records_msg(patient_id: PatientId, batch: &[NewRecord]) -> ContractMsg {
     ContractMsg::Registry(match batch {
-        [(category, blob)] => RegistryMsg::AddRecord {
+        [record] => RegistryMsg::AddRecord {
             patient_id,
-            category: *category,
-            blob: blob.clone(),
+            category: record.category,
+            epoch: record.epoch,
+            blob: record.blob.clone(),
         },
         _ => RegistryMsg::AddRecords {
             patient_id,
-            records: batch
-                .iter()
-                .map(|(category, blob)| NewRecord {
-                    category: *category,
-                    blob: blob.clone(),
-                })
-                .collect(),
+            records: batch.to_vec(),
         },
     })
 }
@@ -764,7 +956,7 @@ fn is_retryable(error: &ClientError) -> bool {
 fn records_of(
     outcome: &TxOutcome,
     registry: &str,
-    batch: &[(Category, BlobRef)],
+    batch: &[NewRecord],
 ) -> Result<Vec<AddedRecord>> {
     let ids = outcome.attribute_values(registry, "record_id");
     if ids.len() != batch.len() {
@@ -778,14 +970,14 @@ fn records_of(
     batch
         .iter()
         .zip(ids)
-        .map(|((category, blob), id)| {
+        .map(|(record, id)| {
             Ok(AddedRecord {
                 record_id: id
                     .parse()
                     .map_err(|_| ClientError::Encoding(format!("record id {id:?}")))?,
-                category: *category,
-                sha256: blob.sha256.clone(),
-                uri: blob.uri.clone(),
+                category: record.category,
+                sha256: record.blob.sha256.clone(),
+                uri: record.blob.uri.clone(),
                 already_registered: false,
             })
         })

@@ -93,28 +93,19 @@ async fn registering_the_same_ciphertexts_again_creates_no_duplicates() {
     let patient = ehr.patient(patient_id).await.unwrap();
     let before = record_count(&ehr, patient_id).await;
 
-    let mut blobs = Vec::new();
-    for i in 0..3 {
-        let blob = ehr
-            .seal_and_store(
-                &patient,
-                Category::Lab,
-                1,
-                format!("retry test {i}").as_bytes(),
-            )
-            .await
-            .unwrap();
-        blobs.push((Category::Lab, blob));
-    }
+    let items = (0..3)
+        .map(|i| (Category::Lab, format!("retry test {i}").into_bytes()))
+        .collect();
+    let (blobs, rotations) = ehr.seal_and_store_all(&patient, items).await.unwrap();
     let (first, _) = ehr
-        .register_records(patient_id, blobs[..2].to_vec(), 2, 1, |_| {})
+        .register_records(patient_id, blobs[..2].to_vec(), rotations, 2, 1, |_| {})
         .await
         .unwrap();
     assert!(first.iter().all(|r| !r.already_registered));
 
     // A retry of the whole set, as after a lost response: the two registered ones are found, not re-added.
     let (again, _) = ehr
-        .register_records(patient_id, blobs.clone(), 3, 1, |_| {})
+        .register_records(patient_id, blobs.clone(), vec![], 3, 1, |_| {})
         .await
         .unwrap();
     assert_eq!(again.len(), 3);
@@ -138,7 +129,8 @@ async fn registering_the_same_ciphertexts_again_creates_no_duplicates() {
     let duplicate = ContractMsg::Registry(ExecuteMsg::AddRecord {
         patient_id,
         category: Category::Lab,
-        blob: blobs[0].1.clone(),
+        epoch: blobs[0].epoch,
+        blob: blobs[0].blob.clone(),
     });
     let error = ehr.session.submit(&[duplicate]).await.unwrap_err();
     assert!(error.to_string().contains("already registered"), "{error}");

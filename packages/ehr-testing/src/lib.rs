@@ -3,10 +3,16 @@
 
 pub mod storage_ops;
 
-use cosmwasm_std::{Addr, Attribute, Binary, Empty, Record, Timestamp};
+use cosmwasm_std::{
+    to_json_binary, Addr, Attribute, Binary, CosmosMsg, Empty, Record, StdError, Timestamp, WasmMsg,
+};
 use cw_multi_test::{App, AppResponse, Contract, ContractWrapper, Executor};
-use ehr_types::access::{self, GrantInfo, KeyEnvelope, KeyHoldersResponse, ReadersResponse, Scope};
-use ehr_types::registry::{self, PatientCountResponse, PatientInfo, RecordInfo, RecordVersion};
+use ehr_types::access::{
+    self, CategoryEpoch, GrantInfo, KeyEnvelope, KeyHoldersResponse, ReadersResponse, Scope,
+};
+use ehr_types::registry::{
+    self, NewRecord, PatientCountResponse, PatientInfo, RecordInfo, RecordVersion,
+};
 use ehr_types::{BlobRef, Category, PatientId, RecordId, RequestId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -54,6 +60,29 @@ pub fn sample_envelope(category: Category, epoch: u32) -> KeyEnvelope {
         category,
         epoch,
         envelope: Binary::from([category.code() + 1; 80]),
+    }
+}
+
+/// `RotateKey` to `epoch` with (stand-in) envelopes for the patient and each of `recipients`.
+pub fn rotate_key_msg(
+    patient_id: PatientId,
+    category: Category,
+    epoch: u32,
+    recipients: &[Addr],
+) -> access::ExecuteMsg {
+    let envelope = sample_envelope(category, epoch).envelope;
+    access::ExecuteMsg::RotateKey {
+        patient_id,
+        category,
+        epoch,
+        own_envelope: envelope.clone(),
+        envelopes: recipients
+            .iter()
+            .map(|recipient| access::RecipientEnvelope {
+                recipient: recipient.to_string(),
+                envelope: envelope.clone(),
+            })
+            .collect(),
     }
 }
 
@@ -171,15 +200,44 @@ impl Suite {
         msg: &M,
         expected: &str,
     ) {
+        let what = format!("{msg:?} from {sender}");
+        self.assert_refused(&what, expected, |suite| suite.execute(sender, target, msg));
+    }
+
+    /// Runs `action`, which must fail with the contract error `expected`, and checks that no
+    /// stored byte of either contract changed. `what` names the action in failure messages.
+    pub fn assert_refused<T: std::fmt::Debug>(
+        &mut self,
+        what: &str,
+        expected: &str,
+        action: impl FnOnce(&mut Self) -> Result<T, StdError>,
+    ) {
         let before = self.dump_state();
-        let err = self.execute(sender, target, msg).expect_err(&format!(
-            "{msg:?} from {sender} should fail with {expected}"
-        ));
-        assert_eq!(error_text(&err), expected, "{msg:?} from {sender}");
+        let err = action(self).expect_err(&format!("{what} should fail with {expected}"));
+        assert_eq!(error_text(&err), expected, "{what}");
         assert!(
             self.dump_state() == before,
-            "state changed by failed {msg:?} from {sender}"
+            "state changed by failed {what}"
         );
+    }
+
+    /// A message to one of the two contracts, for `execute_multi`.
+    pub fn wasm_msg<M: Serialize>(&self, target: Target, msg: &M) -> CosmosMsg {
+        WasmMsg::Execute {
+            contract_addr: self.contract(target).to_string(),
+            msg: to_json_binary(msg).expect("serialize message"),
+            funds: vec![],
+        }
+        .into()
+    }
+
+    /// Runs `msgs` from `sender` as one transaction: all of them take effect, or none.
+    pub fn execute_multi(
+        &mut self,
+        sender: &Addr,
+        msgs: Vec<CosmosMsg>,
+    ) -> Result<Vec<AppResponse>, StdError> {
+        self.app.execute_multi(sender.clone(), msgs)
     }
 
     pub fn query<Q: Serialize, R: DeserializeOwned>(
@@ -277,6 +335,7 @@ impl Suite {
         )
     }
 
+    /// A new record under the category's current epoch.
     pub fn add_record(
         &mut self,
         author: &Addr,
@@ -284,14 +343,38 @@ impl Suite {
         category: Category,
         blob: BlobRef,
     ) -> Result<RecordId, cosmwasm_std::StdError> {
-        let msg = registry::ExecuteMsg::AddRecord {
-            patient_id,
-            category,
-            epoch: self.key_holders(patient_id, category).epoch,
-            blob,
-        };
+        let msg = self.add_record_msg(patient_id, category, blob);
         let response = self.execute(author, Target::Registry, &msg)?;
         Ok(attribute_id(&response, "record_id"))
+    }
+
+    /// `AddRecord` under the category's current epoch.
+    pub fn add_record_msg(
+        &self,
+        patient_id: PatientId,
+        category: Category,
+        blob: BlobRef,
+    ) -> registry::ExecuteMsg {
+        registry::ExecuteMsg::AddRecord {
+            patient_id,
+            category,
+            epoch: self.epoch(patient_id, category),
+            blob,
+        }
+    }
+
+    /// One record of an `AddRecords` batch, under the category's current epoch.
+    pub fn new_record(
+        &self,
+        patient_id: PatientId,
+        category: Category,
+        blob: BlobRef,
+    ) -> NewRecord {
+        NewRecord {
+            category,
+            epoch: self.epoch(patient_id, category),
+            blob,
+        }
     }
 
     /// A new version based on the record's latest, under the category's current epoch.
@@ -301,14 +384,53 @@ impl Suite {
         record_id: RecordId,
         blob: BlobRef,
     ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let msg = self.update_record_msg(record_id, blob)?;
+        self.execute(author, Target::Registry, &msg)
+    }
+
+    /// `UpdateRecord` based on the record's latest version, under the category's current epoch.
+    pub fn update_record_msg(
+        &self,
+        record_id: RecordId,
+        blob: BlobRef,
+    ) -> Result<registry::ExecuteMsg, cosmwasm_std::StdError> {
         let record = self.record(record_id)?;
-        let msg = registry::ExecuteMsg::UpdateRecord {
+        Ok(registry::ExecuteMsg::UpdateRecord {
             record_id,
             base_version: record.latest.version,
-            epoch: self.key_holders(record.patient_id, record.category).epoch,
+            epoch: self.epoch(record.patient_id, record.category),
             blob,
-        };
+        })
+    }
+
+    /// A new profile version based on the current one, under the Profile category's current epoch.
+    pub fn update_patient(
+        &mut self,
+        author: &Addr,
+        patient_id: PatientId,
+        profile: BlobRef,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let msg = self.update_patient_msg(patient_id, profile)?;
         self.execute(author, Target::Registry, &msg)
+    }
+
+    /// `UpdatePatient` based on the current profile version, under the current Profile epoch.
+    pub fn update_patient_msg(
+        &self,
+        patient_id: PatientId,
+        profile: BlobRef,
+    ) -> Result<registry::ExecuteMsg, cosmwasm_std::StdError> {
+        Ok(registry::ExecuteMsg::UpdatePatient {
+            patient_id,
+            base_version: self.patient(patient_id)?.profile_version,
+            epoch: self.epoch(patient_id, Category::Profile),
+            profile,
+        })
+    }
+
+    /// The current key epoch of a category of a patient.
+    pub fn epoch(&self, patient_id: PatientId, category: Category) -> u32 {
+        self.key_holders(patient_id, category).epoch
     }
 
     /// The current epoch of a category and who holds its key.
@@ -325,11 +447,14 @@ impl Suite {
 
     /// The message that opens the category's next epoch with (stand-in) envelopes for every
     /// party the access contract lists as a reader (a doctor who writes is one).
-    pub fn rotation_msg(
-        &self,
-        patient_id: PatientId,
-        category: Category,
-    ) -> access::ExecuteMsg {
+    pub fn rotation_msg(&self, patient_id: PatientId, category: Category) -> access::ExecuteMsg {
+        let epoch = self.epoch(patient_id, category) + 1;
+        let recipients = self.readers(patient_id, category);
+        rotate_key_msg(patient_id, category, epoch, &recipients)
+    }
+
+    /// The parties (other than the patient) the access contract says may read the category now.
+    pub fn readers(&self, patient_id: PatientId, category: Category) -> Vec<Addr> {
         let readers: ReadersResponse = self
             .query(
                 Target::Access,
@@ -339,22 +464,7 @@ impl Suite {
                 },
             )
             .expect("readers");
-        let epoch = self.key_holders(patient_id, category).epoch + 1;
-        let envelope = sample_envelope(category, epoch).envelope;
-        access::ExecuteMsg::RotateKey {
-            patient_id,
-            category,
-            epoch,
-            own_envelope: envelope.clone(),
-            envelopes: readers
-                .readers
-                .iter()
-                .map(|reader| access::RecipientEnvelope {
-                    recipient: reader.to_string(),
-                    envelope: envelope.clone(),
-                })
-                .collect(),
-        }
+        readers.readers
     }
 
     /// Opens the category's next epoch, as a writer's client does before writing into a stale one.
@@ -366,6 +476,89 @@ impl Suite {
     ) -> Result<AppResponse, cosmwasm_std::StdError> {
         let msg = self.rotation_msg(patient_id, category);
         self.execute(writer, Target::Access, &msg)
+    }
+
+    /// What a writer's client sends into a stale epoch: `rotation_msg`, then `write` (which
+    /// must carry the next epoch), in one transaction.
+    pub fn rotate_and_write(
+        &mut self,
+        writer: &Addr,
+        patient_id: PatientId,
+        category: Category,
+        write: &registry::ExecuteMsg,
+    ) -> Result<Vec<AppResponse>, cosmwasm_std::StdError> {
+        let rotation = self.rotation_msg(patient_id, category);
+        let msgs = vec![
+            self.wasm_msg(Target::Access, &rotation),
+            self.wasm_msg(Target::Registry, write),
+        ];
+        self.execute_multi(writer, msgs)
+    }
+
+    /// A new record under the category's next epoch, opened by a rotation in the same transaction.
+    pub fn add_record_rotating(
+        &mut self,
+        author: &Addr,
+        patient_id: PatientId,
+        category: Category,
+        blob: BlobRef,
+    ) -> Result<RecordId, cosmwasm_std::StdError> {
+        let write = registry::ExecuteMsg::AddRecord {
+            patient_id,
+            category,
+            epoch: self.epoch(patient_id, category) + 1,
+            blob,
+        };
+        let responses = self.rotate_and_write(author, patient_id, category, &write)?;
+        Ok(attribute_id(&responses[1], "record_id"))
+    }
+
+    /// The patient opens the next epoch of every category, keeping the parties still entitled.
+    pub fn rotate_every_category(&mut self, owner: &Addr, patient_id: PatientId) {
+        for category in Category::ALL {
+            self.rotate_key(owner, patient_id, category)
+                .expect("rotate key");
+        }
+    }
+
+    /// The key envelopes handed to `holder`, optionally of one category, following pagination.
+    pub fn key_envelopes(
+        &self,
+        patient_id: PatientId,
+        holder: &Addr,
+        category: Option<Category>,
+    ) -> Vec<KeyEnvelope> {
+        let mut envelopes: Vec<KeyEnvelope> = Vec::new();
+        loop {
+            let page: access::KeyEnvelopesResponse = self
+                .query(
+                    Target::Access,
+                    &access::QueryMsg::KeyEnvelopes {
+                        patient_id,
+                        holder: holder.to_string(),
+                        category,
+                        start_after: envelopes.last().map(|e| CategoryEpoch {
+                            category: e.category,
+                            epoch: e.epoch,
+                        }),
+                        limit: Some(100),
+                    },
+                )
+                .expect("key envelopes");
+            if page.key_envelopes.is_empty() {
+                return envelopes;
+            }
+            envelopes.extend(page.key_envelopes);
+        }
+    }
+
+    pub fn emergency_access(
+        &mut self,
+        doctor: &Addr,
+        patient_id: PatientId,
+    ) -> Result<AppResponse, cosmwasm_std::StdError> {
+        let msg = access::ExecuteMsg::EmergencyAccess { patient_id };
+        self.execute(doctor, Target::Access, &msg)
     }
 
     // ---- access actions ----
@@ -385,7 +578,10 @@ impl Suite {
             scope,
             categories: categories.to_vec(),
             expires,
-            key_envelopes: categories.iter().map(|c| sample_envelope(*c, 0)).collect(),
+            key_envelopes: categories
+                .iter()
+                .map(|c| sample_envelope(*c, self.epoch(patient_id, *c)))
+                .collect(),
         };
         self.execute(owner, Target::Access, &msg)
     }
@@ -507,7 +703,9 @@ pub fn attribute_of(attributes: &[Attribute], key: &str) -> u64 {
 }
 
 /// The ready-made cast of the role tests: one patient owner with a record and grants in every
-/// state a doctor can be in.
+/// state a doctor can be in. Every category of the patient is at key epoch 1, opened by the
+/// patient after the revoke, the credential withdrawal and the expiry, so its only key holder is
+/// `doctor_with_grant` and no epoch is stale.
 pub struct Roles {
     pub admin: Addr,
     pub patient: Addr,
@@ -526,7 +724,7 @@ pub struct Roles {
     pub uncredentialed: Addr,
     /// Never seen by either contract.
     pub stranger: Addr,
-    /// A Lab record of the patient, added by the patient.
+    /// A Lab record of the patient, added by the patient under epoch 0.
     pub record_id: RecordId,
     /// A pending request of `doctor_without_grant` to read the patient's Lab records.
     pub request_id: RequestId,
@@ -571,17 +769,19 @@ impl Suite {
                 .grant(&patient, patient_id, doctor, Scope::Manage, &all, None)
                 .expect("grant");
         }
-        suite
-            .revoke(&patient, patient_id, &revoked)
-            .expect("revoke");
-        suite.decredential(&uncredentialed);
+        // Written while all four grantees may read every category: epoch 0 is not stale yet.
         let record_id = suite
             .add_record(&patient, patient_id, Category::Lab, sample_blob(0))
             .expect("record");
         let request_id = suite
             .request_access(&without_grant, patient_id, Scope::Read, &[Category::Lab])
             .expect("request");
+        suite
+            .revoke(&patient, patient_id, &revoked)
+            .expect("revoke");
+        suite.decredential(&uncredentialed);
         suite.advance_time(200);
+        suite.rotate_every_category(&patient, patient_id);
         let roles = Roles {
             admin: suite.admin.clone(),
             patient,

@@ -1,6 +1,7 @@
-//! Grants scoped by category with expiry and envelopes, revocation epochs, requests, emergency
-//! access and the audit log.
+//! Grants scoped by category with expiry and envelopes, key holders, stale epochs and key
+//! rotation, requests, emergency access and the audit log.
 
+use cosmwasm_std::Addr;
 use ehr_access::ContractError as AccessError;
 use ehr_registry::ContractError as RegistryError;
 use ehr_testing::{sample_blob, sample_envelope, Suite, Target};
@@ -8,16 +9,8 @@ use ehr_types::access::{
     self, CategoryEpoch, EpochsResponse, GrantsResponse, KeyEnvelope, PermissionResponse,
     RequestStatus, RequestsResponse, Scope,
 };
-use ehr_types::validate::MAX_ENVELOPES;
+use ehr_types::validate::{MAX_ENVELOPES, MAX_KEY_HOLDERS};
 use ehr_types::{AuditAction, Category, ValidationError};
-
-fn add_record_msg(patient_id: u64, category: Category, n: u64) -> ehr_types::registry::ExecuteMsg {
-    ehr_types::registry::ExecuteMsg::AddRecord {
-        patient_id,
-        category,
-        blob: sample_blob(n),
-    }
-}
 
 #[test]
 fn grants_are_scoped_by_category_and_scope() {
@@ -32,7 +25,7 @@ fn grants_are_scoped_by_category_and_scope() {
     suite.execute_expecting_error(
         &doctor,
         Target::Registry,
-        &add_record_msg(id, Category::Lab, 1),
+        &suite.add_record_msg(id, Category::Lab, sample_blob(1)),
         &refused("add record"),
     );
 
@@ -45,7 +38,7 @@ fn grants_are_scoped_by_category_and_scope() {
     suite.execute_expecting_error(
         &doctor,
         Target::Registry,
-        &add_record_msg(id, Category::Note, 2),
+        &suite.add_record_msg(id, Category::Note, sample_blob(2)),
         &refused("add record"),
     );
     suite.execute_expecting_error(
@@ -66,7 +59,7 @@ fn grants_are_scoped_by_category_and_scope() {
     suite.execute_expecting_error(
         &doctor,
         Target::Registry,
-        &add_record_msg(roles.other_patient_id, Category::Lab, 3),
+        &suite.add_record_msg(roles.other_patient_id, Category::Lab, sample_blob(3)),
         &refused("add record"),
     );
     suite
@@ -106,7 +99,7 @@ fn grants_expire() {
     suite.execute_expecting_error(
         &doctor,
         Target::Registry,
-        &add_record_msg(id, Category::Lab, 2),
+        &suite.add_record_msg(id, Category::Lab, sample_blob(2)),
         &RegistryError::unauthorized("add record").to_string(),
     );
     let now = suite.now();
@@ -226,18 +219,41 @@ fn grant_input_is_checked() {
     );
 }
 
+/// (address, entitled) of each holder of a category's current epoch, and whether it is stale.
+fn holders_of(suite: &Suite, patient_id: u64, category: Category) -> (Vec<(Addr, bool)>, bool) {
+    let response = suite.key_holders(patient_id, category);
+    let holders = response
+        .holders
+        .into_iter()
+        .map(|holder| (holder.address, holder.entitled))
+        .collect();
+    (holders, response.stale)
+}
+
+fn epochs_of(suite: &Suite, patient_id: u64) -> Vec<CategoryEpoch> {
+    let response: EpochsResponse = suite
+        .query(Target::Access, &access::QueryMsg::Epochs { patient_id })
+        .unwrap();
+    response.epochs
+}
+
+fn stale_write(category: Category, epoch: u32) -> String {
+    RegistryError::StaleKeyEpoch { category, epoch }.to_string()
+}
+
 #[test]
-fn revoke_moves_the_revoked_categories_to_a_new_epoch() {
+fn revoke_leaves_the_epoch_stale_until_a_rotation_opens_the_next() {
     let (mut suite, roles) = Suite::with_roles();
     let (patient, id) = (roles.patient.clone(), roles.patient_id);
-    let epochs = |suite: &Suite| {
-        let response: EpochsResponse = suite
-            .query(Target::Access, &access::QueryMsg::Epochs { patient_id: id })
-            .unwrap();
-        response.epochs
-    };
-    // The role set-up already revoked one all-category grant: every category is at epoch 1.
-    assert!(epochs(&suite).iter().all(|e| e.epoch == 1));
+    let with_grant = roles.doctor_with_grant.clone();
+    // The role set-up rotated every category after its revoke: every category is at epoch 1.
+    let at_one: Vec<CategoryEpoch> = Category::ALL
+        .iter()
+        .map(|&category| CategoryEpoch { category, epoch: 1 })
+        .collect();
+    let mut sorted = epochs_of(&suite, id);
+    sorted.sort_by_key(|e| e.category.code());
+    assert_eq!(sorted, at_one);
     let doctor = roles.doctor_without_grant.clone();
     suite
         .grant(
@@ -249,22 +265,63 @@ fn revoke_moves_the_revoked_categories_to_a_new_epoch() {
             None,
         )
         .unwrap();
-    assert!(suite.grant_of(id, &doctor).is_some());
+    assert_eq!(
+        holders_of(&suite, id, Category::Lab),
+        (
+            vec![(with_grant.clone(), true), (doctor.clone(), true)],
+            false
+        )
+    );
     suite.revoke(&patient, id, &doctor).unwrap();
     assert_eq!(suite.grant_of(id, &doctor), None);
-    let after = epochs(&suite);
-    assert!(after.contains(&CategoryEpoch {
-        category: Category::Lab,
-        epoch: 2
-    }));
-    assert!(after.contains(&CategoryEpoch {
-        category: Category::Imaging,
-        epoch: 2
-    }));
-    assert!(after.contains(&CategoryEpoch {
-        category: Category::Note,
-        epoch: 1
-    }));
+    let mut after = epochs_of(&suite, id);
+    after.sort_by_key(|e| e.category.code());
+    assert_eq!(after, at_one, "a revoke moves no epoch");
+    for category in [Category::Lab, Category::Imaging] {
+        assert_eq!(
+            holders_of(&suite, id, category),
+            (
+                vec![(with_grant.clone(), true), (doctor.clone(), false)],
+                true
+            ),
+            "{category:?}: the revoked doctor still holds the key"
+        );
+    }
+    assert_eq!(
+        holders_of(&suite, id, Category::Note),
+        (vec![(with_grant.clone(), true)], false)
+    );
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &suite.add_record_msg(id, Category::Lab, sample_blob(1)),
+        &stale_write(Category::Lab, 1),
+    );
+    suite
+        .add_record(&patient, id, Category::Note, sample_blob(2))
+        .unwrap();
+
+    suite.rotate_key(&patient, id, Category::Lab).unwrap();
+    assert_eq!(suite.epoch(id, Category::Lab), 2);
+    assert_eq!(
+        holders_of(&suite, id, Category::Lab),
+        (vec![(with_grant.clone(), true)], false)
+    );
+    assert!(
+        holders_of(&suite, id, Category::Imaging).1,
+        "Imaging not rotated yet"
+    );
+    // What the former grantee was handed stays listed, and nothing of epoch 2 is among it.
+    assert_eq!(
+        suite.key_envelopes(id, &doctor, None),
+        vec![
+            sample_envelope(Category::Lab, 1),
+            sample_envelope(Category::Imaging, 1)
+        ]
+    );
+    suite
+        .add_record(&patient, id, Category::Lab, sample_blob(3))
+        .unwrap();
     suite.execute_expecting_error(
         &patient,
         Target::Access,
@@ -278,6 +335,581 @@ fn revoke_moves_the_revoked_categories_to_a_new_epoch() {
         }
         .to_string(),
     );
+}
+
+#[test]
+fn envelopes_of_the_current_epoch_make_holders_and_future_epochs_are_refused() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let doctor = roles.doctor_without_grant.clone();
+    let grant = |key_envelopes| access::ExecuteMsg::Grant {
+        patient_id: id,
+        grantee: doctor.to_string(),
+        scope: Scope::Read,
+        categories: vec![Category::Lab, Category::Note],
+        expires: None,
+        key_envelopes,
+    };
+    let ahead = AccessError::EnvelopeEpochAhead {
+        category: Category::Lab,
+        epoch: 2,
+        current: 1,
+    }
+    .to_string();
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &grant(vec![
+            sample_envelope(Category::Note, 1),
+            sample_envelope(Category::Lab, 2),
+        ]),
+        &ahead,
+    );
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &access::ExecuteMsg::ApproveRequest {
+            request_id: roles.request_id,
+            expires: None,
+            key_envelopes: vec![sample_envelope(Category::Lab, 2)],
+        },
+        &ahead,
+    );
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &access::ExecuteMsg::StoreOwnEnvelopes {
+            patient_id: id,
+            key_envelopes: vec![sample_envelope(Category::Lab, 2)],
+        },
+        &ahead,
+    );
+
+    // An older epoch's key is stored for the grantee (to open older files) without making it
+    // a holder of the current one; the current epoch's key does.
+    let with_grant = roles.doctor_with_grant.clone();
+    suite
+        .execute(
+            &patient,
+            Target::Access,
+            &grant(vec![
+                sample_envelope(Category::Lab, 0),
+                sample_envelope(Category::Note, 1),
+            ]),
+        )
+        .unwrap();
+    assert_eq!(
+        holders_of(&suite, id, Category::Lab),
+        (vec![(with_grant.clone(), true)], false)
+    );
+    assert_eq!(
+        holders_of(&suite, id, Category::Note),
+        (
+            vec![(with_grant.clone(), true), (doctor.clone(), true)],
+            false
+        )
+    );
+    assert_eq!(
+        suite.key_envelopes(id, &doctor, None),
+        vec![
+            sample_envelope(Category::Note, 1),
+            sample_envelope(Category::Lab, 0)
+        ]
+    );
+    assert_eq!(
+        suite.key_envelopes(id, &doctor, Some(Category::Lab)),
+        vec![sample_envelope(Category::Lab, 0)]
+    );
+    // Pages: one envelope per page, in (category, epoch) order, the category filter kept.
+    let page = |category, start_after| -> Vec<KeyEnvelope> {
+        let response: access::KeyEnvelopesResponse = suite
+            .query(
+                Target::Access,
+                &access::QueryMsg::KeyEnvelopes {
+                    patient_id: id,
+                    holder: with_grant.to_string(),
+                    category,
+                    start_after,
+                    limit: Some(1),
+                },
+            )
+            .unwrap();
+        response.key_envelopes
+    };
+    let first = page(Some(Category::Lab), None);
+    assert_eq!(first, vec![sample_envelope(Category::Lab, 0)]);
+    let after = CategoryEpoch {
+        category: Category::Lab,
+        epoch: 0,
+    };
+    assert_eq!(
+        page(Some(Category::Lab), Some(after)),
+        vec![sample_envelope(Category::Lab, 1)]
+    );
+    let last = CategoryEpoch {
+        category: Category::Lab,
+        epoch: 1,
+    };
+    assert_eq!(page(Some(Category::Lab), Some(last)), vec![]);
+    assert_eq!(
+        page(None, Some(last)),
+        vec![sample_envelope(Category::Imaging, 0)]
+    );
+    // A grant's envelopes must be of the granted categories.
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &access::ExecuteMsg::Grant {
+            patient_id: id,
+            grantee: doctor.to_string(),
+            scope: Scope::Read,
+            categories: vec![Category::Note],
+            expires: None,
+            key_envelopes: vec![sample_envelope(Category::Lab, 1)],
+        },
+        &AccessError::EnvelopeCategoryNotGranted {
+            category: Category::Lab,
+        }
+        .to_string(),
+    );
+}
+
+/// The doctor is the only holder of the patient's Lab and Note keys besides `doctor_with_grant`.
+fn holder_of_lab_and_note(name: &str) -> (Suite, ehr_testing::Roles, Addr) {
+    let (mut suite, roles) = Suite::with_roles();
+    let doctor = suite.addr(name);
+    suite.credential(&doctor);
+    let both = [Category::Lab, Category::Note];
+    let (patient, id) = (&roles.patient, roles.patient_id);
+    suite
+        .grant(patient, id, &doctor, Scope::Read, &both, None)
+        .unwrap();
+    for category in both {
+        assert_eq!(holders_of(&suite, id, category).1, false);
+    }
+    (suite, roles, doctor)
+}
+
+/// Lab is stale and refuses writes, because `doctor` holds its key and may no longer read it.
+fn assert_lab_stale_because_of(suite: &mut Suite, roles: &ehr_testing::Roles, doctor: &Addr) {
+    let id = roles.patient_id;
+    assert_eq!(
+        holders_of(suite, id, Category::Lab),
+        (
+            vec![
+                (roles.doctor_with_grant.clone(), true),
+                (doctor.clone(), false)
+            ],
+            true
+        )
+    );
+    suite.execute_expecting_error(
+        &roles.patient,
+        Target::Registry,
+        &suite.add_record_msg(id, Category::Lab, sample_blob(70)),
+        &stale_write(Category::Lab, 1),
+    );
+    suite.execute_expecting_error(
+        &roles.doctor_with_grant,
+        Target::Registry,
+        &suite
+            .update_record_msg(roles.record_id, sample_blob(71))
+            .unwrap(),
+        &stale_write(Category::Lab, 1),
+    );
+}
+
+#[test]
+fn an_epoch_goes_stale_when_a_holder_loses_the_right_to_read() {
+    // A narrower re-grant: Note stays readable, Lab does not.
+    let (mut suite, roles, doctor) = holder_of_lab_and_note("narrowed");
+    suite
+        .grant(
+            &roles.patient,
+            roles.patient_id,
+            &doctor,
+            Scope::Read,
+            &[Category::Note],
+            None,
+        )
+        .unwrap();
+    assert_lab_stale_because_of(&mut suite, &roles, &doctor);
+    assert_eq!(
+        holders_of(&suite, roles.patient_id, Category::Note).1,
+        false
+    );
+    suite
+        .add_record(
+            &roles.patient,
+            roles.patient_id,
+            Category::Note,
+            sample_blob(72),
+        )
+        .unwrap();
+
+    // Expiry: stale from the second the grant ends, not before.
+    let (mut suite, roles, doctor) = holder_of_lab_and_note("expiring");
+    let ends = suite.now().plus_seconds(10);
+    let both = [Category::Lab, Category::Note];
+    suite
+        .grant(
+            &roles.patient,
+            roles.patient_id,
+            &doctor,
+            Scope::Read,
+            &both,
+            Some(ends),
+        )
+        .unwrap();
+    suite.advance_time(9);
+    assert_eq!(holders_of(&suite, roles.patient_id, Category::Lab).1, false);
+    suite.advance_time(1);
+    assert_lab_stale_because_of(&mut suite, &roles, &doctor);
+    assert!(holders_of(&suite, roles.patient_id, Category::Note).1);
+
+    // Credential withdrawal in the registry: stale while withdrawn, fresh again once restored.
+    let (mut suite, roles, doctor) = holder_of_lab_and_note("withdrawn");
+    suite.decredential(&doctor);
+    assert_lab_stale_because_of(&mut suite, &roles, &doctor);
+    assert!(holders_of(&suite, roles.patient_id, Category::Note).1);
+    suite.credential(&doctor);
+    assert_eq!(holders_of(&suite, roles.patient_id, Category::Lab).1, false);
+
+    // Revoke.
+    let (mut suite, roles, doctor) = holder_of_lab_and_note("revoked-now");
+    suite
+        .revoke(&roles.patient, roles.patient_id, &doctor)
+        .unwrap();
+    assert_lab_stale_because_of(&mut suite, &roles, &doctor);
+}
+
+#[test]
+fn an_emergency_reader_holding_the_key_is_kept_by_a_rotation_until_the_window_ends() {
+    let (mut suite, roles, doctor) = holder_of_lab_and_note("emergency");
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    suite.emergency_access(&doctor, id).unwrap();
+    suite.revoke(&patient, id, &doctor).unwrap();
+    // Still entitled through the emergency access: not stale.
+    assert_eq!(holders_of(&suite, id, Category::Lab).1, false);
+    suite
+        .revoke(&patient, id, &roles.doctor_with_grant)
+        .unwrap();
+    assert!(holders_of(&suite, id, Category::Lab).1);
+    // The rotation the client builds from `Readers` must keep the emergency reader.
+    assert_eq!(suite.readers(id, Category::Lab), vec![doctor.clone()]);
+    suite.rotate_key(&patient, id, Category::Lab).unwrap();
+    assert_eq!(
+        holders_of(&suite, id, Category::Lab),
+        (vec![(doctor.clone(), true)], false)
+    );
+    // The window ends: the reader it let in makes the epoch stale.
+    suite.advance_time(3600);
+    assert_eq!(
+        holders_of(&suite, id, Category::Lab),
+        (vec![(doctor.clone(), false)], true)
+    );
+    assert!(suite.readers(id, Category::Lab).is_empty());
+    suite.rotate_key(&patient, id, Category::Lab).unwrap();
+    assert_eq!(holders_of(&suite, id, Category::Lab), (vec![], false));
+    assert_eq!(suite.epoch(id, Category::Lab), 3);
+}
+
+#[test]
+fn rotate_key_refusals_leave_state_unchanged() {
+    let (mut suite, roles, holder) = holder_of_lab_and_note("holder");
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let with_grant = roles.doctor_with_grant.clone();
+    let lab = Category::Lab;
+    // A doctor once granted Lab, now Note only.
+    let narrowed = suite.addr("narrowed");
+    suite.credential(&narrowed);
+    suite
+        .grant(
+            &patient,
+            id,
+            &narrowed,
+            Scope::Read,
+            &[lab, Category::Note],
+            None,
+        )
+        .unwrap();
+    suite
+        .grant(
+            &patient,
+            id,
+            &narrowed,
+            Scope::Read,
+            &[Category::Note],
+            None,
+        )
+        .unwrap();
+    let emergency_only = suite.addr("emergency-only");
+    suite.credential(&emergency_only);
+    suite.emergency_access(&emergency_only, id).unwrap();
+    let entitled = [with_grant.clone(), holder.clone()];
+    let rotate =
+        |epoch, recipients: &[Addr]| ehr_testing::rotate_key_msg(id, lab, epoch, recipients);
+    let with = |extra: &Addr| [with_grant.clone(), holder.clone(), extra.clone()];
+    let not_entitled = |recipient: &Addr| {
+        AccessError::RecipientNotEntitled {
+            recipient: recipient.to_string(),
+            category: lab,
+        }
+        .to_string()
+    };
+    let duplicate = |recipient: &Addr| {
+        AccessError::DuplicateRecipient {
+            recipient: recipient.to_string(),
+        }
+        .to_string()
+    };
+    let mismatch = |got| {
+        AccessError::EpochMismatch {
+            category: lab,
+            expected: 2,
+            got,
+        }
+        .to_string()
+    };
+    let many: Vec<Addr> = (0..33).map(|n| suite.addr(&format!("many{n}"))).collect();
+    let mut bad_envelope = rotate(2, &entitled);
+    if let access::ExecuteMsg::RotateKey { own_envelope, .. } = &mut bad_envelope {
+        *own_envelope = cosmwasm_std::Binary::default();
+    }
+    let refused_from_patient = vec![
+        ("current epoch", rotate(1, &entitled), mismatch(1)),
+        ("epoch skipped", rotate(3, &entitled), mismatch(3)),
+        (
+            "expired",
+            rotate(2, &with(&roles.doctor_expired_grant)),
+            not_entitled(&roles.doctor_expired_grant),
+        ),
+        (
+            "narrowed",
+            rotate(2, &with(&narrowed)),
+            not_entitled(&narrowed),
+        ),
+        (
+            "revoked",
+            rotate(2, &with(&roles.doctor_revoked)),
+            not_entitled(&roles.doctor_revoked),
+        ),
+        (
+            "uncredentialed",
+            rotate(2, &with(&roles.uncredentialed)),
+            not_entitled(&roles.uncredentialed),
+        ),
+        (
+            "never granted",
+            rotate(2, &with(&roles.stranger)),
+            not_entitled(&roles.stranger),
+        ),
+        ("duplicate", rotate(2, &with(&holder)), duplicate(&holder)),
+        ("owner", rotate(2, &with(&patient)), duplicate(&patient)),
+        (
+            "holder left out",
+            rotate(2, &[with_grant.clone()]),
+            AccessError::HolderLeftOut {
+                holder: holder.to_string(),
+                category: lab,
+            }
+            .to_string(),
+        ),
+        (
+            "33 recipients",
+            rotate(2, &many),
+            AccessError::TooManyKeyHolders {
+                category: lab,
+                max: 32,
+            }
+            .to_string(),
+        ),
+        (
+            "empty own envelope",
+            bad_envelope,
+            ehr_types::ValidationError::InvalidEnvelope { len: 0 }.to_string(),
+        ),
+    ];
+    for (what, msg, expected) in refused_from_patient {
+        let what = format!("{what}: {msg:?}");
+        suite.assert_refused(&what, &expected, |suite| {
+            suite.execute(&patient, Target::Access, &msg)
+        });
+    }
+    // Only the patient and credentialed doctors with Write on the category rotate.
+    let writer_only = AccessError::unauthorized("rotate key").to_string();
+    for sender in [
+        &holder,
+        &emergency_only,
+        &roles.doctor_expired_grant,
+        &roles.uncredentialed,
+        &roles.other_patient,
+        &roles.admin,
+    ] {
+        suite.execute_expecting_error(sender, Target::Access, &rotate(2, &entitled), &writer_only);
+    }
+    // A pending patient has no keys to rotate.
+    let pending = suite.propose_patient(&with_grant, &roles.stranger).unwrap();
+    suite.execute_expecting_error(
+        &roles.stranger,
+        Target::Access,
+        &ehr_testing::rotate_key_msg(pending, lab, 1, &[]),
+        &AccessError::PatientNotActive {
+            patient_id: pending,
+        }
+        .to_string(),
+    );
+    // The right rotation, once: it is the refused ones' content that was wrong.
+    suite
+        .execute(&patient, Target::Access, &rotate(2, &entitled))
+        .unwrap();
+    assert_eq!(
+        holders_of(&suite, id, lab),
+        (
+            vec![(with_grant.clone(), true), (holder.clone(), true)],
+            false
+        )
+    );
+    // The emergency-only doctor may read, so it may be handed the key, though not rotate.
+    let msg = rotate(3, &with(&emergency_only));
+    suite.execute(&patient, Target::Access, &msg).unwrap();
+    assert_eq!(suite.key_holders(id, lab).holders.len(), 3);
+}
+
+#[test]
+fn a_rotation_stores_every_envelope_and_the_writing_doctor_becomes_a_holder() {
+    let (mut suite, roles, reader) = holder_of_lab_and_note("reader");
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    // A writer whose grant came without envelopes: not a holder of the current epoch.
+    let writer = suite.addr("writer");
+    suite.credential(&writer);
+    let grant = access::ExecuteMsg::Grant {
+        patient_id: id,
+        grantee: writer.to_string(),
+        scope: Scope::Write,
+        categories: vec![Category::Lab],
+        expires: None,
+        key_envelopes: vec![],
+    };
+    suite.execute(&patient, Target::Access, &grant).unwrap();
+    let entitled = [roles.doctor_with_grant.clone(), reader.clone()];
+    let msg = ehr_testing::rotate_key_msg(id, Category::Lab, 2, &entitled);
+    suite.execute(&writer, Target::Access, &msg).unwrap();
+    assert_eq!(
+        holders_of(&suite, id, Category::Lab),
+        (
+            vec![
+                (roles.doctor_with_grant.clone(), true),
+                (reader.clone(), true),
+                (writer.clone(), true)
+            ],
+            false
+        ),
+        "the writer knows the key it seals with"
+    );
+    for recipient in &entitled {
+        let handed = suite.key_envelopes(id, recipient, Some(Category::Lab));
+        assert_eq!(handed.last(), Some(&sample_envelope(Category::Lab, 2)));
+    }
+    assert!(suite.key_envelopes(id, &writer, None).is_empty());
+    let own: access::OwnEnvelopesResponse = suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::OwnEnvelopes {
+                patient_id: id,
+                category: Some(Category::Lab),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        own.key_envelopes,
+        vec![
+            sample_envelope(Category::Lab, 1),
+            sample_envelope(Category::Lab, 2)
+        ]
+    );
+    let last = suite.audit_log(id).pop().unwrap();
+    assert_eq!(
+        (last.actor, last.action),
+        (
+            writer,
+            AuditAction::KeyRotated {
+                category: Category::Lab,
+                epoch: 2,
+                holders: 3
+            }
+        )
+    );
+    // Other categories keep their epoch and holders.
+    assert_eq!(suite.epoch(id, Category::Note), 1);
+    assert_eq!(suite.key_holders(id, Category::Note).holders.len(), 2);
+}
+
+#[test]
+fn a_category_has_at_most_32_key_holders() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    // doctor_with_grant holds every key: 31 more reach the cap.
+    let doctors: Vec<Addr> = (0..33).map(|n| suite.addr(&format!("doctor{n}"))).collect();
+    for doctor in &doctors {
+        suite.credential(doctor);
+    }
+    for doctor in &doctors[..31] {
+        suite
+            .grant(&patient, id, doctor, Scope::Read, &[Category::Lab], None)
+            .unwrap();
+    }
+    assert_eq!(
+        suite.key_holders(id, Category::Lab).holders.len(),
+        MAX_KEY_HOLDERS
+    );
+    let full = AccessError::TooManyKeyHolders {
+        category: Category::Lab,
+        max: MAX_KEY_HOLDERS,
+    }
+    .to_string();
+    let grant = |grantee: &Addr, scope, key_envelopes| access::ExecuteMsg::Grant {
+        patient_id: id,
+        grantee: grantee.to_string(),
+        scope,
+        categories: vec![Category::Lab],
+        expires: None,
+        key_envelopes,
+    };
+    let current = vec![sample_envelope(Category::Lab, 1)];
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &grant(&doctors[31], Scope::Read, current.clone()),
+        &full,
+    );
+    // A holder's re-grant adds no holder; a grant without the current key adds none either.
+    let again = grant(&doctors[0], Scope::Read, current);
+    suite.execute(&patient, Target::Access, &again).unwrap();
+    let older = grant(
+        &doctors[31],
+        Scope::Write,
+        vec![sample_envelope(Category::Lab, 0)],
+    );
+    suite.execute(&patient, Target::Access, &older).unwrap();
+    assert_eq!(
+        suite.key_holders(id, Category::Lab).holders.len(),
+        MAX_KEY_HOLDERS
+    );
+    // 33 parties may read Lab now; a rotation may still hand the key to 32 only.
+    let mut readers = suite.readers(id, Category::Lab);
+    assert_eq!(readers.len(), 33);
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &suite.rotation_msg(id, Category::Lab),
+        &full,
+    );
+    // Nor may a writer rotate to 32 others and add itself as the 33rd holder.
+    readers.retain(|reader| *reader != doctors[31]);
+    let msg = ehr_testing::rotate_key_msg(id, Category::Lab, 2, &readers);
+    suite.execute_expecting_error(&doctors[31], Target::Access, &msg, &full);
+    assert_eq!(suite.epoch(id, Category::Lab), 1);
 }
 
 #[test]
@@ -298,7 +930,18 @@ fn requests_are_approved_into_grants_or_denied() {
         (grant.scope, grant.categories.clone()),
         (Scope::Read, vec![Category::Lab])
     );
-    assert_eq!(grant.key_envelopes, vec![sample_envelope(Category::Lab, 1)]);
+    assert_eq!(
+        suite.key_envelopes(id, &doctor, None),
+        vec![sample_envelope(Category::Lab, 1)]
+    );
+    assert!(
+        suite
+            .key_holders(id, Category::Lab)
+            .holders
+            .iter()
+            .any(|h| h.address == doctor),
+        "the approved envelope is of the current epoch: the doctor holds the key"
+    );
     let decided = AccessError::RequestNotPending {
         request_id: roles.request_id,
     }
@@ -392,7 +1035,7 @@ fn emergency_access_is_read_only_time_boxed_and_audited() {
     suite.execute_expecting_error(
         &doctor,
         Target::Registry,
-        &add_record_msg(id, Category::Note, 1),
+        &suite.add_record_msg(id, Category::Note, sample_blob(1)),
         &RegistryError::unauthorized("add record").to_string(),
     );
     let last = suite.audit_log(id).pop().unwrap();

@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, AuditAction, Addr, KeyEnvelope, QueryMsg, AuditLogResponse, AuditEntry, ConfigResponse, EmergencyResponse, EpochsResponse, CategoryEpoch, GrantResponse, GrantInfo, GrantsResponse, OwnEnvelopesResponse, PermissionResponse, RequestStatus, AccessRequestInfo, RequestsResponse } from "./EhrAccess.types";
+import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, QueryMsg, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergencyResponse, EpochsResponse, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, RequestStatus, AccessRequestInfo, RequestsResponse } from "./EhrAccess.types";
 export interface EhrAccessReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -89,6 +89,33 @@ export interface EhrAccessReadOnlyInterface {
   }: {
     patientId: number;
   }) => Promise<EpochsResponse>;
+  keyHolders: ({
+    category,
+    patientId
+  }: {
+    category: Category;
+    patientId: number;
+  }) => Promise<KeyHoldersResponse>;
+  readers: ({
+    category,
+    patientId
+  }: {
+    category: Category;
+    patientId: number;
+  }) => Promise<ReadersResponse>;
+  keyEnvelopes: ({
+    category,
+    holder,
+    limit,
+    patientId,
+    startAfter
+  }: {
+    category?: Category;
+    holder: string;
+    limit?: number;
+    patientId: number;
+    startAfter?: CategoryEpoch;
+  }) => Promise<KeyEnvelopesResponse>;
   auditLog: ({
     limit,
     patientId,
@@ -116,6 +143,9 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
     this.requestsByRequester = this.requestsByRequester.bind(this);
     this.ownEnvelopes = this.ownEnvelopes.bind(this);
     this.epochs = this.epochs.bind(this);
+    this.keyHolders = this.keyHolders.bind(this);
+    this.readers = this.readers.bind(this);
+    this.keyEnvelopes = this.keyEnvelopes.bind(this);
     this.auditLog = this.auditLog.bind(this);
   }
   config = async (): Promise<ConfigResponse> => {
@@ -275,6 +305,57 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
       }
     });
   };
+  keyHolders = async ({
+    category,
+    patientId
+  }: {
+    category: Category;
+    patientId: number;
+  }): Promise<KeyHoldersResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      key_holders: {
+        category,
+        patient_id: patientId
+      }
+    });
+  };
+  readers = async ({
+    category,
+    patientId
+  }: {
+    category: Category;
+    patientId: number;
+  }): Promise<ReadersResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      readers: {
+        category,
+        patient_id: patientId
+      }
+    });
+  };
+  keyEnvelopes = async ({
+    category,
+    holder,
+    limit,
+    patientId,
+    startAfter
+  }: {
+    category?: Category;
+    holder: string;
+    limit?: number;
+    patientId: number;
+    startAfter?: CategoryEpoch;
+  }): Promise<KeyEnvelopesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      key_envelopes: {
+        category,
+        holder,
+        limit,
+        patient_id: patientId,
+        start_after: startAfter
+      }
+    });
+  };
   auditLog = async ({
     limit,
     patientId,
@@ -362,6 +443,19 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     keyEnvelopes: KeyEnvelope[];
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  rotateKey: ({
+    category,
+    envelopes,
+    epoch,
+    ownEnvelope,
+    patientId
+  }: {
+    category: Category;
+    envelopes: RecipientEnvelope[];
+    epoch: number;
+    ownEnvelope: Binary;
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   emergencyAccess: ({
     patientId
   }: {
@@ -394,6 +488,7 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.approveRequest = this.approveRequest.bind(this);
     this.denyRequest = this.denyRequest.bind(this);
     this.storeOwnEnvelopes = this.storeOwnEnvelopes.bind(this);
+    this.rotateKey = this.rotateKey.bind(this);
     this.emergencyAccess = this.emergencyAccess.bind(this);
     this.logActions = this.logActions.bind(this);
   }
@@ -520,6 +615,29 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     return await this.client.execute(this.sender, this.contractAddress, {
       store_own_envelopes: {
         key_envelopes: keyEnvelopes,
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  rotateKey = async ({
+    category,
+    envelopes,
+    epoch,
+    ownEnvelope,
+    patientId
+  }: {
+    category: Category;
+    envelopes: RecipientEnvelope[];
+    epoch: number;
+    ownEnvelope: Binary;
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      rotate_key: {
+        category,
+        envelopes,
+        epoch,
+        own_envelope: ownEnvelope,
         patient_id: patientId
       }
     }, fee_, memo_, funds_);

@@ -55,6 +55,14 @@ export type ExecuteMsg = {
     patient_id: number;
   };
 } | {
+  rotate_key: {
+    category: Category;
+    envelopes: RecipientEnvelope[];
+    epoch: number;
+    own_envelope: Binary;
+    patient_id: number;
+  };
+} | {
   emergency_access: {
     patient_id: number;
   };
@@ -124,12 +132,22 @@ export type AuditAction = {
   emergency_access: {
     expires: Timestamp;
   };
+} | {
+  key_rotated: {
+    category: Category;
+    epoch: number;
+    holders: number;
+  };
 };
 export type Addr = string;
 export interface KeyEnvelope {
   category: Category;
   envelope: Binary;
   epoch: number;
+}
+export interface RecipientEnvelope {
+  envelope: Binary;
+  recipient: string;
 }
 export type QueryMsg = {
   config: {};
@@ -188,12 +206,34 @@ export type QueryMsg = {
     patient_id: number;
   };
 } | {
+  key_holders: {
+    category: Category;
+    patient_id: number;
+  };
+} | {
+  readers: {
+    category: Category;
+    patient_id: number;
+  };
+} | {
+  key_envelopes: {
+    category?: Category | null;
+    holder: string;
+    limit?: number | null;
+    patient_id: number;
+    start_after?: CategoryEpoch | null;
+  };
+} | {
   audit_log: {
     limit?: number | null;
     patient_id: number;
     start_after?: number | null;
   };
 };
+export interface CategoryEpoch {
+  category: Category;
+  epoch: number;
+}
 export interface AuditLogResponse {
   entries: AuditEntry[];
 }
@@ -216,10 +256,6 @@ export interface EmergencyResponse {
 export interface EpochsResponse {
   epochs: CategoryEpoch[];
 }
-export interface CategoryEpoch {
-  category: Category;
-  epoch: number;
-}
 export interface GrantResponse {
   grant?: GrantInfo | null;
 }
@@ -228,12 +264,23 @@ export interface GrantInfo {
   expires?: Timestamp | null;
   granted_at: Timestamp;
   grantee: Addr;
-  key_envelopes: KeyEnvelope[];
   patient_id: number;
   scope: Scope;
 }
 export interface GrantsResponse {
   grants: GrantInfo[];
+}
+export interface KeyEnvelopesResponse {
+  key_envelopes: KeyEnvelope[];
+}
+export interface KeyHoldersResponse {
+  epoch: number;
+  holders: KeyHolder[];
+  stale: boolean;
+}
+export interface KeyHolder {
+  address: Addr;
+  entitled: boolean;
 }
 export interface OwnEnvelopesResponse {
   key_envelopes: KeyEnvelope[];
@@ -241,6 +288,9 @@ export interface OwnEnvelopesResponse {
 export interface PermissionResponse {
   allowed: boolean;
   emergency: boolean;
+}
+export interface ReadersResponse {
+  readers: Addr[];
 }
 export type RequestStatus = "pending" | "approved" | "denied";
 export interface AccessRequestInfo {

@@ -322,9 +322,13 @@ export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   updatePatient: ({
+    baseVersion,
+    epoch,
     patientId,
     profile
   }: {
+    baseVersion: number;
+    epoch: number;
     patientId: number;
     profile: BlobRef;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
@@ -343,10 +347,12 @@ export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
   addRecord: ({
     blob,
     category,
+    epoch,
     patientId
   }: {
     blob: BlobRef;
     category: Category;
+    epoch: number;
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   addRecords: ({
@@ -357,10 +363,14 @@ export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
     records: NewRecord[];
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   updateRecord: ({
+    baseVersion,
     blob,
+    epoch,
     recordId
   }: {
+    baseVersion: number;
     blob: BlobRef;
+    epoch: number;
     recordId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   deleteRecord: ({
@@ -495,14 +505,20 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     }, fee_, memo_, funds_);
   };
   updatePatient = async ({
+    baseVersion,
+    epoch,
     patientId,
     profile
   }: {
+    baseVersion: number;
+    epoch: number;
     patientId: number;
     profile: BlobRef;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       update_patient: {
+        base_version: baseVersion,
+        epoch,
         patient_id: patientId,
         profile
       }
@@ -536,16 +552,19 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
   addRecord = async ({
     blob,
     category,
+    epoch,
     patientId
   }: {
     blob: BlobRef;
     category: Category;
+    epoch: number;
     patientId: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       add_record: {
         blob,
         category,
+        epoch,
         patient_id: patientId
       }
     }, fee_, memo_, funds_);
@@ -565,15 +584,21 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     }, fee_, memo_, funds_);
   };
   updateRecord = async ({
+    baseVersion,
     blob,
+    epoch,
     recordId
   }: {
+    baseVersion: number;
     blob: BlobRef;
+    epoch: number;
     recordId: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       update_record: {
+        base_version: baseVersion,
         blob,
+        epoch,
         record_id: recordId
       }
     }, fee_, memo_, funds_);

@@ -45,6 +45,8 @@ export type ExecuteMsg = {
   };
 } | {
   update_patient: {
+    base_version: number;
+    epoch: number;
     patient_id: number;
     profile: BlobRef;
   };
@@ -61,6 +63,7 @@ export type ExecuteMsg = {
   add_record: {
     blob: BlobRef;
     category: Category;
+    epoch: number;
     patient_id: number;
   };
 } | {
@@ -70,7 +73,9 @@ export type ExecuteMsg = {
   };
 } | {
   update_record: {
+    base_version: number;
     blob: BlobRef;
+    epoch: number;
     record_id: number;
   };
 } | {
@@ -88,6 +93,7 @@ export interface BlobRef {
 export interface NewRecord {
   blob: BlobRef;
   category: Category;
+  epoch: number;
 }
 export type QueryMsg = {
   config: {};
@@ -203,6 +209,7 @@ export interface RecordInfo {
 export interface RecordVersion {
   author: Addr;
   blob: BlobRef;
+  epoch: number;
   time: Timestamp;
   version: number;
 }

@@ -5,7 +5,7 @@ import type { ExecuteInstruction, SigningCosmWasmClient } from "@cosmjs/cosmwasm
 import type { OfflineSigner } from "@cosmjs/proto-signing";
 import { randomBytes } from "@noble/ciphers/utils.js";
 import { EhrAccessQueryClient } from "../contracts/EhrAccess.client";
-import type { AccessRequestInfo, AuditEntry, GrantInfo, KeyEnvelope, Scope } from "../contracts/EhrAccess.types";
+import type { AccessRequestInfo, AuditEntry, GrantInfo, KeyEnvelope, KeyHolder, RecipientEnvelope, Scope } from "../contracts/EhrAccess.types";
 import { EhrRegistryQueryClient } from "../contracts/EhrRegistry.client";
 import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordVersion } from "../contracts/EhrRegistry.types";
 import { fromBase64, toBase64 } from "../crypto/bytes";
@@ -14,25 +14,63 @@ import { openEnvelope, sealEnvelope } from "../crypto/envelope";
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
 import type { Deploy } from "./deploy";
-import { explain, PartlyDoneError } from "./errors";
+import { explain, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
+import { keyDecision, rotationCandidates, rotationRecipients } from "./keys";
 import { ContractQuerier } from "./query";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
 
 const PAGE = 100; // the contracts' maximum page size
 const keyId = (patientId: number, category: Category, epoch: number) => `${patientId}/${category}/${epoch}`;
 
+/** A category key that is not on chain yet: it enters the cache once the transaction storing its envelopes commits. */
+interface NewKey {
+  patientId: number;
+  category: Category;
+  epoch: number;
+  key: Uint8Array;
+}
+
+/** A new key epoch of a category, sent as `RotateKey` in the same transaction as the write sealed under it. */
+export interface Rotation {
+  category: Category;
+  epoch: number; // the current epoch plus 1
+  key: Uint8Array;
+  ownEnvelope: string; // to the patient's registered key
+  envelopes: RecipientEnvelope[]; // to each reader with a registered encryption key
+  skipped: string[]; // readers without one: they do not get this key
+}
+
+/** The key a file is sealed with, its epoch, and the rotation that opens the epoch when the write must. */
+export interface WritePlan {
+  epoch: number;
+  key: Uint8Array;
+  rotation?: Rotation;
+}
+
 /** An encrypted file ready to register; kept by the UI so a failed upload is retried with the same bytes. */
 export interface SealedFile {
   patientId: number;
   category: Category;
   recordId?: number; // set for a new version of an existing record
+  baseVersion?: number; // with recordId: the version this file replaces
+  epoch: number; // the key epoch the file is sealed under
+  rotation?: Rotation; // sent with the write when the file opens a new epoch
+  plaintext: Uint8Array; // kept to seal again when someone else wrote first
   bytes: Uint8Array;
   sha256: string;
   uri?: string; // set once stored in IPFS
 }
 
-export type UploadOutcome = { recordId: number; version: number; alreadyRegistered: boolean };
+export interface UploadOutcome {
+  recordId: number;
+  version: number;
+  alreadyRegistered: boolean;
+  /** The write opened a new key epoch: the key went to the patient and `recipients` others; `skipped` readers have no encryption key. */
+  rotation?: { epoch: number; recipients: number; skipped: string[] };
+  /** Another version (this one) landed first: the file was sealed again on top of it. */
+  overtook?: number;
+}
 
 export interface OpenedFile {
   integrity: "verified" | "mismatch";
@@ -112,16 +150,21 @@ export class Ehr {
     return res.transactionHash;
   }
   /**
-   * Executes instructions that store `own`, new category keys already in the cache; if the transaction
-   * fails they are dropped from the cache again, so nothing is ever sealed under a key the chain cannot give back.
+   * Executes instructions that store new category keys' envelopes (`fresh`); the keys enter the cache
+   * only once the transaction has committed, so nothing is ever sealed under a key the chain cannot give back.
    */
-  private async executeStoringKeys(patientId: number, own: KeyEnvelope[], instructions: ExecuteInstruction[]): Promise<string> {
-    try {
-      return await this.execute(instructions);
-    } catch (e) {
-      for (const envelope of own) this.categoryKeys.delete(keyId(patientId, envelope.category, envelope.epoch));
-      throw e;
-    }
+  private async executeStoringKeys(fresh: NewKey[], instructions: ExecuteInstruction[]): Promise<string> {
+    const tx = await this.execute(instructions);
+    for (const k of fresh) this.categoryKeys.set(keyId(k.patientId, k.category, k.epoch), k.key);
+    return tx;
+  }
+  /** A write (`writes`), preceded in the same transaction by the `RotateKey` its file was sealed for, if any. */
+  private executeWrite(patientId: number, rotation: Rotation | undefined, writes: ExecuteInstruction[]): Promise<string> {
+    if (!rotation) return this.execute(writes);
+    const rotate = this.acc({
+      rotate_key: { patient_id: patientId, category: rotation.category, epoch: rotation.epoch, own_envelope: rotation.ownEnvelope, envelopes: rotation.envelopes },
+    });
+    return this.executeStoringKeys([{ patientId, category: rotation.category, epoch: rotation.epoch, key: rotation.key }], [rotate, ...writes]);
   }
   private storeOwn = (patientId: number, own: KeyEnvelope[]): ExecuteInstruction[] =>
     own.length ? [this.acc({ store_own_envelopes: { patient_id: patientId, key_envelopes: own } })] : [];
@@ -135,60 +178,114 @@ export class Ehr {
     return epochs.find((e) => e.category === category)?.epoch ?? 0;
   }
 
-  /** Opens every envelope this wallet can: the patient's own envelopes, or the current grant's. */
+  /** Every envelope wrapped to this wallet as a grantee of the patient (all categories and epochs), page by page. */
+  private async heldEnvelopes(patientId: number): Promise<KeyEnvelope[]> {
+    const envelopes: KeyEnvelope[] = [];
+    for (;;) {
+      const last = envelopes.at(-1);
+      const { key_envelopes: page } = await this.accessQuery.keyEnvelopes({
+        patientId,
+        holder: this.address,
+        startAfter: last ? { category: last.category, epoch: last.epoch } : undefined,
+        limit: PAGE,
+      });
+      envelopes.push(...page);
+      if (page.length < PAGE) return envelopes;
+    }
+  }
+
+  /**
+   * Opens every envelope this wallet can: the patient's own envelopes, or those wrapped to this
+   * wallet as a grantee (they stay listed after access ends: what was handed over stays readable).
+   * An envelope that does not open with this wallet's key is left out (its files show "no key").
+   */
   async loadKeys(patient: PatientInfo): Promise<void> {
-    const envelopes: KeyEnvelope[] =
-      patient.owner === this.address
-        ? (await this.accessQuery.ownEnvelopes({ patientId: patient.id })).key_envelopes
-        : ((await this.accessQuery.grant({ patientId: patient.id, grantee: this.address })).grant?.key_envelopes ?? []);
+    const envelopes = patient.owner === this.address ? (await this.accessQuery.ownEnvelopes({ patientId: patient.id })).key_envelopes : await this.heldEnvelopes(patient.id);
     for (const e of envelopes) {
       const id = keyId(patient.id, e.category, e.epoch);
       if (this.categoryKeys.has(id)) continue;
-      this.categoryKeys.set(id, await openEnvelope(this.walletKey.secretKey, e.envelope, { patientId: patient.id, category: e.category, epoch: e.epoch }));
+      try {
+        this.categoryKeys.set(id, await openEnvelope(this.walletKey.secretKey, e.envelope, { patientId: patient.id, category: e.category, epoch: e.epoch }));
+      } catch (err) {
+        if (!(err instanceof CryptoError)) throw err;
+      }
     }
   }
 
   private keyFor = (patientId: bigint, category: Category, epoch: number) => this.categoryKeys.get(keyId(Number(patientId), category, epoch));
 
   /**
-   * The key new files of a category are sealed with (the current epoch's). The patient creates it when
-   * missing and stores its envelope on chain first, so no file is ever sealed under a key the chain cannot give back.
+   * The key a new file of a category is sealed with. The current epoch's, when this wallet holds it
+   * and every holder of it may still read the category; otherwise a new key for the next epoch,
+   * wrapped to the patient's registered key and to every reader with a registered encryption key,
+   * returned as the `rotation` to send in the same transaction as the write (keys.ts `keyDecision`).
    */
-  async writingKey(patient: PatientInfo, category: Category): Promise<{ epoch: number; key: Uint8Array }> {
-    const epoch = await this.currentEpoch(patient.id, category);
-    let key = this.categoryKeys.get(keyId(patient.id, category, epoch));
-    if (!key) await this.loadKeys(patient);
-    key = this.categoryKeys.get(keyId(patient.id, category, epoch));
-    if (key) return { epoch, key };
-    if (patient.owner !== this.address) throw new CryptoError("MissingCategoryKey", `no ${category} key of epoch ${epoch}`);
-    const own = [await this.newOwnEnvelope(patient.id, category, epoch)];
-    await this.executeStoringKeys(patient.id, own, this.storeOwn(patient.id, own));
-    return { epoch, key: this.categoryKeys.get(keyId(patient.id, category, epoch))! };
+  async writingKey(patient: PatientInfo, category: Category): Promise<WritePlan> {
+    const holders = await this.accessQuery.keyHolders({ patientId: patient.id, category });
+    let key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
+    if (!key && !holders.stale) {
+      await this.loadKeys(patient);
+      key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
+    }
+    const decision = keyDecision(holders, !!key);
+    if (!decision.rotate) return { epoch: decision.epoch, key: key! };
+    const rotation = await this.newRotation(patient, category, decision.epoch, holders.holders);
+    return { epoch: rotation.epoch, key: rotation.key, rotation };
   }
 
-  private async newOwnEnvelope(patientId: number, category: Category, epoch: number): Promise<KeyEnvelope> {
+  /** A new category key for `epoch`, sealed to the patient's registered key and to each reader of the category that published one. */
+  private async newRotation(patient: PatientInfo, category: Category, epoch: number, holders: KeyHolder[]): Promise<Rotation> {
+    if (!patient.encryption_key) throw new Error(`Patient #${patient.id} has no registered encryption key: nothing can be sealed for them yet.`);
+    const { readers } = await this.accessQuery.readers({ patientId: patient.id, category });
+    const candidates = rotationCandidates(readers, holders);
+    const keys = new Map<string, string | null | undefined>();
+    for (const party of candidates) if (party !== patient.owner) keys.set(party, (await this.provider(party)).encryption_key);
+    const { recipients, skipped } = rotationRecipients(candidates, keys, patient.owner);
     const key = randomBytes(32);
-    this.categoryKeys.set(keyId(patientId, category, epoch), key);
-    return { category, epoch, envelope: await sealEnvelope(this.walletKey.publicKey, key, { patientId, category, epoch }) };
+    const ctx = { patientId: patient.id, category, epoch };
+    return {
+      category,
+      epoch,
+      key,
+      ownEnvelope: await sealEnvelope(fromBase64(patient.encryption_key), key, ctx),
+      envelopes: await Promise.all(recipients.map(async (r) => ({ recipient: r.address, envelope: await sealEnvelope(fromBase64(r.encryptionKey), key, ctx) }))),
+      skipped,
+    };
+  }
+
+  /** A new key for (patient, category, epoch) and the patient's own envelope of it; it enters the cache once stored (executeStoringKeys). */
+  private async newOwnEnvelope(patientId: number, category: Category, epoch: number): Promise<{ envelope: KeyEnvelope; fresh: NewKey }> {
+    const key = randomBytes(32);
+    return {
+      envelope: { category, epoch, envelope: await sealEnvelope(this.walletKey.publicKey, key, { patientId, category, epoch }) },
+      fresh: { patientId, category, epoch, key },
+    };
   }
 
   /** Envelopes for a grantee: every key held for the categories (the current epoch's created when missing). */
-  private async envelopesFor(patient: PatientInfo, grantee: string, categories: Category[]): Promise<{ own: KeyEnvelope[]; grantee: KeyEnvelope[] }> {
+  private async envelopesFor(patient: PatientInfo, grantee: string, categories: Category[]): Promise<{ own: KeyEnvelope[]; fresh: NewKey[]; grantee: KeyEnvelope[] }> {
     const provider = await this.provider(grantee);
     if (!provider.encryption_key) throw new Error(`The doctor ${grantee} has not published an encryption key yet: ask them to log in once.`);
     const recipient = fromBase64(provider.encryption_key);
     await this.loadKeys(patient);
     const own: KeyEnvelope[] = [];
+    const fresh: NewKey[] = [];
     const out: KeyEnvelope[] = [];
     for (const category of categories) {
       const current = await this.currentEpoch(patient.id, category);
-      if (!this.categoryKeys.has(keyId(patient.id, category, current))) own.push(await this.newOwnEnvelope(patient.id, category, current));
+      let created: Uint8Array | undefined;
+      if (!this.categoryKeys.has(keyId(patient.id, category, current))) {
+        const made = await this.newOwnEnvelope(patient.id, category, current);
+        own.push(made.envelope);
+        fresh.push(made.fresh);
+        created = made.fresh.key;
+      }
       for (let epoch = current; epoch >= 0; epoch--) {
-        const key = this.categoryKeys.get(keyId(patient.id, category, epoch));
+        const key = epoch === current && created ? created : this.categoryKeys.get(keyId(patient.id, category, epoch));
         if (key) out.push({ category, epoch, envelope: await sealEnvelope(recipient, key, { patientId: patient.id, category, epoch }) });
       }
     }
-    return { own, grantee: out };
+    return { own, fresh, grantee: out };
   }
 
   // ------------------------------------------------------------------ patients and providers
@@ -202,17 +299,21 @@ export class Ehr {
     return d.patient_id;
   }
 
+  /**
+   * Seals and stores a new profile version based on `patient.profile_version`. When another version
+   * (or a new Profile key) landed first, re-reads the patient and tries once more; a second conflict
+   * is a ConflictError.
+   */
   async saveProfile(patient: PatientInfo, profile: Uint8Array): Promise<void> {
-    const own: KeyEnvelope[] = [];
-    const epoch = await this.currentEpoch(patient.id, "profile");
-    await this.loadKeys(patient);
-    if (!this.categoryKeys.has(keyId(patient.id, "profile", epoch))) own.push(await this.newOwnEnvelope(patient.id, "profile", epoch));
-    const key = this.categoryKeys.get(keyId(patient.id, "profile", epoch))!;
-    const ctx: FileContext = { patientId: patient.id, category: "profile", epoch, recordVersion: patient.profile_version + 1 };
-    const file = encryptFile(profile, ctx, key);
-    const uri = await this.ipfs.add(file);
-    const blob: BlobRef = { sha256: sha256Hex(file), uri, size: file.length };
-    await this.executeStoringKeys(patient.id, own, [...this.storeOwn(patient.id, own), this.reg({ update_patient: { patient_id: patient.id, profile: blob } })]);
+    await onceMoreOnConflict("your profile", async (conflict) => {
+      const base = conflict ? await this.patient(patient.id) : patient;
+      const { epoch, key, rotation } = await this.writingKey(base, "profile");
+      const ctx: FileContext = { patientId: base.id, category: "profile", epoch, recordVersion: base.profile_version + 1 };
+      const file = encryptFile(profile, ctx, key);
+      const uri = await this.ipfs.add(file);
+      const blob: BlobRef = { sha256: sha256Hex(file), uri, size: file.length };
+      await this.executeWrite(base.id, rotation, [this.reg({ update_patient: { patient_id: base.id, base_version: base.profile_version, epoch, profile: blob } })]);
+    });
   }
 
   async readProfile(patient: PatientInfo): Promise<OpenedFile & { json?: Record<string, string> }> {
@@ -230,13 +331,15 @@ export class Ehr {
     if (!provider.encryption_key) throw new Error(`The doctor ${doctor} has not published an encryption key yet.`);
     const recipient = fromBase64(provider.encryption_key);
     const own: KeyEnvelope[] = [];
+    const fresh: NewKey[] = [];
     const shared: KeyEnvelope[] = [];
     for (const category of categories) {
-      const e = await this.newOwnEnvelope(patientId, category, 0); // a new patient: every category at epoch 0
-      own.push(e);
-      shared.push({ category, epoch: 0, envelope: await sealEnvelope(recipient, this.categoryKeys.get(keyId(patientId, category, 0))!, { patientId, category, epoch: 0 }) });
+      const made = await this.newOwnEnvelope(patientId, category, 0); // a new patient: every category at epoch 0
+      own.push(made.envelope);
+      fresh.push(made.fresh);
+      shared.push({ category, epoch: 0, envelope: await sealEnvelope(recipient, made.fresh.key, { patientId, category, epoch: 0 }) });
     }
-    await this.executeStoringKeys(patientId, own, [
+    await this.executeStoringKeys(fresh, [
       this.reg({ accept_patient: { patient_id: patientId, encryption_key: this.publicKeyBase64 } }),
       ...(categories.length
         ? [
@@ -283,32 +386,54 @@ export class Ehr {
     }
   }
 
-  /** Encrypts a new record (or a new version of `recordId`) for the patient; nothing is sent yet. */
+  /**
+   * Encrypts a new record (or a new version of `record`, based on the version given) for the
+   * patient; nothing is sent yet. The file carries its key epoch and, when the write must open a new
+   * epoch, the rotation to send with it.
+   */
   async seal(patient: PatientInfo, category: Category, plaintext: Uint8Array, record?: { id: number; version: number }): Promise<SealedFile> {
-    const { epoch, key } = await this.writingKey(patient, category);
+    const { epoch, key, rotation } = await this.writingKey(patient, category);
     const bytes = encryptFile(plaintext, { patientId: patient.id, category, epoch, recordVersion: record ? record.version + 1 : 1 }, key);
-    return { patientId: patient.id, category, recordId: record?.id, bytes, sha256: sha256Hex(bytes) };
+    return { patientId: patient.id, category, recordId: record?.id, baseVersion: record?.version, epoch, rotation, plaintext, bytes, sha256: sha256Hex(bytes) };
   }
 
   /**
    * Stores and registers a sealed file. Safe to call again after any failure: the same ciphertext is
    * looked up by its hash first (the registry refuses a hash twice), so a retry never adds a second record.
+   * When someone else wrote first (another version of the record, or a new key for the category:
+   * errors.ts `chainConflict`), the record is read again, the same plaintext sealed anew and sent
+   * once more; a second conflict is a ConflictError ("someone else changed the record").
    */
   async upload(file: SealedFile): Promise<UploadOutcome> {
+    const what = file.recordId === undefined ? `the ${file.category} records` : `record #${file.recordId}`;
+    return onceMoreOnConflict(what, async (conflict) => {
+      if (!conflict) return this.register(file);
+      const patient = await this.patient(file.patientId);
+      const record = file.recordId === undefined ? undefined : { id: file.recordId, version: (await this.registry.record({ recordId: file.recordId })).latest.version };
+      const out = await this.register(await this.seal(patient, file.category, file.plaintext, record));
+      return conflict.kind === "version" ? { ...out, overtook: conflict.current } : out;
+    });
+  }
+
+  private async register(file: SealedFile): Promise<UploadOutcome> {
     const existing = await this.recordBySha256(file.patientId, file.sha256);
-    if (existing) return { ...existing, alreadyRegistered: true };
+    if (existing) {
+      // Found by its hash: the transaction that registered it, with its rotation, committed.
+      if (file.rotation) this.categoryKeys.set(keyId(file.patientId, file.category, file.rotation.epoch), file.rotation.key);
+      return { ...existing, alreadyRegistered: true };
+    }
     file.uri ??= await this.ipfs.add(file.bytes);
     const blob: BlobRef = { sha256: file.sha256, uri: file.uri, size: file.bytes.length };
-    await this.execute([
+    await this.executeWrite(file.patientId, file.rotation, [
       this.reg(
         file.recordId === undefined
-          ? { add_record: { patient_id: file.patientId, category: file.category, blob } }
-          : { update_record: { record_id: file.recordId, blob } },
+          ? { add_record: { patient_id: file.patientId, category: file.category, epoch: file.epoch, blob } }
+          : { update_record: { record_id: file.recordId, base_version: file.baseVersion!, epoch: file.epoch, blob } },
       ),
     ]);
     const added = await this.recordBySha256(file.patientId, file.sha256);
     if (!added) throw new Error("the transaction committed but the record is not found by its hash");
-    return { ...added, alreadyRegistered: false };
+    return { ...added, alreadyRegistered: false, rotation: file.rotation && { epoch: file.rotation.epoch, recipients: file.rotation.envelopes.length, skipped: file.rotation.skipped } };
   }
 
   private async recordBySha256(patientId: number, sha256: string): Promise<{ recordId: number; version: number } | undefined> {
@@ -321,12 +446,16 @@ export class Ehr {
     }
   }
 
-  /** Fetches a version's ciphertext, re-hashes it against the chain, and decrypts it only when it matches. */
-  async openBlob(patient: PatientInfo, category: Category, version: number, blob: BlobRef): Promise<OpenedFile> {
+  /**
+   * Fetches a version's ciphertext, re-hashes it against the chain, and decrypts it only when it
+   * matches. `epoch` is the key epoch the chain says the file is sealed under (RecordVersion.epoch):
+   * its header must say the same.
+   */
+  async openBlob(patient: PatientInfo, category: Category, version: number, blob: BlobRef, chainEpoch?: number): Promise<OpenedFile> {
     const bytes = await this.ipfs.get(blob.uri);
     if (sha256Hex(bytes) !== blob.sha256 || bytes.length !== blob.size) return { integrity: "mismatch" };
     try {
-      const epoch = parseHeader(bytes).epoch; // the file's own epoch; patient, category and version must match the chain
+      const epoch = chainEpoch ?? parseHeader(bytes).epoch; // patient, category, epoch and version must match the chain
       if (!this.categoryKeys.has(keyId(patient.id, category, epoch))) await this.loadKeys(patient);
       const plaintext = decryptFile(bytes, this.keyFor, { patientId: patient.id, category, recordVersion: version, epoch });
       return { integrity: "verified", plaintext, meta: metadataOf(plaintext) };
@@ -343,7 +472,7 @@ export class Ehr {
     return this.execute([this.reg({ delete_record: { record_id: recordId } })]);
   }
 
-  /** Tombstones the patient: the id is never reused, the profile pointer is dropped at once. */
+  /** The patient's own act (no doctor, whatever its grant, and no admin may): tombstones the patient; the id is never reused, the profile pointer is dropped at once. */
   deletePatient(patientId: number): Promise<string> {
     return this.execute([this.reg({ delete_patient: { patient_id: patientId } })]);
   }
@@ -374,57 +503,25 @@ export class Ehr {
   // ------------------------------------------------------------------ grants, requests, audit
 
   async grant(patient: PatientInfo, grantee: string, scope: Scope, categories: Category[], expires: Date | null): Promise<string> {
-    const { own, grantee: envelopes } = await this.envelopesFor(patient, grantee, categories);
-    return this.executeStoringKeys(patient.id, own, [
+    const { own, fresh, grantee: envelopes } = await this.envelopesFor(patient, grantee, categories);
+    return this.executeStoringKeys(fresh, [
       ...this.storeOwn(patient.id, own),
       this.acc({ grant: { patient_id: patient.id, grantee, scope, categories, expires: expires ? chainTime(expires) : null, key_envelopes: envelopes } }),
     ]);
   }
 
+  /**
+   * Removes a grant. The former grantee keeps the keys it was handed, so the categories' current
+   * epochs become stale: the next write into each opens a new epoch whose key goes to the patient
+   * and every remaining reader (writingKey), never to the former grantee.
+   */
   revoke(patientId: number, grantee: string): Promise<string> {
     return this.execute([this.acc({ revoke: { patient_id: patientId, grantee } })]);
   }
 
-  /**
-   * Revokes a grant; the contract moves its categories to new key epochs. Then every other active
-   * grantee of any of those categories gets its grant re-issued (same scope, categories and expiry)
-   * with the new epochs' keys, in one transaction: only the revoked doctor loses the new records.
-   * Returns the addresses re-shared with.
-   */
-  async revokeAndReshare(patient: PatientInfo, grantee: string): Promise<string[]> {
-    const grants: GrantInfo[] = [];
-    for (let page = await this.grantsByPatient(patient.id); page.length; page = await this.grantsByPatient(patient.id, page.at(-1)!.grantee)) {
-      grants.push(...page);
-      if (page.length < PAGE) break;
-    }
-    const rotated = new Set(grants.find((g) => g.grantee === grantee)?.categories ?? []);
-    await this.revoke(patient.id, grantee);
-    const others = grants.filter((g) => g.grantee !== grantee && grantActive(g) && g.categories.some((c) => rotated.has(c)));
-    if (!others.length) return [];
-    const reshared = others.map((g) => g.grantee);
-    try {
-      await this.reshare(patient, others);
-    } catch (e) {
-      throw new PartlyDoneError(`Access of ${grantee} was revoked`, `sharing the new keys with ${reshared.join(", ")} failed; grant them again`, e);
-    }
-    return reshared;
-  }
-
-  /** Issues the grants again, unchanged but for envelopes of the current epochs' keys, in one transaction. */
-  private async reshare(patient: PatientInfo, grants: GrantInfo[]): Promise<void> {
-    const own: KeyEnvelope[] = [];
-    const regrants: ExecuteInstruction[] = [];
-    for (const g of grants) {
-      const envelopes = await this.envelopesFor(patient, g.grantee, g.categories);
-      own.push(...envelopes.own);
-      regrants.push(this.acc({ grant: { patient_id: patient.id, grantee: g.grantee, scope: g.scope, categories: g.categories, expires: g.expires ?? null, key_envelopes: envelopes.grantee } }));
-    }
-    await this.executeStoringKeys(patient.id, own, [...this.storeOwn(patient.id, own), ...regrants]);
-  }
-
   async approveRequest(patient: PatientInfo, request: AccessRequestInfo, expires: Date | null): Promise<string> {
-    const { own, grantee: envelopes } = await this.envelopesFor(patient, request.requester, request.categories);
-    return this.executeStoringKeys(patient.id, own, [
+    const { own, fresh, grantee: envelopes } = await this.envelopesFor(patient, request.requester, request.categories);
+    return this.executeStoringKeys(fresh, [
       ...this.storeOwn(patient.id, own),
       this.acc({ approve_request: { request_id: request.id, expires: expires ? chainTime(expires) : null, key_envelopes: envelopes } }),
     ]);

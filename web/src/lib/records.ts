@@ -16,6 +16,7 @@ export interface RecordRow {
   patientId: number;
   category: Category;
   version: number;
+  epoch: number; // the key epoch the chain says the current version is sealed under
   author: string;
   createdBy: string;
   time: Date; // block time of the current version
@@ -38,6 +39,7 @@ export function rowOf(r: RecordInfo): RecordRow {
     patientId: r.patient_id,
     category: r.category,
     version: r.latest.version,
+    epoch: r.latest.epoch,
     author: r.latest.author,
     createdBy: r.created_by,
     time: fromChainTime(r.latest.time),

@@ -6,7 +6,7 @@ import type { RecordInfo } from "../contracts/EhrRegistry.types";
 import { CryptoError } from "../crypto/errors";
 import { chainInfo, type Deploy } from "./deploy";
 import { chainTime, grantActive, mayManage, mayWrite } from "./ehr";
-import { explain, IpfsError, PartlyDoneError } from "./errors";
+import { explain, IpfsError } from "./errors";
 import { byNewest, filterRows, fromChainTime, metadataOf, recordDocument, rowOf, type RecordRow } from "./records";
 
 const info = (id: number, category: RecordInfo["category"], author: string, iso: string): RecordInfo => ({
@@ -15,7 +15,7 @@ const info = (id: number, category: RecordInfo["category"], author: string, iso:
   category,
   created_by: author,
   status: "active",
-  latest: { author, version: 1, time: (BigInt(Date.parse(iso)) * 1_000_000n).toString(), blob: { sha256: "ab".repeat(32), uri: "ipfs://x", size: 200 } },
+  latest: { author, version: 1, epoch: 0, time: (BigInt(Date.parse(iso)) * 1_000_000n).toString(), blob: { sha256: "ab".repeat(32), uri: "ipfs://x", size: 200 } },
 });
 
 describe("records", () => {
@@ -63,7 +63,7 @@ describe("records", () => {
 
 describe("grants", () => {
   const g = (scope: GrantInfo["scope"], expires: Date | null): GrantInfo => ({
-    patient_id: 1, grantee: "wasm1doc", scope, categories: ["lab"], key_envelopes: [], granted_at: "0", expires: expires ? chainTime(expires) : null,
+    patient_id: 1, grantee: "wasm1doc", scope, categories: ["lab"], granted_at: "0", expires: expires ? chainTime(expires) : null,
   });
   it("expiry and scope decide writing", () => {
     const future = new Date(Date.now() + 60_000), past = new Date(Date.now() - 60_000);
@@ -83,14 +83,6 @@ describe("grants", () => {
 
 describe("errors a person understands", () => {
   const kind = (e: unknown) => explain(e).kind;
-  it("says what was done before a later step failed, and why that step failed", () => {
-    const problem = explain(new PartlyDoneError("Access of wasm1doc was revoked", "sharing the new keys with wasm1other failed; grant them again", new TypeError("Failed to fetch")));
-    expect(problem.kind).toBe("node-down");
-    expect(problem.message).toBe(
-      "Access of wasm1doc was revoked, but sharing the new keys with wasm1other failed; grant them again. The chain node is not reachable. Check that the localnet is running, then try again.",
-    );
-    expect(problem.detail).toContain("Failed to fetch");
-  });
   it("classifies chain, IPFS, key and integrity failures", () => {
     expect(kind(new Error("Query failed with (6): unauthorized: add record: execute wasm contract failed"))).toBe("unauthorized");
     expect(kind(new Error("not a credentialed doctor: wasm1x"))).toBe("unauthorized");

@@ -4,6 +4,7 @@ import type { AccessRequestInfo, AuditEntry, GrantInfo, Scope } from "../contrac
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import { grantActive, type Ehr } from "../lib/ehr";
+import { keyRotatedText } from "../lib/keys";
 import { CategoryChecks, ConfirmButton, formatTime, nanosToDate, short, useAction } from "./common";
 import { ProfileForm, profileBytes, profileOf, type Profile } from "./Profile";
 import { RecordsPanel } from "./RecordsPanel";
@@ -198,10 +199,9 @@ function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
               <td>
                 <button type="button" className="danger" disabled={action.busy} aria-label={`Revoke ${g.grantee}`}
                   onClick={() => action.run(async () => {
-                    const reshared = await ehr.revokeAndReshare(patient, g.grantee);
+                    await ehr.revoke(patient.id, g.grantee);
                     onChanged();
-                    const kept = reshared.length ? ` The new keys were shared with ${reshared.map(short).join(", ")}, who keep their access.` : "";
-                    return `Access of ${short(g.grantee)} revoked; new records use new keys.${kept}`;
+                    return revokedText(short(g.grantee), g.categories);
                   })}>
                   Revoke
                 </button>
@@ -301,8 +301,14 @@ function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; c
               <td>{formatTime(nanosToDate(e.time))}</td>
               <td className="mono">{short(e.actor)}</td>
               <td>
-                {actionName(e) === "emergency_access" ? <strong>⚠ emergency access</strong> : actionName(e).replace(/_/g, " ")}{" "}
-                <span className="muted">{auditDetail(Object.values(e.action)[0] as Record<string, unknown>)}</span>
+                {"key_rotated" in e.action ? (
+                  keyRotatedText(e.action.key_rotated)
+                ) : (
+                  <>
+                    {actionName(e) === "emergency_access" ? <strong>⚠ emergency access</strong> : actionName(e).replace(/_/g, " ")}{" "}
+                    <span className="muted">{auditDetail(Object.values(e.action)[0] as Record<string, unknown>)}</span>
+                  </>
+                )}
               </td>
             </tr>
           ))}
@@ -315,6 +321,15 @@ function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; c
       )}
     </section>
   );
+}
+
+/**
+ * What a revoke does, said plainly: the former grantee keeps what it could already open; the next
+ * record written in each of its categories gets a new key that goes to the patient and the doctors
+ * who still have access, not to it.
+ */
+function revokedText(who: string, categories: Category[]): string {
+  return `Access of ${who} revoked. The next ${categories.join(", ")} record written gets a new key that ${who} never receives; what ${who} could open before stays readable to them.`;
 }
 
 /** The fields of an audit action as text; times (nanoseconds on chain) as dates. */

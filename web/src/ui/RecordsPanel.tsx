@@ -4,9 +4,10 @@ import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } fro
 import type { Category, PatientInfo, RecordVersion } from "../contracts/EhrRegistry.types";
 import { toBase64 } from "../crypto/bytes";
 import { RECORD_CATEGORIES } from "../crypto/categories";
-import type { Ehr, SealedFile } from "../lib/ehr";
+import type { Ehr, SealedFile, UploadOutcome } from "../lib/ehr";
+import { categoryLabel } from "../lib/keys";
 import { byNewest, filterRows, recordDocument, type RecordFilter, type RecordRow } from "../lib/records";
-import { ConfirmButton, formatTime, short, useAction } from "./common";
+import { ConfirmButton, formatTime, Info, short, useAction } from "./common";
 
 const SHOWN = 20;
 
@@ -28,6 +29,8 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
   const [filter, setFilter] = useState<RecordFilter>({});
   const [shown, setShown] = useState(SHOWN);
   const [opened, setOpened] = useState<{ row: RecordRow; content?: string; history?: RecordVersion[] }>();
+  // What the last change made from an opened record said (its form closes with it).
+  const [notice, setNotice] = useState<string>();
   const list = useAction();
   const rowsRef = useRef(rows);
   rowsRef.current = rows;
@@ -71,7 +74,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
       for (const r of todo) {
         let update: Partial<RecordRow>;
         try {
-          const o = await ehr.openBlob(patient, r.category, r.version, { sha256: r.sha256, uri: r.uri, size: r.size });
+          const o = await ehr.openBlob(patient, r.category, r.version, { sha256: r.sha256, uri: r.uri, size: r.size }, r.epoch);
           update = { integrity: o.integrity, meta: o.meta, problem: o.problem };
         } catch (e) {
           update = { integrity: "unavailable", problem: (e as Error).message };
@@ -83,9 +86,10 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
 
   const open = (row: RecordRow) =>
     list.run(async () => {
+      setNotice(undefined);
       const history = await ehr.history(row.id);
       if (row.integrity === "mismatch") return setOpened({ row, history });
-      const o = await ehr.openBlob(patient, row.category, row.version, { sha256: row.sha256, uri: row.uri, size: row.size });
+      const o = await ehr.openBlob(patient, row.category, row.version, { sha256: row.sha256, uri: row.uri, size: row.size }, row.epoch);
       setOpened({ row: { ...row, integrity: o.integrity }, history, content: o.plaintext ? new TextDecoder().decode(o.plaintext) : undefined });
     });
 
@@ -121,6 +125,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
         </label>
       </div>
       {list.status}
+      {notice && <Info>{notice}</Info>}
       <p className="muted" aria-live="polite">
         {visible.length} of {rows.length} loaded records match{more ? " (more on chain)" : ""}.
       </p>
@@ -183,8 +188,9 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
           canUpdate={!opened.row.deleted && writable.includes(opened.row.category)}
           canDelete={!opened.row.deleted && deletable.includes(opened.row.category)}
           onClose={() => setOpened(undefined)}
-          onUpdated={() => {
+          onUpdated={(message) => {
             setOpened(undefined);
+            setNotice(message);
             void loadPage(true);
             onChanged?.();
           }}
@@ -218,7 +224,7 @@ function RecordDetail({
   canUpdate: boolean;
   canDelete: boolean;
   onClose: () => void;
-  onUpdated: () => void;
+  onUpdated: (message: string) => void;
 }) {
   const { row, content, history } = opened;
   const removal = useAction();
@@ -242,7 +248,8 @@ function RecordDetail({
       <ol aria-label="Version history">
         {history?.map((v) => (
           <li key={v.version}>
-            v{v.version} · {formatTime(new Date(Number(BigInt(v.time) / 1_000_000n)))} · by <span className="mono">{short(v.author)}</span> · <span className="mono">{v.blob.sha256.slice(0, 16)}…</span>
+            v{v.version} · {formatTime(new Date(Number(BigInt(v.time) / 1_000_000n)))} · by <span className="mono">{short(v.author)}</span> · key epoch {v.epoch} ·{" "}
+            <span className="mono">{v.blob.sha256.slice(0, 16)}…</span>
           </li>
         ))}
       </ol>
@@ -255,7 +262,7 @@ function RecordDetail({
           question={`Delete record #${row.id}? Its history stays on the chain as a tombstone; nobody can add versions.`}
           confirmLabel="Confirm delete"
           busy={removal.busy}
-          onConfirm={() => removal.run(async () => { await ehr.deleteRecord(row.id); onUpdated(); return `Record #${row.id} deleted.`; })}
+          onConfirm={() => removal.run(async () => { await ehr.deleteRecord(row.id); onUpdated(`Record #${row.id} deleted.`); })}
         />
       )}{" "}
       <button type="button" className="secondary" onClick={onClose}>
@@ -265,8 +272,23 @@ function RecordDetail({
   );
 }
 
+/** What an upload did, in words: the record and version, a new key epoch it opened, a version it was sealed again on top of. */
+function uploadText(category: Category, out: UploadOutcome, patientIsMe: boolean): string {
+  if (out.alreadyRegistered) return `Already on the chain as record #${out.recordId} (version ${out.version}): nothing was added twice.`;
+  let text = `Saved as record #${out.recordId}, version ${out.version}.`;
+  if (out.overtook !== undefined)
+    text += ` Someone else had saved version ${out.overtook} meanwhile: yours was sealed again on top of it, and both stay in the history.`;
+  if (out.rotation) {
+    const others = out.rotation.recipients ? ` and ${out.rotation.recipients} other${out.rotation.recipients === 1 ? "" : "s"} who may read it` : "";
+    text += ` It opened a new ${categoryLabel(category)} key (epoch ${out.rotation.epoch}) for ${patientIsMe ? "you" : "the patient"}${others}.`;
+    if (out.rotation.skipped.length)
+      text += ` ${out.rotation.skipped.map(short).join(", ")} may read ${category} but has published no encryption key, so does not get this key yet.`;
+  }
+  return text;
+}
+
 /** New record, or new version of `record`. The sealed file is kept after a failure: "Retry" sends the same bytes. */
-function UploadForm({ ehr, patient, writable, record, onDone }: { ehr: Ehr; patient: PatientInfo; writable: Category[]; record?: { id: number; version: number }; onDone: () => void }) {
+function UploadForm({ ehr, patient, writable, record, onDone }: { ehr: Ehr; patient: PatientInfo; writable: Category[]; record?: { id: number; version: number }; onDone: (message: string) => void }) {
   const [category, setCategory] = useState<Category>(writable[0]);
   const [title, setTitle] = useState("");
   const [date, setDate] = useState(new Date().toISOString().slice(0, 10));
@@ -284,10 +306,10 @@ function UploadForm({ ehr, patient, writable, record, onDone }: { ehr: Ehr; pati
       setTitle("");
       setText("");
       setFile(undefined);
-      onDone();
-      return out.alreadyRegistered
-        ? `Already on the chain as record #${out.recordId} (version ${out.version}): nothing was added twice.`
-        : `Saved as record #${out.recordId}, version ${out.version}.`;
+      const message = uploadText(sealed.category, out, patient.owner === ehr.address);
+      onDone(message);
+      // A new version's form closes with its record: the panel shows what it said.
+      return record ? undefined : message;
     });
 
   const submit = async (e: FormEvent) => {
