@@ -227,6 +227,14 @@ fn parse_scope(text: &str) -> std::result::Result<Scope, String> {
     }
 }
 
+/// The chain and registry the wallet's encryption key is derived for.
+fn key_scope(chain: &ChainClient) -> ehr_crypto::KeyScope<'_> {
+    ehr_crypto::KeyScope {
+        chain_id: &chain.config.chain_id,
+        registry: &chain.config.registry,
+    }
+}
+
 struct Cx {
     home: PathBuf,
     json: bool,
@@ -253,8 +261,8 @@ impl Cx {
         let name = self.from.clone().ok_or_else(|| {
             anyhow!("no signing key: pass --from NAME (or EHR_FROM); `ehr keys list` shows them")
         })?;
-        let identity = self.keystore().load(&name)?;
         let (chain, storage, _) = self.chain()?;
+        let identity = self.keystore().load(&name, &key_scope(&chain))?;
         let signer = Signer::from_wallet(&identity.wallet, &chain.config.bech32_prefix)?;
         Ok(Ehr {
             session: Session::new(chain, signer),
@@ -269,11 +277,9 @@ impl Cx {
         if who.starts_with("wasm1") {
             return Ok(who.to_string());
         }
-        Ok(self
-            .keystore()
-            .load(who)
-            .with_context(|| format!("{who:?} is neither a wasm1… address nor an imported key"))?
-            .address)
+        self.keystore()
+            .address(who)
+            .with_context(|| format!("{who:?} is neither a wasm1… address nor an imported key"))
     }
 
     fn print(&self, value: serde_json::Value, human: impl FnOnce() -> String) {
@@ -629,9 +635,9 @@ async fn keys(cx: &mut Cx, cmd: KeysCmd) -> Result<()> {
                     text
                 }
             };
-            let identity = store.import(&name, &mnemonic)?;
-            cx.print(json!({"name": name, "address": identity.address}), || {
-                format!("imported {name}: {}", identity.address)
+            let address = store.import(&name, &mnemonic)?;
+            cx.print(json!({"name": name, "address": address}), || {
+                format!("imported {name}: {address}")
             });
         }
         KeysCmd::Localnet => {
@@ -648,8 +654,8 @@ async fn keys(cx: &mut Cx, cmd: KeysCmd) -> Result<()> {
                 else {
                     continue;
                 };
-                let identity = store.import(name, mnemonic)?;
-                imported.push(json!({"name": name, "address": identity.address}));
+                let address = store.import(name, mnemonic)?;
+                imported.push(json!({"name": name, "address": address}));
             }
             cx.print(json!(imported), || {
                 imported
@@ -681,7 +687,8 @@ async fn keys(cx: &mut Cx, cmd: KeysCmd) -> Result<()> {
             );
         }
         KeysCmd::Show { name } => {
-            let identity = store.load(&name)?;
+            let (chain, _, _) = cx.chain()?;
+            let identity = store.load(&name, &key_scope(&chain))?;
             let public = identity.public_encryption_key().to_base64();
             cx.print(json!({"name": name, "address": identity.address, "encryption_key": public}), || {
                 format!("{name}\n  address         {}\n  encryption key  {public} (X25519, derived from the wallet)", identity.address)

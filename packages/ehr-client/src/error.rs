@@ -75,6 +75,10 @@ pub enum ClientError {
     #[error("encoding: {0}")]
     Encoding(String),
 
+    /// The wallet derived another encryption key than the one registered on chain.
+    #[error("{0}")]
+    KeyMismatch(String),
+
     /// Another writer's version or key rotation landed between this writer's read and its write.
     #[error("{0}")]
     WriteRace(String),

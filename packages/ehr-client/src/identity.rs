@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use ehr_crypto::{
-    CategoryKey, CategoryKeyring, CryptoError, Envelope, EnvelopeContext, WalletKey,
+    CategoryKey, CategoryKeyring, CryptoError, Envelope, EnvelopeContext, KeyScope, WalletKey,
     X25519PublicKey, X25519SecretKey,
 };
 use ehr_types::Category;
@@ -23,10 +23,11 @@ pub struct Identity {
 }
 
 impl Identity {
-    pub fn from_mnemonic(name: &str, mnemonic: &str) -> Result<Self> {
+    /// The wallet of `mnemonic` and its encryption key for `scope` (one chain and registry).
+    pub fn from_mnemonic(name: &str, mnemonic: &str, scope: &KeyScope) -> Result<Self> {
         let wallet = WalletKey::from_mnemonic(mnemonic.trim())?;
         let address = wallet.address()?;
-        let encryption_key = wallet.derive_encryption_key()?;
+        let encryption_key = wallet.derive_encryption_key(scope)?;
         Ok(Self {
             name: name.to_string(),
             wallet,
@@ -72,23 +73,34 @@ impl KeyStore {
         Ok(self.dir.join(format!("{name}.json")))
     }
 
-    /// Checks the mnemonic, then stores it; returns the identity.
-    pub fn import(&self, name: &str, mnemonic: &str) -> Result<Identity> {
-        let identity = Identity::from_mnemonic(name, mnemonic)?;
+    /// Checks the mnemonic, then stores it; returns the wallet's address.
+    pub fn import(&self, name: &str, mnemonic: &str) -> Result<String> {
+        let address = WalletKey::from_mnemonic(mnemonic.trim())?.address()?;
         let path = self.path(name)?;
         std::fs::create_dir_all(&self.dir).map_err(|e| io_error(&self.dir, e))?;
         let stored = StoredKey {
             name: name.to_string(),
-            address: identity.address.clone(),
+            address: address.clone(),
             mnemonic: mnemonic.trim().to_string(),
         };
         let json =
             serde_json::to_vec_pretty(&stored).map_err(|e| ClientError::Encoding(e.to_string()))?;
         write_private(&path, &json)?;
-        Ok(identity)
+        Ok(address)
     }
 
-    pub fn load(&self, name: &str) -> Result<Identity> {
+    /// The address of an imported key.
+    pub fn address(&self, name: &str) -> Result<String> {
+        Ok(self.stored(name)?.address)
+    }
+
+    /// An imported key with its encryption key for `scope`.
+    pub fn load(&self, name: &str, scope: &KeyScope) -> Result<Identity> {
+        let stored = self.stored(name)?;
+        Identity::from_mnemonic(&stored.name, &stored.mnemonic, scope)
+    }
+
+    fn stored(&self, name: &str) -> Result<StoredKey> {
         let path = self.path(name)?;
         let bytes = std::fs::read(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => ClientError::NotFound(format!(
@@ -96,9 +108,8 @@ impl KeyStore {
             )),
             _ => io_error(&path, e),
         })?;
-        let stored: StoredKey = serde_json::from_slice(&bytes)
-            .map_err(|e| ClientError::Encoding(format!("{}: {e}", path.display())))?;
-        Identity::from_mnemonic(&stored.name, &stored.mnemonic)
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Encoding(format!("{}: {e}", path.display())))
     }
 
     /// (name, address) of every imported key.
@@ -224,15 +235,15 @@ mod tests {
     fn keys_import_and_own_keys_survive_a_reload_sealed() {
         let home = tempfile::tempdir().unwrap();
         let store = KeyStore::new(home.path());
-        let identity = store.import("doctor1", MNEMONIC).unwrap();
-        assert_eq!(
-            identity.address,
-            "wasm1vckcn2z6vxfwtgk0m0nnus80gzphe5n7nyvd8w"
-        );
+        let address = store.import("doctor1", MNEMONIC).unwrap();
+        assert_eq!(address, "wasm1vckcn2z6vxfwtgk0m0nnus80gzphe5n7nyvd8w");
         assert_eq!(
             store.list().unwrap(),
-            vec![("doctor1".to_string(), identity.address.clone())]
+            vec![("doctor1".to_string(), address.clone())]
         );
+        assert_eq!(store.address("doctor1").unwrap(), address);
+        let scope = ehr_crypto::vectors::VECTOR_SCOPE;
+        let identity = store.load("doctor1", &scope).unwrap();
         assert!(store.import("bad name", MNEMONIC).is_err());
         assert!(store.import("x", "not a mnemonic").is_err());
 
@@ -244,7 +255,7 @@ mod tests {
         let mut own = OwnKeys::load(home.path(), &identity).unwrap();
         let key = CategoryKey::generate().unwrap();
         own.remember(&identity, context, key.clone()).unwrap();
-        let reloaded = OwnKeys::load(home.path(), &store.load("doctor1").unwrap()).unwrap();
+        let reloaded = OwnKeys::load(home.path(), &store.load("doctor1", &scope).unwrap()).unwrap();
         assert_eq!(
             reloaded.keyring.get(&context).unwrap().as_bytes(),
             key.as_bytes()

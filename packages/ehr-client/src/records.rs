@@ -215,6 +215,7 @@ impl Ehr {
     /// may all still read the category and this identity holds it; otherwise a new epoch's key
     /// with the `RotateKey` that must go in the same transaction as the write.
     async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<WritingKey> {
+        self.ensure_registered_key(patient).await?;
         let holders: KeyHoldersResponse = self
             .session
             .chain
@@ -307,6 +308,36 @@ impl Ehr {
                 msg: ContractMsg::Access(msg),
             }),
         })
+    }
+
+    /// Refuses to seal anything with a wallet key the chain does not know (a wallet that signs
+    /// differently, or a key derived for another chain or registry): the patient's and this
+    /// identity's copies would open for nobody who reads with the registered key.
+    async fn ensure_registered_key(&self, patient: &PatientInfo) -> Result<()> {
+        let derived = self.identity.public_encryption_key();
+        let registered = if self.is_owner(patient) {
+            patient
+                .encryption_key
+                .as_ref()
+                .map(|key| public_key_of(key, "the patient"))
+                .transpose()?
+        } else {
+            self.provider_public_key(&self.identity.address).await?
+        };
+        match registered {
+            Some(registered) if registered == derived => Ok(()),
+            Some(registered) => Err(ClientError::KeyMismatch(format!(
+                "the encryption key this wallet derives for chain {} and registry {} ({}) is not the one registered on chain ({}): refusing to write, since nothing sealed now would open with the registered key",
+                self.session.chain.config.chain_id,
+                self.session.chain.config.registry,
+                derived.to_base64(),
+                registered.to_base64()
+            ))),
+            None => Err(ClientError::KeyMismatch(format!(
+                "{} has no encryption key registered on chain: publish it first (`ehr keys publish`)",
+                self.identity.address
+            ))),
+        }
     }
 
     /// A provider's published X25519 key; `None` when it has published none.
@@ -773,6 +804,7 @@ impl Ehr {
                 patient.owner
             )));
         }
+        self.ensure_registered_key(patient).await?;
         let recipient = self.provider_public_key(grantee).await?.ok_or_else(|| {
             ClientError::InvalidInput(format!(
                 "{grantee} has not published an encryption key (`ehr keys publish`)"

@@ -51,10 +51,18 @@ async fn registering_the_same_ciphertexts_again_creates_no_duplicates() {
         return;
     };
     let deploy: serde_json::Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
-    let identity =
-        Identity::from_mnemonic("live", &std::env::var("EHR_LIVE_MNEMONIC").unwrap()).unwrap();
     let home = tempfile::tempdir().unwrap();
     let chain = ChainClient::new(config(&deploy)).unwrap();
+    let scope = ehr_crypto::KeyScope {
+        chain_id: &chain.config.chain_id,
+        registry: &chain.config.registry,
+    };
+    let identity = Identity::from_mnemonic(
+        "live",
+        &std::env::var("EHR_LIVE_MNEMONIC").unwrap(),
+        &scope,
+    )
+    .unwrap();
     let signer = Signer::from_wallet(&identity.wallet, "wasm").unwrap();
     let ehr = Ehr {
         session: Session::new(chain, signer),

@@ -29,7 +29,7 @@ pub use error::{CryptoError, Result};
 pub use file::{decrypt_file, decrypt_file_expecting, encrypt_file, DecryptedFile, RecordHeader};
 pub use keyring::CategoryKeyring;
 pub use keys::{CategoryKey, X25519PublicKey, X25519SecretKey};
-pub use wallet::WalletKey;
+pub use wallet::{key_derivation_message, KeyScope, WalletKey};
 
 use sha2::{Digest, Sha256};
 

@@ -23,8 +23,15 @@ use crate::keys::{CategoryKey, X25519SecretKey};
 use crate::rng::{seeded_rng, ReplayRng};
 use crate::sha256_hex;
 use crate::wallet::{
-    adr36_sign_doc, WalletKey, ADDRESS_PREFIX, COSMOS_HD_PATH, KEY_DERIVATION_MESSAGE,
-    X25519_HKDF_INFO, X25519_HKDF_SALT,
+    adr36_sign_doc, key_derivation_message, KeyScope, WalletKey, ADDRESS_PREFIX, COSMOS_HD_PATH,
+    KEY_DERIVATION_TEMPLATE, X25519_HKDF_INFO, X25519_HKDF_SALT,
+};
+
+/// The scope the wallet vectors derive their keys for: the localnet's chain and the address a
+/// fresh localnet gives the registry (code 1, instance 1).
+pub const VECTOR_SCOPE: KeyScope<'static> = KeyScope {
+    chain_id: "ehr-local-1",
+    registry: "wasm14hj2tavq8fpesdwxxcu44rty3hh90vhujrvcmstl4zr3txmfvw9s0phg4d",
 };
 use crate::Category;
 
@@ -66,7 +73,10 @@ pub struct Constants {
     pub envelope_len: usize,
     pub hd_path: &'static str,
     pub bech32_prefix: &'static str,
-    pub key_derivation_message_utf8: &'static str,
+    /// With `{chain_id}` and `{registry}` replaced by the scope's.
+    pub key_derivation_template_utf8: &'static str,
+    pub key_scope_chain_id: &'static str,
+    pub key_scope_registry: &'static str,
     pub x25519_hkdf_salt_utf8: String,
     pub x25519_hkdf_info_utf8: String,
 }
@@ -80,7 +90,7 @@ pub struct WalletVector {
     pub secp256k1_public_key_compressed_hex: String,
     pub address: String,
     pub adr36_signer: String,
-    pub adr36_data_utf8: &'static str,
+    pub adr36_data_utf8: String,
     pub adr36_data_base64: String,
     pub adr36_sign_doc_utf8: String,
     pub adr36_sign_doc_sha256_hex: String,
@@ -147,10 +157,11 @@ struct Wallet {
 fn wallet_vector(name: &'static str, mnemonic: String) -> Result<(WalletVector, Wallet)> {
     let key = WalletKey::from_mnemonic(&mnemonic)?;
     let address = key.address()?;
-    let data = KEY_DERIVATION_MESSAGE.as_bytes();
+    let message = key_derivation_message(&VECTOR_SCOPE);
+    let data = message.as_bytes();
     let doc = adr36_sign_doc(&address, data);
     let signature = key.sign_arbitrary(&address, data)?;
-    let x25519 = key.derive_encryption_key()?;
+    let x25519 = key.derive_encryption_key(&VECTOR_SCOPE)?;
     // The derivation must be exactly HKDF over this signature.
     let check = crate::wallet::x25519_secret_from_signature(&signature)?;
     if check.as_bytes() != x25519.as_bytes() {
@@ -165,7 +176,7 @@ fn wallet_vector(name: &'static str, mnemonic: String) -> Result<(WalletVector, 
         secp256k1_public_key_compressed_hex: hex::encode(key.public_key_compressed()),
         address: address.clone(),
         adr36_signer: address,
-        adr36_data_utf8: KEY_DERIVATION_MESSAGE,
+        adr36_data_utf8: message.clone(),
         adr36_data_base64: b64(data),
         adr36_sign_doc_utf8: String::from_utf8_lossy(&doc).into_owned(),
         adr36_sign_doc_sha256_hex: sha256_hex(&doc),
@@ -426,7 +437,9 @@ pub fn generate() -> Result<TestVectors> {
             envelope_len: ENVELOPE_LEN,
             hd_path: COSMOS_HD_PATH,
             bech32_prefix: ADDRESS_PREFIX,
-            key_derivation_message_utf8: KEY_DERIVATION_MESSAGE,
+            key_derivation_template_utf8: KEY_DERIVATION_TEMPLATE,
+            key_scope_chain_id: VECTOR_SCOPE.chain_id,
+            key_scope_registry: VECTOR_SCOPE.registry,
             x25519_hkdf_salt_utf8: String::from_utf8_lossy(X25519_HKDF_SALT).into_owned(),
             x25519_hkdf_info_utf8: String::from_utf8_lossy(X25519_HKDF_INFO).into_owned(),
         },

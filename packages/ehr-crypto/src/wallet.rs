@@ -18,8 +18,24 @@ use crate::keys::X25519SecretKey;
 pub const COSMOS_HD_PATH: &str = "m/44'/118'/0'/0/0";
 /// Bech32 prefix of account addresses on ehr-chain (wasmd).
 pub const ADDRESS_PREFIX: &str = "wasm";
-/// The message the wallet signs (ADR-36) to derive its X25519 key. Changing it changes every key.
-pub const KEY_DERIVATION_MESSAGE: &str = "ehr-chain key derivation v1";
+/// The message the wallet signs (ADR-36) to derive its X25519 key, with `{chain_id}` and
+/// `{registry}` filled in (`key_derivation_message`). Changing it changes every key.
+pub const KEY_DERIVATION_TEMPLATE: &str = "ehr-chain: unlock your health records\n\nSigning this creates the key that opens your health records on chain {chain_id} (records contract {registry}).\n\nSign it only in the ehr-chain app. Anyone who gets this signature can read every record shared with you.\n\nehr-chain key derivation v2";
+
+/// Where a derived key is used: a signature asked for by another site, chain or registry
+/// signs another message and so derives another key.
+#[derive(Clone, Copy, Debug)]
+pub struct KeyScope<'a> {
+    pub chain_id: &'a str,
+    pub registry: &'a str,
+}
+
+/// The message the wallet signs for `scope`: what the user reads in Keplr's prompt.
+pub fn key_derivation_message(scope: &KeyScope) -> String {
+    KEY_DERIVATION_TEMPLATE
+        .replace("{chain_id}", scope.chain_id)
+        .replace("{registry}", scope.registry)
+}
 /// HKDF-SHA256 salt for the X25519 secret.
 pub const X25519_HKDF_SALT: &[u8] = b"ehr-chain/x25519-from-adr36/v1";
 /// HKDF-SHA256 info for the X25519 secret.
@@ -116,12 +132,13 @@ impl WalletKey {
         Ok(out)
     }
 
-    /// The wallet's X25519 encryption key: the ADR-36 signature of [`KEY_DERIVATION_MESSAGE`] by
-    /// its own `wasm` address, through HKDF-SHA256. Same result as the browser gets from Keplr.
-    pub fn derive_encryption_key(&self) -> Result<X25519SecretKey> {
-        let signature = Zeroizing::new(
-            self.sign_arbitrary(&self.address()?, KEY_DERIVATION_MESSAGE.as_bytes())?,
-        );
+    /// The wallet's X25519 encryption key for `scope`: the ADR-36 signature of
+    /// [`key_derivation_message`] by its own `wasm` address, through HKDF-SHA256. Same result as
+    /// the browser gets from Keplr.
+    pub fn derive_encryption_key(&self, scope: &KeyScope) -> Result<X25519SecretKey> {
+        let message = key_derivation_message(scope);
+        let signature =
+            Zeroizing::new(self.sign_arbitrary(&self.address()?, message.as_bytes())?);
         x25519_secret_from_signature(&signature)
     }
 }

@@ -2,9 +2,14 @@
 
 use ehr_crypto::wallet::{
     address_from_public_key, adr36_sign_doc, signature_from_base64, verify_arbitrary,
-    x25519_secret_from_signature, KEY_DERIVATION_MESSAGE,
+    x25519_secret_from_signature,
 };
-use ehr_crypto::{CryptoError, WalletKey};
+use ehr_crypto::{key_derivation_message, CryptoError, KeyScope, WalletKey};
+
+const SCOPE: KeyScope = ehr_crypto::vectors::VECTOR_SCOPE;
+/// What the wallet signs for `SCOPE`.
+static MESSAGE: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| key_derivation_message(&SCOPE));
 
 const ABANDON: &str =
     "abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about";
@@ -79,19 +84,19 @@ fn signatures_are_deterministic_low_s_and_verify() {
     let address = wallet.address().unwrap();
     let pk = wallet.public_key_compressed();
     let a = wallet
-        .sign_arbitrary(&address, KEY_DERIVATION_MESSAGE.as_bytes())
+        .sign_arbitrary(&address, MESSAGE.as_bytes())
         .unwrap();
     let b = wallet
-        .sign_arbitrary(&address, KEY_DERIVATION_MESSAGE.as_bytes())
+        .sign_arbitrary(&address, MESSAGE.as_bytes())
         .unwrap();
     assert_eq!(a, b, "RFC 6979");
-    verify_arbitrary(&pk, &address, KEY_DERIVATION_MESSAGE.as_bytes(), &a).unwrap();
+    verify_arbitrary(&pk, &address, MESSAGE.as_bytes(), &a).unwrap();
     assert_eq!(
         verify_arbitrary(&pk, &address, b"other", &a).unwrap_err(),
         CryptoError::InvalidSignature
     );
     assert_eq!(
-        verify_arbitrary(&pk, "wasm1other", KEY_DERIVATION_MESSAGE.as_bytes(), &a).unwrap_err(),
+        verify_arbitrary(&pk, "wasm1other", MESSAGE.as_bytes(), &a).unwrap_err(),
         CryptoError::InvalidSignature
     );
 
@@ -106,7 +111,7 @@ fn signatures_are_deterministic_low_s_and_verify() {
         high[32 + i] = v.rem_euclid(256) as u8;
     }
     assert_eq!(
-        verify_arbitrary(&pk, &address, KEY_DERIVATION_MESSAGE.as_bytes(), &high).unwrap_err(),
+        verify_arbitrary(&pk, &address, MESSAGE.as_bytes(), &high).unwrap_err(),
         CryptoError::InvalidSignature
     );
 }
@@ -115,19 +120,19 @@ fn signatures_are_deterministic_low_s_and_verify() {
 fn encryption_key_is_deterministic_per_wallet_and_matches_the_signature_path() {
     let patient = WalletKey::from_mnemonic(ABANDON).unwrap();
     let other = WalletKey::from_mnemonic_at(ABANDON, "m/44'/118'/0'/0/1").unwrap();
-    let k1 = patient.derive_encryption_key().unwrap();
-    let k2 = patient.derive_encryption_key().unwrap();
+    let k1 = patient.derive_encryption_key(&SCOPE).unwrap();
+    let k2 = patient.derive_encryption_key(&SCOPE).unwrap();
     assert_eq!(k1.as_bytes(), k2.as_bytes());
     assert_ne!(
         k1.as_bytes(),
-        other.derive_encryption_key().unwrap().as_bytes()
+        other.derive_encryption_key(&SCOPE).unwrap().as_bytes()
     );
 
     // What the browser does: signature from Keplr (base64) → HKDF → X25519.
     let signature = patient
         .sign_arbitrary(
             &patient.address().unwrap(),
-            KEY_DERIVATION_MESSAGE.as_bytes(),
+            key_derivation_message(&SCOPE).as_bytes(),
         )
         .unwrap();
     use base64::Engine as _;
@@ -150,10 +155,35 @@ fn encryption_key_is_deterministic_per_wallet_and_matches_the_signature_path() {
 }
 
 #[test]
+fn the_key_is_bound_to_its_chain_and_registry_and_the_prompt_names_them() {
+    let wallet = WalletKey::from_mnemonic(ABANDON).unwrap();
+    let other_chain = KeyScope {
+        chain_id: "ehr-other-1",
+        ..SCOPE
+    };
+    let other_registry = KeyScope {
+        registry: "wasm1nc5tatafv6eyq7llkr2gv50ff9e22mnf70qgjlv737ktmt4eswrqr5j2ht",
+        ..SCOPE
+    };
+    let key = wallet.derive_encryption_key(&SCOPE).unwrap();
+    for scope in [other_chain, other_registry] {
+        assert_ne!(
+            wallet.derive_encryption_key(&scope).unwrap().as_bytes(),
+            key.as_bytes(),
+            "{scope:?}"
+        );
+    }
+    let prompt = key_derivation_message(&SCOPE);
+    assert!(prompt.contains(SCOPE.chain_id) && prompt.contains(SCOPE.registry));
+    assert!(prompt.starts_with("ehr-chain: unlock your health records"));
+    assert!(!prompt.contains('{'), "{prompt}");
+}
+
+#[test]
 fn secrets_do_not_print() {
     let wallet = WalletKey::from_mnemonic(ABANDON).unwrap();
     let secret_hex = hex::encode(wallet.secret_bytes().as_ref());
-    let x = wallet.derive_encryption_key().unwrap();
+    let x = wallet.derive_encryption_key(&SCOPE).unwrap();
     assert!(!format!("{wallet:?}").contains(&secret_hex));
     assert_eq!(format!("{x:?}"), "X25519SecretKey(<redacted>)");
 }
