@@ -409,11 +409,16 @@ pub fn query_records_by_author(
         None,
         Order::Ascending,
     );
-    // Records of deleted patients are skipped; the page is bounded by the scan, not by the state.
-    for item in authored.take(page_size(limit)) {
+    // Records of deleted patients are skipped and the scan goes on until the page is full, so a
+    // short page means the end. A query: bounded by the node's query gas, not an execute path.
+    let size = page_size(limit);
+    for item in authored {
         let (_, record) = item?;
         if PATIENTS.load(deps.storage, record.patient_id)?.status != PatientStatus::Deleted {
             page.push(record);
+            if page.len() == size {
+                break;
+            }
         }
     }
     Ok(RecordsResponse { records: page })

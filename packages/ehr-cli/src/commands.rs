@@ -943,8 +943,8 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
             let (record, chosen, plaintext) = ehr.read_record(record_id, version).await?;
             match out {
                 Some(path) => {
-                    std::fs::write(&path, &plaintext)
-                        .with_context(|| format!("writing {}", path.display()))?;
+                    // Decrypted health data: readable by this user only.
+                    ehr_client::write_private(&path, &plaintext)?;
                     cx.print(json!({"record_id": record_id, "version": chosen.version, "sha256_verified": chosen.blob.sha256, "out": path}), || {
                         format!("record {record_id} v{} ({}) verified and decrypted to {}", chosen.version, record.category.name(), path.display())
                     });

@@ -10,6 +10,6 @@ pub mod storage;
 
 pub use chain::{ChainClient, ChainConfig, ContractMsg, PendingTx, Session, Signer, TxOutcome};
 pub use error::{ClientError, Result};
-pub use identity::{Identity, KeyStore, OwnKeys};
+pub use identity::{write_private, Identity, KeyStore, OwnKeys};
 pub use records::{now, AddedRecord, BatchReport, Ehr};
 pub use storage::{fetch_verified, BlobStore, DirStore, IpfsStore, Storage};
