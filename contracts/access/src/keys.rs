@@ -215,6 +215,13 @@ pub fn execute_rotate_key(
     if info.sender != patient.owner && !recipients.contains(&info.sender) {
         recipients.push(info.sender.clone());
     }
+    // The writer it adds counts towards the cap like every other holder.
+    if recipients.len() > MAX_KEY_HOLDERS {
+        return Err(ContractError::TooManyKeyHolders {
+            category,
+            max: MAX_KEY_HOLDERS,
+        });
+    }
     let holders = recipients.len() as u32;
     KEY_HOLDERS.save(deps.storage, (patient_id, category.code()), &recipients)?;
     EPOCHS.save(deps.storage, (patient_id, category.code()), &epoch)?;
@@ -277,6 +284,21 @@ pub fn query_readers(
             && is_credentialed(deps, &grantee)?
         {
             readers.push(grantee);
+        }
+    }
+    // A doctor in an active emergency window may read too (`may_read`), so a rotation must keep
+    // one that holds the current key. One that does not hold it gets no key by rotating: an
+    // emergency opens only what its own key release opens, not every category written meanwhile.
+    // At most MAX_KEY_HOLDERS holders.
+    for holder in KEY_HOLDERS
+        .may_load(deps.storage, (patient_id, category.code()))?
+        .unwrap_or_default()
+    {
+        let in_emergency = EMERGENCY
+            .may_load(deps.storage, (patient_id, &holder))?
+            .is_some_and(|end| now < end);
+        if in_emergency && !readers.contains(&holder) && is_credentialed(deps, &holder)? {
+            readers.push(holder);
         }
     }
     Ok(ReadersResponse { readers })

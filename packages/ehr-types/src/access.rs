@@ -180,9 +180,10 @@ pub enum QueryMsg {
         patient_id: PatientId,
         category: Category,
     },
-    /// The parties (other than the patient) that may read `category` now: credentialed, with an
-    /// unexpired grant that covers it, or an active emergency access. A rotation wraps the new
-    /// key to each of them that has published an encryption key.
+    /// The parties (other than the patient) that may read `category` now and are to get the
+    /// next epoch's key: credentialed, with an unexpired grant that covers it, or in an active
+    /// emergency window while holding the current key. A rotation wraps the new key to each of
+    /// them that has published an encryption key.
     #[returns(ReadersResponse)]
     Readers {
         patient_id: PatientId,
