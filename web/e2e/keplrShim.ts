@@ -14,6 +14,9 @@ export interface ShimOptions {
   prefix?: string;
 }
 
+/** Every signArbitrary request the stand-in was asked to sign (what Keplr would show in its prompt), in order. */
+export const arbitrarySignRequests: { signer: string; data: string }[] = [];
+
 export async function installKeplr(context: BrowserContext, mnemonic: string, options: ShimOptions = {}): Promise<string> {
   const prefix = options.prefix ?? "wasm";
   const direct = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix });
@@ -39,7 +42,10 @@ export async function installKeplr(context: BrowserContext, mnemonic: string, op
       signature,
     };
   });
-  await context.exposeFunction("__keplrSignArbitrary", (signer: string, data: string) => signArbitrary(amino, signer, data));
+  await context.exposeFunction("__keplrSignArbitrary", (signer: string, data: string) => {
+    arbitrarySignRequests.push({ signer, data });
+    return signArbitrary(amino, signer, data);
+  });
 
   await context.addInitScript(() => {
     const b64 = (s: string) => Uint8Array.from(atob(s), (c) => c.charCodeAt(0));

@@ -12,7 +12,7 @@ import { toBase64 } from "../src/crypto/bytes";
 import { RECORD_CATEGORIES } from "../src/crypto/categories";
 import { openEnvelope, sealEnvelope } from "../src/crypto/envelope";
 import { encryptFile, sha256Hex } from "../src/crypto/file";
-import { KEY_DERIVATION_MESSAGE, x25519FromSignature } from "../src/crypto/walletKey";
+import { keyDerivationMessage, x25519FromSignature } from "../src/crypto/walletKey";
 import type { KeyEnvelope, Scope } from "../src/contracts/EhrAccess.types";
 import { fromBase64 } from "../src/crypto/bytes";
 import { recordDocument, toChainTime } from "../src/lib/records";
@@ -32,7 +32,7 @@ async function signerOf(name: string) {
   const direct = await DirectSecp256k1HdWallet.fromMnemonic(me.mnemonic, { prefix: deploy.bech32_prefix });
   const amino = await Secp256k1HdWallet.fromMnemonic(me.mnemonic, { prefix: deploy.bech32_prefix });
   const client = await SigningCosmWasmClient.connectWithSigner(deploy.rpc_url, direct, { gasPrice: GasPrice.fromString(deploy.gas_price) });
-  const wallet = x25519FromSignature(Buffer.from((await signArbitrary(amino, me.address, KEY_DERIVATION_MESSAGE)).signature, "base64"));
+  const wallet = x25519FromSignature(Buffer.from((await signArbitrary(amino, me.address, keyDerivationMessage({ chainId: deploy.chain_id, registry: deploy.contracts.registry.address }))).signature, "base64"));
   return { me, client, wallet };
 }
 

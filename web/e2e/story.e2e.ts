@@ -17,6 +17,8 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { account, deploy, personAs, RESULTS, seriousViolations, startHarness, type Harness, type Person } from "./harness";
+import { keyDerivationMessage } from "../src/crypto/walletKey";
+import { arbitrarySignRequests } from "./keplrShim";
 import { grantForSeconds, seedPatientRecords } from "./seed";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
@@ -85,6 +87,15 @@ describe("patient and doctors", () => {
       await d.page.getByRole("button", { name: "Publish my encryption key" }).click();
       await status(d.page, "Your encryption key is published.");
     }
+  });
+
+  it("the wallet is asked once per session to sign a message that names the chain and the registry and says what the signature opens", async () => {
+    const asked = arbitrarySignRequests.filter((r) => r.signer === doctor1.address);
+    expect(asked).toHaveLength(1); // logged in and published the key: asked once
+    const message = keyDerivationMessage({ chainId: deploy.chain_id, registry: deploy.contracts.registry.address });
+    expect(asked[0].data).toBe(message);
+    expect(message).toContain(`on chain ${deploy.chain_id} (records contract ${deploy.contracts.registry.address})`);
+    expect(message).toContain("Anyone who gets this signature can read every record shared with you.");
   });
 
   it("a new patient registers with an encrypted profile and sees it decrypted", async () => {

@@ -10,7 +10,7 @@ import { CATEGORY_CODES } from "./categories";
 import { CryptoError } from "./errors";
 import { decryptFile, encryptFile, headerFields, parseHeader, sealFileWith, sha256Hex, type FileContext } from "./file";
 import { envelopeInfo, openEnvelope, sealEnvelope } from "./envelope";
-import { KEY_DERIVATION_MESSAGE, x25519FromSignature } from "./walletKey";
+import { KEY_DERIVATION_TEMPLATE, keyDerivationMessage, x25519FromSignature } from "./walletKey";
 
 interface FileVector {
   name: string; patient_id: string; category: Category; category_code: number; epoch: number; record_version: number;
@@ -30,6 +30,8 @@ const vectors = JSON.parse(
   readFileSync(fileURLToPath(new URL("../../../packages/ehr-crypto/test-vectors.json", import.meta.url)), "utf8"),
 ) as { constants: Record<string, unknown> & { categories: { code: number; name: Category }[] }; wallets: WalletVector[]; files: FileVector[]; envelopes: EnvelopeVector[] };
 
+const VECTOR_SCOPE = { chainId: vectors.constants.key_scope_chain_id as string, registry: vectors.constants.key_scope_registry as string };
+
 const ctxOf = (f: FileVector): FileContext => ({ patientId: BigInt(f.patient_id), category: f.category, epoch: f.epoch, recordVersion: f.record_version });
 const onlyKey = (f: FileVector) => (p: bigint, c: Category, e: number) =>
   p === BigInt(f.patient_id) && c === f.category && e === f.epoch ? fromHex(f.category_key_hex) : undefined;
@@ -39,7 +41,7 @@ describe("constants", () => {
     for (const { code, name } of vectors.constants.categories) expect(CATEGORY_CODES[name]).toBe(code);
     expect(Object.keys(CATEGORY_CODES).length).toBe(vectors.constants.categories.length);
   });
-  it("key derivation message matches", () => expect(KEY_DERIVATION_MESSAGE).toBe(vectors.constants.key_derivation_message_utf8));
+  it("key derivation message matches", () => expect(KEY_DERIVATION_TEMPLATE).toBe(vectors.constants.key_derivation_template_utf8));
 });
 
 describe.each(vectors.files)("file $name", (f) => {
@@ -110,7 +112,7 @@ describe.each(vectors.wallets)("wallet $name", (w) => {
     const kp = x25519FromSignature(fromBase64(w.adr36_signature_base64));
     expect(toHex(kp.secretKey)).toBe(w.x25519_secret_key_hex);
     expect(toHex(kp.publicKey)).toBe(w.x25519_public_key_hex);
-    expect(w.adr36_data_utf8).toBe(KEY_DERIVATION_MESSAGE);
+    expect(w.adr36_data_utf8).toBe(keyDerivationMessage(VECTOR_SCOPE));
     expect(toHex(fromBase64(w.adr36_signature_base64))).toBe(w.adr36_signature_hex);
   });
 });

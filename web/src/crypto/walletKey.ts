@@ -1,12 +1,24 @@
-// The wallet-derived X25519 key (FORMAT.md §5): HKDF-SHA256 over the ADR-36 signature r||s of a fixed
-// message, so the same mnemonic gives the same key in Keplr and in the CLI.
+// The wallet-derived X25519 key (FORMAT.md §5): HKDF-SHA256 over the ADR-36 signature r||s of the key
+// derivation message for one chain and registry contract, so the same mnemonic gives the same key in
+// Keplr and in the CLI, and a signature another site, chain or registry asks for derives another key.
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { x25519 } from "@noble/curves/ed25519.js";
 import { fromBase64, toBase64, utf8 } from "./bytes";
 import { CryptoError } from "./errors";
 
-export const KEY_DERIVATION_MESSAGE = "ehr-chain key derivation v1";
+/** The message Keplr shows and the wallet signs, with `{chain_id}` and `{registry}` filled in (packages/ehr-crypto wallet.rs). Changing it changes every key. */
+export const KEY_DERIVATION_TEMPLATE =
+  "ehr-chain: unlock your health records\n\nSigning this creates the key that opens your health records on chain {chain_id} (records contract {registry}).\n\nSign it only in the ehr-chain app. Anyone who gets this signature can read every record shared with you.\n\nehr-chain key derivation v2";
+
+/** Where a derived key is used: the chain id and the registry contract's address. */
+export interface KeyScope {
+  chainId: string;
+  registry: string;
+}
+
+/** The message the wallet signs for `scope`: what the user reads in Keplr's prompt. */
+export const keyDerivationMessage = (scope: KeyScope): string => KEY_DERIVATION_TEMPLATE.replaceAll("{chain_id}", scope.chainId).replaceAll("{registry}", scope.registry);
 const HKDF_SALT = "ehr-chain/x25519-from-adr36/v1";
 const HKDF_INFO = "ehr-chain x25519 secret key";
 
@@ -26,8 +38,9 @@ export interface ArbitrarySigner {
   signArbitrary(chainId: string, signer: string, data: string): Promise<{ signature: string }>;
 }
 
-export async function deriveWalletKey(wallet: ArbitrarySigner, chainId: string, address: string): Promise<X25519KeyPair> {
-  const { signature } = await wallet.signArbitrary(chainId, address, KEY_DERIVATION_MESSAGE);
+/** Asks the wallet once for the signature of `scope`'s message (Ehr.open, once per session) and derives the key from it. */
+export async function deriveWalletKey(wallet: ArbitrarySigner, scope: KeyScope, address: string): Promise<X25519KeyPair> {
+  const { signature } = await wallet.signArbitrary(scope.chainId, address, keyDerivationMessage(scope));
   return x25519FromSignature(fromBase64(signature));
 }
 

@@ -14,7 +14,7 @@ import { openEnvelope, sealEnvelope } from "../crypto/envelope";
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
 import type { Deploy } from "./deploy";
-import { explain, onceMoreOnConflict } from "./errors";
+import { explain, KeyMismatchError, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
 import { keyDecision, rotationCandidates, rotationRecipients } from "./keys";
 import { ContractQuerier } from "./query";
@@ -79,6 +79,24 @@ export interface OpenedFile {
   meta?: RecordMeta;
 }
 
+/**
+ * The wallet key of each (chain, registry, address) this page has logged in with: the wallet is asked
+ * for the signature once per page session, not at every login (a re-render, a second mount, switching
+ * Keplr accounts back and forth). A refused or failed request is forgotten, so "Try again" asks again.
+ */
+const walletKeys = new Map<string, Promise<X25519KeyPair>>();
+function sessionWalletKey(wallet: ArbitrarySigner, deploy: Deploy, address: string): Promise<X25519KeyPair> {
+  const scope = { chainId: deploy.chain_id, registry: deploy.contracts.registry.address };
+  const id = `${scope.chainId}/${scope.registry}/${address}`;
+  let key = walletKeys.get(id);
+  if (!key) {
+    key = deriveWalletKey(wallet, scope, address);
+    walletKeys.set(id, key);
+    key.catch(() => walletKeys.delete(id));
+  }
+  return key;
+}
+
 export class Ehr {
   readonly registry: EhrRegistryQueryClient;
   readonly accessQuery: EhrAccessQueryClient;
@@ -103,7 +121,7 @@ export class Ehr {
   }
 
   static async open(deploy: Deploy, address: string, signer: OfflineSigner, wallet: ArbitrarySigner): Promise<Ehr> {
-    const [querier, walletKey] = await Promise.all([ContractQuerier.connect(deploy.rpc_url), deriveWalletKey(wallet, deploy.chain_id, address)]);
+    const [querier, walletKey] = await Promise.all([ContractQuerier.connect(deploy.rpc_url), sessionWalletKey(wallet, deploy, address)]);
     return new Ehr(deploy, address, signer, querier, walletKey);
   }
 
@@ -221,6 +239,7 @@ export class Ehr {
    * returned as the `rotation` to send in the same transaction as the write (keys.ts `keyDecision`).
    */
   async writingKey(patient: PatientInfo, category: Category): Promise<WritePlan> {
+    await this.ensureRegisteredKey(patient);
     const holders = await this.accessQuery.keyHolders({ patientId: patient.id, category });
     let key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
     if (!key && !holders.stale) {
@@ -231,6 +250,21 @@ export class Ehr {
     if (!decision.rotate) return { epoch: decision.epoch, key: key! };
     const rotation = await this.newRotation(patient, category, decision.epoch, holders.holders);
     return { epoch: rotation.epoch, key: rotation.key, rotation };
+  }
+
+  /**
+   * Refuses to seal anything while this wallet's derived key is not the one registered on chain (the
+   * patient's, or this doctor's published key): what it sealed would open for nobody reading with the
+   * registered key (FORMAT.md §5; the Rust client refuses the same way).
+   */
+  private async ensureRegisteredKey(patient: PatientInfo): Promise<void> {
+    const registered = patient.owner === this.address ? patient.encryption_key : (await this.provider(this.address)).encryption_key;
+    if (!registered)
+      throw new KeyMismatchError("Your encryption key is not on the chain yet: publish it first (doctors: \"Publish my encryption key\"). Nothing was written.");
+    if (!this.keyMatches(registered))
+      throw new KeyMismatchError(
+        `This wallet derives another encryption key for chain ${this.deploy.chain_id} than the one registered on the chain: writing is refused, since nothing sealed now would open with the registered key.`,
+      );
   }
 
   /** A new category key for `epoch`, sealed to the patient's registered key and to each reader of the category that published one. */
@@ -267,6 +301,7 @@ export class Ehr {
     const provider = await this.provider(grantee);
     if (!provider.encryption_key) throw new Error(`The doctor ${grantee} has not published an encryption key yet: ask them to log in once.`);
     const recipient = fromBase64(provider.encryption_key);
+    await this.ensureRegisteredKey(patient);
     await this.loadKeys(patient);
     const own: KeyEnvelope[] = [];
     const fresh: NewKey[] = [];

@@ -28,6 +28,14 @@ export class IpfsError extends Error {
   }
 }
 
+/** This wallet derives another encryption key than the one registered on chain (or none is registered): writing is refused. */
+export class KeyMismatchError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "KeyMismatchError";
+  }
+}
+
 /**
  * Refusals of a write that the writer's client answers by re-reading, re-sealing and sending once
  * more (ehr.ts `upload`, `saveProfile`): someone else wrote first. The contracts say so only in the
@@ -103,6 +111,7 @@ export function explain(error: unknown): Problem {
         : `The keys of ${error.what} changed while you were saving (someone's access changed, or they wrote at the same time). Nothing was saved: try again.`;
     return { kind: "conflict", message, detail: error.message };
   }
+  if (error instanceof KeyMismatchError) return { kind: "keys", message: error.message, detail: error.message };
   const detail = error instanceof Error ? error.message : String(error);
   const text = detail.toLowerCase();
   const p = (kind: ProblemKind, message: string): Problem => ({ kind, message, detail });

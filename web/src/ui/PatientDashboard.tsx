@@ -25,7 +25,8 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
       {action.status}
       {!ehr.keyMatches(patient.encryption_key) && (
         <div className="notice error" role="alert">
-          This wallet's key differs from the one registered for patient #{patient.id}: files sealed to the registered key cannot be opened here.
+          This wallet's key differs from the one registered for patient #{patient.id}: files sealed to the registered key cannot be opened here, and
+          nothing can be written from this wallet.
         </div>
       )}
       <ProfileCard ehr={ehr} patient={patient} onSaved={() => { void reload(); changed(); }} />
