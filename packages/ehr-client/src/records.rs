@@ -483,7 +483,11 @@ impl Ehr {
         // batch still pays the transaction's fixed cost. A batch that carries rotations is simulated.
         let mut simulated_batch: Option<(usize, u64)> = None;
         loop {
-            while pending.len() < in_flight.max(1) {
+            // Later batches are sealed under the rotated epochs: until the batch that carries the
+            // rotations commits, they would not even simulate.
+            while pending.len() < in_flight.max(1)
+                && pending.iter().all(|(_, _, carried)| carried.is_empty())
+            {
                 let Some(batch) = batches.pop_front() else {
                     break;
                 };
