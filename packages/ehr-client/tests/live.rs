@@ -57,12 +57,9 @@ async fn registering_the_same_ciphertexts_again_creates_no_duplicates() {
         chain_id: &chain.config.chain_id,
         registry: &chain.config.registry,
     };
-    let identity = Identity::from_mnemonic(
-        "live",
-        &std::env::var("EHR_LIVE_MNEMONIC").unwrap(),
-        &scope,
-    )
-    .unwrap();
+    let identity =
+        Identity::from_mnemonic("live", &std::env::var("EHR_LIVE_MNEMONIC").unwrap(), &scope)
+            .unwrap();
     let signer = Signer::from_wallet(&identity.wallet, "wasm").unwrap();
     let ehr = Ehr {
         session: Session::new(chain, signer),

@@ -137,8 +137,7 @@ impl WalletKey {
     /// the browser gets from Keplr.
     pub fn derive_encryption_key(&self, scope: &KeyScope) -> Result<X25519SecretKey> {
         let message = key_derivation_message(scope);
-        let signature =
-            Zeroizing::new(self.sign_arbitrary(&self.address()?, message.as_bytes())?);
+        let signature = Zeroizing::new(self.sign_arbitrary(&self.address()?, message.as_bytes())?);
         x25519_secret_from_signature(&signature)
     }
 }

@@ -83,12 +83,8 @@ fn signatures_are_deterministic_low_s_and_verify() {
     let wallet = WalletKey::from_mnemonic(ABANDON).unwrap();
     let address = wallet.address().unwrap();
     let pk = wallet.public_key_compressed();
-    let a = wallet
-        .sign_arbitrary(&address, MESSAGE.as_bytes())
-        .unwrap();
-    let b = wallet
-        .sign_arbitrary(&address, MESSAGE.as_bytes())
-        .unwrap();
+    let a = wallet.sign_arbitrary(&address, MESSAGE.as_bytes()).unwrap();
+    let b = wallet.sign_arbitrary(&address, MESSAGE.as_bytes()).unwrap();
     assert_eq!(a, b, "RFC 6979");
     verify_arbitrary(&pk, &address, MESSAGE.as_bytes(), &a).unwrap();
     assert_eq!(

@@ -171,13 +171,6 @@ fn categories_of(mask: u8) -> Vec<Category> {
         .collect()
 }
 
-fn index_of(category: Category) -> usize {
-    CATEGORIES
-        .iter()
-        .position(|c| *c == category)
-        .expect("a test category")
-}
-
 // ---------------------------------------------------------------------------------------------
 // The model: who may read and write what, from the operations applied alone
 
@@ -865,7 +858,8 @@ impl World {
                 self.write(op, writer, category, &WriteKind::Add(CATEGORIES[category]));
             }
             Op::Update { writer, record } => {
-                if self.records.is_empty() {
+                // A deleted patient's records are gone from the current state: nothing to update.
+                if self.records.is_empty() || !self.model.active {
                     return self.model.settle();
                 }
                 let index = record % self.records.len();
@@ -967,6 +961,8 @@ impl World {
         self.stats.open_checks += 1;
 
         let mut closed_to = [None; DOCTORS];
+        #[allow(clippy::needless_range_loop)]
+        // `doctor` indexes the suite's parties and the model alike
         for doctor in 0..DOCTORS {
             refresh(
                 &self.suite,

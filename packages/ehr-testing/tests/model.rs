@@ -145,6 +145,9 @@ struct Model {
     hashes: BTreeSet<(u64, String)>,
     grants: BTreeMap<(u64, usize), ModelGrant>,
     epochs: BTreeMap<(u64, Category), u32>,
+    /// Doctors handed the current (epoch 0: this model never rotates) key of a category: every
+    /// grant carries an envelope of epoch 0 for each of its categories.
+    holders: BTreeMap<(u64, Category), BTreeSet<usize>>,
 }
 
 fn is_doctor(actor: usize) -> bool {
@@ -167,6 +170,17 @@ impl Model {
                 g.expires.is_none_or(|e| self.now < e)
                     && g.scope >= scope
                     && category.is_none_or(|c| g.categories.contains(&c))
+            })
+    }
+
+    /// A holder of the category's key may no longer read it: writes into the epoch are refused.
+    fn stale(&self, patient: u64, category: Category) -> bool {
+        self.holders
+            .get(&(patient, category))
+            .is_some_and(|holders| {
+                holders
+                    .iter()
+                    .any(|&h| !self.may(h, patient, Scope::Read, Some(category)))
             })
     }
 
@@ -230,6 +244,7 @@ impl Model {
         let ok = self.active(patient)
             && new.iter().all(|(category, sha)| {
                 self.may(actor, patient, Scope::Write, Some(*category))
+                    && !self.stale(patient, *category)
                     && !self.hashes.contains(&(patient, sha.clone()))
             })
             && distinct.len() == new.len();
@@ -283,7 +298,8 @@ impl Model {
                 ok
             }
             Op::Delete { actor, patient } => {
-                let ok = self.active(patient) && self.may(actor, patient, Scope::Manage, None);
+                // The patient's own act: no grant allows it.
+                let ok = self.owned_with_status(actor, patient, PatientStatus::Active);
                 if ok {
                     self.tombstone(patient);
                 }
@@ -310,6 +326,7 @@ impl Model {
                     !r.deleted
                         && self.active(r.patient)
                         && self.may(actor, r.patient, Scope::Write, Some(r.category))
+                        && !self.stale(r.patient, r.category)
                         && !self.hashes.contains(&(r.patient, sha.clone()))
                 });
                 if ok {
@@ -347,6 +364,12 @@ impl Model {
                         categories: categories_of(categories),
                         expires: expires_in.map(|s| self.now + s),
                     };
+                    for category in &grant.categories {
+                        self.holders
+                            .entry((patient, *category))
+                            .or_default()
+                            .insert(doctor);
+                    }
                     self.grants.insert((patient, doctor), grant);
                 }
                 ok
@@ -358,10 +381,9 @@ impl Model {
             } => {
                 let ok = self.owned_with_status(actor, patient, PatientStatus::Active)
                     && self.grants.contains_key(&(patient, doctor));
+                // No epoch moves: the former grantee stays a holder, so its categories are stale.
                 if ok {
-                    for category in self.grants.remove(&(patient, doctor)).unwrap().categories {
-                        *self.epochs.entry((patient, category)).or_default() += 1;
-                    }
+                    self.grants.remove(&(patient, doctor));
                 }
                 ok
             }
@@ -420,6 +442,9 @@ fn run(suite: &mut Suite, actors: &[Addr], op: &Op) -> bool {
                     .iter()
                     .map(|&(category, blob)| registry::NewRecord {
                         category: RECORD_CATEGORIES[category],
+                        epoch: suite
+                            .key_holders(patient, RECORD_CATEGORIES[category])
+                            .epoch,
                         blob: sample_blob(blob),
                     })
                     .collect(),

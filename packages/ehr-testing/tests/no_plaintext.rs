@@ -80,6 +80,8 @@ fn no_fixture_bytes_reach_contract_state() {
             Target::Registry,
             &registry::ExecuteMsg::UpdatePatient {
                 patient_id: id,
+                base_version: suite.patient(id).unwrap().profile_version,
+                epoch: suite.key_holders(id, Category::Profile).epoch,
                 profile: blobs[0].clone(),
             },
         )

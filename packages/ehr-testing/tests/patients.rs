@@ -1,4 +1,5 @@
-//! Patient lifecycle: ids, counts, proposals, tombstones, purging, designations.
+//! Patient lifecycle: ids, counts, proposals, profile versions, tombstones (the patient's own
+//! act only), purging, designations.
 
 use ehr_registry::ContractError as RegistryError;
 use ehr_testing::{error_text, sample_blob, sample_public_key, Suite, Target};
@@ -79,11 +80,7 @@ fn a_doctor_adds_a_patient_only_with_the_patients_acceptance() {
     suite.execute_expecting_error(
         &patient,
         Target::Registry,
-        &registry::ExecuteMsg::AddRecord {
-            patient_id: id,
-            category: Category::Lab,
-            blob: sample_blob(2),
-        },
+        &suite.add_record_msg(id, Category::Lab, sample_blob(2)),
         &RegistryError::WrongPatientStatus {
             patient_id: id,
             status: PatientStatus::Pending,
@@ -184,16 +181,7 @@ fn delete_leaves_a_tombstone_and_purge_drops_record_pointers_in_bounded_steps() 
     let mut suite = Suite::new();
     let patient = suite.addr("patient");
     let id = suite.register_patient(&patient).unwrap();
-    suite
-        .execute(
-            &patient,
-            Target::Registry,
-            &registry::ExecuteMsg::UpdatePatient {
-                patient_id: id,
-                profile: sample_blob(50),
-            },
-        )
-        .unwrap();
+    suite.update_patient(&patient, id, sample_blob(50)).unwrap();
     let mut record_ids = vec![];
     for n in 0..3 {
         let record = suite
@@ -274,10 +262,9 @@ fn delete_leaves_a_tombstone_and_purge_drops_record_pointers_in_bounded_steps() 
 fn only_the_patient_or_a_write_grantee_on_profile_updates_the_profile() {
     let (mut suite, roles) = Suite::with_roles();
     let doctor = roles.doctor_without_grant.clone();
-    let update = registry::ExecuteMsg::UpdatePatient {
-        patient_id: roles.patient_id,
-        profile: sample_blob(60),
-    };
+    let update = suite
+        .update_patient_msg(roles.patient_id, sample_blob(60))
+        .unwrap();
     suite
         .grant(
             &roles.patient,
@@ -308,6 +295,125 @@ fn only_the_patient_or_a_write_grantee_on_profile_updates_the_profile() {
     let patient = suite.patient(roles.patient_id).unwrap();
     assert_eq!(patient.profile, Some(sample_blob(60)));
     assert_eq!(patient.profile_version, 1);
+}
+
+#[test]
+fn a_profile_update_names_the_version_it_replaces_and_a_fresh_profile_epoch() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let doctor = roles.doctor_with_grant.clone();
+    let based_on_nothing = suite.update_patient_msg(id, sample_blob(61)).unwrap();
+    suite.update_patient(&doctor, id, sample_blob(62)).unwrap();
+    suite.update_patient(&patient, id, sample_blob(63)).unwrap();
+    // Written on top of version 0 while versions 1 and 2 landed: refused, naming version 2.
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &based_on_nothing,
+        &RegistryError::VersionConflict {
+            base_version: 0,
+            current: 2,
+        }
+        .to_string(),
+    );
+    let ahead = registry::ExecuteMsg::UpdatePatient {
+        patient_id: id,
+        base_version: 5,
+        epoch: 1,
+        profile: sample_blob(64),
+    };
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &ahead,
+        &RegistryError::VersionConflict {
+            base_version: 5,
+            current: 2,
+        }
+        .to_string(),
+    );
+    let wrong_epoch = registry::ExecuteMsg::UpdatePatient {
+        patient_id: id,
+        base_version: 2,
+        epoch: 0,
+        profile: sample_blob(64),
+    };
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &wrong_epoch,
+        &RegistryError::WrongKeyEpoch {
+            category: Category::Profile,
+            epoch: 0,
+            current: 1,
+        }
+        .to_string(),
+    );
+    // The Profile key's only other holder loses access: the profile epoch is stale.
+    suite.revoke(&patient, id, &doctor).unwrap();
+    let update = suite.update_patient_msg(id, sample_blob(64)).unwrap();
+    suite.execute_expecting_error(
+        &patient,
+        Target::Registry,
+        &update,
+        &RegistryError::StaleKeyEpoch {
+            category: Category::Profile,
+            epoch: 1,
+        }
+        .to_string(),
+    );
+    let rotated = registry::ExecuteMsg::UpdatePatient {
+        patient_id: id,
+        base_version: 2,
+        epoch: 2,
+        profile: sample_blob(64),
+    };
+    suite
+        .rotate_and_write(&patient, id, Category::Profile, &rotated)
+        .unwrap();
+    let profile = suite.patient(id).unwrap();
+    assert_eq!(
+        (profile.profile, profile.profile_version),
+        (Some(sample_blob(64)), 3)
+    );
+    assert_eq!(suite.key_holders(id, Category::Profile).holders, vec![]);
+}
+
+#[test]
+fn only_the_patient_deletes_the_patient() {
+    let (mut suite, roles) = Suite::with_roles();
+    let id = roles.patient_id;
+    let lab_manager = suite.addr("lab-manager");
+    suite.credential(&lab_manager);
+    suite
+        .grant(
+            &roles.patient,
+            id,
+            &lab_manager,
+            Scope::Manage,
+            &[Category::Lab],
+            None,
+        )
+        .unwrap();
+    let refused = RegistryError::unauthorized("delete patient").to_string();
+    let delete = registry::ExecuteMsg::DeletePatient { patient_id: id };
+    // Manage on one category, Manage on every category, the admin: none of them.
+    for actor in [&lab_manager, &roles.doctor_with_grant, &roles.admin] {
+        suite.execute_expecting_error(actor, Target::Registry, &delete, &refused);
+    }
+    // What Manage does allow: deleting a record of its category.
+    suite
+        .execute(
+            &lab_manager,
+            Target::Registry,
+            &registry::ExecuteMsg::DeleteRecord {
+                record_id: roles.record_id,
+            },
+        )
+        .unwrap();
+    assert_eq!(suite.patient(id).unwrap().status, PatientStatus::Active);
+    suite.delete_patient(&roles.patient, id).unwrap();
+    assert_eq!(suite.patient(id).unwrap().status, PatientStatus::Deleted);
 }
 
 #[test]

@@ -1,8 +1,11 @@
-//! Records: version chains, input validation, duplicate ciphertexts, listings and pagination.
+//! Records: version chains, the key epoch and base version a write carries, writes into stale
+//! epochs and the rotation that opens the next, input validation, duplicate ciphertexts,
+//! listings and pagination.
 
+use ehr_access::ContractError as AccessError;
 use ehr_registry::ContractError as RegistryError;
 use ehr_testing::{error_text, sample_blob, Suite, Target};
-use ehr_types::access::Scope;
+use ehr_types::access::{KeyHolder, Scope};
 use ehr_types::registry::{self, NewRecord, RecordInfo, RecordStatus, RecordsResponse};
 use ehr_types::{AuditAction, BlobRef, Category, ValidationError};
 
@@ -22,14 +25,15 @@ fn updates_append_to_the_version_chain() {
     let history = suite.record_history(record_id);
     let summary: Vec<_> = history
         .iter()
-        .map(|v| (v.version, v.blob.clone(), v.author.clone()))
+        .map(|v| (v.version, v.epoch, v.blob.clone(), v.author.clone()))
         .collect();
+    // The first version was written before the role set-up's rotation, the others after.
     assert_eq!(
         summary,
         vec![
-            (1, sample_blob(0), roles.patient.clone()),
-            (2, sample_blob(1), doctor.clone()),
-            (3, sample_blob(2), roles.patient.clone()),
+            (1, 0, sample_blob(0), roles.patient.clone()),
+            (2, 1, sample_blob(1), doctor.clone()),
+            (3, 1, sample_blob(2), roles.patient.clone()),
         ]
     );
     assert!(history[1].time < history[2].time);
@@ -62,11 +66,7 @@ fn a_ciphertext_is_registered_once_per_patient() {
     suite.execute_expecting_error(
         &roles.doctor_with_grant,
         Target::Registry,
-        &registry::ExecuteMsg::AddRecord {
-            patient_id: roles.patient_id,
-            category: Category::Note,
-            blob: sample_blob(0),
-        },
+        &suite.add_record_msg(roles.patient_id, Category::Note, sample_blob(0)),
         &duplicate,
     );
     let second = suite
@@ -80,10 +80,7 @@ fn a_ciphertext_is_registered_once_per_patient() {
     suite.execute_expecting_error(
         &roles.patient,
         Target::Registry,
-        &registry::ExecuteMsg::UpdateRecord {
-            record_id: second,
-            blob: sample_blob(0),
-        },
+        &suite.update_record_msg(second, sample_blob(0)).unwrap(),
         &duplicate,
     );
     // Another patient may hold the same ciphertext hash without conflict.
@@ -137,41 +134,26 @@ fn bad_input_is_refused_with_its_own_error() {
         suite.execute_expecting_error(
             &patient,
             Target::Registry,
-            &registry::ExecuteMsg::AddRecord {
-                patient_id: roles.patient_id,
-                category: Category::Lab,
-                blob: blob.clone(),
-            },
+            &suite.add_record_msg(roles.patient_id, Category::Lab, blob.clone()),
             &expected,
         );
         suite.execute_expecting_error(
             &patient,
             Target::Registry,
-            &registry::ExecuteMsg::UpdateRecord {
-                record_id: roles.record_id,
-                blob,
-            },
+            &suite.update_record_msg(roles.record_id, blob).unwrap(),
             &expected,
         );
     }
     suite.execute_expecting_error(
         &patient,
         Target::Registry,
-        &registry::ExecuteMsg::AddRecord {
-            patient_id: roles.patient_id,
-            category: Category::Profile,
-            blob: good.clone(),
-        },
+        &suite.add_record_msg(roles.patient_id, Category::Profile, good.clone()),
         &RegistryError::ProfileCategoryReserved.to_string(),
     );
     suite.execute_expecting_error(
         &patient,
         Target::Registry,
-        &registry::ExecuteMsg::AddRecord {
-            patient_id: 99,
-            category: Category::Lab,
-            blob: good.clone(),
-        },
+        &suite.add_record_msg(99, Category::Lab, good.clone()),
         &RegistryError::PatientNotFound { patient_id: 99 }.to_string(),
     );
     suite.execute_expecting_error(
@@ -179,6 +161,8 @@ fn bad_input_is_refused_with_its_own_error() {
         Target::Registry,
         &registry::ExecuteMsg::UpdateRecord {
             record_id: 99,
+            base_version: 1,
+            epoch: 0,
             blob: good,
         },
         &RegistryError::RecordNotFound { record_id: 99 }.to_string(),
@@ -226,10 +210,9 @@ fn deleted_records_stay_as_tombstones_and_refuse_writes() {
     suite.execute_expecting_error(
         &roles.patient,
         Target::Registry,
-        &registry::ExecuteMsg::UpdateRecord {
-            record_id: roles.record_id,
-            blob: sample_blob(8),
-        },
+        &suite
+            .update_record_msg(roles.record_id, sample_blob(8))
+            .unwrap(),
         &deleted,
     );
     suite.execute_expecting_error(
@@ -315,13 +298,11 @@ fn listings_by_patient_category_and_author_are_paginated_and_capped() {
     assert!(error_text(&err).contains("invalid address: x"), "{err}");
 }
 
-fn new_records(items: &[(Category, u64)]) -> Vec<NewRecord> {
+/// Records of one patient under each category's current epoch.
+fn new_records(suite: &Suite, patient_id: u64, items: &[(Category, u64)]) -> Vec<NewRecord> {
     items
         .iter()
-        .map(|&(category, n)| NewRecord {
-            category,
-            blob: sample_blob(n),
-        })
+        .map(|&(category, n)| suite.new_record(patient_id, category, sample_blob(n)))
         .collect()
 }
 
@@ -344,7 +325,7 @@ fn a_batch_adds_every_record_in_order_or_none() {
         .execute(
             &patient,
             Target::Registry,
-            &add_records(new_records(&batch)),
+            &add_records(new_records(&suite, roles.patient_id, &batch)),
         )
         .unwrap();
     let announced: Vec<String> = response
@@ -404,47 +385,312 @@ fn a_batch_adds_every_record_in_order_or_none() {
     suite.execute_expecting_error(
         &lab_doctor,
         Target::Registry,
-        &add_records(new_records(&[(Category::Lab, 20), (Category::Note, 21)])),
+        &add_records(new_records(
+            &suite,
+            roles.patient_id,
+            &[(Category::Lab, 20), (Category::Note, 21)],
+        )),
         &RegistryError::unauthorized("add record").to_string(),
     );
     suite
         .execute(
             &lab_doctor,
             Target::Registry,
-            &add_records(new_records(&[(Category::Lab, 20), (Category::Lab, 21)])),
+            &add_records(new_records(
+                &suite,
+                roles.patient_id,
+                &[(Category::Lab, 20), (Category::Lab, 21)],
+            )),
         )
         .unwrap();
 
-    let mut bad_blob = new_records(&[(Category::Lab, 30), (Category::Lab, 31)]);
+    let mut bad_blob = new_records(
+        &suite,
+        roles.patient_id,
+        &[(Category::Lab, 30), (Category::Lab, 31)],
+    );
     bad_blob[1].blob.size = 0;
     let too_many: Vec<(Category, u64)> = (0..1001).map(|n| (Category::Lab, 1000 + n)).collect();
     let refused = [
         (
-            new_records(&[]),
+            new_records(&suite, roles.patient_id, &[]),
             ValidationError::InvalidRecordCount { count: 0 }.to_string(),
         ),
         (
-            new_records(&too_many),
+            new_records(&suite, roles.patient_id, &too_many),
             ValidationError::InvalidRecordCount { count: 1001 }.to_string(),
         ),
         (
-            new_records(&[(Category::Lab, 30), (Category::Profile, 31)]),
+            new_records(
+                &suite,
+                roles.patient_id,
+                &[(Category::Lab, 30), (Category::Profile, 31)],
+            ),
             RegistryError::ProfileCategoryReserved.to_string(),
         ),
         (bad_blob, ValidationError::InvalidBlobSize.to_string()),
         (
-            new_records(&[(Category::Lab, 30), (Category::Note, 30)]),
+            new_records(
+                &suite,
+                roles.patient_id,
+                &[(Category::Lab, 30), (Category::Note, 30)],
+            ),
             RegistryError::DuplicateBlobInBatch {
                 sha256: sample_blob(30).sha256,
             }
             .to_string(),
         ),
         (
-            new_records(&[(Category::Lab, 30), (Category::Lab, 10)]),
+            new_records(
+                &suite,
+                roles.patient_id,
+                &[(Category::Lab, 30), (Category::Lab, 10)],
+            ),
             RegistryError::DuplicateBlob { record_id: ids[0] }.to_string(),
         ),
     ];
     for (records, expected) in refused {
         suite.execute_expecting_error(&patient, Target::Registry, &add_records(records), &expected);
     }
+}
+
+#[test]
+fn a_write_names_the_current_epoch_and_the_version_it_replaces() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let wrong = |epoch| {
+        RegistryError::WrongKeyEpoch {
+            category: Category::Lab,
+            epoch,
+            current: 1,
+        }
+        .to_string()
+    };
+    for epoch in [0, 2] {
+        suite.execute_expecting_error(
+            &patient,
+            Target::Registry,
+            &registry::ExecuteMsg::AddRecord {
+                patient_id: id,
+                category: Category::Lab,
+                epoch,
+                blob: sample_blob(1),
+            },
+            &wrong(epoch),
+        );
+        suite.execute_expecting_error(
+            &patient,
+            Target::Registry,
+            &registry::ExecuteMsg::AddRecords {
+                patient_id: id,
+                records: vec![
+                    suite.new_record(id, Category::Note, sample_blob(2)),
+                    NewRecord {
+                        category: Category::Lab,
+                        epoch,
+                        blob: sample_blob(1),
+                    },
+                ],
+            },
+            &wrong(epoch),
+        );
+        suite.execute_expecting_error(
+            &patient,
+            Target::Registry,
+            &registry::ExecuteMsg::UpdateRecord {
+                record_id: roles.record_id,
+                base_version: 1,
+                epoch,
+                blob: sample_blob(1),
+            },
+            &wrong(epoch),
+        );
+    }
+    // Based on a version another writer already replaced: refused, naming the current one.
+    suite
+        .update_record(&roles.doctor_with_grant, roles.record_id, sample_blob(3))
+        .unwrap();
+    suite
+        .update_record(&patient, roles.record_id, sample_blob(4))
+        .unwrap();
+    for base_version in [1, 2, 4] {
+        suite.execute_expecting_error(
+            &patient,
+            Target::Registry,
+            &registry::ExecuteMsg::UpdateRecord {
+                record_id: roles.record_id,
+                base_version,
+                epoch: 1,
+                blob: sample_blob(5),
+            },
+            &RegistryError::VersionConflict {
+                base_version,
+                current: 3,
+            }
+            .to_string(),
+        );
+    }
+    let history = suite.record_history(roles.record_id);
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[2].epoch, 1);
+}
+
+#[test]
+fn a_write_into_a_stale_epoch_is_refused_and_succeeds_after_a_rotation_in_the_same_tx() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let writer = roles.doctor_with_grant.clone();
+    let reader = suite.addr("reader");
+    suite.credential(&reader);
+    suite
+        .grant(&patient, id, &reader, Scope::Read, &[Category::Lab], None)
+        .unwrap();
+    suite.revoke(&patient, id, &reader).unwrap();
+    let stale = RegistryError::StaleKeyEpoch {
+        category: Category::Lab,
+        epoch: 1,
+    }
+    .to_string();
+    let add = suite.add_record_msg(id, Category::Lab, sample_blob(1));
+    suite.execute_expecting_error(&writer, Target::Registry, &add, &stale);
+    suite.execute_expecting_error(
+        &writer,
+        Target::Registry,
+        &registry::ExecuteMsg::AddRecords {
+            patient_id: id,
+            records: new_records(&suite, id, &[(Category::Note, 1), (Category::Lab, 2)]),
+        },
+        &stale,
+    );
+    let update = suite
+        .update_record_msg(roles.record_id, sample_blob(3))
+        .unwrap();
+    suite.execute_expecting_error(&writer, Target::Registry, &update, &stale);
+
+    // The rotation and a write that fails are one transaction: neither happens.
+    let duplicate = registry::ExecuteMsg::AddRecord {
+        patient_id: id,
+        category: Category::Lab,
+        epoch: 2,
+        blob: sample_blob(0),
+    };
+    suite.assert_refused(
+        "rotation with a duplicate write",
+        &RegistryError::DuplicateBlob {
+            record_id: roles.record_id,
+        }
+        .to_string(),
+        |suite| suite.rotate_and_write(&writer, id, Category::Lab, &duplicate),
+    );
+    // Nor does a write under the epoch the rotation just left.
+    suite.assert_refused(
+        "rotation with a write under the old epoch",
+        &RegistryError::WrongKeyEpoch {
+            category: Category::Lab,
+            epoch: 1,
+            current: 2,
+        }
+        .to_string(),
+        |suite| suite.rotate_and_write(&writer, id, Category::Lab, &add),
+    );
+    assert_eq!(suite.epoch(id, Category::Lab), 1);
+
+    let record_id = suite
+        .add_record_rotating(&writer, id, Category::Lab, sample_blob(1))
+        .unwrap();
+    let record = suite.record(record_id).unwrap();
+    assert_eq!(
+        (record.latest.epoch, record.latest.author),
+        (2, writer.clone())
+    );
+    assert_eq!(
+        suite.key_holders(id, Category::Lab).holders,
+        vec![KeyHolder {
+            address: writer.clone(),
+            entitled: true
+        }]
+    );
+    // The next write needs no rotation; the rotation made the old update message stale too.
+    suite
+        .update_record(&writer, roles.record_id, sample_blob(3))
+        .unwrap();
+    suite.execute_expecting_error(
+        &writer,
+        Target::Registry,
+        &update,
+        &RegistryError::VersionConflict {
+            base_version: 1,
+            current: 2,
+        }
+        .to_string(),
+    );
+    assert_eq!(suite.record_history(roles.record_id)[1].epoch, 2);
+}
+
+#[test]
+fn a_writer_rotates_and_writes_after_another_doctors_grant_expired() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let [writer, leaving] = ["writer", "leaving"].map(|name| suite.addr(name));
+    for doctor in [&writer, &leaving] {
+        suite.credential(doctor);
+    }
+    suite
+        .grant(&patient, id, &writer, Scope::Write, &[Category::Note], None)
+        .unwrap();
+    let ends = Some(suite.now().plus_seconds(60));
+    suite
+        .grant(
+            &patient,
+            id,
+            &leaving,
+            Scope::Write,
+            &[Category::Note],
+            ends,
+        )
+        .unwrap();
+    let first = suite
+        .add_record(&leaving, id, Category::Note, sample_blob(1))
+        .unwrap();
+    suite.advance_time(60);
+    assert!(suite.key_holders(id, Category::Note).stale);
+    suite.execute_expecting_error(
+        &writer,
+        Target::Registry,
+        &suite.add_record_msg(id, Category::Note, sample_blob(2)),
+        &RegistryError::StaleKeyEpoch {
+            category: Category::Note,
+            epoch: 1,
+        }
+        .to_string(),
+    );
+    // The doctor whose grant expired may neither rotate nor write.
+    suite.execute_expecting_error(
+        &leaving,
+        Target::Access,
+        &suite.rotation_msg(id, Category::Note),
+        &AccessError::unauthorized("rotate key").to_string(),
+    );
+    let second = suite
+        .add_record_rotating(&writer, id, Category::Note, sample_blob(2))
+        .unwrap();
+    let mut holders: Vec<_> = suite
+        .key_holders(id, Category::Note)
+        .holders
+        .into_iter()
+        .map(|holder| (holder.address, holder.entitled))
+        .collect();
+    holders.sort();
+    let mut expected = vec![
+        (roles.doctor_with_grant.clone(), true),
+        (writer.clone(), true),
+    ];
+    expected.sort();
+    assert_eq!(
+        holders, expected,
+        "the doctor whose grant expired holds no new key"
+    );
+    assert_eq!(suite.record(second).unwrap().latest.epoch, 2);
+    suite.update_record(&writer, first, sample_blob(3)).unwrap();
+    assert_eq!(suite.record(first).unwrap().latest.epoch, 2);
 }

@@ -351,7 +351,8 @@ export class Ehr {
     });
   }
 
-  async readProfile(patient: PatientInfo): Promise<OpenedFile & { json?: Record<string, string> }> {
+  /** `json` is the parsed plaintext, of any shape: read it through `profileOf`. */
+  async readProfile(patient: PatientInfo): Promise<OpenedFile & { json?: unknown }> {
     if (!patient.profile) return { integrity: "verified" };
     const bytes = await this.ipfs.get(patient.profile.uri);
     if (sha256Hex(bytes) !== patient.profile.sha256) return { integrity: "mismatch" };

@@ -88,28 +88,60 @@ export function recordDocument(category: Category, d: RecordDraft): Uint8Array {
 
 const DATE_FIELDS = ["effectiveDateTime", "date", "authoredOn", "recordedDate", "occurrenceDateTime", "issued"];
 
+// A decrypted file is whatever its writer sealed: any JSON at all, not necessarily the UI's own shape.
+// Everything the dashboards show of it goes through these, so a field of an unexpected type (a number,
+// an object, null, nested arrays) becomes a plain string or "" and never reaches React as an object.
+
+/** A field where a string is expected: strings as they are, finite numbers and booleans via String(), anything else "". */
+export function asText(v: unknown): string {
+  if (typeof v === "string") return v;
+  if ((typeof v === "number" && Number.isFinite(v)) || typeof v === "boolean") return String(v);
+  return ""; // null, objects and arrays (String() of those says nothing, or throws for {"toString": …})
+}
+
+/** A plain JSON object (not null, not an array), or an empty one. */
+export const asObject = (v: unknown): Record<string, unknown> => (v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {});
+
+/** The yyyy-mm-dd a FHIR date or dateTime string starts with, when it is a real calendar date; else "". */
+export function asIsoDate(v: unknown): string {
+  if (typeof v !== "string") return "";
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:$|T)/.exec(v);
+  if (!m) return "";
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(Date.UTC(y, mo - 1, d));
+  return date.getUTCFullYear() === y && date.getUTCMonth() === mo - 1 && date.getUTCDate() === d ? m[0].slice(0, 10) : "";
+}
+
+const MAX_DEPTH = 64; // deeper nesting is not a medical document: its strings are not searched
+
+/** Title, date and searchable text of a parsed document, whatever the types of its fields. */
+export function coerceMeta(doc: unknown): RecordMeta {
+  const strings: string[] = [];
+  const walk = (v: unknown, key: string, depth: number) => {
+    if (typeof v === "string") {
+      if (key !== "data") strings.push(v); // attachment bytes are not text
+    } else if (depth >= MAX_DEPTH) return;
+    else if (Array.isArray(v)) for (const x of v) walk(x, "", depth + 1);
+    else if (v !== null && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, k, depth + 1);
+  };
+  walk(doc, "", 0);
+  const d = asObject(doc);
+  const code = asObject(d.code);
+  const coding = Array.isArray(code.coding) ? asObject(code.coding[0]) : {};
+  const title = asText(code.text) || asText(coding.display) || asText(d.title) || asText(d.description) || asText(d.resourceType) || "record";
+  const date = DATE_FIELDS.map((f) => asIsoDate(d[f])).find((x) => x) ?? "";
+  return { title, date, text: strings.join(" \u2022 ") };
+}
+
 /** Title, date and searchable text of any decrypted record (the UI's own documents, or FHIR from the CLI). */
 export function metadataOf(plaintext: Uint8Array): RecordMeta {
-  const raw = new TextDecoder().decode(plaintext);
-  let doc: Record<string, unknown>;
+  let doc: unknown;
   try {
-    doc = JSON.parse(raw);
+    doc = JSON.parse(new TextDecoder().decode(plaintext));
   } catch {
     return { title: "(binary file)", date: "", text: "" };
   }
-  const strings: string[] = [];
-  const walk = (v: unknown, key = "") => {
-    if (typeof v === "string") {
-      if (key !== "data") strings.push(v); // attachment bytes are not text
-    } else if (Array.isArray(v)) v.forEach((x) => walk(x));
-    else if (v && typeof v === "object") for (const [k, x] of Object.entries(v)) walk(x, k);
-  };
-  walk(doc);
-  const code = doc.code as { text?: string; coding?: { display?: string }[] } | undefined;
-  const title =
-    code?.text ?? code?.coding?.[0]?.display ?? (doc.title as string | undefined) ?? (doc.description as string | undefined) ?? String(doc.resourceType ?? "record");
-  const dateField = DATE_FIELDS.find((f) => typeof doc[f] === "string");
-  return { title, date: dateField ? (doc[dateField] as string).slice(0, 10) : "", text: strings.join(" \u2022 ") };
+  return coerceMeta(doc);
 }
 
 export interface RecordFilter {

@@ -8,6 +8,7 @@ import { connectKeplr, type WalletState } from "../lib/wallet";
 import { AdminDashboard } from "./AdminDashboard";
 import { ProblemNotice, short } from "./common";
 import { DoctorDashboard } from "./DoctorDashboard";
+import { ErrorBoundary } from "./ErrorBoundary";
 import { Onboarding } from "./Onboarding";
 import { PatientDashboard } from "./PatientDashboard";
 
@@ -63,7 +64,10 @@ export function App() {
           </span>
         )}
       </header>
-      <main>{screen(phase, login, refresh)}</main>
+      <main>
+        {/* A new login (another Keplr account) starts over with a fresh boundary. */}
+        <ErrorBoundary key={phase.at === "ready" ? phase.ehr.address : phase.at}>{screen(phase, login, refresh)}</ErrorBoundary>
+      </main>
     </>
   );
 }

@@ -72,7 +72,7 @@ function ProfileCard({ ehr, patient, onSaved }: { ehr: Ehr; patient: PatientInfo
     void action.run(async () => {
       const p = await ehr.readProfile(patient);
       setIntegrity(p.integrity);
-      if (p.json) setProfile(profileOf(p.json));
+      if (p.plaintext) setProfile(profileOf(p.json));
     });
   }, [ehr, patient, action.run]);
   return (

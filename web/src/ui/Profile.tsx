@@ -1,4 +1,5 @@
 import { useState, type FormEvent } from "react";
+import { asIsoDate, asObject, asText } from "../lib/records";
 
 export interface Profile {
   name: string;
@@ -15,9 +16,11 @@ export function profileBytes(p: Profile): Uint8Array {
     JSON.stringify({ resourceType: "Patient", name: [{ text: p.name }], birthDate: p.birthDate, gender: p.gender, bloodGroup: p.bloodGroup, history: p.history }),
   );
 }
-export function profileOf(json: Record<string, unknown>): Profile {
-  const name = (json.name as { text?: string }[] | undefined)?.[0]?.text ?? "";
-  return { name, birthDate: String(json.birthDate ?? ""), gender: String(json.gender ?? ""), bloodGroup: String(json.bloodGroup ?? ""), history: String(json.history ?? "") };
+/** The profile fields of a decrypted profile document, whatever the types in it (see `asText` in lib/records). */
+export function profileOf(json: unknown): Profile {
+  const doc = asObject(json);
+  const name = Array.isArray(doc.name) ? asText(asObject(doc.name[0]).text) : asText(doc.name);
+  return { name, birthDate: asIsoDate(doc.birthDate), gender: asText(doc.gender), bloodGroup: asText(doc.bloodGroup), history: asText(doc.history) };
 }
 
 export function ProfileForm({ initial = EMPTY, submitLabel, busy, onSubmit }: { initial?: Profile; submitLabel: string; busy: boolean; onSubmit: (p: Profile) => void }) {
