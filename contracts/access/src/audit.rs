@@ -127,6 +127,7 @@ mod tests {
             grantee: patient.clone(),
             scope: Scope::Manage,
             categories: vec![],
+            expires: None,
         };
         for refused in [vec![], vec![forged.clone()], vec![logged.clone(), forged]] {
             let err = execute_log_actions(

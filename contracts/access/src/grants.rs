@@ -106,6 +106,7 @@ pub fn store_grant(
             grantee,
             scope,
             categories,
+            expires,
         },
     )?;
     Ok(())

@@ -59,11 +59,22 @@ pub fn execute(
             admin,
             access_contract,
         } => execute_update_config(deps, info, admin, access_contract),
-        ExecuteMsg::CredentialProvider { address } => {
-            providers::execute_credential_provider(deps, env, info, address)
-        }
+        ExecuteMsg::CredentialProvider {
+            address,
+            display_name,
+            organization,
+        } => providers::execute_credential_provider(
+            deps,
+            env,
+            info,
+            address,
+            providers::Listing {
+                display_name,
+                organization,
+            },
+        ),
         ExecuteMsg::RevokeProvider { address } => {
-            providers::execute_revoke_provider(deps, info, address)
+            providers::execute_revoke_provider(deps, env, info, address)
         }
         ExecuteMsg::SetProviderKey { encryption_key } => {
             providers::execute_set_provider_key(deps, info, encryption_key)
@@ -172,6 +183,9 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
         }
         QueryMsg::Providers { start_after, limit } => {
             to_json_binary(&providers::query_providers(deps, start_after, limit)?)
+        }
+        QueryMsg::Directory { addresses } => {
+            to_json_binary(&providers::query_directory(deps, addresses)?)
         }
         QueryMsg::Patient { patient_id } => {
             to_json_binary(&patients::query_patient(deps, patient_id)?)

@@ -20,7 +20,7 @@ pub enum ContractError {
     #[error("not a credentialed doctor: {address}")]
     NotCredentialed { address: String },
 
-    #[error("already a credentialed doctor: {address}")]
+    #[error("already a credentialed doctor under this name and organisation: {address}")]
     AlreadyCredentialed { address: String },
 
     #[error("the access contract is not set")]
@@ -65,6 +65,9 @@ pub enum ContractError {
 
     #[error("the profile category is reserved for the patient profile")]
     ProfileCategoryReserved,
+
+    #[error("{count} addresses asked for at once, at most {max}")]
+    TooManyAddresses { count: usize, max: usize },
 
     #[error("provider {address} not found")]
     ProviderNotFound { address: String },

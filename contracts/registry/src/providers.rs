@@ -2,9 +2,10 @@ use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Respons
 use cw_storage_plus::Bound;
 use ehr_types::pagination::collect_page;
 use ehr_types::registry::{
-    Designation, DesignationResponse, PatientStatus, ProviderInfo, ProvidersResponse,
+    Designation, DesignationResponse, DirectoryEntry, DirectoryResponse, PatientStatus,
+    ProviderInfo, ProvidersResponse, MAX_DIRECTORY_LOOKUP,
 };
-use ehr_types::validate::validate_public_key;
+use ehr_types::validate::{validate_directory_text, validate_public_key, DirectoryField};
 
 use crate::error::ContractError;
 use crate::permissions::{is_credentialed, validate_address};
@@ -28,28 +29,48 @@ fn load_credentialed(storage: &dyn Storage, address: &Addr) -> Result<ProviderIn
         })
 }
 
+/// The directory entry patients see for a provider.
+pub struct Listing {
+    pub display_name: String,
+    pub organization: String,
+}
+
 pub fn execute_credential_provider(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     address: String,
+    listing: Listing,
 ) -> Result<Response, ContractError> {
     ensure_admin(deps.as_ref(), &info, "credential provider")?;
     let address = validate_address(deps.api, &address)?;
+    validate_directory_text(DirectoryField::DisplayName, &listing.display_name)?;
+    validate_directory_text(DirectoryField::Organization, &listing.organization)?;
     let existing = PROVIDERS.may_load(deps.storage, &address)?;
-    if existing
-        .as_ref()
-        .is_some_and(|provider| provider.credentialed)
-    {
-        return Err(ContractError::AlreadyCredentialed {
-            address: address.into_string(),
-        });
+    if let Some(mut provider) = existing.clone().filter(|provider| provider.credentialed) {
+        // Credentialed already: the admin may correct the listing, nothing else changes.
+        if (&provider.display_name, &provider.organization)
+            == (&listing.display_name, &listing.organization)
+        {
+            return Err(ContractError::AlreadyCredentialed {
+                address: address.into_string(),
+            });
+        }
+        provider.display_name = listing.display_name;
+        provider.organization = listing.organization;
+        PROVIDERS.save(deps.storage, &address, &provider)?;
+        return Ok(Response::new()
+            .add_attribute("action", "update_provider_listing")
+            .add_attribute("provider", address));
     }
     let provider = ProviderInfo {
         address: address.clone(),
+        display_name: listing.display_name,
+        organization: listing.organization,
         credentialed: true,
         encryption_key: existing.and_then(|provider| provider.encryption_key),
         credentialed_at: env.block.time,
+        withdrawn_at: None,
     };
     PROVIDERS.save(deps.storage, &address, &provider)?;
     Ok(Response::new()
@@ -59,6 +80,7 @@ pub fn execute_credential_provider(
 
 pub fn execute_revoke_provider(
     deps: DepsMut,
+    env: Env,
     info: MessageInfo,
     address: String,
 ) -> Result<Response, ContractError> {
@@ -66,6 +88,7 @@ pub fn execute_revoke_provider(
     let address = validate_address(deps.api, &address)?;
     let mut provider = load_credentialed(deps.storage, &address)?;
     provider.credentialed = false;
+    provider.withdrawn_at = Some(env.block.time);
     PROVIDERS.save(deps.storage, &address, &provider)?;
     Ok(Response::new()
         .add_attribute("action", "revoke_provider")
@@ -126,6 +149,27 @@ pub fn query_provider(deps: Deps, address: String) -> Result<ProviderInfo, Contr
         .ok_or(ContractError::ProviderNotFound {
             address: address.into_string(),
         })
+}
+
+pub fn query_directory(
+    deps: Deps,
+    addresses: Vec<String>,
+) -> Result<DirectoryResponse, ContractError> {
+    if addresses.len() > MAX_DIRECTORY_LOOKUP {
+        return Err(ContractError::TooManyAddresses {
+            count: addresses.len(),
+            max: MAX_DIRECTORY_LOOKUP,
+        });
+    }
+    let entries = addresses
+        .iter()
+        .map(|address| {
+            let address = validate_address(deps.api, address)?;
+            let provider = PROVIDERS.may_load(deps.storage, &address)?;
+            Ok(DirectoryEntry { address, provider })
+        })
+        .collect::<Result<_, ContractError>>()?;
+    Ok(DirectoryResponse { entries })
 }
 
 pub fn query_providers(

@@ -7,10 +7,12 @@ use std::time::Instant;
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
 use cosmwasm_std::{Binary, Timestamp};
-use ehr_client::{ChainClient, ContractMsg, Ehr, KeyStore, Session, Signer, Storage};
+use ehr_client::directory::{category_labels, scope_words};
+use ehr_client::{
+    local_time, ChainClient, ContractMsg, Directory, Ehr, KeyStore, Session, Signer, Storage,
+};
 use ehr_types::access::{
-    AccessRequestInfo, AuditLogResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery,
-    RequestsResponse, Scope,
+    AccessRequestInfo, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery, RequestsResponse, Scope,
 };
 use ehr_types::registry::{
     DesignationResponse, ExecuteMsg as RegistryMsg, PatientCountResponse, PatientInfo,
@@ -19,8 +21,6 @@ use ehr_types::registry::{
 use ehr_types::{Category, PatientId, RecordId, RequestId};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use time::format_description::well_known::Rfc3339;
-use time::OffsetDateTime;
 
 use crate::config::{resolve, Overrides};
 use crate::{Cli, Command};
@@ -181,7 +181,7 @@ pub struct DecideArgs {
 #[derive(Args)]
 pub struct PatientArg {
     #[arg(long)]
-    patient: Option<PatientId>,
+    pub patient: Option<PatientId>,
 }
 
 #[derive(Subcommand)]
@@ -235,7 +235,7 @@ fn key_scope(chain: &ChainClient) -> ehr_crypto::KeyScope<'_> {
     }
 }
 
-struct Cx {
+pub(crate) struct Cx {
     home: PathBuf,
     json: bool,
     overrides: Option<Overrides>,
@@ -247,7 +247,7 @@ impl Cx {
         KeyStore::new(&self.home)
     }
 
-    fn chain(&mut self) -> Result<(ChainClient, Storage, Option<PathBuf>)> {
+    pub(crate) fn chain(&mut self) -> Result<(ChainClient, Storage, Option<PathBuf>)> {
         let resolved = resolve(self.overrides.take().expect("resolved once"))?;
         let storage = Storage::new(self.home.join("blobs"), resolved.ipfs_api.as_deref())?;
         Ok((
@@ -257,7 +257,7 @@ impl Cx {
         ))
     }
 
-    fn ehr(&mut self) -> Result<Ehr> {
+    pub(crate) fn ehr(&mut self) -> Result<Ehr> {
         let name = self.from.clone().ok_or_else(|| {
             anyhow!("no signing key: pass --from NAME (or EHR_FROM); `ehr keys list` shows them")
         })?;
@@ -273,7 +273,7 @@ impl Cx {
     }
 
     /// An address as given, or the address of an imported key of that name.
-    fn address_of(&self, who: &str) -> Result<String> {
+    pub(crate) fn address_of(&self, who: &str) -> Result<String> {
         if who.starts_with("wasm1") {
             return Ok(who.to_string());
         }
@@ -282,7 +282,7 @@ impl Cx {
             .with_context(|| format!("{who:?} is neither a wasm1… address nor an imported key"))
     }
 
-    fn print(&self, value: serde_json::Value, human: impl FnOnce() -> String) {
+    pub(crate) fn print(&self, value: serde_json::Value, human: impl FnOnce() -> String) {
         if self.json {
             println!("{value}");
         } else {
@@ -303,7 +303,7 @@ async fn own_designation(ehr: &Ehr) -> Result<DesignationResponse> {
 }
 
 /// The patient id to act on: given, or the caller's own.
-async fn patient_id(ehr: &Ehr, given: Option<PatientId>) -> Result<PatientId> {
+pub(crate) async fn patient_id(ehr: &Ehr, given: Option<PatientId>) -> Result<PatientId> {
     if let Some(id) = given {
         return Ok(id);
     }
@@ -330,25 +330,16 @@ fn read_file(path: &PathBuf) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| format!("reading {}", path.display()))
 }
 
-/// A chain time as an RFC 3339 UTC string for people (`--json` keeps the contracts' form).
-fn utc(time: Timestamp) -> String {
-    i64::try_from(time.seconds())
-        .ok()
-        .and_then(|seconds| OffsetDateTime::from_unix_timestamp(seconds).ok())
-        .and_then(|moment| moment.format(&Rfc3339).ok())
-        .unwrap_or_else(|| format!("{} s since 1970", time.seconds()))
-}
-
 fn patient_json(p: &PatientInfo) -> serde_json::Value {
     serde_json::to_value(p).expect("serializable")
 }
 
-fn patient_line(p: &PatientInfo) -> String {
+fn patient_line(p: &PatientInfo, names: &Directory) -> String {
     format!(
         "patient {}  {:?}  owner {}  profile v{}{}{}",
         p.id,
         p.status,
-        p.owner,
+        names.name(&p.owner),
         p.profile_version,
         p.profile
             .as_ref()
@@ -356,7 +347,7 @@ fn patient_line(p: &PatientInfo) -> String {
             .unwrap_or_default(),
         p.proposed_by
             .as_ref()
-            .map(|d| format!("  proposed by {d}"))
+            .map(|d| format!("  proposed by {}", names.name(d)))
             .unwrap_or_default()
     )
 }
@@ -403,9 +394,11 @@ pub async fn run(cli: Cli) -> Result<()> {
                 )
                 .await?;
             let names: Vec<_> = args.categories.iter().map(|c| c.name()).collect();
-            cx.print(json!({"patient_id": patient, "grantee": grantee, "scope": args.scope, "categories": names, "key_envelopes": envelopes, "tx": tx.hash}), || {
-                let until = expires.map(|t| format!(" until {}", utc(t))).unwrap_or_default();
-                format!("granted {:?} on {} of patient {patient} to {grantee}{until} ({envelopes} key envelopes)  tx {}", args.scope, names.join(","), tx.hash)
+            let summary =
+                crate::people::grant_summary(&ehr, &grantee, args.scope, &args.categories, expires)
+                    .await?;
+            cx.print(json!({"patient_id": patient, "grantee": grantee, "scope": args.scope, "categories": names, "expires": expires, "summary": summary, "key_envelopes": envelopes, "tx": tx.hash}), || {
+                format!("{summary} (patient {patient}; {envelopes} key envelopes)  tx {}", tx.hash)
             });
             Ok(())
         }
@@ -414,8 +407,12 @@ pub async fn run(cli: Cli) -> Result<()> {
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, args.patient).await?;
             let tx = ehr.revoke(patient, &grantee).await?;
-            cx.print(json!({"patient_id": patient, "grantee": grantee, "tx": tx.hash}), || {
-                format!("revoked {grantee} on patient {patient}; the next record written in each of its categories gets a new key, shared with you and the remaining doctors only  tx {}", tx.hash)
+            let grantee_addr = cosmwasm_std::Addr::unchecked(&grantee);
+            let name = crate::people::directory(&ehr, None, [grantee_addr.clone()])
+                .await?
+                .name(&grantee_addr);
+            cx.print(json!({"patient_id": patient, "grantee": grantee, "grantee_name": name, "tx": tx.hash}), || {
+                format!("revoked the access of {name} to patient {patient}; the next record written in each of its categories gets a new key, shared with you and the remaining doctors only  tx {}", tx.hash)
             });
             Ok(())
         }
@@ -455,6 +452,12 @@ pub async fn run(cli: Cli) -> Result<()> {
                 }
             };
             let requests: RequestsResponse = ehr.session.chain.access(&query).await?;
+            let names = crate::people::directory(
+                &ehr,
+                None,
+                requests.requests.iter().map(|r| r.requester.clone()),
+            )
+            .await?;
             cx.print(serde_json::to_value(&requests)?, || {
                 if requests.requests.is_empty() {
                     return "no requests".into();
@@ -462,7 +465,7 @@ pub async fn run(cli: Cli) -> Result<()> {
                 requests
                     .requests
                     .iter()
-                    .map(request_line)
+                    .map(|r| request_line(r, &names))
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -489,12 +492,20 @@ pub async fn run(cli: Cli) -> Result<()> {
                 key_envelopes,
             };
             let tx = ehr.session.execute(&[ContractMsg::Access(msg)]).await?;
+            let summary = crate::people::grant_summary(
+                &ehr,
+                request.requester.as_str(),
+                request.scope,
+                &request.categories,
+                expires,
+            )
+            .await?;
             cx.print(
-                json!({"request_id": args.request_id, "key_envelopes": count, "tx": tx.hash}),
+                json!({"request_id": args.request_id, "summary": summary, "key_envelopes": count, "tx": tx.hash}),
                 || {
                     format!(
-                        "approved request {} of {} ({count} key envelopes)  tx {}",
-                        args.request_id, request.requester, tx.hash
+                        "approved request {}: {summary} ({count} key envelopes)  tx {}",
+                        args.request_id, tx.hash
                     )
                 },
             );
@@ -530,43 +541,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             });
             Ok(())
         }
-        Command::Audit(args) => {
-            let ehr = cx.ehr()?;
-            let patient = patient_id(&ehr, args.patient).await?;
-            let mut entries = Vec::new();
-            loop {
-                let page: AuditLogResponse = ehr
-                    .session
-                    .chain
-                    .access(&AccessQuery::AuditLog {
-                        patient_id: patient,
-                        start_after: entries.last().map(|e: &ehr_types::AuditEntry| e.seq),
-                        limit: Some(100),
-                    })
-                    .await?;
-                let done = page.entries.len() < 100;
-                entries.extend(page.entries);
-                if done {
-                    break;
-                }
-            }
-            cx.print(serde_json::to_value(&entries)?, || {
-                entries
-                    .iter()
-                    .map(|e| {
-                        format!(
-                            "#{:<4} {}  {}  {}",
-                            e.seq,
-                            utc(e.time),
-                            e.actor,
-                            serde_json::to_string(&e.action).unwrap_or_default()
-                        )
-                    })
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
-            Ok(())
-        }
+        Command::Audit(args) => crate::people::audit(&mut cx, args).await,
+        Command::Grants(args) => crate::people::grants(&mut cx, args).await,
+        Command::Provider(cmd) => crate::people::provider(&mut cx, cmd).await,
         Command::Import(ImportCmd::Fhir {
             bundle,
             patient,
@@ -608,16 +585,16 @@ fn progress(cx: &Cx, total: u64, what: &str) -> ProgressBar {
     bar
 }
 
-fn request_line(r: &AccessRequestInfo) -> String {
-    let cats: Vec<_> = r.categories.iter().map(|c| c.name()).collect();
+fn request_line(r: &AccessRequestInfo, names: &Directory) -> String {
     format!(
-        "request {}  patient {}  {:?}  {:?} on {}  by {}",
+        "request {}  patient {}  {:?}  {} access to {}  asked by {} {}",
         r.id,
         r.patient_id,
         r.status,
-        r.scope,
-        cats.join(","),
-        r.requester
+        scope_words(r.scope),
+        category_labels(&r.categories),
+        names.name(&r.requester),
+        local_time(r.created)
     )
 }
 
@@ -811,6 +788,14 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
                 Ok(None) => {}
                 Err(error) => json["profile_error"] = error.to_string().into(),
             }
+            let names = crate::people::directory(
+                &ehr,
+                Some(&info.owner),
+                [info.owner.clone()]
+                    .into_iter()
+                    .chain(info.proposed_by.clone()),
+            )
+            .await?;
             cx.print(json, || {
                 let shown = match &profile {
                     Ok(Some(text)) => {
@@ -819,7 +804,7 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
                     Ok(None) => String::new(),
                     Err(error) => format!("\nprofile not shown: {error}"),
                 };
-                format!("{}{shown}", patient_line(&info))
+                format!("{}{shown}", patient_line(&info, &names))
             });
         }
         PatientCmd::Update { patient, profile } => {
@@ -857,10 +842,25 @@ async fn patient(cx: &mut Cx, cmd: PatientCmd) -> Result<()> {
                     limit: Some(limit),
                 })
                 .await?;
+            let viewer = cx
+                .from
+                .as_deref()
+                .map(|key| cx.address_of(key))
+                .transpose()?;
+            let names = Directory::lookup(
+                &chain,
+                viewer.as_deref().unwrap_or_default(),
+                None,
+                page.patients
+                    .iter()
+                    .flat_map(|p| [Some(p.owner.clone()), p.proposed_by.clone()])
+                    .flatten(),
+            )
+            .await?;
             cx.print(serde_json::to_value(&page)?, || {
                 page.patients
                     .iter()
-                    .map(patient_line)
+                    .map(|p| patient_line(p, &names))
                     .collect::<Vec<_>>()
                     .join("\n")
             });
@@ -963,6 +963,9 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
         RecordCmd::History { record_id } => {
             let ehr = cx.ehr()?;
             let versions = ehr.history(record_id).await?;
+            let names =
+                crate::people::directory(&ehr, None, versions.iter().map(|v| v.author.clone()))
+                    .await?;
             cx.print(serde_json::to_value(&versions)?, || {
                 versions
                     .iter()
@@ -973,8 +976,8 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
                             v.blob.uri,
                             v.blob.sha256,
                             v.blob.size,
-                            v.author,
-                            utc(v.time)
+                            names.name(&v.author),
+                            local_time(v.time)
                         )
                     })
                     .collect::<Vec<_>>()
@@ -999,6 +1002,13 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
                     limit: Some(limit),
                 })
                 .await?;
+            let info = ehr.patient(patient).await?;
+            let names = crate::people::directory(
+                &ehr,
+                Some(&info.owner),
+                page.records.iter().map(|r| r.created_by.clone()),
+            )
+            .await?;
             cx.print(serde_json::to_value(&page)?, || {
                 page.records
                     .iter()
@@ -1010,7 +1020,7 @@ async fn record(cx: &mut Cx, cmd: RecordCmd) -> Result<()> {
                             r.status,
                             r.latest.version,
                             r.latest.blob.uri,
-                            r.created_by
+                            names.name(&r.created_by)
                         )
                     })
                     .collect::<Vec<_>>()

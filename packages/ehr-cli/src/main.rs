@@ -4,6 +4,7 @@
 mod commands;
 mod config;
 mod fhir;
+mod people;
 
 use std::path::PathBuf;
 
@@ -68,6 +69,8 @@ pub enum Command {
     Verify(commands::VerifyArgs),
     /// Grant a doctor access to categories, sharing their keys.
     Grant(commands::GrantArgs),
+    /// Who has access to a patient's records: names, what they may do, until when.
+    Grants(people::GrantsArgs),
     /// Remove a doctor's grant; new records of its categories get a new key epoch.
     Revoke(commands::RevokeArgs),
     /// A doctor asks a patient for access.
@@ -80,8 +83,11 @@ pub enum Command {
     Deny(commands::DecideArgs),
     /// A doctor takes time-boxed emergency read access (always in the patient's audit log).
     Emergency(commands::PatientArg),
-    /// A patient's audit log.
+    /// A patient's audit log, in words and local times.
     Audit(commands::PatientArg),
+    /// The provider directory: the admin credentials doctors under a name and organisation.
+    #[command(subcommand)]
+    Provider(people::ProviderCmd),
     /// Import data.
     #[command(subcommand)]
     Import(commands::ImportCmd),

@@ -3,12 +3,14 @@
 //! store, and the record/grant workflows the `ehr` CLI is built on.
 
 pub mod chain;
+pub mod directory;
 pub mod error;
 pub mod identity;
 pub mod records;
 pub mod storage;
 
 pub use chain::{ChainClient, ChainConfig, ContractMsg, PendingTx, Session, Signer, TxOutcome};
+pub use directory::{local_time, AuditLine, Directory};
 pub use error::{ClientError, Result};
 pub use identity::{write_private, Identity, KeyStore, OwnKeys};
 pub use records::{now, AddedRecord, BatchReport, Ehr};

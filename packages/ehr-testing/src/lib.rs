@@ -50,6 +50,22 @@ pub fn sample_blob(n: u64) -> BlobRef {
 }
 
 /// A valid 32-byte X25519 public key, distinct per seed.
+/// The admin's `CredentialProvider` for a test doctor, listed as "Dr <end of address>".
+pub fn credential_msg(doctor: &Addr) -> registry::ExecuteMsg {
+    registry::ExecuteMsg::CredentialProvider {
+        address: doctor.to_string(),
+        display_name: test_display_name(doctor),
+        organization: TEST_ORGANIZATION.to_string(),
+    }
+}
+
+pub const TEST_ORGANIZATION: &str = "Test Clinic";
+
+pub fn test_display_name(doctor: &Addr) -> String {
+    let address = doctor.as_str();
+    format!("Dr {}", &address[address.len().saturating_sub(8)..])
+}
+
 pub fn sample_public_key(seed: u8) -> Binary {
     Binary::from([seed; 32])
 }
@@ -273,9 +289,7 @@ impl Suite {
 
     pub fn credential(&mut self, doctor: &Addr) {
         let admin = self.admin.clone();
-        let msg = registry::ExecuteMsg::CredentialProvider {
-            address: doctor.to_string(),
-        };
+        let msg = credential_msg(doctor);
         self.execute(&admin, Target::Registry, &msg)
             .expect("credential doctor");
     }

@@ -149,9 +149,7 @@ impl RegistryOpsBench {
             access_contract: Some(api.addr_make("access").into_string()),
         };
         execute(deps.as_mut(), env.clone(), admin_info.clone(), wire).expect("wire access");
-        let credential = ExecuteMsg::CredentialProvider {
-            address: doctor.to_string(),
-        };
+        let credential = crate::credential_msg(&doctor);
         execute(deps.as_mut(), env.clone(), admin_info, credential).expect("credential");
         let register = ExecuteMsg::RegisterPatient {
             encryption_key: sample_public_key(1),

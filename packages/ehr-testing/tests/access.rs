@@ -1089,6 +1089,7 @@ fn the_audit_log_records_every_permission_change_and_write_in_order() {
                 grantee: doctor.clone(),
                 scope: Scope::Write,
                 categories: vec![Category::Lab],
+                expires: None,
             },
         ),
         (
@@ -1268,9 +1269,7 @@ fn admins_settings_are_validated() {
     suite.execute_expecting_error(
         &admin,
         Target::Registry,
-        &ehr_types::registry::ExecuteMsg::CredentialProvider {
-            address: roles.doctor_with_grant.to_string(),
-        },
+        &ehr_testing::credential_msg(&roles.doctor_with_grant),
         &RegistryError::AlreadyCredentialed {
             address: roles.doctor_with_grant.to_string(),
         }
@@ -1287,6 +1286,153 @@ fn admins_settings_are_validated() {
         }
         .to_string(),
     );
+}
+
+fn provider_info(suite: &Suite, doctor: &Addr) -> ehr_types::registry::ProviderInfo {
+    suite
+        .query(
+            Target::Registry,
+            &ehr_types::registry::QueryMsg::Provider {
+                address: doctor.to_string(),
+            },
+        )
+        .expect("provider")
+}
+
+#[test]
+fn providers_are_listed_under_a_validated_name_and_withdrawals_are_dated() {
+    use ehr_types::validate::{DirectoryField, DirectoryTextRule};
+    let (mut suite, roles) = Suite::with_roles();
+    let admin = suite.admin.clone();
+    let doctor = suite.addr("new_doctor");
+    let listing = |display_name: &str, organization: &str| {
+        ehr_types::registry::ExecuteMsg::CredentialProvider {
+            address: doctor.to_string(),
+            display_name: display_name.into(),
+            organization: organization.into(),
+        }
+    };
+    let invalid = |field, rule| {
+        RegistryError::Validation(ValidationError::InvalidDirectoryText { field, rule }).to_string()
+    };
+    for (msg, error) in [
+        (
+            listing("", "St Mary"),
+            invalid(DirectoryField::DisplayName, DirectoryTextRule::Empty),
+        ),
+        (
+            listing("Dr Ana Lima", "St Mary\u{202e}\n"),
+            invalid(
+                DirectoryField::Organization,
+                DirectoryTextRule::SurroundingSpace,
+            ),
+        ),
+        (
+            listing("Dr\tAna", "St Mary"),
+            invalid(
+                DirectoryField::DisplayName,
+                DirectoryTextRule::ControlCharacter,
+            ),
+        ),
+        (
+            listing(&"a".repeat(65), "St Mary"),
+            invalid(
+                DirectoryField::DisplayName,
+                DirectoryTextRule::TooLong { max_chars: 64 },
+            ),
+        ),
+    ] {
+        suite.execute_expecting_error(&admin, Target::Registry, &msg, &error);
+    }
+    suite
+        .execute(&admin, Target::Registry, &listing("Dr Ana Lima", "St Mary"))
+        .unwrap();
+    let credentialed_at = suite.now();
+    let listed = provider_info(&suite, &doctor);
+    assert_eq!(
+        (
+            listed.display_name.as_str(),
+            listed.organization.as_str(),
+            listed.credentialed,
+            listed.withdrawn_at
+        ),
+        ("Dr Ana Lima", "St Mary", true, None)
+    );
+    // Only the admin lists, and a correction keeps the credential's date.
+    suite.execute_expecting_error(
+        &roles.doctor_with_grant,
+        Target::Registry,
+        &listing("Dr Mallory", "St Mary"),
+        &RegistryError::unauthorized("credential provider").to_string(),
+    );
+    suite.advance_time(60);
+    suite
+        .execute(
+            &admin,
+            Target::Registry,
+            &listing("Dr Ana Lima", "St Mary, Cardiology"),
+        )
+        .unwrap();
+    let corrected = provider_info(&suite, &doctor);
+    assert_eq!(
+        (corrected.organization.as_str(), corrected.credentialed_at),
+        ("St Mary, Cardiology", credentialed_at)
+    );
+    suite.advance_time(60);
+    suite.decredential(&doctor);
+    let withdrawn = provider_info(&suite, &doctor);
+    assert_eq!(
+        (withdrawn.credentialed, withdrawn.withdrawn_at),
+        (false, Some(suite.now()))
+    );
+    assert_eq!(
+        withdrawn.display_name, "Dr Ana Lima",
+        "the listing stays for the audit log"
+    );
+    suite.advance_time(60);
+    suite
+        .execute(&admin, Target::Registry, &listing("Dr Ana Lima", "St Luke"))
+        .unwrap();
+    let again = provider_info(&suite, &doctor);
+    assert_eq!(
+        (
+            again.credentialed,
+            again.withdrawn_at,
+            again.credentialed_at
+        ),
+        (true, None, suite.now())
+    );
+    // The directory answers a page of addresses at once, in order, and says who is not listed.
+    let lookup = |addresses: Vec<String>| {
+        let query = ehr_types::registry::QueryMsg::Directory { addresses };
+        suite.query::<_, ehr_types::registry::DirectoryResponse>(Target::Registry, &query)
+    };
+    let page = lookup(vec![roles.patient.to_string(), doctor.to_string()]).unwrap();
+    let names: Vec<_> = page
+        .entries
+        .iter()
+        .map(|e| {
+            (
+                e.address.clone(),
+                e.provider.as_ref().map(|p| p.organization.clone()),
+            )
+        })
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            (roles.patient.clone(), None),
+            (doctor.clone(), Some("St Luke".to_string()))
+        ]
+    );
+    let too_many = vec![doctor.to_string(); ehr_types::registry::MAX_DIRECTORY_LOOKUP + 1];
+    let err = lookup(too_many).unwrap_err();
+    let expected = RegistryError::TooManyAddresses {
+        count: 101,
+        max: 100,
+    }
+    .to_string();
+    assert!(err.to_string().contains(&expected), "{err}");
 }
 
 #[test]

@@ -618,9 +618,7 @@ impl World {
                 .execute(
                     &admin,
                     Target::Registry,
-                    &registry::ExecuteMsg::CredentialProvider {
-                        address: doctor.addr.to_string(),
-                    },
+                    &ehr_testing::credential_msg(&doctor.addr),
                 )
                 .expect("credential");
             suite
@@ -816,12 +814,14 @@ impl World {
                 self.model.now += seconds;
             }
             Op::Decredential { doctor } | Op::Recredential { doctor } => {
-                let address = self.doctors[doctor].addr.to_string();
+                let address = &self.doctors[doctor].addr;
                 let withdraw = matches!(op, Op::Decredential { .. });
                 let msg = if withdraw {
-                    registry::ExecuteMsg::RevokeProvider { address }
+                    registry::ExecuteMsg::RevokeProvider {
+                        address: address.to_string(),
+                    }
                 } else {
-                    registry::ExecuteMsg::CredentialProvider { address }
+                    ehr_testing::credential_msg(address)
                 };
                 let admin = self.suite.admin.clone();
                 let outcome = self.execute(&admin, Target::Registry, &msg);

@@ -206,6 +206,8 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
         |suite, _| {
             Msg::Registry(registry::ExecuteMsg::CredentialProvider {
                 address: suite.addr("new_doctor").to_string(),
+                display_name: "Dr Ana Lima".into(),
+                organization: "St Mary".into(),
             })
         },
         |_, roles| {
@@ -385,13 +387,25 @@ fn registry_rule(msg: &registry::ExecuteMsg) -> Rule {
         M::CredentialProvider { .. } => Rule {
             expect: |role, _| only(&[Admin], role, registry_unauthorized("credential provider")),
             effect: |suite, _, _| {
-                assert!(provider(suite, &suite.addr("new_doctor")).credentialed);
+                let listed = provider(suite, &suite.addr("new_doctor"));
+                assert_eq!(
+                    (
+                        listed.credentialed,
+                        listed.display_name.as_str(),
+                        listed.organization.as_str()
+                    ),
+                    (true, "Dr Ana Lima", "St Mary")
+                );
             },
         },
         M::RevokeProvider { .. } => Rule {
             expect: |role, _| only(&[Admin], role, registry_unauthorized("revoke provider")),
             effect: |suite, roles, _| {
-                assert!(!provider(suite, &roles.doctor_without_grant).credentialed);
+                let withdrawn = provider(suite, &roles.doctor_without_grant);
+                assert_eq!(
+                    (withdrawn.credentialed, withdrawn.withdrawn_at),
+                    (false, Some(suite.now()))
+                );
             },
         },
         M::SetProviderKey { .. } => Rule {

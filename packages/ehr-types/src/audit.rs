@@ -41,6 +41,7 @@ pub enum AuditAction {
         grantee: Addr,
         scope: Scope,
         categories: Vec<Category>,
+        expires: Option<Timestamp>,
     },
     AccessRevoked {
         grantee: Addr,
@@ -48,6 +49,7 @@ pub enum AuditAction {
     AccessRequested {
         request_id: RequestId,
     },
+    /// Followed by the `AccessGranted` entry of the grant it made.
     RequestApproved {
         request_id: RequestId,
     },

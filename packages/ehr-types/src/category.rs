@@ -56,6 +56,21 @@ impl Category {
         }
     }
 
+    /// The name people read ("Lab", "Prescription").
+    pub const fn label(self) -> &'static str {
+        match self {
+            Category::Note => "Note",
+            Category::Lab => "Lab",
+            Category::Imaging => "Imaging",
+            Category::Prescription => "Prescription",
+            Category::Allergy => "Allergy",
+            Category::Immunization => "Immunization",
+            Category::Encounter => "Encounter",
+            Category::Document => "Document",
+            Category::Profile => "Profile",
+        }
+    }
+
     pub fn from_name(name: &str) -> Option<Category> {
         Category::ALL
             .iter()

@@ -20,7 +20,13 @@ pub enum ExecuteMsg {
         access_contract: Option<String>,
     },
     /// Admin only: credential an address as a doctor.
-    CredentialProvider { address: String },
+    /// Admin only: credential a doctor under the name and organisation patients will see
+    /// (professional directory data, public on chain; see `validate_directory_text`).
+    CredentialProvider {
+        address: String,
+        display_name: String,
+        organization: String,
+    },
     /// Admin only: withdraw a doctor's credential. Their grants stop working at once.
     RevokeProvider { address: String },
     /// Credentialed doctor: publish the X25519 public key that grants wrap category keys to.
@@ -114,6 +120,10 @@ pub enum QueryMsg {
         start_after: Option<String>,
         limit: Option<u32>,
     },
+    /// The directory entries of up to `MAX_DIRECTORY_LOOKUP` addresses at once, so a client can
+    /// put names on a page of grants, records or audit entries in one query.
+    #[returns(DirectoryResponse)]
+    Directory { addresses: Vec<String> },
     #[returns(PatientInfo)]
     Patient { patient_id: PatientId },
     /// The current (not deleted) patient owned by an address.
@@ -185,14 +195,34 @@ pub struct DesignationResponse {
 #[cw_serde]
 pub struct ProviderInfo {
     pub address: Addr,
+    pub display_name: String,
+    pub organization: String,
     pub credentialed: bool,
     pub encryption_key: Option<Binary>,
     pub credentialed_at: Timestamp,
+    /// When the admin last withdrew the credential; cleared when credentialed again.
+    pub withdrawn_at: Option<Timestamp>,
 }
 
 #[cw_serde]
 pub struct ProvidersResponse {
     pub providers: Vec<ProviderInfo>,
+}
+
+/// The most addresses one `Directory` query looks up.
+pub const MAX_DIRECTORY_LOOKUP: usize = 100;
+
+#[cw_serde]
+pub struct DirectoryEntry {
+    pub address: Addr,
+    /// `None` when the address was never credentialed (a patient, the admin, anyone else).
+    pub provider: Option<ProviderInfo>,
+}
+
+/// One entry per address asked for, in the order asked.
+#[cw_serde]
+pub struct DirectoryResponse {
+    pub entries: Vec<DirectoryEntry>,
 }
 
 #[cw_serde]

@@ -21,6 +21,10 @@ pub const MAX_RECORDS_PER_MESSAGE: usize = 1000;
 /// The most parties (besides the patient) that hold one (patient, category) epoch's key. A
 /// rotation checks and wraps to each of them, so its cost grows with this bound.
 pub const MAX_KEY_HOLDERS: usize = 32;
+/// A provider's public display name ("Dr Ana Lima"), in characters.
+pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
+/// A provider's organisation ("Hospital São João, Cardiology"), in characters.
+pub const MAX_ORGANIZATION_CHARS: usize = 96;
 
 #[derive(Error, Debug, PartialEq, Eq, Clone)]
 pub enum ValidationError {
@@ -40,6 +44,89 @@ pub enum ValidationError {
     TooManyEnvelopes,
     #[error("expected 1 to {MAX_RECORDS_PER_MESSAGE} records in one message, got {count}")]
     InvalidRecordCount { count: usize },
+    #[error("invalid {field}: {rule}")]
+    InvalidDirectoryText {
+        field: DirectoryField,
+        rule: DirectoryTextRule,
+    },
+}
+
+/// The professional directory fields a provider is listed under (public, not health data).
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum DirectoryField {
+    DisplayName,
+    Organization,
+}
+
+impl DirectoryField {
+    pub fn max_chars(self) -> usize {
+        match self {
+            DirectoryField::DisplayName => MAX_DISPLAY_NAME_CHARS,
+            DirectoryField::Organization => MAX_ORGANIZATION_CHARS,
+        }
+    }
+}
+
+impl std::fmt::Display for DirectoryField {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DirectoryField::DisplayName => "display name",
+            DirectoryField::Organization => "organization",
+        })
+    }
+}
+
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub enum DirectoryTextRule {
+    Empty,
+    TooLong { max_chars: usize },
+    SurroundingSpace,
+    ControlCharacter,
+}
+
+impl std::fmt::Display for DirectoryTextRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DirectoryTextRule::Empty => f.write_str("must not be empty"),
+            DirectoryTextRule::TooLong { max_chars } => {
+                write!(f, "at most {max_chars} characters")
+            }
+            DirectoryTextRule::SurroundingSpace => {
+                f.write_str("no leading or trailing white space")
+            }
+            DirectoryTextRule::ControlCharacter => {
+                f.write_str("no control or text-direction characters")
+            }
+        }
+    }
+}
+
+/// Characters that move or hide text around them: C0/C1 controls and the bidirectional marks,
+/// embeddings, overrides and isolates that could make "Dr Eve" read as someone else.
+fn is_hidden_control(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+/// A display name or organisation: non-empty, bounded, one line, no padding, so that every UI
+/// shows exactly what the admin entered and nothing can be smuggled around it.
+pub fn validate_directory_text(field: DirectoryField, text: &str) -> Result<(), ValidationError> {
+    let rule = if text.is_empty() {
+        Some(DirectoryTextRule::Empty)
+    } else if text.chars().count() > field.max_chars() {
+        Some(DirectoryTextRule::TooLong {
+            max_chars: field.max_chars(),
+        })
+    } else if text.trim() != text {
+        Some(DirectoryTextRule::SurroundingSpace)
+    } else if text.chars().any(is_hidden_control) {
+        Some(DirectoryTextRule::ControlCharacter)
+    } else {
+        None
+    };
+    rule.map_or(Ok(()), |rule| {
+        Err(ValidationError::InvalidDirectoryText { field, rule })
+    })
 }
 
 pub fn validate_record_count(count: usize) -> Result<(), ValidationError> {
@@ -191,6 +278,49 @@ mod tests {
             Err(ValidationError::InvalidEnvelope {
                 len: MAX_ENVELOPE_LEN + 1
             })
+        );
+    }
+
+    #[test]
+    fn directory_text_is_one_bounded_unpadded_line() {
+        use DirectoryField::*;
+        let refused = |field, text: &str| match validate_directory_text(field, text) {
+            Err(ValidationError::InvalidDirectoryText { rule, .. }) => Some(rule),
+            _ => None,
+        };
+        assert_eq!(validate_directory_text(DisplayName, "Dr Ana Lima"), Ok(()));
+        assert_eq!(
+            validate_directory_text(Organization, "Hospital São João, Cardiology"),
+            Ok(())
+        );
+        assert_eq!(refused(DisplayName, ""), Some(DirectoryTextRule::Empty));
+        assert_eq!(
+            refused(DisplayName, " Dr Ana"),
+            Some(DirectoryTextRule::SurroundingSpace)
+        );
+        for hidden in ["St Mary\nfake line", "Dr \u{202e}evE", "Dr\u{2066}Eve"] {
+            assert_eq!(
+                refused(Organization, hidden),
+                Some(DirectoryTextRule::ControlCharacter),
+                "{hidden:?}"
+            );
+        }
+        // Characters, not bytes: 64 two-byte letters fit, 65 do not.
+        assert_eq!(
+            validate_directory_text(DisplayName, &"é".repeat(64)),
+            Ok(())
+        );
+        assert_eq!(
+            refused(DisplayName, &"é".repeat(65)),
+            Some(DirectoryTextRule::TooLong { max_chars: 64 })
+        );
+        assert_eq!(
+            validate_directory_text(Organization, &"o".repeat(96)),
+            Ok(())
+        );
+        assert_eq!(
+            refused(Organization, &"o".repeat(97)),
+            Some(DirectoryTextRule::TooLong { max_chars: 96 })
         );
     }
 }
