@@ -109,6 +109,7 @@ export type AuditAction = {
 } | {
   access_granted: {
     categories: Category[];
+    expires?: Timestamp | null;
     grantee: Addr;
     scope: Scope;
   };

@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, ProviderInfo, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse } from "./EhrRegistry.types";
+import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, DirectoryResponse, DirectoryEntry, ProviderInfo, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse } from "./EhrRegistry.types";
 export interface EhrRegistryReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -28,6 +28,11 @@ export interface EhrRegistryReadOnlyInterface {
     limit?: number;
     startAfter?: string;
   }) => Promise<ProvidersResponse>;
+  directory: ({
+    addresses
+  }: {
+    addresses: string[];
+  }) => Promise<DirectoryResponse>;
   patient: ({
     patientId
   }: {
@@ -98,6 +103,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
     this.designation = this.designation.bind(this);
     this.provider = this.provider.bind(this);
     this.providers = this.providers.bind(this);
+    this.directory = this.directory.bind(this);
     this.patient = this.patient.bind(this);
     this.patientByAddress = this.patientByAddress.bind(this);
     this.patients = this.patients.bind(this);
@@ -146,6 +152,17 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
       providers: {
         limit,
         start_after: startAfter
+      }
+    });
+  };
+  directory = async ({
+    addresses
+  }: {
+    addresses: string[];
+  }): Promise<DirectoryResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      directory: {
+        addresses
       }
     });
   };
@@ -281,9 +298,13 @@ export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
     admin?: string;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   credentialProvider: ({
-    address
+    address,
+    displayName,
+    organization
   }: {
     address: string;
+    displayName: string;
+    organization: string;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   revokeProvider: ({
     address
@@ -419,13 +440,19 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     }, fee_, memo_, funds_);
   };
   credentialProvider = async ({
-    address
+    address,
+    displayName,
+    organization
   }: {
     address: string;
+    displayName: string;
+    organization: string;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       credential_provider: {
-        address
+        address,
+        display_name: displayName,
+        organization
       }
     }, fee_, memo_, funds_);
   };

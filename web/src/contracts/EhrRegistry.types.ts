@@ -15,6 +15,8 @@ export type ExecuteMsg = {
 } | {
   credential_provider: {
     address: string;
+    display_name: string;
+    organization: string;
   };
 } | {
   revoke_provider: {
@@ -111,6 +113,10 @@ export type QueryMsg = {
     start_after?: string | null;
   };
 } | {
+  directory: {
+    addresses: string[];
+  };
+} | {
   patient: {
     patient_id: number;
   };
@@ -167,6 +173,22 @@ export interface DesignationResponse {
 }
 export type Timestamp = Uint64;
 export type Uint64 = string;
+export interface DirectoryResponse {
+  entries: DirectoryEntry[];
+}
+export interface DirectoryEntry {
+  address: Addr;
+  provider?: ProviderInfo | null;
+}
+export interface ProviderInfo {
+  address: Addr;
+  credentialed: boolean;
+  credentialed_at: Timestamp;
+  display_name: string;
+  encryption_key?: Binary | null;
+  organization: string;
+  withdrawn_at?: Timestamp | null;
+}
 export type PatientStatus = "pending" | "active" | "deleted";
 export interface PatientInfo {
   created: Timestamp;
@@ -187,12 +209,6 @@ export interface PatientCountResponse {
 }
 export interface PatientsResponse {
   patients: PatientInfo[];
-}
-export interface ProviderInfo {
-  address: Addr;
-  credentialed: boolean;
-  credentialed_at: Timestamp;
-  encryption_key?: Binary | null;
 }
 export interface ProvidersResponse {
   providers: ProviderInfo[];

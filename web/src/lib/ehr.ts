@@ -17,6 +17,7 @@ import type { Deploy } from "./deploy";
 import { explain, KeyMismatchError, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
 import { keyDecision, rotationCandidates, rotationRecipients } from "./keys";
+import { capitalise, Names } from "./names";
 import { ContractQuerier } from "./query";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
 
@@ -101,6 +102,8 @@ export class Ehr {
   readonly registry: EhrRegistryQueryClient;
   readonly accessQuery: EhrAccessQueryClient;
   readonly ipfs: Ipfs;
+  /** Who the addresses on screen are (the registry's directory), cached for this session. */
+  readonly names: Names;
   private readonly categoryKeys = new Map<string, Uint8Array>();
   private signingClient?: Promise<SigningCosmWasmClient>;
 
@@ -114,6 +117,7 @@ export class Ehr {
     this.registry = new EhrRegistryQueryClient(querier.asCosmWasmClient(), deploy.contracts.registry.address);
     this.accessQuery = new EhrAccessQueryClient(querier.asCosmWasmClient(), deploy.contracts.access.address);
     this.ipfs = new Ipfs(deploy.ipfs_api_url);
+    this.names = new Names(this.registry, address);
   }
 
   static async nodeChainId(deploy: Deploy): Promise<string> {
@@ -299,7 +303,7 @@ export class Ehr {
   /** Envelopes for a grantee: every key held for the categories (the current epoch's created when missing). */
   private async envelopesFor(patient: PatientInfo, grantee: string, categories: Category[]): Promise<{ own: KeyEnvelope[]; fresh: NewKey[]; grantee: KeyEnvelope[] }> {
     const provider = await this.provider(grantee);
-    if (!provider.encryption_key) throw new Error(`The doctor ${grantee} has not published an encryption key yet: ask them to log in once.`);
+    if (!provider.encryption_key) throw new Error(`${await this.nameFor(grantee)} has not published an encryption key yet: ask them to log in once.`);
     const recipient = fromBase64(provider.encryption_key);
     await this.ensureRegisteredKey(patient);
     await this.loadKeys(patient);
@@ -364,7 +368,7 @@ export class Ehr {
   /** Accepts a doctor's proposal and grants that doctor the chosen categories, all in one transaction. */
   async acceptProposal(patientId: number, doctor: string, scope: Scope, categories: Category[], expires: Date | null): Promise<void> {
     const provider = await this.provider(doctor);
-    if (!provider.encryption_key) throw new Error(`The doctor ${doctor} has not published an encryption key yet.`);
+    if (!provider.encryption_key) throw new Error(`${await this.nameFor(doctor)} has not published an encryption key yet: ask them to log in once.`);
     const recipient = fromBase64(provider.encryption_key);
     const own: KeyEnvelope[] = [];
     const fresh: NewKey[] = [];
@@ -394,16 +398,50 @@ export class Ehr {
     return this.execute([this.reg({ propose_patient: { address, profile: null } })]);
   }
 
-  publishProviderKey(): Promise<string> {
-    return this.execute([this.reg({ set_provider_key: { encryption_key: this.publicKeyBase64 } })]);
+  async publishProviderKey(): Promise<string> {
+    const tx = await this.execute([this.reg({ set_provider_key: { encryption_key: this.publicKeyBase64 } })]);
+    await this.names.refresh([this.address]);
+    return tx;
   }
 
-  credentialDoctor(address: string): Promise<string> {
-    return this.execute([this.reg({ credential_provider: { address } })]);
+  /**
+   * Admin: lists `address` as a credentialed provider under `displayName`, `organization` (see
+   * listing.ts for the rules). Again for a credentialed provider with another name or organisation:
+   * corrects the listing and keeps the credential date.
+   */
+  async credentialDoctor(address: string, displayName: string, organization: string): Promise<string> {
+    const tx = await this.execute([this.reg({ credential_provider: { address, display_name: displayName, organization } })]);
+    await this.names.refresh([address]);
+    return tx;
+  }
+
+  /** Admin: withdraws a provider's credential; their grants stop at once and the keys they hold go stale. */
+  async withdrawCredential(address: string): Promise<string> {
+    const tx = await this.execute([this.reg({ revoke_provider: { address } })]);
+    await this.names.refresh([address]);
+    return tx;
   }
 
   async providers(startAfter?: string): Promise<ProviderInfo[]> {
     return (await this.registry.providers({ startAfter, limit: PAGE })).providers;
+  }
+
+  /** Every listed provider, page by page; they also fill the names cache. */
+  async allProviders(): Promise<ProviderInfo[]> {
+    const all: ProviderInfo[] = [];
+    for (;;) {
+      const page = await this.providers(all.at(-1)?.address);
+      all.push(...page);
+      if (page.length < PAGE) break;
+    }
+    this.names.prime(all);
+    return all;
+  }
+
+  /** The name of one address (looked up if needed), capitalised for the start of a sentence. */
+  private async nameFor(address: string): Promise<string> {
+    await this.names.resolve([address]).catch(() => undefined);
+    return capitalise(this.names.nameOf(address));
   }
 
   // ------------------------------------------------------------------ records
@@ -573,6 +611,12 @@ export class Ehr {
 
   emergencyAccess(patientId: number): Promise<string> {
     return this.execute([this.acc({ emergency_access: { patient_id: patientId } })]);
+  }
+
+  /** This wallet's emergency access to the patient: whether it is open now and until when (chain time). */
+  async myEmergency(patientId: number): Promise<{ active: boolean; expires?: string }> {
+    const r = await this.accessQuery.emergencyAccess({ patientId, grantee: this.address });
+    return { active: r.active, expires: r.expires ?? undefined };
   }
 
   async grantsByPatient(patientId: number, startAfter?: string): Promise<GrantInfo[]> {

@@ -129,6 +129,12 @@ export function explain(error: unknown): Problem {
   if (/key holders besides the patient/.test(text))
     return p("other", "This category already has the most key holders the chain allows (32 besides the patient): revoke someone first.");
   if (text.includes("is not in the future")) return p("other", "The expiry must be in the future.");
+  // contracts/registry/src/error.rs AlreadyCredentialed, ehr-types InvalidDirectoryText
+  if (text.includes("already a credentialed doctor under this name"))
+    return p("duplicate", "This doctor is already credentialed under this name and organisation: nothing changed.");
+  const listing = /invalid (display name|organization): ([^;:]+)/.exec(detail);
+  if (listing) return p("other", `The ${listing[1] === "organization" ? "organisation" : "display name"} was refused: ${listing[2].trim()}.`);
+  if (/addresses asked for at once, at most/.test(text)) return p("other", "Too many names were looked up at once.");
   if (text.includes("expired")) return p("expired", "Your access has expired. Ask the patient to grant it again.");
   if (text.includes("unauthorized") || text.includes("not a credentialed doctor") || text.includes("no grant"))
     return p("unauthorized", "You are not allowed to do this. The patient must grant you access first (or an admin must credential you).");

@@ -52,9 +52,9 @@ describe("rotation recipients", () => {
 
 describe("audit: key_rotated in words", () => {
   it("names the category, the epoch and how many others hold the key", () => {
-    expect(keyRotatedText({ category: "lab", epoch: 2, holders: 1 })).toBe("New Lab key (epoch 2) for you and 1 other");
-    expect(keyRotatedText({ category: "note", epoch: 5, holders: 3 })).toBe("New Note key (epoch 5) for you and 3 others");
-    expect(keyRotatedText({ category: "profile", epoch: 1, holders: 0 })).toBe("New Profile key (epoch 1) for you only");
+    expect(keyRotatedText({ category: "lab", epoch: 2, holders: 1 })).toBe("made a new Lab key (epoch 2) for the patient and 1 other reader");
+    expect(keyRotatedText({ category: "note", epoch: 5, holders: 3 })).toBe("made a new Note key (epoch 5) for the patient and 3 other readers");
+    expect(keyRotatedText({ category: "profile", epoch: 1, holders: 0 })).toBe("made a new Profile key (epoch 1) for the patient only");
   });
 });
 

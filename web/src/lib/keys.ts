@@ -71,8 +71,11 @@ const CATEGORY_LABEL: Record<Category, string> = {
 };
 export const categoryLabel = (c: Category): string => CATEGORY_LABEL[c] ?? String(c);
 
-/** The audit log's `key_rotated` entry in words, as the patient reads it: "New Lab key (epoch 2) for you and 1 other". */
+/**
+ * The audit log's `key_rotated` entry in words, after its actor's name (the CLI says the same):
+ * "made a new Lab key (epoch 2) for the patient and 1 other reader".
+ */
 export function keyRotatedText(a: { category: Category; epoch: number; holders: number }): string {
-  const others = a.holders === 0 ? " only" : ` and ${a.holders} other${a.holders === 1 ? "" : "s"}`;
-  return `New ${categoryLabel(a.category)} key (epoch ${a.epoch}) for you${others}`;
+  const readers = a.holders === 0 ? "for the patient only" : `for the patient and ${a.holders} other reader${a.holders === 1 ? "" : "s"}`;
+  return `made a new ${categoryLabel(a.category)} key (epoch ${a.epoch}) ${readers}`;
 }

@@ -156,7 +156,8 @@ export interface RecordFilter {
 /** The date a row is filed under: the document's own date once decrypted, else the chain time. */
 export const rowDate = (r: RecordRow): string => r.meta?.date || r.time.toISOString().slice(0, 10);
 
-export function filterRows(rows: readonly RecordRow[], f: RecordFilter): RecordRow[] {
+/** `nameOf` (lib/names.ts): the author filter matches the author's name as shown, or the address. */
+export function filterRows(rows: readonly RecordRow[], f: RecordFilter, nameOf?: (address: string) => string): RecordRow[] {
   const text = f.text?.trim().toLowerCase();
   const author = f.author?.trim().toLowerCase();
   return rows.filter((r) => {
@@ -167,7 +168,7 @@ export function filterRows(rows: readonly RecordRow[], f: RecordFilter): RecordR
       if (f.from && d < f.from) return false;
       if (f.to && d > f.to) return false;
     }
-    if (author && !r.author.toLowerCase().includes(author)) return false;
+    if (author && !r.author.toLowerCase().includes(author) && !(nameOf?.(r.author).toLowerCase().includes(author) ?? false)) return false;
     if (text) {
       const hay = `${r.meta?.title ?? ""} ${r.meta?.text ?? ""} ${r.category} #${r.id}`.toLowerCase();
       if (!hay.includes(text)) return false;

@@ -54,6 +54,10 @@ describe("records", () => {
     expect(ids({ from: "2026-01-10" })).toEqual([2, 3]); // record 1's document date is 01-09
     expect(ids({ from: "2026-01-01", to: "2026-02-28" })).toEqual([1, 2]);
     expect(ids({ author: "ALICE" })).toEqual([1, 3]);
+    // by the name shown for the author, or the address
+    const names = (a: string) => (a === "wasm1bob" ? "Dr Ben Okafor, Riverside Clinic" : "you");
+    expect(filterRows(rows, { author: "okafor" }, names).map((r) => r.id)).toEqual([2]);
+    expect(filterRows(rows, { author: "wasm1alice" }, names).map((r) => r.id)).toEqual([1, 3]);
     expect(ids({ text: "Knee" })).toEqual([2]);
     expect(ids({ text: "imaging" })).toEqual([3]);
     expect(ids({ patientId: 2 })).toEqual([]);
@@ -93,6 +97,11 @@ describe("errors a person understands", () => {
     expect(kind(new Error("this ciphertext is already registered for the patient as record 4"))).toBe("duplicate");
     expect(kind(new Error("your grant expired"))).toBe("expired");
     expect(explain(new Error("expiry 5 is not in the future")).message).toBe("The expiry must be in the future.");
+  });
+  it("says what the registry refused of a provider's listing", () => {
+    expect(explain(new Error("failed to execute message; message index: 0: already a credentialed doctor under this name and organisation: wasm1x: execute wasm contract failed")).kind).toBe("duplicate");
+    expect(explain(new Error("message index: 0: invalid display name: at most 64 characters: execute wasm contract failed")).message).toBe("The display name was refused: at most 64 characters.");
+    expect(explain(new Error("invalid organization: no control or text-direction characters")).message).toBe("The organisation was refused: no control or text-direction characters.");
   });
 });
 

@@ -6,7 +6,8 @@ import { Ehr } from "../lib/ehr";
 import { explain, type Problem } from "../lib/errors";
 import { connectKeplr, type WalletState } from "../lib/wallet";
 import { AdminDashboard } from "./AdminDashboard";
-import { ProblemNotice, short } from "./common";
+import { listing } from "../lib/names";
+import { ProblemNotice, short, useNames } from "./common";
 import { DoctorDashboard } from "./DoctorDashboard";
 import { ErrorBoundary } from "./ErrorBoundary";
 import { Onboarding } from "./Onboarding";
@@ -59,9 +60,7 @@ export function App() {
       <header className="top">
         <h1>ehr-chain</h1>
         {phase.at === "ready" && (
-          <span className="who">
-            {phase.designation.designation ?? "not registered"} · <span className="mono">{short(phase.ehr.address)}</span>
-          </span>
+          <Me ehr={phase.ehr} designation={phase.designation} />
         )}
       </header>
       <main>
@@ -69,6 +68,24 @@ export function App() {
         <ErrorBoundary key={phase.at === "ready" ? phase.ehr.address : phase.at}>{screen(phase, login, refresh)}</ErrorBoundary>
       </main>
     </>
+  );
+}
+
+/** Who is signed in: the role, a doctor's listing, and the address (short, in full in the tooltip). */
+function Me({ ehr, designation }: { ehr: Ehr; designation: DesignationResponse }) {
+  const name = useNames(ehr);
+  useEffect(() => {
+    if (designation.designation === "doctor") void ehr.names.resolve([ehr.address]).catch(() => undefined);
+  }, [ehr, designation]);
+  const mine = name.provider(ehr.address);
+  return (
+    <span className="who">
+      {designation.designation ?? "not registered"}
+      {mine && designation.designation === "doctor" ? ` · ${listing(mine)}` : ""} ·{" "}
+      <span className="mono" title={ehr.address}>
+        {short(ehr.address)}
+      </span>
+    </span>
   );
 }
 

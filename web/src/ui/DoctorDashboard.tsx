@@ -5,7 +5,10 @@ import type { AccessRequestInfo, GrantInfo, Scope } from "../contracts/EhrAccess
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import { grantActive, mayManage, mayWrite, type Ehr } from "../lib/ehr";
-import { CategoryChecks, formatTime, nanosToDate, short, useAction } from "./common";
+import { categoryLabel } from "../lib/keys";
+import { categoryLabels, listing, scopeWords } from "../lib/names";
+import { localTime } from "../lib/time";
+import { CategoryChecks, useAction } from "./common";
 import { RecordsPanel } from "./RecordsPanel";
 
 export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
@@ -14,13 +17,15 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
   const [more, setMore] = useState(false);
   const [search, setSearch] = useState("");
   const [category, setCategory] = useState<Category | "">("");
-  const [selected, setSelected] = useState<{ patient: PatientInfo; grant?: GrantInfo }>();
+  const [selected, setSelected] = useState<{ patient: PatientInfo; grant?: GrantInfo; emergency?: { active: boolean; expires?: string } }>();
   const action = useAction();
 
   const load = useCallback(
     (after?: number) =>
       action.run(async () => {
-        setMe(await ehr.provider(ehr.address));
+        const mine = await ehr.provider(ehr.address);
+        ehr.names.prime([mine]);
+        setMe(mine);
         const page = await ehr.grantsByGrantee(after);
         setGrants((old) => (after === undefined ? page : [...old, ...page]));
         setMore(page.length === 100);
@@ -34,7 +39,8 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
   const openPatient = (patientId: number) =>
     action.run(async () => {
       const patient = await ehr.patient(patientId);
-      setSelected({ patient, grant: await ehr.myGrant(patientId) });
+      const [grant, emergency] = await Promise.all([ehr.myGrant(patientId), ehr.myEmergency(patientId)]);
+      setSelected({ patient, grant, emergency });
     });
 
   const shown = grants.filter((g) => (!search || String(g.patient_id) === search.trim().replace(/^#/, "")) && (!category || g.categories.includes(category)));
@@ -44,6 +50,12 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
   return (
     <div data-dashboard="doctor">
       {action.status}
+      {me && (
+        <p className="muted" data-listing>
+          Patients see you as <strong>{listing(me)}</strong>
+          {me.credentialed ? ` (credentialed since ${localTime(me.credentialed_at)})` : ""}.
+        </p>
+      )}
       {me && !ehr.keyMatches(me.encryption_key) && (
         <div className="notice info" role="status">
           Patients can share records with you once your encryption key is on the chain.{" "}
@@ -64,22 +76,22 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
             <select value={category} onChange={(e) => setCategory(e.target.value as Category | "")}>
               <option value="">all</option>
               {RECORD_CATEGORIES.map((c) => (
-                <option key={c}>{c}</option>
+                <option key={c} value={c}>{categoryLabel(c)}</option>
               ))}
             </select>
           </label>
         </div>
         <table aria-label="Patients who granted me access">
           <thead>
-            <tr><th>Patient</th><th>Categories</th><th>Access</th><th>Expires</th><th><span className="muted">Action</span></th></tr>
+            <tr><th>Patient</th><th>Categories</th><th>Access</th><th>Until</th><th><span className="muted">Action</span></th></tr>
           </thead>
           <tbody>
             {shown.map((g) => (
               <tr key={g.patient_id}>
                 <td>#{g.patient_id}</td>
-                <td>{g.categories.join(", ")}</td>
-                <td>{g.scope}</td>
-                <td>{g.expires ? formatTime(nanosToDate(g.expires)) : "never"}{grantActive(g) ? "" : <strong> expired</strong>}</td>
+                <td>{categoryLabels(g.categories)}</td>
+                <td>{scopeWords(g.scope)}</td>
+                <td>{g.expires ? localTime(g.expires) : "no end date"}{grantActive(g) ? "" : <strong> expired</strong>}</td>
                 <td>
                   <button type="button" className="secondary" onClick={() => openPatient(g.patient_id)} aria-label={`Open patient ${g.patient_id}`}>
                     Open
@@ -105,7 +117,12 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
         <>
           {selected.grant && !grantActive(selected.grant) && (
             <div className="notice error" role="alert">
-              Your access to patient #{selected.patient.id} expired on {formatTime(nanosToDate(selected.grant.expires!))}. Ask the patient to grant it again.
+              Your access to patient #{selected.patient.id} expired on {localTime(selected.grant.expires!)}. Ask the patient to grant it again.
+            </div>
+          )}
+          {selected.emergency?.active && selected.emergency.expires && (
+            <div className="notice info" role="status">
+              Emergency read access to patient #{selected.patient.id} until {localTime(selected.emergency.expires)}: it is in the patient's audit log.
             </div>
           )}
           <RecordsPanel key={selected.patient.id} ehr={ehr} patient={selected.patient} writable={writable} deletable={deletable} />
@@ -149,15 +166,21 @@ function RequestAccessCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => 
         <label>
           Access
           <select value={scope} onChange={(e) => setScope(e.target.value as Scope)}>
-            <option value="read">read</option>
-            <option value="write">read and write</option>
+            <option value="read">{scopeWords("read")}</option>
+            <option value="write">{scopeWords("write")}</option>
           </select>
         </label>
         <button type="submit" disabled={action.busy || !categories.length}>
           Request
         </button>
         <button type="button" className="danger" disabled={action.busy || !patientId}
-          onClick={() => action.run(async () => { await ehr.emergencyAccess(Number(patientId)); onOpen(Number(patientId)); return `Emergency read access to patient #${patientId}: it is written to the patient's audit log.`; })}>
+          onClick={() => action.run(async () => {
+            const id = Number(patientId);
+            await ehr.emergencyAccess(id);
+            const { expires } = await ehr.myEmergency(id);
+            onOpen(id);
+            return `Emergency read access to patient #${id}${expires ? ` until ${localTime(expires)}` : ""}: it is written to the patient's audit log.`;
+          })}>
           Emergency access
         </button>
       </form>
@@ -165,7 +188,11 @@ function RequestAccessCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => 
       <ul aria-label="My requests">
         {mine.map((r) => (
           <li key={r.id}>
-            #{r.patient_id}: {r.scope} on {r.categories.join(", ")} · <strong>{r.status}</strong>
+            Patient #{r.patient_id}: {scopeWords(r.scope)} access to {categoryLabels(r.categories)} · <strong>{r.status}</strong>{" "}
+            <span className="muted">
+              (asked {localTime(r.created)}
+              {r.decided ? `, ${r.status} ${localTime(r.decided)}` : ""})
+            </span>
           </li>
         ))}
       </ul>
@@ -187,7 +214,9 @@ function ProposeCard({ ehr }: { ehr: Ehr }) {
           e.preventDefault();
           void action.run(async () => {
             await ehr.proposePatient(address.trim());
-            return `Proposed ${short(address)}: waiting for the patient to accept.`;
+            const { pending_patient_id: id } = await ehr.registry.designation({ address: address.trim() });
+            setAddress("");
+            return `Proposed ${id ? `patient #${id}` : "the patient record"}: waiting for the patient to accept.`;
           });
         }}
       >

@@ -3,7 +3,8 @@ import { useEffect, useState, type FormEvent } from "react";
 import type { Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo } from "../contracts/EhrRegistry.types";
 import type { Ehr } from "../lib/ehr";
-import { CategoryChecks, short, useAction } from "./common";
+import { scopeWords } from "../lib/names";
+import { CategoryChecks, useAction, useNames, Who } from "./common";
 import { ProfileForm, profileBytes, type Profile } from "./Profile";
 
 export function Onboarding({ ehr, pendingPatientId, onDone }: { ehr: Ehr; pendingPatientId?: number; onDone: () => void }) {
@@ -11,8 +12,14 @@ export function Onboarding({ ehr, pendingPatientId, onDone }: { ehr: Ehr; pendin
   const [proposal, setProposal] = useState<PatientInfo>();
   const [categories, setCategories] = useState<Category[]>(["note", "lab"]);
   const [scope, setScope] = useState<Scope>("write");
+  const name = useNames(ehr, proposal?.owner);
   useEffect(() => {
-    if (pendingPatientId) void action.run(async () => setProposal(await ehr.patient(pendingPatientId)));
+    if (pendingPatientId)
+      void action.run(async () => {
+        const p = await ehr.patient(pendingPatientId);
+        if (p.proposed_by) await ehr.names.resolve([p.proposed_by]);
+        setProposal(p);
+      });
   }, [ehr, pendingPatientId, action.run]);
 
   const register = (p: Profile) => action.run(async () => {
@@ -25,7 +32,9 @@ export function Onboarding({ ehr, pendingPatientId, onDone }: { ehr: Ehr; pendin
       {action.status}
       {proposal?.proposed_by && (
         <section className="card" aria-labelledby="proposal-h">
-          <h2 id="proposal-h">Dr {short(proposal.proposed_by)} proposes to add you as patient #{proposal.id}</h2>
+          <h2 id="proposal-h">
+            <Who address={proposal.proposed_by} name={name} start /> proposes to add you as patient #{proposal.id}
+          </h2>
           <form
             className="row"
             onSubmit={(e: FormEvent) => {
@@ -40,8 +49,8 @@ export function Onboarding({ ehr, pendingPatientId, onDone }: { ehr: Ehr; pendin
             <label>
               Access
               <select value={scope} onChange={(e) => setScope(e.target.value as Scope)}>
-                <option value="read">read</option>
-                <option value="write">read and write</option>
+                <option value="read">{scopeWords("read")}</option>
+                <option value="write">{scopeWords("write")}</option>
               </select>
             </label>
             <button type="submit" disabled={action.busy}>

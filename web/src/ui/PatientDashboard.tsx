@@ -3,9 +3,12 @@ import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { AccessRequestInfo, AuditEntry, GrantInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
+import { AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
 import { grantActive, type Ehr } from "../lib/ehr";
-import { keyRotatedText } from "../lib/keys";
-import { CategoryChecks, ConfirmButton, formatTime, nanosToDate, short, useAction } from "./common";
+import { addressProblem } from "../lib/listing";
+import { categoryLabels, listing, scopeWords, type Namer } from "../lib/names";
+import { localTime } from "../lib/time";
+import { CategoryChecks, ConfirmButton, useAction, useNames, Who } from "./common";
 import { ProfileForm, profileBytes, profileOf, type Profile } from "./Profile";
 import { RecordsPanel } from "./RecordsPanel";
 
@@ -35,7 +38,7 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
         <GrantsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
         <RequestsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       </div>
-      <AuditCard ehr={ehr} patientId={patient.id} changes={changes} />
+      <AuditCard ehr={ehr} patient={patient} changes={changes} />
       <DeletePatientCard ehr={ehr} patient={patient} onDeleted={onDeleted} />
     </div>
   );
@@ -115,6 +118,10 @@ function ProfileCard({ ehr, patient, onSaved }: { ehr: Ehr; patient: PatientInfo
 }
 
 const inDays = (days: number) => new Date(Date.now() + days * 86_400_000);
+/** The end of a day picked in a date input, in the reader's time zone. */
+const endOfLocalDay = (isoDate: string) => new Date(`${isoDate}T23:59:59`);
+const localIsoDate = (d: Date) => `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, "0")}-${String(d.getDate()).padStart(2, "0")}`;
+const until = (expires: Date | string | null | undefined) => (expires ? `until ${localTime(expires)}` : "with no end date");
 
 interface CardProps {
   ehr: Ehr;
@@ -123,32 +130,51 @@ interface CardProps {
   onChanged: () => void;
 }
 
+/** "credential withdrawn on …" when the admin withdrew this grantee's credential. */
+function withdrawnFlag(name: Namer, grantee: string): string | undefined {
+  const p = name.provider(grantee);
+  return p && !p.credentialed && p.withdrawn_at ? `credential withdrawn on ${localTime(p.withdrawn_at)}` : undefined;
+}
+
 function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
   const [grants, setGrants] = useState<GrantInfo[]>([]);
   const [doctors, setDoctors] = useState<ProviderInfo[]>([]);
-  const [grantee, setGrantee] = useState("");
+  const [chosen, setChosen] = useState("");
+  const [pasted, setPasted] = useState("");
   const [categories, setCategories] = useState<Category[]>(["lab"]);
   const [scope, setScope] = useState<Scope>("read");
-  const [expires, setExpires] = useState(inDays(30).toISOString().slice(0, 10));
+  const [expires, setExpires] = useState(localIsoDate(inDays(30)));
+  const name = useNames(ehr, patient.owner);
   const action = useAction();
   const list = useAction(); // loads keep their own status, so a reload does not hide the action's message
   const load = useCallback(
     () =>
       list.run(async () => {
-        setGrants(await ehr.grantsByPatient(patient.id));
-        setDoctors((await ehr.providers()).filter((p) => p.credentialed));
+        const [found, providers] = await Promise.all([ehr.grantsByPatient(patient.id), ehr.allProviders()]);
+        await ehr.names.resolve(found.map((g) => g.grantee));
+        setGrants(found);
+        setDoctors(providers.filter((p) => p.credentialed).sort((a, b) => listing(a).localeCompare(listing(b))));
       }),
     [ehr, patient.id, list.run, changes],
   );
   useEffect(() => {
     void load();
   }, [load]);
+  const pastedProblem = pasted.trim() ? addressProblem(pasted.trim(), ehr.deploy.bech32_prefix) : undefined;
+  const grantee = pasted.trim() || chosen;
   const submit = (e: FormEvent) => {
     e.preventDefault();
+    if (pastedProblem) return;
+    const until_ = expires ? endOfLocalDay(expires) : null;
     void action.run(async () => {
-      await ehr.grant(patient, grantee, scope, categories, expires ? new Date(`${expires}T23:59:59Z`) : null);
+      await ehr.names.resolve([grantee]);
+      const provider = ehr.names.provider(grantee);
+      if (!provider) throw new Error("This address is not a listed provider: only doctors the network admin credentialed can be given access.");
+      if (!provider.credentialed) throw new Error(`The credential of ${listing(provider)} was withdrawn: they cannot be given access.`);
+      await ehr.grant(patient, grantee, scope, categories, until_);
+      setPasted("");
       onChanged();
-      return `Access granted to ${short(grantee)} for ${categories.join(", ")}.`;
+      return `Access granted to ${name(grantee)}: ${scopeWords(scope)} access to ${categoryLabels(categories)} ${until(until_)}.`;
     });
   };
   return (
@@ -157,30 +183,40 @@ function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
       <form className="row" onSubmit={submit} aria-label="Grant access">
         <label>
           Doctor
-          <select required value={grantee} onChange={(e) => setGrantee(e.target.value)}>
+          <select value={chosen} onChange={(e) => { setChosen(e.target.value); setPasted(""); }}>
             <option value="">choose…</option>
             {doctors.map((d) => (
-              <option key={d.address} value={d.address} disabled={!d.encryption_key}>
-                {d.address}
-                {d.encryption_key ? "" : " (no key yet)"}
+              <option key={d.address} value={d.address} disabled={!d.encryption_key} title={d.address}>
+                {listing(d)}
+                {d.encryption_key ? "" : " (no encryption key yet)"}
               </option>
             ))}
           </select>
+        </label>
+        <label>
+          or paste a wallet address
+          <input value={pasted} placeholder={`${ehr.deploy.bech32_prefix}1…`} aria-invalid={pastedProblem ? true : undefined}
+            onChange={(e) => { setPasted(e.target.value); setChosen(""); }} />
+          {pastedProblem ? (
+            <span className="field-problem">{pastedProblem}</span>
+          ) : (
+            pasted.trim() && name.provider(pasted.trim()) && <span className="muted">{name(pasted.trim())}</span>
+          )}
         </label>
         <CategoryChecks legend="Categories" value={categories} onChange={setCategories} />
         <label>
           Access
           <select value={scope} onChange={(e) => setScope(e.target.value as Scope)}>
-            <option value="read">read</option>
-            <option value="write">read and write</option>
-            <option value="manage">manage</option>
+            <option value="read">{scopeWords("read")}</option>
+            <option value="write">{scopeWords("write")}</option>
+            <option value="manage">{scopeWords("manage")}</option>
           </select>
         </label>
         <label>
-          Expires
+          Until the end of
           <input type="date" value={expires} onChange={(e) => setExpires(e.target.value)} />
         </label>
-        <button type="submit" disabled={action.busy || !grantee || !categories.length}>
+        <button type="submit" disabled={action.busy || !grantee || !!pastedProblem || !categories.length}>
           Grant
         </button>
       </form>
@@ -188,29 +224,41 @@ function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
       {list.status}
       <table aria-label="Grants">
         <thead>
-          <tr><th>Doctor</th><th>Categories</th><th>Access</th><th>Expires</th><th><span className="muted">Action</span></th></tr>
+          <tr><th>Doctor</th><th>Categories</th><th>Access</th><th>Until</th><th><span className="muted">Action</span></th></tr>
         </thead>
         <tbody>
-          {grants.map((g) => (
-            <tr key={g.grantee}>
-              <td className="mono">{short(g.grantee)}</td>
-              <td>{g.categories.join(", ")}</td>
-              <td>{g.scope}</td>
-              <td>{g.expires ? `${formatTime(nanosToDate(g.expires))}${grantActive(g) ? "" : " (expired)"}` : "never"}</td>
-              <td>
-                <button type="button" className="danger" disabled={action.busy} aria-label={`Revoke ${g.grantee}`}
-                  onClick={() => action.run(async () => {
-                    await ehr.revoke(patient.id, g.grantee);
-                    onChanged();
-                    return revokedText(short(g.grantee), g.categories);
-                  })}>
-                  Revoke
-                </button>
-              </td>
-            </tr>
-          ))}
+          {grants.map((g) => {
+            const withdrawn = withdrawnFlag(name, g.grantee);
+            return (
+              <tr key={g.grantee}>
+                <td>
+                  <Who address={g.grantee} name={name} start />
+                  {withdrawn && (
+                    <>
+                      {" "}
+                      <span className="badge withdrawn">{withdrawn}</span>
+                    </>
+                  )}
+                </td>
+                <td>{categoryLabels(g.categories)}</td>
+                <td>{scopeWords(g.scope)}</td>
+                <td>{g.expires ? `${localTime(g.expires)}${grantActive(g) ? "" : " (expired)"}` : "no end date"}</td>
+                <td>
+                  <button type="button" className="danger" disabled={action.busy} aria-label={`Revoke ${name(g.grantee)}`}
+                    onClick={() => action.run(async () => {
+                      await ehr.revoke(patient.id, g.grantee);
+                      onChanged();
+                      return revokedText(name(g.grantee), g.categories);
+                    })}>
+                    Revoke
+                  </button>
+                </td>
+              </tr>
+            );
+          })}
         </tbody>
       </table>
+      {grants.length === 0 && <p className="muted">Nobody but you has access to your records.</p>}
     </section>
   );
 }
@@ -218,9 +266,18 @@ function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
 function RequestsCard({ ehr, patient, changes, onChanged }: CardProps) {
   const [requests, setRequests] = useState<AccessRequestInfo[]>([]);
   const [showDecided, setShowDecided] = useState(false);
+  const name = useNames(ehr, patient.owner);
   const action = useAction();
   const list = useAction();
-  const load = useCallback(() => list.run(async () => setRequests(await ehr.requestsByPatient(patient.id))), [ehr, patient.id, list.run, changes]);
+  const load = useCallback(
+    () =>
+      list.run(async () => {
+        const found = await ehr.requestsByPatient(patient.id);
+        await ehr.names.resolve(found.map((r) => r.requester));
+        setRequests(found);
+      }),
+    [ehr, patient.id, list.run, changes],
+  );
   useEffect(() => {
     void load();
   }, [load]);
@@ -237,14 +294,25 @@ function RequestsCard({ ehr, patient, changes, onChanged }: CardProps) {
       <ul aria-label="Requests">
         {shown.map((r) => (
           <li key={r.id} data-request-id={r.id}>
-            <span className="mono">{short(r.requester)}</span> asks {r.scope} on {r.categories.join(", ")} · {r.status}
+            <Who address={r.requester} name={name} start /> asks for {scopeWords(r.scope)} access to {categoryLabels(r.categories)}{" "}
+            <span className="muted">
+              (request #{r.id}, {localTime(r.created)}) · {r.status}
+              {r.decided ? ` on ${localTime(r.decided)}` : ""}
+            </span>
             {r.status === "pending" && (
               <>
                 {" "}
-                <button type="button" disabled={action.busy} onClick={() => action.run(async () => { await ehr.approveRequest(patient, r, inDays(30)); onChanged(); return `Request ${r.id} approved for 30 days.`; })}>
+                <button type="button" disabled={action.busy} aria-label={`Approve request ${r.id}`}
+                  onClick={() => action.run(async () => {
+                    const end = inDays(30);
+                    await ehr.approveRequest(patient, r, end);
+                    onChanged();
+                    return `Request #${r.id} approved for 30 days: ${name(r.requester)} has ${scopeWords(r.scope)} access to ${categoryLabels(r.categories)} ${until(end)}.`;
+                  })}>
                   Approve
                 </button>{" "}
-                <button type="button" className="danger" disabled={action.busy} onClick={() => action.run(async () => { await ehr.denyRequest(r.id); onChanged(); })}>
+                <button type="button" className="danger" disabled={action.busy} aria-label={`Deny request ${r.id}`}
+                  onClick={() => action.run(async () => { await ehr.denyRequest(r.id); onChanged(); return `Request #${r.id} denied.`; })}>
                   Deny
                 </button>
               </>
@@ -256,36 +324,42 @@ function RequestsCard({ ehr, patient, changes, onChanged }: CardProps) {
   );
 }
 
-function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; changes: number }) {
+function AuditCard({ ehr, patient, changes }: { ehr: Ehr; patient: PatientInfo; changes: number }) {
   const [entries, setEntries] = useState<AuditEntry[]>([]);
   const [more, setMore] = useState(false);
   const [kind, setKind] = useState("");
+  const name = useNames(ehr, patient.owner);
   const action = useAction();
   const load = useCallback(
     (after?: number) =>
       action.run(async () => {
-        const page = await ehr.auditLog(patientId, after);
+        const page = await ehr.auditLog(patient.id, after);
+        // Everyone the page names, looked up before it shows: no address flashes by.
+        await ehr.names.resolve(page.flatMap((e) => [e.actor, ...("access_granted" in e.action ? [e.action.access_granted.grantee] : "access_revoked" in e.action ? [e.action.access_revoked.grantee] : [])]));
         setEntries((old) => (after === undefined ? page : [...old, ...page]));
         setMore(page.length === 100);
       }),
-    [ehr, patientId, action.run, changes],
+    [ehr, patient.id, action.run, changes],
   );
   useEffect(() => {
     void load();
   }, [load]);
-  const actionName = (e: AuditEntry) => Object.keys(e.action)[0];
-  const kinds = [...new Set(entries.map(actionName))].sort();
-  const shown = entries.filter((e) => !kind || actionName(e) === kind).reverse();
+  const rows: AuditRow[] = auditRows(entries, { name, time: (t) => localTime(t), provider: name.provider, admin: ehr.names.networkAdmin });
+  const kinds = [...new Set(rows.map((r) => r.kind))].sort();
+  const shown = rows.filter((r) => !kind || r.kind === kind).reverse(); // newest first
   return (
     <section className="card" aria-labelledby="audit-h">
       <h2 id="audit-h">Audit log</h2>
+      <p className="muted">Everything done with your records, as the chain recorded it. Times are in your time zone.</p>
       <div className="filters">
         <label>
-          Action
+          Show
           <select value={kind} onChange={(e) => setKind(e.target.value)}>
-            <option value="">all</option>
+            <option value="">everything</option>
             {kinds.map((k) => (
-              <option key={k}>{k}</option>
+              <option key={k} value={k}>
+                {AUDIT_KIND_LABELS[k] ?? k}
+              </option>
             ))}
           </select>
         </label>
@@ -293,23 +367,20 @@ function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; c
       {action.status}
       <table aria-label="Audit log">
         <thead>
-          <tr><th>#</th><th>Time</th><th>Who</th><th>What</th></tr>
+          <tr><th>#</th><th>When</th><th>What happened</th></tr>
         </thead>
         <tbody>
-          {shown.map((e) => (
-            <tr key={e.seq} className={actionName(e) === "emergency_access" ? "emergency" : undefined}>
-              <td>{e.seq}</td>
-              <td>{formatTime(nanosToDate(e.time))}</td>
-              <td className="mono">{short(e.actor)}</td>
-              <td>
-                {"key_rotated" in e.action ? (
-                  keyRotatedText(e.action.key_rotated)
-                ) : (
+          {shown.map((r) => (
+            <tr key={r.key} className={r.emergency ? "emergency" : undefined} data-audit-kind={r.kind}>
+              <td>{r.seq ?? ""}</td>
+              <td>{localTime(r.time)}</td>
+              <td title={r.actor}>
+                {r.emergency && (
                   <>
-                    {actionName(e) === "emergency_access" ? <strong>⚠ emergency access</strong> : actionName(e).replace(/_/g, " ")}{" "}
-                    <span className="muted">{auditDetail(Object.values(e.action)[0] as Record<string, unknown>)}</span>
+                    <span className="badge emergency">⚠ emergency</span>{" "}
                   </>
                 )}
+                {r.text}
               </td>
             </tr>
           ))}
@@ -317,7 +388,7 @@ function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; c
       </table>
       {more && (
         <button type="button" className="secondary" onClick={() => load(entries.at(-1)?.seq)}>
-          Load older entries
+          Load later entries
         </button>
       )}
     </section>
@@ -330,12 +401,5 @@ function AuditCard({ ehr, patientId, changes }: { ehr: Ehr; patientId: number; c
  * who still have access, not to it.
  */
 function revokedText(who: string, categories: Category[]): string {
-  return `Access of ${who} revoked. The next ${categories.join(", ")} record written gets a new key that ${who} never receives; what ${who} could open before stays readable to them.`;
-}
-
-/** The fields of an audit action as text; times (nanoseconds on chain) as dates. */
-function auditDetail(fields: Record<string, unknown>): string {
-  return Object.entries(fields)
-    .map(([k, v]) => `${k.replace(/_/g, " ")}: ${k === "expires" ? formatTime(nanosToDate(String(v))) : Array.isArray(v) ? v.join(", ") : String(v)}`)
-    .join(" · ");
+  return `Access of ${who} revoked. The next ${categoryLabels(categories)} record written gets a new key that ${who} never receives; what ${who} could open before stays readable to them.`;
 }

@@ -6,8 +6,10 @@ import { toBase64 } from "../crypto/bytes";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import type { Ehr, SealedFile, UploadOutcome } from "../lib/ehr";
 import { categoryLabel } from "../lib/keys";
+import { type Namer } from "../lib/names";
 import { byNewest, filterRows, recordDocument, type RecordFilter, type RecordRow } from "../lib/records";
-import { ConfirmButton, formatTime, Info, short, useAction } from "./common";
+import { localTime } from "../lib/time";
+import { ConfirmButton, Info, useAction, useNames, Who } from "./common";
 
 const SHOWN = 20;
 
@@ -32,6 +34,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
   // What the last change made from an opened record said (its form closes with it).
   const [notice, setNotice] = useState<string>();
   const list = useAction();
+  const name = useNames(ehr, patient.owner);
   const rowsRef = useRef(rows);
   rowsRef.current = rows;
 
@@ -40,6 +43,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
       await list.run(async () => {
         const after = reset ? undefined : rowsRef.current.at(-1)?.id;
         const page = await ehr.recordsPage(patient.id, chainCategory || undefined, after);
+        await ehr.names.resolve(page.map((r) => r.author));
         setRows((old) => {
           // A reload keeps what was already checked and decrypted for the same record version;
           // whether the record is deleted comes from the chain's new answer.
@@ -60,7 +64,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
     void loadPage(true);
   }, [loadPage]);
 
-  const visible = useMemo(() => filterRows(rows, filter).sort(byNewest), [rows, filter]);
+  const visible = useMemo(() => filterRows(rows, filter, name).sort(byNewest), [rows, filter, name]);
   const page = visible.slice(0, shown);
 
   // Check and decrypt what is on screen (not the whole list): fetch, re-hash against the chain, open.
@@ -88,6 +92,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
     list.run(async () => {
       setNotice(undefined);
       const history = await ehr.history(row.id);
+      await ehr.names.resolve(history.map((v) => v.author));
       if (row.integrity === "mismatch") return setOpened({ row, history });
       const o = await ehr.openBlob(patient, row.category, row.version, { sha256: row.sha256, uri: row.uri, size: row.size }, row.epoch);
       setOpened({ row: { ...row, integrity: o.integrity }, history, content: o.plaintext ? new TextDecoder().decode(o.plaintext) : undefined });
@@ -103,7 +108,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
           <select value={chainCategory} onChange={(e) => setChainCategory(e.target.value as Category | "")}>
             <option value="">all</option>
             {RECORD_CATEGORIES.map((c) => (
-              <option key={c}>{c}</option>
+              <option key={c} value={c}>{categoryLabel(c)}</option>
             ))}
           </select>
         </label>
@@ -117,7 +122,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
         </label>
         <label>
           Author
-          <input value={filter.author ?? ""} placeholder="wasm1…" onChange={(e) => setFilter({ ...filter, author: e.target.value })} />
+          <input value={filter.author ?? ""} placeholder="name or address" onChange={(e) => setFilter({ ...filter, author: e.target.value })} />
         </label>
         <label>
           Search
@@ -149,14 +154,14 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
             <tr key={r.id} data-record-id={r.id}>
               <td>{r.id}</td>
               <td>
-                {r.category}
+                {categoryLabel(r.category)}
                 {r.deleted && <strong> (deleted)</strong>}
               </td>
               <td>{r.integrity === "mismatch" ? "—" : (r.meta?.title ?? (r.problem ? "🔒 no key" : "…"))}</td>
-              <td>{r.meta?.date || formatTime(r.time)}</td>
+              <td>{r.meta?.date || localTime(r.time)}</td>
               <td>{r.version}</td>
-              <td className="mono" title={r.author}>
-                {short(r.author)}
+              <td>
+                <Who address={r.author} name={name} start />
               </td>
               <td>
                 <IntegrityBadge row={r} />
@@ -185,6 +190,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
           ehr={ehr}
           patient={patient}
           opened={opened}
+          name={name}
           canUpdate={!opened.row.deleted && writable.includes(opened.row.category)}
           canDelete={!opened.row.deleted && deletable.includes(opened.row.category)}
           onClose={() => setOpened(undefined)}
@@ -213,6 +219,7 @@ function RecordDetail({
   ehr,
   patient,
   opened,
+  name,
   canUpdate,
   canDelete,
   onClose,
@@ -221,6 +228,7 @@ function RecordDetail({
   ehr: Ehr;
   patient: PatientInfo;
   opened: { row: RecordRow; content?: string; history?: RecordVersion[] };
+  name: Namer;
   canUpdate: boolean;
   canDelete: boolean;
   onClose: () => void;
@@ -231,7 +239,7 @@ function RecordDetail({
   return (
     <div className="card" role="region" aria-label={`Record ${row.id}`} style={{ borderTop: "2px solid #12355b", marginTop: "1rem", paddingTop: "0.6rem" }}>
       <h3>
-        Record #{row.id} ({row.category}) <IntegrityBadge row={row} />
+        Record #{row.id} ({categoryLabel(row.category)}) <IntegrityBadge row={row} />
       </h3>
       {row.integrity === "mismatch" ? (
         <div className="notice error" role="alert">
@@ -248,8 +256,8 @@ function RecordDetail({
       <ol aria-label="Version history">
         {history?.map((v) => (
           <li key={v.version}>
-            v{v.version} · {formatTime(new Date(Number(BigInt(v.time) / 1_000_000n)))} · by <span className="mono">{short(v.author)}</span> · key epoch {v.epoch} ·{" "}
-            <span className="mono">{v.blob.sha256.slice(0, 16)}…</span>
+            v{v.version} · {localTime(v.time)} · by <Who address={v.author} name={name} /> · key epoch {v.epoch} ·{" "}
+            <span className="mono" title={v.blob.sha256}>{v.blob.sha256.slice(0, 16)}…</span>
           </li>
         ))}
       </ol>
@@ -273,7 +281,7 @@ function RecordDetail({
 }
 
 /** What an upload did, in words: the record and version, a new key epoch it opened, a version it was sealed again on top of. */
-function uploadText(category: Category, out: UploadOutcome, patientIsMe: boolean): string {
+function uploadText(category: Category, out: UploadOutcome, patientIsMe: boolean, name: Namer): string {
   if (out.alreadyRegistered) return `Already on the chain as record #${out.recordId} (version ${out.version}): nothing was added twice.`;
   let text = `Saved as record #${out.recordId}, version ${out.version}.`;
   if (out.overtook !== undefined)
@@ -282,7 +290,7 @@ function uploadText(category: Category, out: UploadOutcome, patientIsMe: boolean
     const others = out.rotation.recipients ? ` and ${out.rotation.recipients} other${out.rotation.recipients === 1 ? "" : "s"} who may read it` : "";
     text += ` It opened a new ${categoryLabel(category)} key (epoch ${out.rotation.epoch}) for ${patientIsMe ? "you" : "the patient"}${others}.`;
     if (out.rotation.skipped.length)
-      text += ` ${out.rotation.skipped.map(short).join(", ")} may read ${category} but has published no encryption key, so does not get this key yet.`;
+      text += ` ${out.rotation.skipped.map(name).join(", ")} may read ${categoryLabel(category)} records but ${out.rotation.skipped.length === 1 ? "has" : "have"} published no encryption key, so ${out.rotation.skipped.length === 1 ? "does" : "do"} not get this key yet.`;
   }
   return text;
 }
@@ -306,7 +314,8 @@ function UploadForm({ ehr, patient, writable, record, onDone }: { ehr: Ehr; pati
       setTitle("");
       setText("");
       setFile(undefined);
-      const message = uploadText(sealed.category, out, patient.owner === ehr.address);
+      await ehr.names.resolve(out.rotation?.skipped ?? []);
+      const message = uploadText(sealed.category, out, patient.owner === ehr.address, ehr.names.namer(patient.owner));
       onDone(message);
       // A new version's form closes with its record: the panel shows what it said.
       return record ? undefined : message;
@@ -329,7 +338,7 @@ function UploadForm({ ehr, patient, writable, record, onDone }: { ehr: Ehr; pati
           Category
           <select id={`${prefix}-category`} value={category} onChange={(e) => setCategory(e.target.value as Category)}>
             {writable.map((c) => (
-              <option key={c}>{c}</option>
+              <option key={c} value={c}>{categoryLabel(c)}</option>
             ))}
           </select>
         </label>

@@ -1,7 +1,10 @@
-import { useCallback, useState, type ReactNode } from "react";
+import { useCallback, useMemo, useState, useSyncExternalStore, type ReactNode } from "react";
 import type { Category } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
+import type { Ehr } from "../lib/ehr";
 import { explain, type Problem } from "../lib/errors";
+import { categoryLabel } from "../lib/keys";
+import { capitalise, shortAddress, type Namer } from "../lib/names";
 
 export function ProblemNotice({ problem, onDismiss }: { problem: Problem; onDismiss?: () => void }) {
   return (
@@ -65,16 +68,30 @@ export function CategoryChecks({ value, onChange, allowed = RECORD_CATEGORIES, l
       {allowed.map((c) => (
         <label key={c} className="inline">
           <input type="checkbox" checked={value.includes(c)} onChange={(e) => onChange(e.target.checked ? [...value, c] : value.filter((x) => x !== c))} />
-          {c}
+          {categoryLabel(c)}
         </label>
       ))}
     </fieldset>
   );
 }
 
-export const short = (addr: string) => (addr.length > 20 ? `${addr.slice(0, 10)}…${addr.slice(-6)}` : addr);
-export const formatTime = (d: Date) => d.toISOString().replace("T", " ").slice(0, 16);
-export const nanosToDate = (t: string) => new Date(Number(BigInt(t) / 1_000_000n));
+export const short = shortAddress;
+
+/**
+ * The session's names (lib/names.ts) as seen with `patientOwner` on screen; the component re-renders
+ * when names arrive or the directory is refreshed. Look addresses up with `ehr.names.resolve` when
+ * loading what shows them.
+ */
+export function useNames(ehr: Ehr, patientOwner?: string): Namer {
+  const version = useSyncExternalStore(ehr.names.subscribe, ehr.names.getVersion);
+  return useMemo(() => ehr.names.namer(patientOwner), [ehr, patientOwner, version]);
+}
+
+/** A person by name ("you", "Dr Ana Lima, St Mary Hospital", …), the address in the tooltip only. Plain text: names are untrusted. */
+export function Who({ address, name, start = false }: { address: string; name: Namer; start?: boolean }) {
+  const text = name(address);
+  return <span title={address}>{start ? capitalise(text) : text}</span>;
+}
 
 /** A destructive action behind a second, explicit click: `label` shows `question`, `confirmLabel` runs `onConfirm`. */
 export function ConfirmButton({ label, question, confirmLabel, busy, onConfirm }: { label: string; question: ReactNode; confirmLabel: string; busy: boolean; onConfirm: () => void }) {

@@ -1,0 +1,140 @@
+// A patient's audit log in words: one sentence per entry, with names instead of addresses and every
+// time in local time, and a row for each grantee whose credential the admin withdrew (the registry keeps
+// that on the provider, not in each patient's log). The `ehr audit` command says the same sentences
+// (packages/ehr-client/src/directory.rs). Pure functions, unit-tested.
+import type { AuditAction, AuditEntry } from "../contracts/EhrAccess.types";
+import type { ProviderInfo } from "../contracts/EhrRegistry.types";
+import { categoryLabel, keyRotatedText } from "./keys";
+import { capitalise, categoryLabels, scopeWords } from "./names";
+
+/** Every action key of the generated AuditAction union ("patient_registered", "access_granted", …). */
+export type AuditActionKey = AuditAction extends infer A ? (A extends unknown ? keyof A : never) : never;
+/** The fields of the action `K`. */
+export type AuditFields<K extends AuditActionKey> = Extract<AuditAction, { [P in K]: unknown }>[K];
+
+/** What a sentence needs besides the entry: who an address is, and a chain time in local time. */
+export interface SentenceContext {
+  name: (address: string) => string;
+  time: (chainTime: string) => string;
+}
+
+type Predicates = { [K in AuditActionKey]: (fields: AuditFields<K>, c: SentenceContext) => string };
+
+/**
+ * What each action says after its actor's name. Exhaustive: a new action in the generated types
+ * that has no sentence here does not type-check (and audit.test.ts fails at run time too).
+ */
+const PREDICATES: Predicates = {
+  patient_registered: () => "registered as a patient",
+  patient_proposed: () => "proposed the patient record",
+  patient_accepted: () => "accepted the patient record",
+  patient_declined: () => "declined the patient record",
+  profile_updated: (f) => `updated the profile (version ${f.version})`,
+  patient_deleted: () => "deleted the patient and all records",
+  record_added: (f) => `added ${categoryLabel(f.category)} record #${f.record_id}`,
+  record_updated: (f) => `updated record #${f.record_id} to version ${f.version}`,
+  record_deleted: (f) => `deleted record #${f.record_id}`,
+  access_granted: (f, c) =>
+    `gave ${c.name(f.grantee)} ${scopeWords(f.scope)} access to ${categoryLabels(f.categories)} ${f.expires ? `until ${c.time(f.expires)}` : "with no end date"}`,
+  access_revoked: (f, c) => `revoked the access of ${c.name(f.grantee)}`,
+  access_requested: (f) => `asked for access (request #${f.request_id})`,
+  request_approved: (f) => `approved request #${f.request_id}`,
+  request_denied: (f) => `denied request #${f.request_id}`,
+  emergency_access: (f, c) => `took emergency read access until ${c.time(f.expires)}`,
+  key_rotated: (f) => keyRotatedText(f),
+};
+
+/** The keys that have a sentence, in the union's order. */
+export const AUDIT_ACTION_KEYS = Object.keys(PREDICATES) as AuditActionKey[];
+
+/** What the audit filter calls each kind of row. */
+export const AUDIT_KIND_LABELS: { [K in AuditActionKey | "credential_withdrawn"]: string } = {
+  patient_registered: "Registration",
+  patient_proposed: "Proposal",
+  patient_accepted: "Proposal accepted",
+  patient_declined: "Proposal declined",
+  profile_updated: "Profile updated",
+  patient_deleted: "Patient deleted",
+  record_added: "Record added",
+  record_updated: "Record updated",
+  record_deleted: "Record deleted",
+  access_granted: "Access granted",
+  access_revoked: "Access revoked",
+  access_requested: "Access requested",
+  request_approved: "Request approved",
+  request_denied: "Request denied",
+  emergency_access: "Emergency access",
+  key_rotated: "New key",
+  credential_withdrawn: "Credential withdrawn",
+};
+
+/** The one key of an entry's action (a newer contract's action is a key this UI does not know). */
+export const actionKey = (action: AuditAction): AuditActionKey => Object.keys(action)[0] as AuditActionKey;
+
+/** One entry as a sentence: "You gave Dr Ana Lima, St Mary Hospital read access to Lab until Wed, 2 Dec 2026, 14:05 CET". */
+export function auditSentence(entry: Pick<AuditEntry, "actor" | "action">, c: SentenceContext): string {
+  const key = actionKey(entry.action);
+  const fields = (entry.action as Record<string, unknown>)[key];
+  const predicate = PREDICATES[key] as ((f: unknown, c: SentenceContext) => string) | undefined;
+  const what = predicate ? predicate(fields, c) : `did something this page does not know (${String(key).replace(/_/g, " ")})`;
+  return capitalise(`${c.name(entry.actor)} ${what}`);
+}
+
+/** The row a withdrawn grantee gets in the patient's log. */
+export const withdrawnSentence = (grantee: string, c: Pick<SentenceContext, "name">): string =>
+  `The network admin withdrew the credential of ${c.name(grantee)}; their access ended`;
+
+export interface AuditRow {
+  /** Unique in the list: the entry's seq, or "withdrawn/<grantee>". */
+  key: string;
+  /** The chain log's place; absent for a credential withdrawal. */
+  seq?: number;
+  /** Chain time (nanoseconds). */
+  time: string;
+  kind: AuditActionKey | "credential_withdrawn";
+  /** Who acted (the admin for a withdrawal, when known): for a tooltip, never shown as text. */
+  actor?: string;
+  text: string;
+  emergency: boolean;
+}
+
+export interface AuditDirectory extends SentenceContext {
+  provider: (address: string) => Pick<ProviderInfo, "withdrawn_at"> | undefined;
+  admin?: string;
+}
+
+/** The grantees an entry names. */
+function granteeOf(action: AuditAction): string | undefined {
+  if ("access_granted" in action) return action.access_granted.grantee;
+  if ("access_revoked" in action) return action.access_revoked.grantee;
+  return undefined;
+}
+
+/**
+ * The log's entries in words, plus for every grantee named in them whose directory entry has a
+ * `withdrawn_at`, a row at that time. Sorted by time, oldest first; a withdrawal sorts after the
+ * entries of the same time.
+ */
+export function auditRows(entries: readonly AuditEntry[], d: AuditDirectory): AuditRow[] {
+  const rows: AuditRow[] = entries.map((e) => ({
+    key: String(e.seq),
+    seq: e.seq,
+    time: e.time,
+    kind: actionKey(e.action),
+    actor: e.actor,
+    text: auditSentence(e, d),
+    emergency: "emergency_access" in e.action,
+  }));
+  const grantees = new Set(entries.map((e) => granteeOf(e.action)).filter((g): g is string => !!g));
+  for (const grantee of grantees) {
+    const withdrawn = d.provider(grantee)?.withdrawn_at;
+    if (!withdrawn) continue;
+    rows.push({ key: `withdrawn/${grantee}`, time: withdrawn, kind: "credential_withdrawn", actor: d.admin, text: withdrawnSentence(grantee, d), emergency: false });
+  }
+  const order = (r: AuditRow) => [BigInt(r.time), r.seq === undefined ? 1 : 0, r.seq ?? 0] as const;
+  return rows.sort((a, b) => {
+    const [ta, wa, sa] = order(a);
+    const [tb, wb, sb] = order(b);
+    return ta < tb ? -1 : ta > tb ? 1 : wa - wb || sa - sb || a.key.localeCompare(b.key);
+  });
+}
