@@ -8,7 +8,7 @@ use ehr_types::access::ConfigResponse;
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
 use crate::state::{Config, CONFIG};
-use crate::{audit, emergency, envelopes, grants, keys, requests};
+use crate::{audit, emergency, envelopes, escrow, grants, keys, requests};
 
 pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -115,18 +115,40 @@ pub fn execute(
             epoch,
             own_envelope,
             envelopes,
+            escrow,
         } => {
             let rotation = keys::Rotation {
                 category,
                 epoch,
                 own_envelope,
                 envelopes,
+                escrow,
             };
             keys::execute_rotate_key(deps, env, info, patient_id, rotation)
         }
-        ExecuteMsg::EmergencyAccess { patient_id } => {
-            emergency::execute_emergency_access(deps, env, info, patient_id)
+        ExecuteMsg::EmergencyAccess { patient_id, reason } => {
+            emergency::execute_emergency_access(deps, env, info, patient_id, reason)
         }
+        ExecuteMsg::SetTrustees {
+            trustees,
+            threshold,
+        } => escrow::execute_set_trustees(deps, info, trustees, threshold),
+        ExecuteMsg::SetTrusteeKey { encryption_key } => {
+            escrow::execute_set_trustee_key(deps, info, encryption_key)
+        }
+        ExecuteMsg::SetEscrowPolicy {
+            patient_id,
+            categories,
+        } => escrow::execute_set_escrow_policy(deps, env, info, patient_id, categories),
+        ExecuteMsg::EscrowShares {
+            patient_id,
+            escrows,
+        } => escrow::execute_escrow_shares(deps, info, patient_id, escrows),
+        ExecuteMsg::ReleaseShares {
+            patient_id,
+            doctor,
+            shares,
+        } => escrow::execute_release_shares(deps, env, info, patient_id, doctor, shares),
         ExecuteMsg::LogActions {
             patient_id,
             actor,
@@ -199,6 +221,37 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
             grantee,
         } => to_json_binary(&emergency::query_emergency_access(
             deps, env, patient_id, grantee,
+        )?),
+        QueryMsg::Emergencies { start_after, limit } => {
+            to_json_binary(&emergency::query_emergencies(deps, start_after, limit)?)
+        }
+        QueryMsg::Trustees {} => to_json_binary(&escrow::query_trustees(deps)?),
+        QueryMsg::EscrowPolicy { patient_id } => {
+            to_json_binary(&escrow::query_escrow_policy(deps, patient_id)?)
+        }
+        QueryMsg::EscrowedShares {
+            patient_id,
+            trustee,
+            start_after,
+            limit,
+        } => to_json_binary(&escrow::query_escrowed_shares(
+            deps,
+            patient_id,
+            trustee,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::ReleasedShares {
+            patient_id,
+            doctor,
+            start_after,
+            limit,
+        } => to_json_binary(&escrow::query_released_shares(
+            deps,
+            patient_id,
+            doctor,
+            start_after,
+            limit,
         )?),
         QueryMsg::Request { request_id } => {
             to_json_binary(&requests::query_request(deps, request_id)?)

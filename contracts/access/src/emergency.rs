@@ -1,40 +1,69 @@
-use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Response};
+use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response};
+use cw_storage_plus::Bound;
 use ehr_types::access::EmergencyResponse;
+use ehr_types::escrow::{EmergenciesResponse, EmergencyEvent, EmergencyReason};
+use ehr_types::pagination::page_size;
 use ehr_types::registry::PatientStatus;
+use ehr_types::validate::validate_emergency_reason;
 use ehr_types::{AuditAction, PatientId};
 
 use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::registry_client::{ensure_credentialed, load_patient};
-use crate::state::{CONFIG, EMERGENCY};
+use crate::state::{EmergencyWindow, CONFIG, EMERGENCY, EMERGENCY_COUNT, EMERGENCY_LOG};
 
 pub fn execute_emergency_access(
     deps: DepsMut,
     env: Env,
     info: MessageInfo,
     patient_id: PatientId,
+    reason: EmergencyReason,
 ) -> Result<Response, ContractError> {
     ensure_credentialed(deps.as_ref(), &info.sender)?;
+    validate_emergency_reason(&reason)?;
     let patient = load_patient(deps.as_ref(), patient_id)?;
     if patient.status != PatientStatus::Active {
         return Err(ContractError::PatientNotActive { patient_id });
     }
     let duration = CONFIG.load(deps.storage)?.emergency_access_seconds;
-    let expires = env.block.time.plus_seconds(duration);
-    EMERGENCY.save(deps.storage, (patient_id, &info.sender), &expires)?;
+    let window = EmergencyWindow {
+        started: env.block.time,
+        expires: env.block.time.plus_seconds(duration),
+        reason: reason.clone(),
+    };
+    EMERGENCY.save(deps.storage, (patient_id, &info.sender), &window)?;
+    let seq = EMERGENCY_COUNT.may_load(deps.storage)?.unwrap_or(0) + 1;
+    EMERGENCY_COUNT.save(deps.storage, &seq)?;
+    EMERGENCY_LOG.save(
+        deps.storage,
+        seq,
+        &EmergencyEvent {
+            seq,
+            patient_id,
+            doctor: info.sender.clone(),
+            reason: reason.clone(),
+            started: window.started,
+            expires: window.expires,
+        },
+    )?;
     append(
         deps.storage,
         patient_id,
         env.block.time,
         info.sender.clone(),
-        AuditAction::EmergencyAccess { expires },
+        AuditAction::EmergencyAccess {
+            expires: window.expires,
+            reason: reason.clone(),
+        },
     )?;
     Ok(Response::new()
         .add_attribute("action", "emergency_access")
         .add_attribute("patient_id", patient_id.to_string())
         .add_attribute("doctor", info.sender)
-        .add_attribute("expires", expires.seconds().to_string()))
+        .add_attribute("purpose_of_use", reason.purpose_of_use())
+        .add_attribute("emergency_seq", seq.to_string())
+        .add_attribute("expires", window.expires.seconds().to_string()))
 }
 
 pub fn query_emergency_access(
@@ -44,9 +73,29 @@ pub fn query_emergency_access(
     grantee: String,
 ) -> Result<EmergencyResponse, ContractError> {
     let grantee = validate_address(deps.api, &grantee)?;
-    let expires = EMERGENCY.may_load(deps.storage, (patient_id, &grantee))?;
+    let window = EMERGENCY.may_load(deps.storage, (patient_id, &grantee))?;
     Ok(EmergencyResponse {
-        expires,
-        active: expires.is_some_and(|end| env.block.time < end),
+        active: window.as_ref().is_some_and(|w| w.is_active(env.block.time)),
+        expires: window.as_ref().map(|w| w.expires),
+        started: window.as_ref().map(|w| w.started),
+        reason: window.map(|w| w.reason),
     })
+}
+
+pub fn query_emergencies(
+    deps: Deps,
+    start_after: Option<u64>,
+    limit: Option<u32>,
+) -> Result<EmergenciesResponse, ContractError> {
+    let emergencies = EMERGENCY_LOG
+        .range(
+            deps.storage,
+            start_after.map(Bound::exclusive),
+            None,
+            Order::Ascending,
+        )
+        .take(page_size(limit))
+        .map(|item| item.map(|(_, event)| event))
+        .collect::<Result<_, _>>()?;
+    Ok(EmergenciesResponse { emergencies })
 }

@@ -95,6 +95,58 @@ pub enum ContractError {
 
     #[error("nothing to update")]
     NothingToUpdate,
+
+    #[error(
+        "a trustee set needs 2 to {max} distinct trustees and a threshold from 2 to their number"
+    )]
+    InvalidTrusteeSet { max: usize },
+
+    #[error("not a trustee of the network: {address}")]
+    NotTrustee { address: String },
+
+    #[error("no trustee set is configured: nothing can be escrowed")]
+    NoTrustees,
+
+    #[error("trustee {trustee} has not published an encryption key yet")]
+    TrusteeKeyMissing { trustee: String },
+
+    #[error("{category:?} is not escrowed by patient {patient_id}")]
+    CategoryNotEscrowed {
+        patient_id: PatientId,
+        category: Category,
+    },
+
+    #[error(
+        "{category:?} epoch {epoch} needs exactly one share for each of the {expected} trustees"
+    )]
+    EscrowSharesMismatch {
+        category: Category,
+        epoch: u32,
+        expected: usize,
+    },
+
+    #[error("at most {max} epochs or shares in one message")]
+    TooManyEscrowItems { max: usize },
+
+    #[error("{doctor} has no active emergency access to patient {patient_id}")]
+    NoActiveEmergency {
+        patient_id: PatientId,
+        doctor: String,
+    },
+
+    #[error("no share of {category:?} epoch {epoch} is escrowed with {trustee}")]
+    ShareNotEscrowed {
+        category: Category,
+        epoch: u32,
+        trustee: String,
+    },
+
+    #[error("the share of {category:?} epoch {epoch} was already released to {doctor} in this emergency")]
+    AlreadyReleased {
+        category: Category,
+        epoch: u32,
+        doctor: String,
+    },
 }
 
 impl ContractError {

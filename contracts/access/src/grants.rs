@@ -291,7 +291,7 @@ pub fn query_permission(
     let emergency = scope == Scope::Read
         && EMERGENCY
             .may_load(deps.storage, (patient_id, &actor))?
-            .is_some_and(|end| now < end);
+            .is_some_and(|window| window.is_active(now));
     Ok(PermissionResponse {
         allowed: emergency,
         emergency,

@@ -12,6 +12,7 @@ use ehr_types::access::{
     CategoryEpoch, EpochsResponse, KeyEnvelope, KeyEnvelopesResponse, KeyHolder,
     KeyHoldersResponse, ReadersResponse, RecipientEnvelope, Scope,
 };
+use ehr_types::escrow::TrusteeShare;
 use ehr_types::pagination::page_size;
 use ehr_types::registry::PatientStatus;
 use ehr_types::validate::{validate_envelope, MAX_KEY_HOLDERS};
@@ -53,7 +54,7 @@ pub fn may_read(
     let by_emergency = !by_grant
         && EMERGENCY
             .may_load(deps.storage, (patient_id, party))?
-            .is_some_and(|end| now < end);
+            .is_some_and(|window| window.is_active(now));
     Ok((by_grant || by_emergency) && is_credentialed(deps, party)?)
 }
 
@@ -89,7 +90,7 @@ pub fn hand_envelope(
     Ok(())
 }
 
-fn add_holder(
+pub fn add_holder(
     storage: &mut dyn Storage,
     patient_id: PatientId,
     category: Category,
@@ -117,6 +118,7 @@ pub struct Rotation {
     pub epoch: u32,
     pub own_envelope: Binary,
     pub envelopes: Vec<RecipientEnvelope>,
+    pub escrow: Vec<TrusteeShare>,
 }
 
 pub fn execute_rotate_key(
@@ -131,6 +133,7 @@ pub fn execute_rotate_key(
         epoch,
         own_envelope,
         envelopes,
+        escrow,
     } = rotation;
     let patient = load_patient(deps.as_ref(), patient_id)?;
     if patient.owner != info.sender {
@@ -225,6 +228,7 @@ pub fn execute_rotate_key(
     let holders = recipients.len() as u32;
     KEY_HOLDERS.save(deps.storage, (patient_id, category.code()), &recipients)?;
     EPOCHS.save(deps.storage, (patient_id, category.code()), &epoch)?;
+    crate::escrow::escrow_rotation(deps.storage, deps.api, patient_id, category, epoch, &escrow)?;
     append(
         deps.storage,
         patient_id,
@@ -296,7 +300,7 @@ pub fn query_readers(
     {
         let in_emergency = EMERGENCY
             .may_load(deps.storage, (patient_id, &holder))?
-            .is_some_and(|end| now < end);
+            .is_some_and(|window| window.is_active(now));
         if in_emergency && !readers.contains(&holder) && is_credentialed(deps, &holder)? {
             readers.push(holder);
         }

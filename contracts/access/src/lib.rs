@@ -1,11 +1,13 @@
 //! ehr-access: patients' grants (scoped by category, with expiry and HPKE key envelopes), access
-//! requests, time-boxed emergency access, and each patient's audit log.
+//! requests, time-boxed emergency access with k-of-n trustee key escrow, and each patient's
+//! audit log.
 
 pub mod audit;
 pub mod contract;
 mod emergency;
 mod envelopes;
 pub mod error;
+mod escrow;
 mod grants;
 mod keys;
 pub mod msg;

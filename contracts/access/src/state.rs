@@ -2,7 +2,8 @@ use cosmwasm_schema::cw_serde;
 use cosmwasm_std::{Addr, Binary, Timestamp};
 use cw_storage_plus::{Index, IndexList, IndexedMap, Item, Map, MultiIndex};
 use ehr_types::access::{AccessRequestInfo, GrantInfo};
-use ehr_types::{AuditEntry, PatientId, RequestId};
+use ehr_types::escrow::{EmergencyEvent, EmergencyReason};
+use ehr_types::{AuditEntry, Category, PatientId, RequestId};
 
 #[cw_serde]
 pub struct Config {
@@ -36,8 +37,74 @@ pub fn grants<'a>() -> IndexedMap<(PatientId, Addr), GrantInfo, GrantIndexes<'a>
     IndexedMap::new("grants", indexes)
 }
 
-/// (patient id, doctor) -> when the emergency access ends.
-pub const EMERGENCY: Map<(PatientId, &Addr), Timestamp> = Map::new("emergency");
+/// A doctor's latest emergency access to a patient.
+#[cw_serde]
+pub struct EmergencyWindow {
+    pub started: Timestamp,
+    pub expires: Timestamp,
+    pub reason: EmergencyReason,
+}
+
+impl EmergencyWindow {
+    pub fn is_active(&self, now: Timestamp) -> bool {
+        now < self.expires
+    }
+}
+
+/// (patient id, doctor) -> the latest emergency window.
+pub const EMERGENCY: Map<(PatientId, &Addr), EmergencyWindow> = Map::new("emergency");
+/// seq (from 1) -> every emergency access in the order declared, for the trustees' agents.
+pub const EMERGENCY_LOG: Map<u64, EmergencyEvent> = Map::new("emergency_log");
+pub const EMERGENCY_COUNT: Item<u64> = Item::new("emergency_count");
+
+/// The network's trustees and how many must release a share to open a key.
+#[cw_serde]
+pub struct TrusteeSet {
+    pub members: Vec<Addr>,
+    pub threshold: u8,
+    /// Bumped on every change: shares of one set never combine with another's.
+    pub version: u32,
+}
+
+pub const TRUSTEES: Item<TrusteeSet> = Item::new("trustees");
+/// trustee -> the X25519 key shares are sealed to.
+pub const TRUSTEE_KEYS: Map<&Addr, Binary> = Map::new("trustee_keys");
+/// patient id -> the categories opened in an emergency.
+pub const ESCROW_POLICY: Map<PatientId, Vec<Category>> = Map::new("escrow_policy");
+
+/// One trustee's share of one (category, epoch) key, sealed to it.
+#[cw_serde]
+pub struct StoredShare {
+    pub set_version: u32,
+    pub threshold: u8,
+    pub share: Binary,
+}
+
+/// (patient id, trustee, `category_epoch_key`) -> the trustee's share.
+pub const ESCROWED: Map<(PatientId, &Addr, u64), StoredShare> = Map::new("escrowed");
+
+/// A share a trustee re-sealed to an emergency doctor.
+#[cw_serde]
+pub struct StoredRelease {
+    pub trustee: Addr,
+    pub set_version: u32,
+    pub threshold: u8,
+    pub share: Binary,
+    pub released_at: Timestamp,
+    /// The emergency window it was released in (its start): once per share and window.
+    pub window_started: Timestamp,
+}
+
+/// (patient id, doctor, `release_key`) -> a released share.
+pub const RELEASED: Map<(PatientId, &Addr, &[u8]), StoredRelease> = Map::new("released");
+
+/// `category_epoch_key` (big-endian) || trustee address: orders a doctor's released shares by
+/// (category, epoch, trustee).
+pub fn release_key(code: u8, epoch: u32, trustee: &Addr) -> Vec<u8> {
+    let mut key = category_epoch_key(code, epoch).to_be_bytes().to_vec();
+    key.extend_from_slice(trustee.as_bytes());
+    key
+}
 
 pub const LAST_REQUEST_ID: Item<RequestId> = Item::new("last_request_id");
 

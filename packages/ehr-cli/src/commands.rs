@@ -214,7 +214,7 @@ pub struct BenchArgs {
     size: usize,
 }
 
-fn parse_category(text: &str) -> std::result::Result<Category, String> {
+pub(crate) fn parse_category(text: &str) -> std::result::Result<Category, String> {
     Category::from_name(&text.to_ascii_lowercase()).ok_or_else(|| format!("unknown category {text:?} (note, lab, imaging, prescription, allergy, immunization, encounter, document, profile)"))
 }
 
@@ -236,7 +236,7 @@ fn key_scope(chain: &ChainClient) -> ehr_crypto::KeyScope<'_> {
 }
 
 pub(crate) struct Cx {
-    home: PathBuf,
+    pub(crate) home: PathBuf,
     json: bool,
     overrides: Option<Overrides>,
     from: Option<String>,
@@ -525,22 +525,9 @@ pub async fn run(cli: Cli) -> Result<()> {
             );
             Ok(())
         }
-        Command::Emergency(args) => {
-            let ehr = cx.ehr()?;
-            let patient = args
-                .patient
-                .ok_or_else(|| anyhow!("--patient ID is required"))?;
-            let tx = ehr
-                .session
-                .execute(&[ContractMsg::Access(AccessMsg::EmergencyAccess {
-                    patient_id: patient,
-                })])
-                .await?;
-            cx.print(json!({"patient_id": patient, "tx": tx.hash}), || {
-                format!("emergency read access to patient {patient} (written to the patient's audit log)  tx {}", tx.hash)
-            });
-            Ok(())
-        }
+        Command::Emergency(args) => crate::breakglass::emergency(&mut cx, args).await,
+        Command::Escrow(cmd) => crate::breakglass::escrow(&mut cx, cmd).await,
+        Command::Trustee(cmd) => crate::breakglass::trustee(&mut cx, cmd).await,
         Command::Audit(args) => crate::people::audit(&mut cx, args).await,
         Command::Grants(args) => crate::people::grants(&mut cx, args).await,
         Command::Provider(cmd) => crate::people::provider(&mut cx, cmd).await,

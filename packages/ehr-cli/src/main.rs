@@ -1,6 +1,7 @@
 //! `ehr`: the ehr-chain command line. Every health-data file is encrypted here before it leaves
 //! the machine; the chain only receives hashes, locators and wrapped keys.
 
+mod breakglass;
 mod commands;
 mod config;
 mod fhir;
@@ -81,8 +82,15 @@ pub enum Command {
     Approve(commands::DecideArgs),
     /// The patient denies a request.
     Deny(commands::DecideArgs),
-    /// A doctor takes time-boxed emergency read access (always in the patient's audit log).
-    Emergency(commands::PatientArg),
+    /// A doctor breaks the glass: time-boxed emergency access with a coded reason (always in the
+    /// patient's audit log); the trustees release the patient's escrowed keys.
+    Emergency(breakglass::EmergencyArgs),
+    /// The patient's key escrow for emergencies: set, off, show; a doctor's release status.
+    #[command(subcommand)]
+    Escrow(breakglass::EscrowCmd),
+    /// Trustees: the admin sets them; a trustee publishes its key and runs its agent.
+    #[command(subcommand)]
+    Trustee(breakglass::TrusteeCmd),
     /// A patient's audit log, in words and local times.
     Audit(commands::PatientArg),
     /// The provider directory: the admin credentials doctors under a name and organisation.

@@ -5,7 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use cosmwasm_std::{Addr, Timestamp};
-use ehr_types::access::Scope;
+use ehr_types::access::{QueryMsg as AccessQuery, Scope};
+use ehr_types::escrow::TrusteesResponse;
 use ehr_types::registry::{
     ConfigResponse, DirectoryResponse, ProviderInfo, QueryMsg as RegistryQuery,
     MAX_DIRECTORY_LOOKUP,
@@ -23,6 +24,8 @@ pub struct Directory {
     patient_owner: Option<Addr>,
     admin: Option<Addr>,
     providers: BTreeMap<Addr, ProviderInfo>,
+    /// The network's trustees, in the order the admin listed them.
+    trustees: Vec<Addr>,
 }
 
 impl Directory {
@@ -50,11 +53,13 @@ impl Directory {
                     .filter_map(|entry| entry.provider.map(|p| (entry.address, p))),
             );
         }
+        let trustees: TrusteesResponse = chain.access(&AccessQuery::Trustees {}).await?;
         Ok(Directory {
             viewer: Some(Addr::unchecked(viewer)),
             patient_owner: patient_owner.cloned(),
             admin: Some(config.admin),
             providers,
+            trustees: trustees.trustees.into_iter().map(|t| t.address).collect(),
         })
     }
 
@@ -73,6 +78,7 @@ impl Directory {
                 .into_iter()
                 .map(|p| (p.address.clone(), p))
                 .collect(),
+            trustees: vec![],
         }
     }
 
@@ -91,6 +97,8 @@ impl Directory {
             "the patient".into()
         } else if self.admin.as_ref() == Some(address) {
             "the network admin".into()
+        } else if let Some(n) = self.trustees.iter().position(|t| t == address) {
+            format!("trustee {} of the network", n + 1)
         } else {
             format!(
                 "{} (not a listed provider)",
@@ -147,9 +155,24 @@ impl Directory {
                 format!("approved request #{request_id}")
             }
             AuditAction::RequestDenied { request_id } => format!("denied request #{request_id}"),
-            AuditAction::EmergencyAccess { expires } => {
-                format!("took emergency read access until {}", local_time(*expires))
+            AuditAction::EmergencyAccess { expires, reason } => format!(
+                "broke the glass ({}, {}): emergency read access until {}",
+                reason.describe(),
+                reason.purpose_of_use(),
+                local_time(*expires)
+            ),
+            AuditAction::SharesReleased { doctor, categories } => format!(
+                "released its key shares of {} to {}",
+                category_labels(categories),
+                self.name(doctor)
+            ),
+            AuditAction::EscrowPolicySet { categories } if categories.is_empty() => {
+                "stopped escrowing keys for emergencies".into()
             }
+            AuditAction::EscrowPolicySet { categories } => format!(
+                "chose what opens in an emergency: {}",
+                category_labels(categories)
+            ),
             AuditAction::KeyRotated {
                 category,
                 epoch,
@@ -473,12 +496,54 @@ mod tests {
         );
         let emergency = said(
             "wasm1doctoraddressabcd",
-            AuditAction::EmergencyAccess { expires },
+            AuditAction::EmergencyAccess {
+                expires,
+                reason: ehr_types::escrow::EmergencyReason::IncapablePatient {},
+            },
         );
-        assert!(emergency.ends_with(&format!(
-            "emergency read access until {}",
-            local_time(expires)
-        )));
+        assert_eq!(
+            emergency,
+            format!(
+                "Dr Ana Lima, St Mary Hospital broke the glass (treatment of a patient who cannot consent, ETREAT): emergency read access until {}",
+                local_time(expires)
+            )
+        );
+        let coded = said(
+            "wasm1doctoraddressabcd",
+            AuditAction::EmergencyAccess {
+                expires,
+                reason: ehr_types::escrow::EmergencyReason::Other {
+                    code: "MASS-CASUALTY".into(),
+                },
+            },
+        );
+        assert!(
+            coded.contains("(reason code MASS-CASUALTY, BTG)"),
+            "{coded}"
+        );
+        assert_eq!(
+            said(
+                "wasm1doctorwithdrawnab",
+                AuditAction::SharesReleased {
+                    doctor: Addr::unchecked("wasm1doctoraddressabcd"),
+                    categories: vec![Category::Allergy, Category::Prescription],
+                }
+            ),
+            "Dr Ben Okafor, St Mary Hospital released its key shares of Allergy, Prescription to Dr Ana Lima, St Mary Hospital"
+        );
+        assert_eq!(
+            said(
+                me,
+                AuditAction::EscrowPolicySet {
+                    categories: vec![Category::Allergy]
+                }
+            ),
+            "You chose what opens in an emergency: Allergy"
+        );
+        assert_eq!(
+            said(me, AuditAction::EscrowPolicySet { categories: vec![] }),
+            "You stopped escrowing keys for emergencies"
+        );
     }
 
     #[test]

@@ -79,6 +79,16 @@ pub enum ClientError {
     #[error("{0}")]
     KeyMismatch(String),
 
+    /// An emergency doctor's key for this file comes from the trustees, and not enough have
+    /// released their shares yet.
+    #[error("waiting for the trustees: {released} of the {needed} key shares of {category} epoch {epoch} are released so far (the trustees' agents release them while your emergency access is active)")]
+    AwaitingTrustees {
+        category: &'static str,
+        epoch: u32,
+        released: usize,
+        needed: u8,
+    },
+
     /// Another writer's version or key rotation landed between this writer's read and its write.
     #[error("{0}")]
     WriteRace(String),

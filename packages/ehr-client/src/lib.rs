@@ -5,9 +5,11 @@
 pub mod chain;
 pub mod directory;
 pub mod error;
+pub mod escrow;
 pub mod identity;
 pub mod records;
 pub mod storage;
+pub mod trustee;
 
 pub use chain::{ChainClient, ChainConfig, ContractMsg, PendingTx, Session, Signer, TxOutcome};
 pub use directory::{local_time, AuditLine, Directory};

@@ -153,9 +153,19 @@ impl Ehr {
                 held.remember(&self.identity, context, key)?;
             }
             if !full {
-                return Ok(held.keyring);
+                break;
             }
         }
+        // Keys an emergency opened: combined from the trustees' released shares, each time
+        // (they are kept nowhere else, so they cannot outlive what the chain released).
+        let mut keyring = held.keyring;
+        self.combine_released(patient.id, &mut keyring).await?;
+        Ok(keyring)
+    }
+
+    /// The patient's own category keys (the owner only).
+    pub(crate) async fn patient_keyring(&self, patient: &PatientInfo) -> Result<CategoryKeyring> {
+        Ok(self.own_keys(patient).await?.keyring)
     }
 
     /// The patient's own category keys: the local copy, completed from the envelopes the patient
@@ -206,7 +216,22 @@ impl Ehr {
                 envelope: Binary::from(envelope.as_bytes().to_vec()),
             }],
         };
-        self.session.execute(&[ContractMsg::Access(msg)]).await?;
+        let mut msgs = vec![ContractMsg::Access(msg)];
+        // An escrowed category's first key is escrowed with it, like every rotation's.
+        let shares = self.rotation_escrow(context, &key).await?;
+        if !shares.is_empty() {
+            msgs.push(ContractMsg::Access(
+                ehr_types::access::ExecuteMsg::EscrowShares {
+                    patient_id: context.patient_id,
+                    escrows: vec![ehr_types::escrow::EpochEscrow {
+                        category: context.category,
+                        epoch: context.epoch,
+                        shares,
+                    }],
+                },
+            ));
+        }
+        self.session.execute(&msgs).await?;
         own.remember(&self.identity, context, key.clone())?;
         Ok(key)
     }
@@ -298,6 +323,7 @@ impl Ehr {
             epoch,
             own_envelope: Binary::from(own_envelope.as_bytes().to_vec()),
             envelopes,
+            escrow: self.rotation_escrow(context, &key).await?,
         };
         Ok(WritingKey {
             epoch,
@@ -341,7 +367,10 @@ impl Ehr {
     }
 
     /// A provider's published X25519 key; `None` when it has published none.
-    async fn provider_public_key(&self, address: &str) -> Result<Option<X25519PublicKey>> {
+    pub(crate) async fn provider_public_key(
+        &self,
+        address: &str,
+    ) -> Result<Option<X25519PublicKey>> {
         let provider: ProviderInfo = match self
             .session
             .chain
@@ -767,7 +796,51 @@ impl Ehr {
             epoch: header.epoch,
             record_version: version,
         })?;
-        Ok(keyring.decrypt_file(&file)?.plaintext.to_vec())
+        match keyring.decrypt_file(&file) {
+            Ok(opened) => Ok(opened.plaintext.to_vec()),
+            Err(ehr_crypto::CryptoError::MissingCategoryKey { .. }) if !self.is_owner(patient) => {
+                Err(self.missing_key(patient.id, category, header.epoch).await?)
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// Why a non-owner has no key for (category, epoch): still waiting for the trustees during
+    /// an emergency, or simply no key.
+    async fn missing_key(
+        &self,
+        patient_id: PatientId,
+        category: Category,
+        epoch: u32,
+    ) -> Result<ClientError> {
+        let missing = ClientError::Crypto(ehr_crypto::CryptoError::MissingCategoryKey {
+            patient_id,
+            category: category.name(),
+            epoch,
+        });
+        let window: ehr_types::access::EmergencyResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::EmergencyAccess {
+                patient_id,
+                grantee: self.identity.address.clone(),
+            })
+            .await?;
+        if !window.active || !self.escrow_policy(patient_id).await?.contains(&category) {
+            return Ok(missing);
+        }
+        let mut scratch = CategoryKeyring::new();
+        let progress = self.release_progress(patient_id, &mut scratch).await?;
+        let released = progress
+            .iter()
+            .find(|p| p.category == category && p.epoch == epoch)
+            .map_or(0, |p| p.released);
+        Ok(ClientError::AwaitingTrustees {
+            category: category.name(),
+            epoch,
+            released,
+            needed: self.trustees().await?.threshold,
+        })
     }
 
     /// Re-hashes every stored version of a record and compares with the chain, and checks that

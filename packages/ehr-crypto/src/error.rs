@@ -56,6 +56,18 @@ pub enum CryptoError {
     #[error("envelope cannot be sealed to this public key")]
     EnvelopeSealFailed,
 
+    /// Shamir splitting was asked for an impossible (threshold, shares) pair.
+    #[error("cannot split into {shares} shares with threshold {threshold}: need 2 <= threshold <= shares <= 255")]
+    BadSplit { threshold: u8, shares: usize },
+
+    /// Fewer distinct shares than the threshold, or shares of different splits.
+    #[error("{got} distinct key shares of the {needed} needed")]
+    NotEnoughShares { got: usize, needed: u8 },
+
+    /// A share of the wrong length (a share is 1 + 32 bytes).
+    #[error("bad key share: {len} bytes, expected {expected}")]
+    BadShareLength { len: usize, expected: usize },
+
     /// A public or secret key of the wrong length or encoding.
     #[error("invalid {what}: {reason}")]
     InvalidKey { what: &'static str, reason: String },

@@ -7,6 +7,7 @@
 //!   DHKEM(X25519, HKDF-SHA256) / HKDF-SHA256 / ChaCha20-Poly1305.
 //! * [`wallet`]: mnemonic → secp256k1 key → `wasm` address; Keplr-compatible ADR-36 signatures;
 //!   X25519 key derived from the signature of a fixed message.
+//! * [`escrow`]: category keys split into k-of-n Shamir shares sealed to trustees (break glass).
 //! * [`sha256_hex`]: the value stored on chain for a ciphertext.
 //!
 //! All secrets zeroize on drop. No function panics on any input; failures are [`CryptoError`].
@@ -15,6 +16,7 @@
 
 pub mod envelope;
 pub mod error;
+pub mod escrow;
 pub mod file;
 pub mod keyring;
 pub mod keys;

@@ -99,6 +99,7 @@ pub fn rotate_key_msg(
                 envelope: envelope.clone(),
             })
             .collect(),
+        escrow: vec![],
     }
 }
 
@@ -461,6 +462,43 @@ impl Suite {
 
     /// The message that opens the category's next epoch with (stand-in) envelopes for every
     /// party the access contract lists as a reader (a doctor who writes is one).
+    /// The admin names the trustees (threshold `threshold`); each publishes a stand-in key.
+    pub fn set_trustees(&mut self, trustees: &[&Addr], threshold: u8) {
+        let admin = self.admin.clone();
+        let msg = access::ExecuteMsg::SetTrustees {
+            trustees: trustees.iter().map(|t| t.to_string()).collect(),
+            threshold,
+        };
+        self.execute(&admin, Target::Access, &msg)
+            .expect("set trustees");
+        for (n, trustee) in trustees.iter().enumerate() {
+            let msg = access::ExecuteMsg::SetTrusteeKey {
+                encryption_key: sample_public_key(20 + n as u8),
+            };
+            self.execute(trustee, Target::Access, &msg)
+                .expect("trustee key");
+        }
+    }
+
+    /// Stand-in shares of (category, epoch) for every trustee of the current set.
+    pub fn sample_shares(
+        &self,
+        category: Category,
+        epoch: u32,
+    ) -> Vec<ehr_types::escrow::TrusteeShare> {
+        let trustees: ehr_types::escrow::TrusteesResponse = self
+            .query(Target::Access, &access::QueryMsg::Trustees {})
+            .expect("trustees");
+        trustees
+            .trustees
+            .iter()
+            .map(|t| ehr_types::escrow::TrusteeShare {
+                trustee: t.address.to_string(),
+                share: sample_envelope(category, epoch).envelope,
+            })
+            .collect()
+    }
+
     pub fn rotation_msg(&self, patient_id: PatientId, category: Category) -> access::ExecuteMsg {
         let epoch = self.epoch(patient_id, category) + 1;
         let recipients = self.readers(patient_id, category);
@@ -571,7 +609,10 @@ impl Suite {
         doctor: &Addr,
         patient_id: PatientId,
     ) -> Result<AppResponse, cosmwasm_std::StdError> {
-        let msg = access::ExecuteMsg::EmergencyAccess { patient_id };
+        let msg = access::ExecuteMsg::EmergencyAccess {
+            patient_id,
+            reason: ehr_types::escrow::EmergencyReason::IncapablePatient {},
+        };
         self.execute(doctor, Target::Access, &msg)
     }
 
@@ -738,6 +779,10 @@ pub struct Roles {
     pub uncredentialed: Addr,
     /// Never seen by either contract.
     pub stranger: Addr,
+    /// One of the network's two trustees (threshold 2), key published.
+    pub trustee: Addr,
+    /// The other trustee.
+    pub other_trustee: Addr,
     /// A Lab record of the patient, added by the patient under epoch 0.
     pub record_id: RecordId,
     /// A pending request of `doctor_without_grant` to read the patient's Lab records.
@@ -757,9 +802,12 @@ impl Suite {
             "doctor_revoked",
             "uncredentialed",
             "stranger",
+            "trustee",
+            "other_trustee",
         ];
-        let [patient, other_patient, with_grant, without_grant, expired, revoked, uncredentialed, stranger] =
+        let [patient, other_patient, with_grant, without_grant, expired, revoked, uncredentialed, stranger, trustee, other_trustee] =
             names.map(|name| suite.addr(name));
+        suite.set_trustees(&[&trustee, &other_trustee], 2);
         for doctor in [
             &with_grant,
             &without_grant,
@@ -808,6 +856,8 @@ impl Suite {
             doctor_revoked: revoked,
             uncredentialed,
             stranger,
+            trustee,
+            other_trustee,
             record_id,
             request_id,
         };

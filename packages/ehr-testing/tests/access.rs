@@ -1018,7 +1018,10 @@ fn emergency_access_is_read_only_time_boxed_and_audited() {
         .execute(
             &doctor,
             Target::Access,
-            &access::ExecuteMsg::EmergencyAccess { patient_id: id },
+            &access::ExecuteMsg::EmergencyAccess {
+                patient_id: id,
+                reason: ehr_types::escrow::EmergencyReason::IncapablePatient {},
+            },
         )
         .unwrap();
     assert_eq!(

@@ -515,6 +515,7 @@ fn client_write(
                     epoch,
                     own_envelope,
                     envelopes,
+                    escrow: vec![],
                 },
             ));
             (epoch, key, true)
@@ -834,6 +835,7 @@ impl World {
             Op::Emergency { doctor } => {
                 let msg = access::ExecuteMsg::EmergencyAccess {
                     patient_id: self.patient_id,
+                    reason: ehr_types::escrow::EmergencyReason::IncapablePatient {},
                 };
                 let addr = self.doctors[doctor].addr.clone();
                 let outcome = self.execute(&addr, Target::Access, &msg);

@@ -139,7 +139,10 @@ fn no_fixture_bytes_reach_contract_state() {
         .execute(
             &roles.doctor_expired_grant,
             Target::Access,
-            &access::ExecuteMsg::EmergencyAccess { patient_id: id },
+            &access::ExecuteMsg::EmergencyAccess {
+                patient_id: id,
+                reason: ehr_types::escrow::EmergencyReason::IncapablePatient {},
+            },
         )
         .unwrap();
     suite

@@ -12,6 +12,10 @@ use ehr_access::ContractError as AccessError;
 use ehr_registry::ContractError as RegistryError;
 use ehr_testing::{sample_blob, sample_envelope, sample_public_key, Roles, Suite, Target};
 use ehr_types::access::{self, KeyHolder, KeyHoldersResponse, RequestStatus, Scope};
+use ehr_types::escrow::{
+    EmergencyReason, EpochEscrow, EscrowPolicyResponse, EscrowedSharesResponse, ReleasedShare,
+    ReleasedSharesResponse, TrusteesResponse,
+};
 use ehr_types::registry::{self, PatientStatus, RecordStatus};
 use ehr_types::{AuditAction, Category};
 use serde::de::DeserializeOwned;
@@ -28,11 +32,12 @@ enum Role {
     DoctorAfterRevoke,
     Uncredentialed,
     Stranger,
+    Trustee,
 }
 
 use Role::*;
 
-const ALL_ROLES: [Role; 9] = [
+const ALL_ROLES: [Role; 10] = [
     Admin,
     PatientOwner,
     OtherPatient,
@@ -42,6 +47,7 @@ const ALL_ROLES: [Role; 9] = [
     DoctorAfterRevoke,
     Uncredentialed,
     Stranger,
+    Trustee,
 ];
 const CREDENTIALED_DOCTORS: [Role; 4] = [
     DoctorWithGrant,
@@ -62,6 +68,7 @@ fn address(roles: &Roles, role: Role) -> Addr {
         DoctorAfterRevoke => roles.doctor_revoked.clone(),
         Uncredentialed => roles.uncredentialed.clone(),
         Stranger => roles.stranger.clone(),
+        Trustee => roles.trustee.clone(),
     }
 }
 
@@ -349,6 +356,52 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
         |_, roles| {
             Msg::Access(access::ExecuteMsg::EmergencyAccess {
                 patient_id: roles.patient_id,
+                reason: EmergencyReason::IncapablePatient {},
+            })
+        },
+        |suite, _| {
+            Msg::Access(access::ExecuteMsg::SetTrustees {
+                trustees: ["t1", "t2", "t3"]
+                    .map(|name| suite.addr(name).to_string())
+                    .to_vec(),
+                threshold: 2,
+            })
+        },
+        |_, _| {
+            Msg::Access(access::ExecuteMsg::SetTrusteeKey {
+                encryption_key: sample_public_key(30),
+            })
+        },
+        |_, roles| {
+            Msg::Access(access::ExecuteMsg::SetEscrowPolicy {
+                patient_id: roles.patient_id,
+                categories: vec![Category::Allergy],
+            })
+        },
+        |suite, roles| {
+            escrow_allergy(suite, roles);
+            Msg::Access(access::ExecuteMsg::EscrowShares {
+                patient_id: roles.patient_id,
+                escrows: vec![EpochEscrow {
+                    category: Category::Allergy,
+                    epoch: 0,
+                    shares: suite.sample_shares(Category::Allergy, 0),
+                }],
+            })
+        },
+        |suite, roles| {
+            escrow_allergy(suite, roles);
+            suite
+                .emergency_access(&roles.doctor_without_grant, roles.patient_id)
+                .expect("emergency");
+            Msg::Access(access::ExecuteMsg::ReleaseShares {
+                patient_id: roles.patient_id,
+                doctor: roles.doctor_without_grant.to_string(),
+                shares: vec![ReleasedShare {
+                    category: Category::Allergy,
+                    epoch: 1,
+                    share: sample_envelope(Category::Allergy, 9).envelope,
+                }],
             })
         },
         |_, roles| {
@@ -359,6 +412,52 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
             })
         },
     ]
+}
+
+/// The patient escrows Allergy; its current epoch (1) has both trustees' shares.
+fn escrow_allergy(suite: &mut Suite, roles: &Roles) {
+    let patient = roles.patient.clone();
+    let msgs = [
+        access::ExecuteMsg::SetEscrowPolicy {
+            patient_id: roles.patient_id,
+            categories: vec![Category::Allergy],
+        },
+        access::ExecuteMsg::EscrowShares {
+            patient_id: roles.patient_id,
+            escrows: vec![EpochEscrow {
+                category: Category::Allergy,
+                epoch: 1,
+                shares: suite.sample_shares(Category::Allergy, 1),
+            }],
+        },
+    ];
+    for msg in msgs {
+        suite
+            .execute(&patient, Target::Access, &msg)
+            .expect("escrow");
+    }
+}
+
+fn not_trustee(roles: &Roles, role: Role) -> String {
+    AccessError::NotTrustee {
+        address: address(roles, role).into_string(),
+    }
+    .to_string()
+}
+
+fn escrowed_of(suite: &Suite, roles: &Roles, trustee: &Addr) -> Vec<(Category, u32)> {
+    let held: EscrowedSharesResponse = suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::EscrowedShares {
+                patient_id: roles.patient_id,
+                trustee: trustee.to_string(),
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap();
+    held.shares.iter().map(|s| (s.category, s.epoch)).collect()
 }
 
 /// Who may send each message and what it changes: one arm per ExecuteMsg variant.
@@ -870,7 +969,112 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                     last_audit(suite, roles.patient_id),
                     (
                         address(roles, role),
-                        AuditAction::EmergencyAccess { expires }
+                        AuditAction::EmergencyAccess {
+                            expires,
+                            reason: EmergencyReason::IncapablePatient {}
+                        }
+                    )
+                );
+            },
+        },
+        M::SetTrustees { .. } => Rule {
+            expect: |role, _| only(&[Admin], role, access_unauthorized("set trustees")),
+            effect: |suite, _, _| {
+                let set: TrusteesResponse = suite
+                    .query(Target::Access, &access::QueryMsg::Trustees {})
+                    .unwrap();
+                let members: Vec<Addr> = set.trustees.iter().map(|t| t.address.clone()).collect();
+                assert_eq!(
+                    (members, set.threshold, set.set_version),
+                    (["t1", "t2", "t3"].map(|n| suite.addr(n)).to_vec(), 2, 2)
+                );
+                assert!(set.trustees.iter().all(|t| t.encryption_key.is_none()));
+            },
+        },
+        M::SetTrusteeKey { .. } => Rule {
+            expect: |role, roles| only(&[Trustee], role, not_trustee(roles, role)),
+            effect: |suite, roles, _| {
+                let set: TrusteesResponse = suite
+                    .query(Target::Access, &access::QueryMsg::Trustees {})
+                    .unwrap();
+                let mine = set.trustees.iter().find(|t| t.address == roles.trustee);
+                assert_eq!(
+                    mine.and_then(|t| t.encryption_key.clone()),
+                    Some(sample_public_key(30))
+                );
+            },
+        },
+        M::SetEscrowPolicy { .. } => Rule {
+            expect: |role, _| {
+                only(
+                    &[PatientOwner],
+                    role,
+                    access_unauthorized("set escrow policy"),
+                )
+            },
+            effect: |suite, roles, _| {
+                let policy: EscrowPolicyResponse = suite
+                    .query(
+                        Target::Access,
+                        &access::QueryMsg::EscrowPolicy {
+                            patient_id: roles.patient_id,
+                        },
+                    )
+                    .unwrap();
+                assert_eq!(policy.categories, vec![Category::Allergy]);
+                assert_eq!(
+                    last_audit(suite, roles.patient_id),
+                    (
+                        roles.patient.clone(),
+                        AuditAction::EscrowPolicySet {
+                            categories: vec![Category::Allergy]
+                        }
+                    )
+                );
+            },
+        },
+        M::EscrowShares { .. } => Rule {
+            expect: |role, _| only(&[PatientOwner], role, access_unauthorized("escrow shares")),
+            effect: |suite, roles, _| {
+                for trustee in [&roles.trustee, &roles.other_trustee] {
+                    assert_eq!(
+                        escrowed_of(suite, roles, trustee),
+                        vec![(Category::Allergy, 0), (Category::Allergy, 1)]
+                    );
+                }
+            },
+        },
+        M::ReleaseShares { .. } => Rule {
+            expect: |role, roles| only(&[Trustee], role, not_trustee(roles, role)),
+            effect: |suite, roles, _| {
+                let doctor = roles.doctor_without_grant.clone();
+                let released: ReleasedSharesResponse = suite
+                    .query(
+                        Target::Access,
+                        &access::QueryMsg::ReleasedShares {
+                            patient_id: roles.patient_id,
+                            doctor: doctor.to_string(),
+                            start_after: None,
+                            limit: None,
+                        },
+                    )
+                    .unwrap();
+                let got: Vec<_> = released
+                    .shares
+                    .iter()
+                    .map(|s| (s.category, s.epoch, s.trustee.clone(), s.threshold))
+                    .collect();
+                assert_eq!(got, vec![(Category::Allergy, 1, roles.trustee.clone(), 2)]);
+                // The doctor may now come to hold the current key: it is tracked as a holder.
+                assert!(holders(suite, roles, Category::Allergy).contains(&(doctor.clone(), true)));
+                assert_eq!(
+                    last_audit(suite, roles.patient_id),
+                    (
+                        roles.trustee.clone(),
+                        AuditAction::SharesReleased {
+                            doctor,
+                            categories: vec![Category::Allergy]
+                        }
                     )
                 );
             },
@@ -984,6 +1188,6 @@ fn every_execute_msg_for_every_role() {
             }
         }
     }
-    assert_eq!(allowed + refused, 26 * 9);
+    assert_eq!(allowed + refused, 31 * 10);
     println!("role matrix: {allowed} allowed, {refused} refused with the exact error");
 }

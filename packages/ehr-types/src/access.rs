@@ -3,6 +3,11 @@
 use cosmwasm_schema::{cw_serde, QueryResponses};
 use cosmwasm_std::{Addr, Binary, Timestamp};
 
+use crate::escrow::{
+    EmergenciesResponse, EmergencyReason, EpochEscrow, EscrowCursor, EscrowPolicyResponse,
+    EscrowedSharesResponse, ReleaseCursor, ReleasedShare, ReleasedSharesResponse, TrusteeShare,
+    TrusteesResponse,
+};
 use crate::{AuditAction, AuditEntry, Category, PatientId, RequestId};
 
 #[cw_serde]
@@ -99,10 +104,46 @@ pub enum ExecuteMsg {
         epoch: u32,
         own_envelope: Binary,
         envelopes: Vec<RecipientEnvelope>,
+        /// When the patient escrows `category`: the new key's share for every trustee (one
+        /// each, the current trustee set), so the new epoch opens in an emergency too. Empty
+        /// otherwise (and may be left out).
+        #[serde(default)]
+        escrow: Vec<TrusteeShare>,
     },
-    /// A credentialed doctor: time-boxed read access to every category without the patient's
-    /// approval, always written to the patient's audit log.
-    EmergencyAccess { patient_id: PatientId },
+    /// A credentialed doctor: time-boxed read access without the patient's approval, with a
+    /// coded reason, always written to the patient's audit log. Trustees then release the
+    /// shares of the patient's escrowed categories to this doctor.
+    EmergencyAccess {
+        patient_id: PatientId,
+        reason: EmergencyReason,
+    },
+    /// Admin only: the network's trustees (at most `MAX_TRUSTEES`) and how many of them must
+    /// release a share to open a key (at least `MIN_THRESHOLD`, at most the set's size).
+    SetTrustees {
+        trustees: Vec<String>,
+        threshold: u8,
+    },
+    /// A trustee of the current set: publish the X25519 key patients seal shares to.
+    SetTrusteeKey { encryption_key: Binary },
+    /// The patient: the categories opened in an emergency (empty: none). Every epoch of them
+    /// needs its shares (`EscrowShares` for the existing ones, `RotateKey.escrow` for new ones).
+    SetEscrowPolicy {
+        patient_id: PatientId,
+        categories: Vec<Category>,
+    },
+    /// The patient: store the trustees' shares of existing epochs of escrowed categories (at
+    /// most `MAX_ESCROWS_PER_MESSAGE` epochs, one share per trustee each).
+    EscrowShares {
+        patient_id: PatientId,
+        escrows: Vec<EpochEscrow>,
+    },
+    /// A trustee: its shares, re-sealed to `doctor`, while that doctor's emergency access to
+    /// the patient is active; only escrowed categories, once per share and window.
+    ReleaseShares {
+        patient_id: PatientId,
+        doctor: String,
+        shares: Vec<ReleasedShare>,
+    },
     /// The registry only: append registry actions, in order, to the patient's audit log.
     LogActions {
         patient_id: PatientId,
@@ -148,6 +189,32 @@ pub enum QueryMsg {
     EmergencyAccess {
         patient_id: PatientId,
         grantee: String,
+    },
+    /// Every emergency access in the order declared, from after `start_after` (a `seq`).
+    #[returns(EmergenciesResponse)]
+    Emergencies {
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
+    #[returns(TrusteesResponse)]
+    Trustees {},
+    #[returns(EscrowPolicyResponse)]
+    EscrowPolicy { patient_id: PatientId },
+    /// The shares one trustee holds for a patient, by (category, epoch).
+    #[returns(EscrowedSharesResponse)]
+    EscrowedShares {
+        patient_id: PatientId,
+        trustee: String,
+        start_after: Option<EscrowCursor>,
+        limit: Option<u32>,
+    },
+    /// The shares released to a doctor for a patient, by (category, epoch, trustee).
+    #[returns(ReleasedSharesResponse)]
+    ReleasedShares {
+        patient_id: PatientId,
+        doctor: String,
+        start_after: Option<ReleaseCursor>,
+        limit: Option<u32>,
     },
     #[returns(AccessRequestInfo)]
     Request { request_id: RequestId },
@@ -246,6 +313,8 @@ pub struct EmergencyResponse {
     /// When the emergency access ends (or ended).
     pub expires: Option<Timestamp>,
     pub active: bool,
+    pub started: Option<Timestamp>,
+    pub reason: Option<EmergencyReason>,
 }
 
 #[cw_serde]

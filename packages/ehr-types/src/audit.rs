@@ -2,6 +2,7 @@ use cosmwasm_schema::cw_serde;
 use cosmwasm_std::{Addr, Timestamp};
 
 use crate::access::Scope;
+use crate::escrow::EmergencyReason;
 use crate::{Category, PatientId, RecordId, RequestId};
 
 /// One entry of a patient's audit log, kept by the access contract.
@@ -58,6 +59,16 @@ pub enum AuditAction {
     },
     EmergencyAccess {
         expires: Timestamp,
+        reason: EmergencyReason,
+    },
+    /// A trustee (the actor) released its shares of these categories to an emergency doctor.
+    SharesReleased {
+        doctor: Addr,
+        categories: Vec<Category>,
+    },
+    /// The patient chose the categories opened in an emergency.
+    EscrowPolicySet {
+        categories: Vec<Category>,
     },
     /// A new category key for `epoch`, handed to the patient and `holders` other parties.
     KeyRotated {

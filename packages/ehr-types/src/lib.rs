@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod blob;
 pub mod category;
+pub mod escrow;
 pub mod pagination;
 pub mod registry;
 pub mod validate;

@@ -4,6 +4,7 @@ use cosmwasm_std::Binary;
 use thiserror::Error;
 
 use crate::blob::BlobRef;
+use crate::escrow::{EmergencyReason, MAX_REASON_CODE_LEN};
 
 pub const SHA256_HEX_LEN: usize = 64;
 pub const MAX_URI_LEN: usize = 256;
@@ -44,6 +45,8 @@ pub enum ValidationError {
     TooManyEnvelopes,
     #[error("expected 1 to {MAX_RECORDS_PER_MESSAGE} records in one message, got {count}")]
     InvalidRecordCount { count: usize },
+    #[error("invalid emergency reason code: 2 to {MAX_REASON_CODE_LEN} of A-Z, 0-9 and '-'")]
+    InvalidReasonCode,
     #[error("invalid {field}: {rule}")]
     InvalidDirectoryText {
         field: DirectoryField,
@@ -96,6 +99,21 @@ impl std::fmt::Display for DirectoryTextRule {
             }
             DirectoryTextRule::ControlCharacter => {
                 f.write_str("no control or text-direction characters")
+            }
+        }
+    }
+}
+
+/// An `Other` reason's code is a short policy code, never free text (nothing clinical on chain).
+pub fn validate_emergency_reason(reason: &EmergencyReason) -> Result<(), ValidationError> {
+    match reason {
+        EmergencyReason::IncapablePatient {} => Ok(()),
+        EmergencyReason::Other { code } => {
+            let allowed = |c: u8| c.is_ascii_uppercase() || c.is_ascii_digit() || c == b'-';
+            if (2..=MAX_REASON_CODE_LEN).contains(&code.len()) && code.bytes().all(allowed) {
+                Ok(())
+            } else {
+                Err(ValidationError::InvalidReasonCode)
             }
         }
     }
@@ -322,5 +340,22 @@ mod tests {
             refused(Organization, &"o".repeat(97)),
             Some(DirectoryTextRule::TooLong { max_chars: 96 })
         );
+    }
+
+    #[test]
+    fn emergency_reason_codes_are_short_policy_codes() {
+        let other = |code: &str| EmergencyReason::Other { code: code.into() };
+        assert_eq!(
+            validate_emergency_reason(&EmergencyReason::IncapablePatient {}),
+            Ok(())
+        );
+        assert_eq!(validate_emergency_reason(&other("MASS-CASUALTY")), Ok(()));
+        for bad in ["", "X", "mass", "PATIENT HAS HIV", &"A".repeat(17)] {
+            assert_eq!(
+                validate_emergency_reason(&other(bad)),
+                Err(ValidationError::InvalidReasonCode),
+                "{bad:?}"
+            );
+        }
     }
 }

@@ -1,0 +1,478 @@
+//! Break-glass key escrow. The admin names the network's trustees and threshold k; a patient
+//! escrows categories by storing, for every epoch of each, one Shamir share of its key per
+//! trustee, sealed to that trustee (the contract sees only ciphertext and cannot check the
+//! split: the patient's client is the dealer). While a doctor's emergency access is active, each
+//! trustee may release its shares re-sealed to that doctor, once per share and window; with k of
+//! them the doctor's client opens the escrowed categories. A release of the current epoch makes
+//! the doctor one of its key holders, so the window's end makes the epoch stale and the next
+//! write rotates the key past the doctor.
+
+use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage};
+use cw_storage_plus::Bound;
+use ehr_types::escrow::{
+    EpochEscrow, EscrowCursor, EscrowPolicyResponse, EscrowedShare, EscrowedSharesResponse,
+    ReleaseCursor, ReleasedShare, ReleasedShareInfo, ReleasedSharesResponse, TrusteeInfo,
+    TrusteeShare, TrusteesResponse, MAX_ESCROWS_PER_MESSAGE, MAX_RELEASES_PER_MESSAGE,
+    MAX_TRUSTEES, MIN_THRESHOLD,
+};
+use ehr_types::pagination::page_size;
+use ehr_types::validate::{validate_envelope, validate_public_key};
+use ehr_types::{AuditAction, Category, PatientId};
+
+use crate::audit::append;
+use crate::contract::validate_address;
+use crate::error::ContractError;
+use crate::grants::validate_categories;
+use crate::keys::{add_holder, current_epoch};
+use crate::registry_client::load_owned_active_patient;
+use crate::state::{
+    category_epoch_key, release_key, split_category_epoch_key, StoredRelease, StoredShare,
+    TrusteeSet, CONFIG, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES, TRUSTEE_KEYS,
+};
+
+pub fn execute_set_trustees(
+    deps: DepsMut,
+    info: MessageInfo,
+    trustees: Vec<String>,
+    threshold: u8,
+) -> Result<Response, ContractError> {
+    if CONFIG.load(deps.storage)?.admin != info.sender {
+        return Err(ContractError::unauthorized("set trustees"));
+    }
+    let invalid = ContractError::InvalidTrusteeSet { max: MAX_TRUSTEES };
+    if !(2..=MAX_TRUSTEES).contains(&trustees.len())
+        || threshold < MIN_THRESHOLD
+        || usize::from(threshold) > trustees.len()
+    {
+        return Err(invalid);
+    }
+    // Bounded by MAX_TRUSTEES.
+    let mut members: Vec<Addr> = Vec::with_capacity(trustees.len());
+    for trustee in &trustees {
+        let trustee = validate_address(deps.api, trustee)?;
+        if members.contains(&trustee) {
+            return Err(invalid);
+        }
+        members.push(trustee);
+    }
+    let version = TRUSTEES
+        .may_load(deps.storage)?
+        .map_or(1, |set| set.version + 1);
+    TRUSTEES.save(
+        deps.storage,
+        &TrusteeSet {
+            members,
+            threshold,
+            version,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "set_trustees")
+        .add_attribute("threshold", threshold.to_string())
+        .add_attribute("set_version", version.to_string()))
+}
+
+fn load_trustees(storage: &dyn Storage) -> Result<TrusteeSet, ContractError> {
+    TRUSTEES.may_load(storage)?.ok_or(ContractError::NoTrustees)
+}
+
+fn ensure_trustee(storage: &dyn Storage, address: &Addr) -> Result<TrusteeSet, ContractError> {
+    let set = load_trustees(storage)?;
+    if set.members.contains(address) {
+        Ok(set)
+    } else {
+        Err(ContractError::NotTrustee {
+            address: address.to_string(),
+        })
+    }
+}
+
+pub fn execute_set_trustee_key(
+    deps: DepsMut,
+    info: MessageInfo,
+    encryption_key: Binary,
+) -> Result<Response, ContractError> {
+    ensure_trustee(deps.storage, &info.sender)?;
+    validate_public_key(&encryption_key)?;
+    TRUSTEE_KEYS.save(deps.storage, &info.sender, &encryption_key)?;
+    Ok(Response::new()
+        .add_attribute("action", "set_trustee_key")
+        .add_attribute("trustee", info.sender))
+}
+
+pub fn execute_set_escrow_policy(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    categories: Vec<Category>,
+) -> Result<Response, ContractError> {
+    load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "set escrow policy")?;
+    let categories = if categories.is_empty() {
+        ESCROW_POLICY.remove(deps.storage, patient_id);
+        categories
+    } else {
+        let categories = validate_categories(&categories)?;
+        let set = load_trustees(deps.storage)?;
+        // Bounded by MAX_TRUSTEES: shares can only be sealed to published keys.
+        for trustee in &set.members {
+            if !TRUSTEE_KEYS.has(deps.storage, trustee) {
+                return Err(ContractError::TrusteeKeyMissing {
+                    trustee: trustee.to_string(),
+                });
+            }
+        }
+        ESCROW_POLICY.save(deps.storage, patient_id, &categories)?;
+        categories
+    };
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender,
+        AuditAction::EscrowPolicySet { categories },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "set_escrow_policy")
+        .add_attribute("patient_id", patient_id.to_string()))
+}
+
+pub fn escrowed_categories(
+    storage: &dyn Storage,
+    patient_id: PatientId,
+) -> Result<Vec<Category>, ContractError> {
+    Ok(ESCROW_POLICY
+        .may_load(storage, patient_id)?
+        .unwrap_or_default())
+}
+
+/// Checks one share per trustee of the current set and stores them for (category, epoch).
+fn store_shares(
+    storage: &mut dyn Storage,
+    api: &dyn cosmwasm_std::Api,
+    patient_id: PatientId,
+    category: Category,
+    epoch: u32,
+    shares: &[TrusteeShare],
+) -> Result<(), ContractError> {
+    let set = load_trustees(storage)?;
+    let mismatch = ContractError::EscrowSharesMismatch {
+        category,
+        epoch,
+        expected: set.members.len(),
+    };
+    if shares.len() != set.members.len() {
+        return Err(mismatch);
+    }
+    // Bounded by MAX_TRUSTEES shares.
+    let mut seen: Vec<Addr> = Vec::with_capacity(shares.len());
+    for TrusteeShare { trustee, share } in shares {
+        let trustee = validate_address(api, trustee)?;
+        if !set.members.contains(&trustee) || seen.contains(&trustee) {
+            return Err(mismatch);
+        }
+        validate_envelope(share)?;
+        seen.push(trustee);
+    }
+    for (trustee, TrusteeShare { share, .. }) in seen.iter().zip(shares) {
+        ESCROWED.save(
+            storage,
+            (
+                patient_id,
+                trustee,
+                category_epoch_key(category.code(), epoch),
+            ),
+            &StoredShare {
+                set_version: set.version,
+                threshold: set.threshold,
+                share: share.clone(),
+            },
+        )?;
+    }
+    Ok(())
+}
+
+/// A rotation's escrow: the new epoch's shares when the patient escrows `category`, none
+/// otherwise (so a rotation can never leave an escrowed epoch without shares).
+pub fn escrow_rotation(
+    storage: &mut dyn Storage,
+    api: &dyn cosmwasm_std::Api,
+    patient_id: PatientId,
+    category: Category,
+    epoch: u32,
+    shares: &[TrusteeShare],
+) -> Result<(), ContractError> {
+    if escrowed_categories(storage, patient_id)?.contains(&category) {
+        store_shares(storage, api, patient_id, category, epoch, shares)
+    } else if shares.is_empty() {
+        Ok(())
+    } else {
+        Err(ContractError::CategoryNotEscrowed {
+            patient_id,
+            category,
+        })
+    }
+}
+
+pub fn execute_escrow_shares(
+    deps: DepsMut,
+    info: MessageInfo,
+    patient_id: PatientId,
+    escrows: Vec<EpochEscrow>,
+) -> Result<Response, ContractError> {
+    load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "escrow shares")?;
+    if escrows.len() > MAX_ESCROWS_PER_MESSAGE {
+        return Err(ContractError::TooManyEscrowItems {
+            max: MAX_ESCROWS_PER_MESSAGE,
+        });
+    }
+    let policy = escrowed_categories(deps.storage, patient_id)?;
+    // Bounded by MAX_ESCROWS_PER_MESSAGE epochs of MAX_TRUSTEES shares.
+    for EpochEscrow {
+        category,
+        epoch,
+        shares,
+    } in &escrows
+    {
+        if !policy.contains(category) {
+            return Err(ContractError::CategoryNotEscrowed {
+                patient_id,
+                category: *category,
+            });
+        }
+        let current = current_epoch(deps.storage, patient_id, *category)?;
+        if *epoch > current {
+            return Err(ContractError::EnvelopeEpochAhead {
+                category: *category,
+                epoch: *epoch,
+                current,
+            });
+        }
+        store_shares(
+            deps.storage,
+            deps.api,
+            patient_id,
+            *category,
+            *epoch,
+            shares,
+        )?;
+    }
+    Ok(Response::new()
+        .add_attribute("action", "escrow_shares")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("epochs", escrows.len().to_string()))
+}
+
+pub fn execute_release_shares(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    doctor: String,
+    shares: Vec<ReleasedShare>,
+) -> Result<Response, ContractError> {
+    ensure_trustee(deps.storage, &info.sender)?;
+    let doctor = validate_address(deps.api, &doctor)?;
+    if shares.is_empty() || shares.len() > MAX_RELEASES_PER_MESSAGE {
+        return Err(ContractError::TooManyEscrowItems {
+            max: MAX_RELEASES_PER_MESSAGE,
+        });
+    }
+    let window = EMERGENCY
+        .may_load(deps.storage, (patient_id, &doctor))?
+        .filter(|window| window.is_active(env.block.time))
+        .ok_or_else(|| ContractError::NoActiveEmergency {
+            patient_id,
+            doctor: doctor.to_string(),
+        })?;
+    let policy = escrowed_categories(deps.storage, patient_id)?;
+    let mut categories: Vec<Category> = Vec::new();
+    // Bounded by MAX_RELEASES_PER_MESSAGE.
+    for ReleasedShare {
+        category,
+        epoch,
+        share,
+    } in &shares
+    {
+        let (category, epoch) = (*category, *epoch);
+        if !policy.contains(&category) {
+            return Err(ContractError::CategoryNotEscrowed {
+                patient_id,
+                category,
+            });
+        }
+        validate_envelope(share)?;
+        let escrowed = ESCROWED
+            .may_load(
+                deps.storage,
+                (
+                    patient_id,
+                    &info.sender,
+                    category_epoch_key(category.code(), epoch),
+                ),
+            )?
+            .ok_or_else(|| ContractError::ShareNotEscrowed {
+                category,
+                epoch,
+                trustee: info.sender.to_string(),
+            })?;
+        let key = release_key(category.code(), epoch, &info.sender);
+        let earlier = RELEASED.may_load(deps.storage, (patient_id, &doctor, &key))?;
+        if earlier.is_some_and(|release| release.window_started == window.started) {
+            return Err(ContractError::AlreadyReleased {
+                category,
+                epoch,
+                doctor: doctor.to_string(),
+            });
+        }
+        RELEASED.save(
+            deps.storage,
+            (patient_id, &doctor, &key),
+            &StoredRelease {
+                trustee: info.sender.clone(),
+                set_version: escrowed.set_version,
+                threshold: escrowed.threshold,
+                share: share.clone(),
+                released_at: env.block.time,
+                window_started: window.started,
+            },
+        )?;
+        // The doctor may come to hold this epoch's key: track it, so the window's end makes
+        // the epoch stale.
+        if epoch == current_epoch(deps.storage, patient_id, category)? {
+            add_holder(deps.storage, patient_id, category, &doctor)?;
+        }
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+    }
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender.clone(),
+        AuditAction::SharesReleased {
+            doctor: doctor.clone(),
+            categories,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "release_shares")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("doctor", doctor)
+        .add_attribute("trustee", info.sender)
+        .add_attribute("shares", shares.len().to_string()))
+}
+
+pub fn query_trustees(deps: Deps) -> Result<TrusteesResponse, ContractError> {
+    let Some(set) = TRUSTEES.may_load(deps.storage)? else {
+        return Ok(TrusteesResponse {
+            trustees: vec![],
+            threshold: 0,
+            set_version: 0,
+        });
+    };
+    let trustees = set
+        .members
+        .into_iter()
+        .map(|address| {
+            let encryption_key = TRUSTEE_KEYS.may_load(deps.storage, &address)?;
+            Ok(TrusteeInfo {
+                address,
+                encryption_key,
+            })
+        })
+        .collect::<Result<_, ContractError>>()?;
+    Ok(TrusteesResponse {
+        trustees,
+        threshold: set.threshold,
+        set_version: set.version,
+    })
+}
+
+pub fn query_escrow_policy(
+    deps: Deps,
+    patient_id: PatientId,
+) -> Result<EscrowPolicyResponse, ContractError> {
+    Ok(EscrowPolicyResponse {
+        categories: escrowed_categories(deps.storage, patient_id)?,
+    })
+}
+
+pub fn query_escrowed_shares(
+    deps: Deps,
+    patient_id: PatientId,
+    trustee: String,
+    start_after: Option<EscrowCursor>,
+    limit: Option<u32>,
+) -> Result<EscrowedSharesResponse, ContractError> {
+    let trustee = validate_address(deps.api, &trustee)?;
+    let start = start_after
+        .map(|after| Bound::exclusive(category_epoch_key(after.category.code(), after.epoch)));
+    let shares = ESCROWED
+        .prefix((patient_id, &trustee))
+        .range(deps.storage, start, None, Order::Ascending)
+        .take(page_size(limit))
+        .filter_map(|item| match item {
+            Ok((key, stored)) => {
+                let (code, epoch) = split_category_epoch_key(key);
+                Category::from_code(code).map(|category| {
+                    Ok(EscrowedShare {
+                        category,
+                        epoch,
+                        set_version: stored.set_version,
+                        threshold: stored.threshold,
+                        share: stored.share,
+                    })
+                })
+            }
+            Err(err) => Some(Err(err)),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(EscrowedSharesResponse { shares })
+}
+
+pub fn query_released_shares(
+    deps: Deps,
+    patient_id: PatientId,
+    doctor: String,
+    start_after: Option<ReleaseCursor>,
+    limit: Option<u32>,
+) -> Result<ReleasedSharesResponse, ContractError> {
+    let doctor = validate_address(deps.api, &doctor)?;
+    let start = start_after
+        .map(|after| {
+            let trustee = validate_address(deps.api, &after.trustee)?;
+            Ok::<_, ContractError>(release_key(after.category.code(), after.epoch, &trustee))
+        })
+        .transpose()?;
+    let shares = RELEASED
+        .prefix((patient_id, &doctor))
+        .range(
+            deps.storage,
+            start.as_deref().map(Bound::exclusive),
+            None,
+            Order::Ascending,
+        )
+        .take(page_size(limit))
+        .filter_map(|item| match item {
+            Ok((key, stored)) => {
+                let head: [u8; 8] = key.get(..8)?.try_into().ok()?;
+                let (code, epoch) = split_category_epoch_key(u64::from_be_bytes(head));
+                Category::from_code(code).map(|category| {
+                    Ok(ReleasedShareInfo {
+                        category,
+                        epoch,
+                        trustee: stored.trustee,
+                        set_version: stored.set_version,
+                        threshold: stored.threshold,
+                        share: stored.share,
+                        released_at: stored.released_at,
+                    })
+                })
+            }
+            Err(err) => Some(Err(err)),
+        })
+        .collect::<Result<_, _>>()?;
+    Ok(ReleasedSharesResponse { shares })
+}

@@ -1,0 +1,265 @@
+//! Break glass from the client's side: the patient escrows categories (Shamir shares of every
+//! epoch's key, one sealed to each trustee), whoever rotates an escrowed category escrows the
+//! new key in the same transaction, a doctor declares an emergency with a coded reason, and the
+//! doctor's client combines the shares the trustees released into the category keys.
+
+use std::collections::BTreeMap;
+
+use cosmwasm_std::{Addr, Binary};
+use ehr_crypto::escrow::{combine_shares, open_share, seal_share, split_key, ShareContext};
+use ehr_crypto::{CategoryKey, CategoryKeyring, EnvelopeContext, X25519PublicKey};
+use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
+use ehr_types::escrow::{
+    EmergencyReason, EpochEscrow, EscrowPolicyResponse, ReleasedShareInfo, TrusteeShare,
+    TrusteesResponse, MAX_ESCROWS_PER_MESSAGE,
+};
+use ehr_types::registry::PatientInfo;
+use ehr_types::{Category, PatientId};
+
+use crate::chain::{ContractMsg, TxOutcome};
+use crate::error::{ClientError, Result};
+use crate::records::Ehr;
+
+/// How far a doctor's emergency key release has come for one (category, epoch).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ReleaseProgress {
+    pub category: Category,
+    pub epoch: u32,
+    pub released: usize,
+    pub needed: u8,
+}
+
+impl Ehr {
+    pub async fn trustees(&self) -> Result<TrusteesResponse> {
+        self.session.chain.access(&AccessQuery::Trustees {}).await
+    }
+
+    pub async fn escrow_policy(&self, patient_id: PatientId) -> Result<Vec<Category>> {
+        let policy: EscrowPolicyResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::EscrowPolicy { patient_id })
+            .await?;
+        Ok(policy.categories)
+    }
+
+    /// `key` split into one share per trustee of the current set, each sealed to its trustee.
+    pub(crate) async fn escrow_shares(
+        &self,
+        trustees: &TrusteesResponse,
+        context: EnvelopeContext,
+        key: &CategoryKey,
+    ) -> Result<Vec<TrusteeShare>> {
+        let shares = split_key(key, trustees.threshold, trustees.trustees.len())?;
+        let share_context = ShareContext {
+            patient_id: context.patient_id,
+            category: context.category,
+            epoch: context.epoch,
+            set_version: trustees.set_version,
+        };
+        trustees
+            .trustees
+            .iter()
+            .zip(&shares)
+            .map(|(trustee, share)| {
+                let public =
+                    trustee_key(trustee.address.as_str(), trustee.encryption_key.as_ref())?;
+                Ok(TrusteeShare {
+                    trustee: trustee.address.to_string(),
+                    share: Binary::from(seal_share(&public, &share_context, share)?),
+                })
+            })
+            .collect()
+    }
+
+    /// The escrow a rotation of `category` to `context.epoch` must carry: shares when the
+    /// patient escrows the category, none otherwise.
+    pub(crate) async fn rotation_escrow(
+        &self,
+        context: EnvelopeContext,
+        key: &CategoryKey,
+    ) -> Result<Vec<TrusteeShare>> {
+        if !self
+            .escrow_policy(context.patient_id)
+            .await?
+            .contains(&context.category)
+        {
+            return Ok(vec![]);
+        }
+        let trustees = self.trustees().await?;
+        self.escrow_shares(&trustees, context, key).await
+    }
+
+    /// The patient: escrow `categories` (empty: stop escrowing). Every existing epoch of each is
+    /// split and sealed to the current trustees in the same transaction as the policy, so the
+    /// policy never names a category whose keys the trustees cannot release.
+    pub async fn set_escrow(
+        &self,
+        patient: &PatientInfo,
+        categories: Vec<Category>,
+    ) -> Result<(usize, TxOutcome)> {
+        let mut msgs = vec![ContractMsg::Access(AccessMsg::SetEscrowPolicy {
+            patient_id: patient.id,
+            categories: categories.clone(),
+        })];
+        let mut escrows = Vec::new();
+        if !categories.is_empty() {
+            let trustees = self.trustees().await?;
+            if trustees.threshold == 0 {
+                return Err(ClientError::InvalidInput(
+                    "the network has no trustees yet: nothing can be escrowed".into(),
+                ));
+            }
+            let keyring = self.patient_keyring(patient).await?;
+            for &category in &categories {
+                let current = self.current_epoch(patient.id, category).await?;
+                for epoch in 0..=current {
+                    let context = EnvelopeContext {
+                        patient_id: patient.id,
+                        category,
+                        epoch,
+                    };
+                    // An epoch nobody ever wrote with has no key yet: the first write makes
+                    // one, and escrows it with its rotation or with `own_key`.
+                    let Some(key) = keyring.get(&context) else {
+                        continue;
+                    };
+                    escrows.push(EpochEscrow {
+                        category,
+                        epoch,
+                        shares: self.escrow_shares(&trustees, context, key).await?,
+                    });
+                }
+            }
+        }
+        let epochs = escrows.len();
+        for chunk in escrows.chunks(MAX_ESCROWS_PER_MESSAGE) {
+            msgs.push(ContractMsg::Access(AccessMsg::EscrowShares {
+                patient_id: patient.id,
+                escrows: chunk.to_vec(),
+            }));
+        }
+        Ok((epochs, self.session.execute(&msgs).await?))
+    }
+
+    /// A credentialed doctor: break the glass.
+    pub async fn emergency(
+        &self,
+        patient_id: PatientId,
+        reason: EmergencyReason,
+    ) -> Result<TxOutcome> {
+        ehr_types::validate::validate_emergency_reason(&reason)
+            .map_err(|e| ClientError::InvalidInput(e.to_string()))?;
+        self.session
+            .execute(&[ContractMsg::Access(AccessMsg::EmergencyAccess {
+                patient_id,
+                reason,
+            })])
+            .await
+    }
+
+    /// Every share the trustees released to this identity for a patient.
+    pub async fn released_shares(&self, patient_id: PatientId) -> Result<Vec<ReleasedShareInfo>> {
+        self.released_to(patient_id, &self.identity.address).await
+    }
+
+    /// Opens the released shares and combines each (category, epoch) that has its threshold
+    /// into `keyring`; returns how far each one has come.
+    pub async fn release_progress(
+        &self,
+        patient_id: PatientId,
+        keyring: &mut CategoryKeyring,
+    ) -> Result<Vec<ReleaseProgress>> {
+        self.combine_released(patient_id, keyring).await
+    }
+
+    pub(crate) async fn combine_released(
+        &self,
+        patient_id: PatientId,
+        keyring: &mut CategoryKeyring,
+    ) -> Result<Vec<ReleaseProgress>> {
+        let released = self.released_shares(patient_id).await?;
+        let mut groups: BTreeMap<(u8, u32, u32, u8), Vec<ehr_crypto::escrow::KeyShare>> =
+            BTreeMap::new();
+        for share in &released {
+            let context = ShareContext {
+                patient_id,
+                category: share.category,
+                epoch: share.epoch,
+                set_version: share.set_version,
+            };
+            // A share that does not open (tampered, or for another key) is skipped: the others
+            // may still reach the threshold.
+            match open_share(
+                &self.identity.encryption_key,
+                &context,
+                share.share.as_slice(),
+            ) {
+                Ok(opened) => groups
+                    .entry((
+                        share.category.code(),
+                        share.epoch,
+                        share.set_version,
+                        share.threshold,
+                    ))
+                    .or_default()
+                    .push(opened),
+                Err(error) => {
+                    tracing::warn!(trustee = %share.trustee, ?share.category, share.epoch, %error, "a released share does not open")
+                }
+            }
+        }
+        let mut progress = Vec::new();
+        for ((code, epoch, _, threshold), shares) in groups {
+            let Some(category) = Category::from_code(code) else {
+                continue;
+            };
+            let context = EnvelopeContext {
+                patient_id,
+                category,
+                epoch,
+            };
+            if shares.len() >= usize::from(threshold) && keyring.get(&context).is_none() {
+                keyring.insert(context, combine_shares(&shares, threshold)?);
+            }
+            progress.push(ReleaseProgress {
+                category,
+                epoch,
+                released: shares.len(),
+                needed: threshold,
+            });
+        }
+        Ok(progress)
+    }
+
+    /// The trustee: publish the X25519 key patients seal shares to.
+    pub async fn publish_trustee_key(&self) -> Result<TxOutcome> {
+        self.session
+            .execute(&[ContractMsg::Access(AccessMsg::SetTrusteeKey {
+                encryption_key: Binary::from(
+                    self.identity.public_encryption_key().as_bytes().to_vec(),
+                ),
+            })])
+            .await
+    }
+}
+
+fn trustee_key(address: &str, key: Option<&Binary>) -> Result<X25519PublicKey> {
+    let key = key.ok_or_else(|| {
+        ClientError::InvalidInput(format!(
+            "trustee {address} has not published its encryption key yet"
+        ))
+    })?;
+    let bytes: [u8; 32] = key.as_slice().try_into().map_err(|_| {
+        ClientError::InvalidInput(format!("trustee {address} published a malformed key"))
+    })?;
+    Ok(X25519PublicKey::from_bytes(bytes))
+}
+
+/// Whether `address` is one of the network's trustees.
+pub fn is_trustee(trustees: &TrusteesResponse, address: &str) -> bool {
+    trustees
+        .trustees
+        .iter()
+        .any(|t| t.address == Addr::unchecked(address))
+}

@@ -1,0 +1,306 @@
+//! Break-glass key escrow: a category key split into n Shamir shares with threshold k over
+//! GF(2^8) (the `blahaj` crate, polynomial 0x11d; a share is x || y, 1 + 32 bytes), each share
+//! sealed with HPKE to one trustee, and re-sealed by the trustee to an emergency doctor. Any k
+//! shares give the key; k−1 give nothing: every key is equally consistent with them.
+//!
+//! HPKE `info` binds (patient, category, epoch, trustee-set version), so a share opens only for
+//! the key it was split from; the same suite as category-key envelopes.
+
+use blahaj::{Share, Sharks};
+use hpke::aead::ChaCha20Poly1305;
+use hpke::kdf::HkdfSha256;
+use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
+use rand_core::CryptoRng;
+use zeroize::Zeroizing;
+
+use crate::envelope::ENC_LEN;
+use crate::error::{CryptoError, Result};
+use crate::keys::{CategoryKey, HpkeKem, X25519PublicKey, X25519SecretKey};
+use crate::Category;
+
+/// Prefix of the HPKE `info` string of a sealed share.
+pub const SHARE_INFO_LABEL: &[u8] = b"ehr-chain/escrow-share/v1";
+/// x (1 byte) || y (32 bytes).
+pub const SHARE_LEN: usize = 1 + 32;
+/// enc || ChaCha20-Poly1305 ciphertext of the share.
+pub const SEALED_SHARE_LEN: usize = ENC_LEN + SHARE_LEN + 16;
+
+/// Which key a share belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShareContext {
+    pub patient_id: u64,
+    pub category: Category,
+    pub epoch: u32,
+    pub set_version: u32,
+}
+
+impl ShareContext {
+    /// label || patient id (u64 BE) || category code || epoch (u32 BE) || set version (u32 BE).
+    pub fn info(&self) -> Vec<u8> {
+        let mut info = SHARE_INFO_LABEL.to_vec();
+        info.extend_from_slice(&self.patient_id.to_be_bytes());
+        info.push(self.category.code());
+        info.extend_from_slice(&self.epoch.to_be_bytes());
+        info.extend_from_slice(&self.set_version.to_be_bytes());
+        info
+    }
+}
+
+/// One Shamir share of a category key (secret: zeroized on drop, never printed).
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyShare(Zeroizing<Vec<u8>>);
+
+impl core::fmt::Debug for KeyShare {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "KeyShare(x = {}, ..)",
+            self.0.first().copied().unwrap_or(0)
+        )
+    }
+}
+
+impl KeyShare {
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
+        if bytes.len() != SHARE_LEN || bytes[0] == 0 {
+            return Err(CryptoError::BadShareLength {
+                len: bytes.len(),
+                expected: SHARE_LEN,
+            });
+        }
+        Ok(Self(Zeroizing::new(bytes.to_vec())))
+    }
+
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// The share's x coordinate (1..=n).
+    pub fn index(&self) -> u8 {
+        self.0[0]
+    }
+}
+
+/// Splits `key` into `shares` shares, any `threshold` of which recover it.
+pub fn split_key(key: &CategoryKey, threshold: u8, shares: usize) -> Result<Vec<KeyShare>> {
+    split_key_with_rng(key, threshold, shares, &mut crate::rng::os_rng()?)
+}
+
+pub(crate) fn split_key_with_rng(
+    key: &CategoryKey,
+    threshold: u8,
+    shares: usize,
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<KeyShare>> {
+    if threshold < 2 || usize::from(threshold) > shares || shares > 255 {
+        return Err(CryptoError::BadSplit { threshold, shares });
+    }
+    Sharks(threshold)
+        .dealer_rng(key.as_bytes(), rng)
+        .take(shares)
+        .map(|share| KeyShare::from_bytes(&Zeroizing::new(Vec::from(&share))))
+        .collect()
+}
+
+/// The key from at least `threshold` distinct shares of one split.
+pub fn combine_shares(shares: &[KeyShare], threshold: u8) -> Result<CategoryKey> {
+    let mut distinct: Vec<Share> = Vec::new();
+    for share in shares {
+        if distinct.iter().all(|s| s.x.0 != share.index()) {
+            let parsed =
+                Share::try_from(share.as_bytes()).map_err(|_| CryptoError::BadShareLength {
+                    len: share.as_bytes().len(),
+                    expected: SHARE_LEN,
+                })?;
+            distinct.push(parsed);
+        }
+    }
+    if threshold < 2 || distinct.len() < usize::from(threshold) {
+        return Err(CryptoError::NotEnoughShares {
+            got: distinct.len(),
+            needed: threshold,
+        });
+    }
+    // Interpolating more points than the degree needs gives the same polynomial; use exactly k.
+    distinct.truncate(usize::from(threshold));
+    let secret = Zeroizing::new(Sharks(threshold).recover(&distinct).map_err(|_| {
+        CryptoError::NotEnoughShares {
+            got: distinct.len(),
+            needed: threshold,
+        }
+    })?);
+    let bytes: [u8; 32] =
+        secret
+            .as_slice()
+            .try_into()
+            .map_err(|_| CryptoError::BadShareLength {
+                len: secret.len() + 1,
+                expected: SHARE_LEN,
+            })?;
+    Ok(CategoryKey::from_bytes(bytes))
+}
+
+/// Seals a share to a trustee (or, re-sealed by the trustee, to an emergency doctor).
+pub fn seal_share(
+    recipient: &X25519PublicKey,
+    context: &ShareContext,
+    share: &KeyShare,
+) -> Result<Vec<u8>> {
+    let mut rng = crate::rng::os_rng()?;
+    let pk = recipient.to_hpke()?;
+    let (enc, sealed) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
+        &OpModeS::Base,
+        &pk,
+        &context.info(),
+        share.as_bytes(),
+        b"",
+        &mut rng,
+    )
+    .map_err(|_| CryptoError::EnvelopeSealFailed)?;
+    let mut out = enc.to_bytes().to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens a sealed share with the recipient's secret key, for the expected `context`.
+pub fn open_share(
+    recipient: &X25519SecretKey,
+    context: &ShareContext,
+    sealed: &[u8],
+) -> Result<KeyShare> {
+    if sealed.len() != SEALED_SHARE_LEN {
+        return Err(CryptoError::BadEnvelopeLength {
+            len: sealed.len(),
+            expected: SEALED_SHARE_LEN,
+        });
+    }
+    let (enc_bytes, ciphertext) = sealed.split_at(ENC_LEN);
+    let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(enc_bytes)
+        .map_err(|_| CryptoError::EnvelopeOpenFailed)?;
+    let sk = recipient.to_hpke()?;
+    let opened = Zeroizing::new(
+        hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
+            &OpModeR::Base,
+            &sk,
+            &enc,
+            &context.info(),
+            ciphertext,
+            b"",
+        )
+        .map_err(|_| CryptoError::EnvelopeOpenFailed)?,
+    );
+    KeyShare::from_bytes(&opened)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(byte: u8) -> CategoryKey {
+        CategoryKey::from_bytes([byte; 32])
+    }
+
+    #[test]
+    fn any_k_of_n_shares_recover_the_key_and_k_minus_1_do_not() {
+        let secret = CategoryKey::generate().unwrap();
+        let shares = split_key(&secret, 3, 5).unwrap();
+        assert_eq!(shares.len(), 5);
+        let indices: Vec<u8> = shares.iter().map(KeyShare::index).collect();
+        assert_eq!(indices, vec![1, 2, 3, 4, 5]);
+        // Every 3-subset of the 5 shares.
+        for a in 0..5 {
+            for b in a + 1..5 {
+                for c in b + 1..5 {
+                    let subset = [shares[a].clone(), shares[b].clone(), shares[c].clone()];
+                    assert_eq!(combine_shares(&subset, 3).unwrap(), secret);
+                }
+            }
+        }
+        let two = [shares[0].clone(), shares[4].clone()];
+        assert!(matches!(
+            combine_shares(&two, 3),
+            Err(CryptoError::NotEnoughShares { got: 2, needed: 3 })
+        ));
+        // The same share twice is one share.
+        let repeated = [shares[1].clone(), shares[1].clone(), shares[2].clone()];
+        assert!(matches!(
+            combine_shares(&repeated, 3),
+            Err(CryptoError::NotEnoughShares { got: 2, needed: 3 })
+        ));
+    }
+
+    /// k−1 shares are consistent with every possible key: for each candidate value of a key
+    /// byte there is a k-th share that completes them to it. So they reveal nothing.
+    #[test]
+    fn k_minus_1_shares_leave_every_key_byte_possible() {
+        let secret = key(0x42);
+        let shares = split_key(&secret, 2, 3).unwrap();
+        let known = Share::try_from(shares[0].as_bytes()).unwrap();
+        let mut reachable = [false; 256];
+        for y in 0..=255u8 {
+            let mut forged = shares[1].as_bytes().to_vec();
+            forged[1] = y;
+            let forged = Share::try_from(forged.as_slice()).unwrap();
+            let recovered = Sharks(2).recover([&known, &forged]).unwrap();
+            reachable[usize::from(recovered[0])] = true;
+        }
+        assert!(
+            reachable.iter().all(|&r| r),
+            "one share rules out some key bytes"
+        );
+    }
+
+    #[test]
+    fn impossible_splits_are_refused() {
+        for (k, n) in [(1, 3), (0, 3), (4, 3), (2, 256)] {
+            assert!(matches!(
+                split_key(&key(1), k, n),
+                Err(CryptoError::BadSplit { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn a_sealed_share_opens_only_for_its_recipient_and_key() {
+        let trustee = X25519SecretKey::generate().unwrap();
+        let doctor = X25519SecretKey::generate().unwrap();
+        let context = ShareContext {
+            patient_id: 7,
+            category: Category::Allergy,
+            epoch: 2,
+            set_version: 1,
+        };
+        let share = split_key(&key(9), 2, 3).unwrap().remove(0);
+        let sealed = seal_share(&trustee.public_key(), &context, &share).unwrap();
+        assert_eq!(sealed.len(), SEALED_SHARE_LEN);
+        assert_eq!(open_share(&trustee, &context, &sealed).unwrap(), share);
+        assert!(matches!(
+            open_share(&doctor, &context, &sealed),
+            Err(CryptoError::EnvelopeOpenFailed)
+        ));
+        for other in [
+            ShareContext {
+                epoch: 3,
+                ..context
+            },
+            ShareContext {
+                patient_id: 8,
+                ..context
+            },
+            ShareContext {
+                set_version: 2,
+                ..context
+            },
+            ShareContext {
+                category: Category::Note,
+                ..context
+            },
+        ] {
+            assert!(open_share(&trustee, &other, &sealed).is_err(), "{other:?}");
+        }
+        // The trustee re-seals to the doctor; the doctor opens it.
+        let opened = open_share(&trustee, &context, &sealed).unwrap();
+        let resealed = seal_share(&doctor.public_key(), &context, &opened).unwrap();
+        assert_eq!(open_share(&doctor, &context, &resealed).unwrap(), share);
+    }
+}
