@@ -146,7 +146,15 @@ pub fn seal_share(
     context: &ShareContext,
     share: &KeyShare,
 ) -> Result<Vec<u8>> {
-    let mut rng = crate::rng::os_rng()?;
+    seal_share_with_rng(recipient, context, share, &mut crate::rng::os_rng()?)
+}
+
+pub(crate) fn seal_share_with_rng(
+    recipient: &X25519PublicKey,
+    context: &ShareContext,
+    share: &KeyShare,
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>> {
     let pk = recipient.to_hpke()?;
     let (enc, sealed) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
         &OpModeS::Base,
@@ -154,7 +162,7 @@ pub fn seal_share(
         &context.info(),
         share.as_bytes(),
         b"",
-        &mut rng,
+        rng,
     )
     .map_err(|_| CryptoError::EnvelopeSealFailed)?;
     let mut out = enc.to_bytes().to_vec();

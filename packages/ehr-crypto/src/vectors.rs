@@ -44,6 +44,102 @@ pub struct TestVectors {
     pub wallets: Vec<WalletVector>,
     pub files: Vec<FileVector>,
     pub envelopes: Vec<EnvelopeVector>,
+    pub escrow_splits: Vec<SplitVector>,
+    pub escrow_sealed_shares: Vec<SealedShareVector>,
+}
+
+/// A category key split k-of-n. The dealer draws one coefficient byte per 32-bit random word
+/// (its low byte): for key byte i, `coefficients_hex[i]` holds the k−1 coefficients from the
+/// highest degree down; the constant term is the key byte. Share j (x = j + 1) is x || p_i(x)
+/// for every i, evaluated in GF(2^8) modulo x^8 + x^4 + x^3 + x^2 + 1 (0x11d).
+#[derive(Serialize)]
+pub struct SplitVector {
+    pub name: &'static str,
+    pub key_hex: String,
+    pub threshold: u8,
+    pub shares: usize,
+    pub coefficients_hex: Vec<String>,
+    pub shares_hex: Vec<String>,
+}
+
+/// A share sealed to a trustee (or re-sealed to a doctor).
+#[derive(Serialize)]
+pub struct SealedShareVector {
+    pub name: &'static str,
+    pub patient_id: String,
+    pub category: &'static str,
+    pub epoch: u32,
+    pub set_version: u32,
+    pub info_hex: String,
+    pub share_hex: String,
+    pub recipient_x25519_secret_key_hex: String,
+    pub recipient_x25519_public_key_hex: String,
+    pub ephemeral_ikm_hex: String,
+    pub sealed_hex: String,
+}
+
+fn split_vector(name: &'static str, threshold: u8, shares: usize) -> Result<SplitVector> {
+    let key = CategoryKey::from_bytes(label_bytes(&format!(
+        "ehr-chain test vector escrow key: {name}"
+    )));
+    let per_byte = usize::from(threshold) - 1;
+    let mut stream = seeded_rng(label_bytes(&format!(
+        "ehr-chain test vector escrow coefficients: {name}"
+    )));
+    let mut coefficients = vec![0u8; 32 * per_byte];
+    rand_core::Rng::fill_bytes(&mut stream, &mut coefficients);
+    let replay: Vec<u8> = coefficients.iter().flat_map(|&c| [c, 0, 0, 0]).collect();
+    let mut rng = ReplayRng::new(&replay);
+    let split = crate::escrow::split_key_with_rng(&key, threshold, shares, &mut rng)?;
+    if !rng.consumed_exactly() {
+        return Err(CryptoError::BadSplit { threshold, shares });
+    }
+    if crate::escrow::combine_shares(&split[..usize::from(threshold)], threshold)? != key {
+        return Err(CryptoError::NotEnoughShares {
+            got: shares,
+            needed: threshold,
+        });
+    }
+    Ok(SplitVector {
+        name,
+        key_hex: hex::encode(key.as_bytes()),
+        threshold,
+        shares,
+        coefficients_hex: coefficients.chunks(per_byte).map(hex::encode).collect(),
+        shares_hex: split.iter().map(|s| hex::encode(s.as_bytes())).collect(),
+    })
+}
+
+fn sealed_share_vector(
+    name: &'static str,
+    context: crate::escrow::ShareContext,
+    share_hex: &str,
+    recipient: &Wallet,
+) -> Result<SealedShareVector> {
+    let bytes = hex::decode(share_hex).map_err(|e| CryptoError::Hex(e.to_string()))?;
+    let share = crate::escrow::KeyShare::from_bytes(&bytes)?;
+    let ikm = label_bytes(&format!("ehr-chain test vector share ephemeral: {name}"));
+    let mut rng = ReplayRng::new(&ikm);
+    let public = recipient.x25519.public_key();
+    let sealed = crate::escrow::seal_share_with_rng(&public, &context, &share, &mut rng)?;
+    if !rng.consumed_exactly()
+        || crate::escrow::open_share(&recipient.x25519, &context, &sealed)? != share
+    {
+        return Err(CryptoError::EnvelopeSealFailed);
+    }
+    Ok(SealedShareVector {
+        name,
+        patient_id: context.patient_id.to_string(),
+        category: context.category.name(),
+        epoch: context.epoch,
+        set_version: context.set_version,
+        info_hex: hex::encode(context.info()),
+        share_hex: share_hex.to_string(),
+        recipient_x25519_secret_key_hex: hex::encode(recipient.x25519.as_bytes()),
+        recipient_x25519_public_key_hex: public.to_hex(),
+        ephemeral_ikm_hex: hex::encode(ikm),
+        sealed_hex: hex::encode(&sealed),
+    })
 }
 
 #[derive(Serialize)]
@@ -421,6 +517,31 @@ pub fn generate() -> Result<TestVectors> {
         )?,
     ];
 
+    let escrow_splits = vec![
+        split_vector("allergy_2_of_3", 2, 3)?,
+        split_vector("prescription_3_of_5", 3, 5)?,
+    ];
+    let allergy = crate::escrow::ShareContext {
+        patient_id: 1,
+        category: Category::Allergy,
+        epoch: 0,
+        set_version: 1,
+    };
+    let escrow_sealed_shares = vec![
+        sealed_share_vector(
+            "share1_to_trustee_doctor_a",
+            allergy,
+            &escrow_splits[0].shares_hex[0],
+            doctor_a,
+        )?,
+        sealed_share_vector(
+            "share2_resealed_to_doctor_b",
+            allergy,
+            &escrow_splits[0].shares_hex[1],
+            doctor_b,
+        )?,
+    ];
+
     Ok(TestVectors {
         description: "ehr-chain crypto test vectors (packages/ehr-crypto/FORMAT.md): wallet key derivation, record files, HPKE category-key envelopes",
         generated_by: "cargo run -p ehr-crypto --bin gen-vectors",
@@ -446,6 +567,8 @@ pub fn generate() -> Result<TestVectors> {
         wallets: wallet_vectors,
         files,
         envelopes,
+        escrow_splits,
+        escrow_sealed_shares,
     })
 }
 
