@@ -39,6 +39,8 @@ pub struct AgentPolicy {
 /// What survives a restart.
 #[derive(Default, Serialize, Deserialize)]
 struct AgentState {
+    /// The access contract the cursor belongs to: a new deployment starts from the beginning.
+    contract: String,
     /// The `seq` of the last emergency handled.
     cursor: u64,
     /// (doctor, unix seconds) of each release, the last hour's kept for the rate limit.
@@ -80,7 +82,14 @@ impl TrusteeAgent {
 
     /// Handles every emergency declared since the cursor; returns how many it handled.
     pub async fn pass(&self) -> Result<usize> {
+        let contract = self.ehr.session.chain.config.access.clone();
         let mut state = load_state(&self.state_path)?;
+        if state.contract != contract {
+            state = AgentState {
+                contract,
+                ..AgentState::default()
+            };
+        }
         let mut handled = 0;
         loop {
             let page: EmergenciesResponse = self
