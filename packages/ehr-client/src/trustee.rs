@@ -74,7 +74,12 @@ impl TrusteeAgent {
         ));
         loop {
             if let Err(error) = self.pass().await {
-                log(&format!("will retry: {error}"));
+                // The first line says what failed; RPC errors carry a backtrace after it.
+                let said = error.to_string();
+                log(&format!(
+                    "will retry: {}",
+                    said.lines().next().unwrap_or_default()
+                ));
             }
             tokio::time::sleep(self.policy.poll).await;
         }
