@@ -44,11 +44,15 @@ export interface Person {
   page: Page;
 }
 
-/** A browser context logged in as a localnet account (or with no wallet at all when `name` is null). */
-export async function personAs(h: Harness, name: string | null, options?: ShimOptions): Promise<Person> {
+/**
+ * A browser context logged in as a localnet account by name, or as any wallet given by its mnemonic
+ * (an account the test made), or with no wallet at all when `who` is null.
+ */
+export async function personAs(h: Harness, who: string | { name: string; mnemonic: string } | null, options?: ShimOptions): Promise<Person> {
   const context = await h.browser.newContext({ viewport: { width: 1280, height: 900 } });
   context.setDefaultTimeout(45_000);
-  const address = name ? await installKeplr(context, account(name).mnemonic, options) : "";
+  const name = typeof who === "string" ? who : who?.name;
+  const address = who ? await installKeplr(context, typeof who === "string" ? account(who).mnemonic : who.mnemonic, options) : "";
   const page = await context.newPage();
   page.on("pageerror", (e) => console.error(`[${name}] page error: ${e.message}`));
   await page.goto(h.url);

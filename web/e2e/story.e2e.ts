@@ -4,7 +4,9 @@
 // (no duplicate record), wallet screens, screenshots and axe-core on the dashboards; a record and a grant
 // written with the `ehr` CLI, seen in the browser; an expired grant; deleting a record and a patient;
 // key rotation after every loss of access (expiry, a narrower re-grant, revoke) with the doctors who keep
-// access still reading; two writers updating one record at once; paging past the first 100 records.
+// access still reading; two writers updating one record at once; paging past the first 100 records;
+// names, not addresses: the admin credentials a doctor under a name, patients pick doctors by name, the
+// audit log reads in sentences without an address, and a withdrawn credential shows in the patient's log.
 import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -12,7 +14,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
-import { GasPrice } from "@cosmjs/stargate";
+import { GasPrice, SigningStargateClient } from "@cosmjs/stargate";
 import { sha256 } from "@noble/hashes/sha2.js";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -46,7 +48,13 @@ afterAll(async () => {
 const hex = (b: Uint8Array) => Buffer.from(b).toString("hex");
 const status = (page: Page, text: string | RegExp) => page.getByRole("status").filter({ hasText: text }).first().waitFor();
 const alert = (page: Page, text: string | RegExp) => page.getByRole("alert").filter({ hasText: text }).first().waitFor();
+const doctorOption = (page: Page, listing: string) => page.getByRole("form", { name: "Grant access" }).getByLabel("Doctor").locator("option", { hasText: listing });
 const recordRow = (page: Page, title: string) => page.locator("tr[data-record-id]").filter({ hasText: title });
+/** A bech32 account address of this chain, as text a person would read. */
+const BECH32 = /wasm1[02-9ac-hj-np-z]{20,}/;
+// The names scripts/deploy credentials the two localnet doctors under.
+const ANA = "Dr Ana Lima, St Mary Hospital";
+const BEN = "Dr Ben Okafor, Riverside Clinic";
 
 async function addRecord(page: Page, category: string | null, title: string, notes: string) {
   const form = page.getByRole("form", { name: "Add a record" });
@@ -82,8 +90,9 @@ describe("patient and doctors", () => {
   it("doctors log in and publish their encryption keys", async () => {
     doctor1 = await personAs(h, "doctor1");
     doctor2 = await personAs(h, "doctor2");
-    for (const d of [doctor1, doctor2]) {
+    for (const [d, listing] of [[doctor1, ANA], [doctor2, BEN]] as const) {
       await d.page.locator('[data-dashboard="doctor"]').waitFor();
+      await d.page.getByText(`Patients see you as ${listing}`).waitFor();
       await d.page.getByRole("button", { name: "Publish my encryption key" }).click();
       await status(d.page, "Your encryption key is published.");
     }
@@ -152,8 +161,8 @@ describe("patient and doctors", () => {
     await form.getByLabel("note").check();
     await form.getByLabel("Access").selectOption("write");
     await form.getByRole("button", { name: "Grant" }).click();
-    await status(patient.page, `Access granted to`);
-    await patient.page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: "write" }).filter({ hasText: "lab" }).filter({ hasText: "note" }).waitFor();
+    await status(patient.page, `Access granted to ${ANA}: read and write access to Note, Lab until`);
+    await patient.page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: ANA }).filter({ hasText: "read and write" }).filter({ hasText: "Lab" }).filter({ hasText: "Note" }).waitFor();
   });
 
   it("doctor1 opens the patient, decrypts the lab record, adds a note", async () => {
@@ -173,8 +182,9 @@ describe("patient and doctors", () => {
     await status(doctor2.page, `Request sent to patient #${patientId}`);
     await patient.page.reload();
     await patient.page.locator('[data-dashboard="patient"]').waitFor();
+    await patient.page.getByRole("list", { name: "Requests" }).getByText(`${BEN} asks for read access to Lab`).waitFor();
     await patient.page.getByRole("button", { name: "Approve" }).click();
-    await status(patient.page, /approved for 30 days/);
+    await status(patient.page, `approved for 30 days: ${BEN} has read access to Lab until`);
     await doctor2.page.reload();
     await doctor2.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
     await recordRow(doctor2.page, "Hemoglobin").locator('[data-integrity="verified"]').waitFor();
@@ -184,8 +194,8 @@ describe("patient and doctors", () => {
   });
 
   it("the patient revokes doctor2: the next lab record gets a new key that doctor1, who keeps access, opens and doctor2 does not; emergency access, revoke and the new key are in the audit log", async () => {
-    await patient.page.getByRole("button", { name: `Revoke ${doctor2.address}` }).click();
-    await status(patient.page, /revoked\. The next lab record written gets a new key that .* never receives/);
+    await patient.page.getByRole("button", { name: `Revoke ${BEN}` }).click();
+    await status(patient.page, `Access of ${BEN} revoked. The next Lab record written gets a new key that ${BEN} never receives`);
     await addRecord(patient.page, "lab", "Ferritin", "45 ng/mL");
     await status(patient.page, /It opened a new Lab key \(epoch \d+\) for you and 1 other who may read it\./);
     const ferritinId = await recordRow(patient.page, "Ferritin").getAttribute("data-record-id");
@@ -202,10 +212,12 @@ describe("patient and doctors", () => {
     expect(await recordRow(doctor2.page, "Ferritin").count()).toBe(0);
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
-    await audit.getByText("emergency access").waitFor();
-    await audit.getByText("access revoked").waitFor();
-    await audit.getByText("request approved").waitFor();
-    await audit.getByText(/New Lab key \(epoch \d+\) for you and 1 other/).first().waitFor();
+    await audit.getByText(new RegExp(`^${BEN} took emergency read access until `)).waitFor();
+    await audit.locator("tr.emergency").first().waitFor();
+    await audit.getByText(`You revoked the access of ${BEN}`).waitFor();
+    await audit.getByText(/^You approved request #\d+$/).waitFor();
+    await audit.getByText(/^You made a new Lab key \(epoch \d+\) for the patient and 1 other reader$/).first().waitFor();
+    await audit.getByText(`${ANA} added Note record #`).first().waitFor();
   });
 
   it("patient dashboard: screenshot and no serious axe-core violation", async () => {
@@ -291,6 +303,7 @@ describe("patient and doctors", () => {
     const patient2 = await personAs(h, "patient2");
     await patient2.page.getByRole("heading", { name: /proposes to add you as patient #\d+/ }).waitFor();
     const heading = await patient2.page.getByRole("heading", { name: /proposes to add you/ }).textContent();
+    expect(heading).toContain(`${ANA} proposes to add you as patient #`);
     const id2 = Number(/#(\d+)/.exec(heading!)![1]);
     await patient2.page.getByRole("button", { name: "Accept" }).click();
     await patient2.page.locator('[data-dashboard="patient"]').waitFor();
@@ -353,6 +366,103 @@ describe("patient and doctors", () => {
   });
 });
 
+describe("names, not addresses", () => {
+  // A third doctor, made for this test: a fresh wallet funded by the admin, credentialed in the admin's
+  // dashboard, given access by patient1 and then withdrawn, so the other stories keep their doctors.
+  const CARLA = { name: "Dr Carla Mendes", org: "Northside Practice" };
+  const CARLA_CORRECTED = "Northside Practice, Cardiology";
+  const carlaListing = `${CARLA.name}, ${CARLA_CORRECTED}`;
+  let admin: Person;
+  let doctor3: Person;
+  let doctor3Mnemonic: string;
+
+  it("the admin credentials a new doctor under a name and organisation (inline checks first); the providers list shows them, and the admin corrects the listing", async () => {
+    const wallet = await DirectSecp256k1HdWallet.generate(24, { prefix: deploy.bech32_prefix });
+    doctor3Mnemonic = wallet.mnemonic;
+    const [{ address: doctor3Address }] = await wallet.getAccounts();
+    const adminWallet = await DirectSecp256k1HdWallet.fromMnemonic(account("admin").mnemonic, { prefix: deploy.bech32_prefix });
+    const bank = await SigningStargateClient.connectWithSigner(deploy.rpc_url, adminWallet, { gasPrice: GasPrice.fromString(deploy.gas_price) });
+    await bank.sendTokens(account("admin").address, doctor3Address, [{ denom: deploy.denom, amount: "1000000" }], "auto");
+
+    admin = await personAs(h, "admin");
+    const doctors = admin.page.getByRole("table", { name: "Doctors" });
+    // the two doctors scripts/deploy credentialed, by name
+    for (const [name, org] of [["Dr Ana Lima", "St Mary Hospital"], ["Dr Ben Okafor", "Riverside Clinic"]])
+      await doctors.getByRole("row").filter({ hasText: name }).filter({ hasText: org }).filter({ hasText: "credentialed since" }).waitFor();
+    const form = admin.page.getByRole("form", { name: "Credential a doctor" });
+    await form.getByLabel("Doctor's wallet address").fill(doctor3Address);
+    await form.getByLabel("Display name").fill(`${CARLA.name} `);
+    await form.getByLabel("Organisation").fill(CARLA.org);
+    await form.getByRole("button", { name: "Credential" }).click();
+    await form.getByText("The display name must not start or end with a space.").waitFor();
+    await form.getByLabel("Display name").fill(`Dr \u202eCarla`);
+    await form.getByText("The display name must not contain control or text-direction characters.").waitFor();
+    await form.getByLabel("Display name").fill(CARLA.name);
+    await form.getByRole("button", { name: "Credential" }).click();
+    await status(admin.page, `${CARLA.name}, ${CARLA.org} is a credentialed provider.`);
+    const row = doctors.locator(`tr[data-provider="${doctor3Address}"]`);
+    await row.filter({ hasText: CARLA.name }).filter({ hasText: CARLA.org }).filter({ hasText: "credentialed since" }).waitFor();
+    const since = await row.locator("td").nth(2).innerText();
+
+    // the same listing again would be refused: the form says so before anything is signed
+    await row.getByRole("button", { name: `Correct the listing of ${CARLA.name}, ${CARLA.org}` }).click();
+    await admin.page.getByText("already credentialed under this name and organisation").waitFor();
+    await form.getByLabel("Organisation").fill(CARLA_CORRECTED);
+    await form.getByRole("button", { name: "Correct listing" }).click();
+    await status(admin.page, `The listing now reads ${carlaListing}.`);
+    await row.filter({ hasText: CARLA_CORRECTED }).waitFor();
+    expect(await row.locator("td").nth(2).innerText()).toBe(since); // the credential date stays
+
+    doctor3 = await personAs(h, { name: "doctor3", mnemonic: doctor3Mnemonic });
+    await doctor3.page.getByText(`Patients see you as ${carlaListing}`).waitFor();
+    await doctor3.page.getByRole("button", { name: "Publish my encryption key" }).click();
+    await status(doctor3.page, "Your encryption key is published.");
+  });
+
+  it("the patient's grant form lists the doctors by name; the grant and the audit log say it in words, with no address", async () => {
+    await patient.page.reload();
+    const form = patient.page.getByRole("form", { name: "Grant access" });
+    await doctorOption(patient.page, carlaListing).waitFor({ state: "attached" });
+    const options = await form.getByLabel("Doctor").locator("option").allInnerTexts();
+    expect(options).toEqual(expect.arrayContaining([ANA, BEN, carlaListing]));
+    for (const o of options) expect(o).not.toMatch(BECH32);
+    await form.getByLabel("Doctor").selectOption({ label: carlaListing });
+    await form.getByRole("button", { name: "Grant" }).click();
+    await status(patient.page, `Access granted to ${carlaListing}: read access to Lab until`);
+    const grants = patient.page.getByRole("table", { name: "Grants" });
+    await grants.getByRole("row").filter({ hasText: carlaListing }).filter({ hasText: "Lab" }).waitFor();
+    expect(await grants.innerText()).not.toMatch(BECH32);
+
+    const audit = patient.page.getByRole("table", { name: "Audit log" });
+    await audit.getByText(new RegExp(`^You gave ${carlaListing} read access to Lab until \\w{3}, .+\\d{2}:\\d{2}`)).waitFor();
+    await audit.getByText(new RegExp(`^You gave ${BEN} read access to Lab until `)).first().waitFor(); // the approved request (and the ehr CLI's grant)
+    await audit.getByText("You registered as a patient").waitFor();
+    const text = await audit.innerText();
+    expect(text).not.toMatch(BECH32);
+    expect(text).toContain(`${BEN} took emergency read access until`);
+  });
+
+  it("the admin withdraws the credential: the patient's log says so at that time, and the grant is flagged", async () => {
+    const row = admin.page.getByRole("table", { name: "Doctors" }).getByRole("row").filter({ hasText: CARLA.name });
+    await row.getByRole("button", { name: "Withdraw credential" }).click();
+    await row.getByRole("button", { name: `Confirm: withdraw ${CARLA.name}` }).click();
+    await row.getByText("withdrawn on").waitFor();
+    await admin.context.close();
+
+    await patient.page.reload();
+    const audit = patient.page.getByRole("table", { name: "Audit log" });
+    const withdrawn = audit.locator('tr[data-audit-kind="credential_withdrawn"]');
+    await withdrawn.getByText(`The network admin withdrew the credential of ${carlaListing}; their access ended`).waitFor();
+    expect(await audit.innerText()).not.toMatch(BECH32);
+    await patient.page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: carlaListing }).getByText(/credential withdrawn on /).waitFor();
+    // a withdrawn doctor is no longer offered
+    await doctorOption(patient.page, ANA).waitFor({ state: "attached" });
+    const options = await patient.page.getByRole("form", { name: "Grant access" }).getByLabel("Doctor").locator("option").allInnerTexts();
+    expect(options).not.toContain(carlaListing);
+    await doctor3.context.close();
+  });
+});
+
 describe("keys after a loss of access (issue 10)", () => {
   // patient2 registers again (its first patient record was deleted above): a new patient, every category at epoch 0.
   let p2: Person;
@@ -406,8 +516,8 @@ describe("keys after a loss of access (issue 10)", () => {
     expect(await p2.page.getByRole("status").filter({ hasText: "opened a new" }).count()).toBe(0);
     const audit = p2.page.getByRole("table", { name: "Audit log" });
     await p2.page.reload();
-    await audit.getByText("New Lab key (epoch 1) for you only").waitFor();
-    await audit.getByText("New Lab key (epoch 2) for you and 1 other").waitFor();
+    await audit.getByText("You made a new Lab key (epoch 1) for the patient only").waitFor();
+    await audit.getByText(`${ANA} made a new Lab key (epoch 2) for the patient and 1 other reader`).waitFor();
   });
 
   it("doctor2, whose grant expired, still opens what it was handed but no lab record written after the expiry", async () => {
@@ -432,7 +542,7 @@ describe("keys after a loss of access (issue 10)", () => {
     await grant.getByLabel("Access").selectOption("manage");
     await grant.getByRole("button", { name: "Grant" }).click();
     await status(p2.page, "Access granted to");
-    await p2.page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: "manage" }).waitFor();
+    await p2.page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: ANA }).filter({ hasText: "read, write and delete" }).waitFor();
     await addRecord(p2.page, "note", "Private note after narrowing", "not for doctor1");
     await status(p2.page, "It opened a new Note key (epoch 2) for you.");
     const privateNote = await savedId(p2.page, "Private note after narrowing");

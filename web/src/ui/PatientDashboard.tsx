@@ -166,15 +166,16 @@ function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
     e.preventDefault();
     if (pastedProblem) return;
     const until_ = expires ? endOfLocalDay(expires) : null;
+    const picked = RECORD_CATEGORIES.filter((c) => categories.includes(c)); // the order the chain keeps them in
     void action.run(async () => {
       await ehr.names.resolve([grantee]);
       const provider = ehr.names.provider(grantee);
       if (!provider) throw new Error("This address is not a listed provider: only doctors the network admin credentialed can be given access.");
       if (!provider.credentialed) throw new Error(`The credential of ${listing(provider)} was withdrawn: they cannot be given access.`);
-      await ehr.grant(patient, grantee, scope, categories, until_);
+      await ehr.grant(patient, grantee, scope, picked, until_);
       setPasted("");
       onChanged();
-      return `Access granted to ${name(grantee)}: ${scopeWords(scope)} access to ${categoryLabels(categories)} ${until(until_)}.`;
+      return `Access granted to ${name(grantee)}: ${scopeWords(scope)} access to ${categoryLabels(picked)} ${until(until_)}.`;
     });
   };
   return (
@@ -380,7 +381,7 @@ function AuditCard({ ehr, patient, changes }: { ehr: Ehr; patient: PatientInfo; 
                     <span className="badge emergency">⚠ emergency</span>{" "}
                   </>
                 )}
-                {r.text}
+                <span data-sentence>{r.text}</span>
               </td>
             </tr>
           ))}
