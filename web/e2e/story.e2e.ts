@@ -212,7 +212,7 @@ describe("patient and doctors", () => {
     expect(await recordRow(doctor2.page, "Ferritin").count()).toBe(0);
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
-    await audit.getByText(new RegExp(`^${BEN} took emergency read access until `)).waitFor();
+    await audit.getByText(new RegExp(`^${BEN} broke the glass \\(treatment of a patient who cannot consent, ETREAT\\): emergency read access until `)).waitFor();
     await audit.locator("tr.emergency").first().waitFor();
     await audit.getByText(`You revoked the access of ${BEN}`).waitFor();
     await audit.getByText(/^You approved request #\d+$/).waitFor();
@@ -439,7 +439,7 @@ describe("names, not addresses", () => {
     await audit.getByText("You registered as a patient").waitFor();
     const text = await audit.innerText();
     expect(text).not.toMatch(BECH32);
-    expect(text).toContain(`${BEN} took emergency read access until`);
+    expect(text).toContain(`${BEN} broke the glass (treatment of a patient who cannot consent, ETREAT): emergency read access until`);
   });
 
   it("the admin withdraws the credential: the patient's log says so at that time, and the grant is flagged", async () => {

@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, QueryMsg, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergencyResponse, EpochsResponse, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, RequestStatus, AccessRequestInfo, RequestsResponse } from "./EhrAccess.types";
+import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo } from "./EhrAccess.types";
 export interface EhrAccessReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -54,6 +54,41 @@ export interface EhrAccessReadOnlyInterface {
     grantee: string;
     patientId: number;
   }) => Promise<EmergencyResponse>;
+  emergencies: ({
+    limit,
+    startAfter
+  }: {
+    limit?: number;
+    startAfter?: number;
+  }) => Promise<EmergenciesResponse>;
+  trustees: () => Promise<TrusteesResponse>;
+  escrowPolicy: ({
+    patientId
+  }: {
+    patientId: number;
+  }) => Promise<EscrowPolicyResponse>;
+  escrowedShares: ({
+    limit,
+    patientId,
+    startAfter,
+    trustee
+  }: {
+    limit?: number;
+    patientId: number;
+    startAfter?: EscrowCursor;
+    trustee: string;
+  }) => Promise<EscrowedSharesResponse>;
+  releasedShares: ({
+    doctor,
+    limit,
+    patientId,
+    startAfter
+  }: {
+    doctor: string;
+    limit?: number;
+    patientId: number;
+    startAfter?: ReleaseCursor;
+  }) => Promise<ReleasedSharesResponse>;
   request: ({
     requestId
   }: {
@@ -138,6 +173,11 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
     this.grantsByGrantee = this.grantsByGrantee.bind(this);
     this.permission = this.permission.bind(this);
     this.emergencyAccess = this.emergencyAccess.bind(this);
+    this.emergencies = this.emergencies.bind(this);
+    this.trustees = this.trustees.bind(this);
+    this.escrowPolicy = this.escrowPolicy.bind(this);
+    this.escrowedShares = this.escrowedShares.bind(this);
+    this.releasedShares = this.releasedShares.bind(this);
     this.request = this.request.bind(this);
     this.requestsByPatient = this.requestsByPatient.bind(this);
     this.requestsByRequester = this.requestsByRequester.bind(this);
@@ -232,6 +272,76 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
       emergency_access: {
         grantee,
         patient_id: patientId
+      }
+    });
+  };
+  emergencies = async ({
+    limit,
+    startAfter
+  }: {
+    limit?: number;
+    startAfter?: number;
+  }): Promise<EmergenciesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      emergencies: {
+        limit,
+        start_after: startAfter
+      }
+    });
+  };
+  trustees = async (): Promise<TrusteesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      trustees: {}
+    });
+  };
+  escrowPolicy = async ({
+    patientId
+  }: {
+    patientId: number;
+  }): Promise<EscrowPolicyResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      escrow_policy: {
+        patient_id: patientId
+      }
+    });
+  };
+  escrowedShares = async ({
+    limit,
+    patientId,
+    startAfter,
+    trustee
+  }: {
+    limit?: number;
+    patientId: number;
+    startAfter?: EscrowCursor;
+    trustee: string;
+  }): Promise<EscrowedSharesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      escrowed_shares: {
+        limit,
+        patient_id: patientId,
+        start_after: startAfter,
+        trustee
+      }
+    });
+  };
+  releasedShares = async ({
+    doctor,
+    limit,
+    patientId,
+    startAfter
+  }: {
+    doctor: string;
+    limit?: number;
+    patientId: number;
+    startAfter?: ReleaseCursor;
+  }): Promise<ReleasedSharesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      released_shares: {
+        doctor,
+        limit,
+        patient_id: patientId,
+        start_after: startAfter
       }
     });
   };
@@ -447,19 +557,58 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     category,
     envelopes,
     epoch,
+    escrow,
     ownEnvelope,
     patientId
   }: {
     category: Category;
     envelopes: RecipientEnvelope[];
     epoch: number;
+    escrow?: TrusteeShare[];
     ownEnvelope: Binary;
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   emergencyAccess: ({
-    patientId
+    patientId,
+    reason
   }: {
     patientId: number;
+    reason: EmergencyReason;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  setTrustees: ({
+    threshold,
+    trustees
+  }: {
+    threshold: number;
+    trustees: string[];
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  setTrusteeKey: ({
+    encryptionKey
+  }: {
+    encryptionKey: Binary;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  setEscrowPolicy: ({
+    categories,
+    patientId
+  }: {
+    categories: Category[];
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  escrowShares: ({
+    escrows,
+    patientId
+  }: {
+    escrows: EpochEscrow[];
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  releaseShares: ({
+    doctor,
+    patientId,
+    shares
+  }: {
+    doctor: string;
+    patientId: number;
+    shares: ReleasedShare[];
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   logActions: ({
     actions,
@@ -490,6 +639,11 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.storeOwnEnvelopes = this.storeOwnEnvelopes.bind(this);
     this.rotateKey = this.rotateKey.bind(this);
     this.emergencyAccess = this.emergencyAccess.bind(this);
+    this.setTrustees = this.setTrustees.bind(this);
+    this.setTrusteeKey = this.setTrusteeKey.bind(this);
+    this.setEscrowPolicy = this.setEscrowPolicy.bind(this);
+    this.escrowShares = this.escrowShares.bind(this);
+    this.releaseShares = this.releaseShares.bind(this);
     this.logActions = this.logActions.bind(this);
   }
   updateConfig = async ({
@@ -623,12 +777,14 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     category,
     envelopes,
     epoch,
+    escrow,
     ownEnvelope,
     patientId
   }: {
     category: Category;
     envelopes: RecipientEnvelope[];
     epoch: number;
+    escrow?: TrusteeShare[];
     ownEnvelope: Binary;
     patientId: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
@@ -637,19 +793,93 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
         category,
         envelopes,
         epoch,
+        escrow,
         own_envelope: ownEnvelope,
         patient_id: patientId
       }
     }, fee_, memo_, funds_);
   };
   emergencyAccess = async ({
-    patientId
+    patientId,
+    reason
   }: {
     patientId: number;
+    reason: EmergencyReason;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       emergency_access: {
+        patient_id: patientId,
+        reason
+      }
+    }, fee_, memo_, funds_);
+  };
+  setTrustees = async ({
+    threshold,
+    trustees
+  }: {
+    threshold: number;
+    trustees: string[];
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      set_trustees: {
+        threshold,
+        trustees
+      }
+    }, fee_, memo_, funds_);
+  };
+  setTrusteeKey = async ({
+    encryptionKey
+  }: {
+    encryptionKey: Binary;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      set_trustee_key: {
+        encryption_key: encryptionKey
+      }
+    }, fee_, memo_, funds_);
+  };
+  setEscrowPolicy = async ({
+    categories,
+    patientId
+  }: {
+    categories: Category[];
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      set_escrow_policy: {
+        categories,
         patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  escrowShares = async ({
+    escrows,
+    patientId
+  }: {
+    escrows: EpochEscrow[];
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      escrow_shares: {
+        escrows,
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  releaseShares = async ({
+    doctor,
+    patientId,
+    shares
+  }: {
+    doctor: string;
+    patientId: number;
+    shares: ReleasedShare[];
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      release_shares: {
+        doctor,
+        patient_id: patientId,
+        shares
       }
     }, fee_, memo_, funds_);
   };

@@ -59,12 +59,39 @@ export type ExecuteMsg = {
     category: Category;
     envelopes: RecipientEnvelope[];
     epoch: number;
+    escrow?: TrusteeShare[];
     own_envelope: Binary;
     patient_id: number;
   };
 } | {
   emergency_access: {
     patient_id: number;
+    reason: EmergencyReason;
+  };
+} | {
+  set_trustees: {
+    threshold: number;
+    trustees: string[];
+  };
+} | {
+  set_trustee_key: {
+    encryption_key: Binary;
+  };
+} | {
+  set_escrow_policy: {
+    categories: Category[];
+    patient_id: number;
+  };
+} | {
+  escrow_shares: {
+    escrows: EpochEscrow[];
+    patient_id: number;
+  };
+} | {
+  release_shares: {
+    doctor: string;
+    patient_id: number;
+    shares: ReleasedShare[];
   };
 } | {
   log_actions: {
@@ -78,6 +105,13 @@ export type Timestamp = Uint64;
 export type Uint64 = string;
 export type Binary = string;
 export type Scope = "read" | "write" | "manage";
+export type EmergencyReason = {
+  incapable_patient: {};
+} | {
+  other: {
+    code: string;
+  };
+};
 export type AuditAction = {
   patient_registered: {};
 } | {
@@ -132,6 +166,16 @@ export type AuditAction = {
 } | {
   emergency_access: {
     expires: Timestamp;
+    reason: EmergencyReason;
+  };
+} | {
+  shares_released: {
+    categories: Category[];
+    doctor: Addr;
+  };
+} | {
+  escrow_policy_set: {
+    categories: Category[];
   };
 } | {
   key_rotated: {
@@ -149,6 +193,20 @@ export interface KeyEnvelope {
 export interface RecipientEnvelope {
   envelope: Binary;
   recipient: string;
+}
+export interface TrusteeShare {
+  share: Binary;
+  trustee: string;
+}
+export interface EpochEscrow {
+  category: Category;
+  epoch: number;
+  shares: TrusteeShare[];
+}
+export interface ReleasedShare {
+  category: Category;
+  epoch: number;
+  share: Binary;
 }
 export type QueryMsg = {
   config: {};
@@ -180,6 +238,31 @@ export type QueryMsg = {
   emergency_access: {
     grantee: string;
     patient_id: number;
+  };
+} | {
+  emergencies: {
+    limit?: number | null;
+    start_after?: number | null;
+  };
+} | {
+  trustees: {};
+} | {
+  escrow_policy: {
+    patient_id: number;
+  };
+} | {
+  escrowed_shares: {
+    limit?: number | null;
+    patient_id: number;
+    start_after?: EscrowCursor | null;
+    trustee: string;
+  };
+} | {
+  released_shares: {
+    doctor: string;
+    limit?: number | null;
+    patient_id: number;
+    start_after?: ReleaseCursor | null;
   };
 } | {
   request: {
@@ -231,6 +314,15 @@ export type QueryMsg = {
     start_after?: number | null;
   };
 };
+export interface EscrowCursor {
+  category: Category;
+  epoch: number;
+}
+export interface ReleaseCursor {
+  category: Category;
+  epoch: number;
+  trustee: string;
+}
 export interface CategoryEpoch {
   category: Category;
   epoch: number;
@@ -250,12 +342,38 @@ export interface ConfigResponse {
   emergency_access_seconds: number;
   registry: Addr;
 }
+export interface EmergenciesResponse {
+  emergencies: EmergencyEvent[];
+}
+export interface EmergencyEvent {
+  doctor: Addr;
+  expires: Timestamp;
+  patient_id: number;
+  reason: EmergencyReason;
+  seq: number;
+  started: Timestamp;
+}
 export interface EmergencyResponse {
   active: boolean;
   expires?: Timestamp | null;
+  reason?: EmergencyReason | null;
+  started?: Timestamp | null;
 }
 export interface EpochsResponse {
   epochs: CategoryEpoch[];
+}
+export interface EscrowPolicyResponse {
+  categories: Category[];
+}
+export interface EscrowedSharesResponse {
+  shares: EscrowedShare[];
+}
+export interface EscrowedShare {
+  category: Category;
+  epoch: number;
+  set_version: number;
+  share: Binary;
+  threshold: number;
 }
 export interface GrantResponse {
   grant?: GrantInfo | null;
@@ -293,6 +411,18 @@ export interface PermissionResponse {
 export interface ReadersResponse {
   readers: Addr[];
 }
+export interface ReleasedSharesResponse {
+  shares: ReleasedShareInfo[];
+}
+export interface ReleasedShareInfo {
+  category: Category;
+  epoch: number;
+  released_at: Timestamp;
+  set_version: number;
+  share: Binary;
+  threshold: number;
+  trustee: Addr;
+}
 export type RequestStatus = "pending" | "approved" | "denied";
 export interface AccessRequestInfo {
   categories: Category[];
@@ -306,4 +436,13 @@ export interface AccessRequestInfo {
 }
 export interface RequestsResponse {
   requests: AccessRequestInfo[];
+}
+export interface TrusteesResponse {
+  set_version: number;
+  threshold: number;
+  trustees: TrusteeInfo[];
+}
+export interface TrusteeInfo {
+  address: Addr;
+  encryption_key?: Binary | null;
 }

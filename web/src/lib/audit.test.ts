@@ -14,6 +14,8 @@ const ANA = "wasm1doctoraddressabcd";
 const BEN = "wasm1doctorwithdrawnab";
 const ADMIN = "wasm1adminaddressxyzw";
 const STRANGER = "wasm1strangeraddress0000";
+const TRUSTEE1 = "wasm1trusteeoneaddress00";
+const TRUSTEE2 = "wasm1trusteetwoaddress00";
 const listed = (address: string, display_name: string, organization: string, withdrawn_at?: string): ProviderInfo => ({
   address, display_name, organization, credentialed: !withdrawn_at, credentialed_at: "1", withdrawn_at: withdrawn_at ?? null, encryption_key: null,
 });
@@ -23,7 +25,7 @@ const providers = new Map<string, ProviderInfo | null>([
   [STRANGER, null],
 ]);
 const paris = (t: string) => localTime(t, { locale: "en-GB", timeZone: "Europe/Paris" });
-const dir = { viewer: PATIENT, admin: ADMIN, patientOwner: PATIENT, providers };
+const dir = { viewer: PATIENT, admin: ADMIN, patientOwner: PATIENT, providers, trustees: [TRUSTEE1, TRUSTEE2] };
 const ctx: SentenceContext = { name: (a) => nameOf(a, dir), time: paris };
 const EXPIRES = "1796216700000000000"; // Wed, 2 Dec 2026, 14:05 CET
 
@@ -54,7 +56,26 @@ const CASES: { [K in AuditActionKey]: [actor: string, fields: AuditFields<K>, se
   access_requested: [[BEN, { request_id: 3 }, "Dr Ben Okafor, Riverside Clinic asked for access (request #3)"]],
   request_approved: [[PATIENT, { request_id: 3 }, "You approved request #3"]],
   request_denied: [[PATIENT, { request_id: 3 }, "You denied request #3"]],
-  emergency_access: [[BEN, { expires: EXPIRES }, "Dr Ben Okafor, Riverside Clinic took emergency read access until Wed, 2 Dec 2026, 14:05 CET"]],
+  emergency_access: [
+    [
+      BEN,
+      { expires: EXPIRES, reason: { incapable_patient: {} } },
+      "Dr Ben Okafor, Riverside Clinic broke the glass (treatment of a patient who cannot consent, ETREAT): emergency read access until Wed, 2 Dec 2026, 14:05 CET",
+    ],
+    [
+      ANA,
+      { expires: EXPIRES, reason: { other: { code: "MASS-CASUALTY" } } },
+      "Dr Ana Lima, St Mary Hospital broke the glass (reason code MASS-CASUALTY, BTG): emergency read access until Wed, 2 Dec 2026, 14:05 CET",
+    ],
+  ],
+  shares_released: [
+    [TRUSTEE2, { doctor: BEN, categories: ["allergy", "profile"] }, "Trustee 2 of the network released its key shares of Allergy, Profile to Dr Ben Okafor, Riverside Clinic"],
+    [TRUSTEE1, { doctor: ANA, categories: ["allergy"] }, "Trustee 1 of the network released its key shares of Allergy to Dr Ana Lima, St Mary Hospital"],
+  ],
+  escrow_policy_set: [
+    [PATIENT, { categories: ["allergy", "prescription"] }, "You chose what opens in an emergency: Allergy, Prescription"],
+    [PATIENT, { categories: [] }, "You stopped escrowing keys for emergencies"],
+  ],
   key_rotated: [
     [PATIENT, { category: "lab", epoch: 2, holders: 1 }, "You made a new Lab key (epoch 2) for the patient and 1 other reader"],
     [ANA, { category: "lab", epoch: 4, holders: 2 }, "Dr Ana Lima, St Mary Hospital made a new Lab key (epoch 4) for the patient and 2 other readers"],
@@ -126,7 +147,7 @@ describe("credential withdrawals in the patient's log", () => {
   });
 
   it("a withdrawal sorts after the entries of the same time; entries keep their order", () => {
-    const rows = auditRows([grant(2, 500, BEN), entry(1, 500, BEN, { emergency_access: { expires: EXPIRES } })], d);
+    const rows = auditRows([grant(2, 500, BEN), entry(1, 500, BEN, { emergency_access: { expires: EXPIRES, reason: { incapable_patient: {} } } })], d);
     expect(rows.map((r) => r.key)).toEqual(["1", "2", `withdrawn/${BEN}`]);
     expect(rows[0].emergency).toBe(true);
   });

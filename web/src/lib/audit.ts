@@ -2,7 +2,7 @@
 // time in local time, and a row for each grantee whose credential the admin withdrew (the registry keeps
 // that on the provider, not in each patient's log). The `ehr audit` command says the same sentences
 // (packages/ehr-client/src/directory.rs). Pure functions, unit-tested.
-import type { AuditAction, AuditEntry } from "../contracts/EhrAccess.types";
+import type { AuditAction, AuditEntry, EmergencyReason } from "../contracts/EhrAccess.types";
 import type { ProviderInfo } from "../contracts/EhrRegistry.types";
 import { categoryLabel, keyRotatedText } from "./keys";
 import { capitalise, categoryLabels, scopeWords } from "./names";
@@ -40,9 +40,22 @@ const PREDICATES: Predicates = {
   access_requested: (f) => `asked for access (request #${f.request_id})`,
   request_approved: (f) => `approved request #${f.request_id}`,
   request_denied: (f) => `denied request #${f.request_id}`,
-  emergency_access: (f, c) => `took emergency read access until ${c.time(f.expires)}`,
+  emergency_access: (f, c) => `broke the glass (${reasonWords(f.reason)}, ${purposeOfUse(f.reason)}): emergency read access until ${c.time(f.expires)}`,
+  shares_released: (f, c) => `released its key shares of ${categoryLabels(f.categories)} to ${c.name(f.doctor)}`,
+  escrow_policy_set: (f) =>
+    f.categories.length ? `chose what opens in an emergency: ${categoryLabels(f.categories)}` : "stopped escrowing keys for emergencies",
   key_rotated: (f) => keyRotatedText(f),
 };
+
+/** A break-glass reason in words: "treatment of a patient who cannot consent" or "reason code MASS-CASUALTY". */
+export function reasonWords(reason: EmergencyReason | null | undefined): string {
+  if (reason && "other" in reason) return `reason code ${reason.other.code}`;
+  return "treatment of a patient who cannot consent";
+}
+
+/** The FHIR PurposeOfUse code of a reason: ETREAT for an incapable patient, BTG otherwise. */
+export const purposeOfUse = (reason: EmergencyReason | null | undefined): "ETREAT" | "BTG" =>
+  reason && "other" in reason ? "BTG" : "ETREAT";
 
 /** The keys that have a sentence, in the union's order. */
 export const AUDIT_ACTION_KEYS = Object.keys(PREDICATES) as AuditActionKey[];
@@ -64,6 +77,8 @@ export const AUDIT_KIND_LABELS: { [K in AuditActionKey | "credential_withdrawn"]
   request_approved: "Request approved",
   request_denied: "Request denied",
   emergency_access: "Emergency access",
+  shares_released: "Key shares released",
+  escrow_policy_set: "Emergency settings",
   key_rotated: "New key",
   credential_withdrawn: "Credential withdrawn",
 };

@@ -5,7 +5,7 @@ import type { ExecuteInstruction, SigningCosmWasmClient } from "@cosmjs/cosmwasm
 import type { OfflineSigner } from "@cosmjs/proto-signing";
 import { randomBytes } from "@noble/ciphers/utils.js";
 import { EhrAccessQueryClient } from "../contracts/EhrAccess.client";
-import type { AccessRequestInfo, AuditEntry, GrantInfo, KeyEnvelope, KeyHolder, RecipientEnvelope, Scope } from "../contracts/EhrAccess.types";
+import type { AccessRequestInfo, AuditEntry, EmergencyReason, GrantInfo, KeyEnvelope, KeyHolder, RecipientEnvelope, Scope, TrusteeShare } from "../contracts/EhrAccess.types";
 import { EhrRegistryQueryClient } from "../contracts/EhrRegistry.client";
 import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordVersion } from "../contracts/EhrRegistry.types";
 import { fromBase64, toBase64 } from "../crypto/bytes";
@@ -40,6 +40,7 @@ export interface Rotation {
   ownEnvelope: string; // to the patient's registered key
   envelopes: RecipientEnvelope[]; // to each reader with a registered encryption key
   skipped: string[]; // readers without one: they do not get this key
+  escrow?: TrusteeShare[]; // one sealed share per trustee when the patient escrows the category, else empty
 }
 
 /** The key a file is sealed with, its epoch, and the rotation that opens the epoch when the write must. */
@@ -117,7 +118,7 @@ export class Ehr {
     this.registry = new EhrRegistryQueryClient(querier.asCosmWasmClient(), deploy.contracts.registry.address);
     this.accessQuery = new EhrAccessQueryClient(querier.asCosmWasmClient(), deploy.contracts.access.address);
     this.ipfs = new Ipfs(deploy.ipfs_api_url);
-    this.names = new Names(this.registry, address);
+    this.names = new Names(this.registry, address, this.accessQuery);
   }
 
   static async nodeChainId(deploy: Deploy): Promise<string> {
@@ -184,7 +185,14 @@ export class Ehr {
   private executeWrite(patientId: number, rotation: Rotation | undefined, writes: ExecuteInstruction[]): Promise<string> {
     if (!rotation) return this.execute(writes);
     const rotate = this.acc({
-      rotate_key: { patient_id: patientId, category: rotation.category, epoch: rotation.epoch, own_envelope: rotation.ownEnvelope, envelopes: rotation.envelopes },
+      rotate_key: {
+        patient_id: patientId,
+        category: rotation.category,
+        epoch: rotation.epoch,
+        own_envelope: rotation.ownEnvelope,
+        envelopes: rotation.envelopes,
+        escrow: rotation.escrow ?? [],
+      },
     });
     return this.executeStoringKeys([{ patientId, category: rotation.category, epoch: rotation.epoch, key: rotation.key }], [rotate, ...writes]);
   }
@@ -609,8 +617,9 @@ export class Ehr {
     return this.execute([this.acc({ request_access: { patient_id: patientId, scope, categories } })]);
   }
 
-  emergencyAccess(patientId: number): Promise<string> {
-    return this.execute([this.acc({ emergency_access: { patient_id: patientId } })]);
+  /** Breaks the glass: time-boxed read access for `reason`, written to the patient's audit log. */
+  emergencyAccess(patientId: number, reason: EmergencyReason): Promise<string> {
+    return this.execute([this.acc({ emergency_access: { patient_id: patientId, reason } })]);
   }
 
   /** This wallet's emergency access to the patient: whether it is open now and until when (chain time). */

@@ -50,6 +50,12 @@ describe("nameOf", () => {
   it('says "the network admin" for the registry\'s admin', () => {
     expect(nameOf(ADMIN, asPatient)).toBe("the network admin");
   });
+  it('says "trustee N of the network" for a trustee, N its 1-based place in the trustees query', () => {
+    const trustees = ["wasm1trusteeoneaddress00", STRANGER];
+    expect(nameOf(STRANGER, { ...asPatient, trustees })).toBe("trustee 2 of the network");
+    expect(capitalise(nameOf(trustees[0], { ...asPatient, trustees }))).toBe("Trustee 1 of the network");
+    expect(nameOf(DOCTOR, { ...asPatient, trustees: [DOCTOR] })).toBe("Dr Ana Lima, St Mary Hospital");
+  });
   it("shortens any other address and says it is not listed (only once the directory said so)", () => {
     expect(nameOf(STRANGER, asPatient)).toBe("wasm1stra…0000 (not a listed provider)");
     expect(nameOf("wasm1neverlookedupaddress9", asPatient)).toBe("wasm1neve…ess9");

@@ -40,12 +40,14 @@ export interface NameContext {
   patientOwner?: string;
   /** Directory entries looked up so far: a provider, or null for an address the directory does not list. */
   providers: ReadonlyMap<string, ProviderInfo | null>;
+  /** The network's trustees in the order of the access contract's `trustees` query, once known. */
+  trustees?: readonly string[];
 }
 
 /**
  * Who `address` is, from the viewer's side: "you"; a listed provider (withdrawn ones too) by name and
  * organisation; "the patient" for the patient's owner when the viewer is someone else; "the network
- * admin"; else a short address said to be unlisted (or only the short address while it has not been
+ * admin"; a trustee as "trustee N of the network" (N its 1-based place in the `trustees` query); else a short address said to be unlisted (or only the short address while it has not been
  * looked up yet). Lower case: `capitalise` it at the start of a sentence.
  */
 export function nameOf(address: string, ctx: NameContext): string {
@@ -54,6 +56,8 @@ export function nameOf(address: string, ctx: NameContext): string {
   if (provider) return listing(provider);
   if (ctx.patientOwner !== undefined && address === ctx.patientOwner) return "the patient";
   if (ctx.admin !== undefined && address === ctx.admin) return "the network admin";
+  const trustee = ctx.trustees?.indexOf(address) ?? -1;
+  if (trustee >= 0) return `trustee ${trustee + 1} of the network`;
   return ctx.providers.has(address) ? `${shortAddress(address)} (not a listed provider)` : shortAddress(address);
 }
 
@@ -61,6 +65,11 @@ export function nameOf(address: string, ctx: NameContext): string {
 export interface DirectorySource {
   directory(q: { addresses: string[] }): Promise<DirectoryResponse>;
   config(): Promise<{ admin: string }>;
+}
+
+/** The access contract's `trustees` query (the generated EhrAccessQueryClient has it). */
+export interface TrusteeSource {
+  trustees(): Promise<{ trustees: { address: string }[] }>;
 }
 
 /** Names bound to one patient on screen (or none): what the components call. */
@@ -82,17 +91,20 @@ export class Names {
   private readonly inFlight = new Map<string, Promise<void>>();
   private admin?: string;
   private adminLookup?: Promise<void>;
+  private trustees?: string[];
+  private trusteeLookup?: Promise<void>;
   private readonly listeners = new Set<() => void>();
   private version = 0;
 
   constructor(
     private readonly source: DirectorySource,
     readonly viewer: string,
+    private readonly trusteeSource?: TrusteeSource,
   ) {}
 
   /** Looks up every address not cached yet, and the registry's admin once. */
   async resolve(addresses: Iterable<string>): Promise<void> {
-    const waits: Promise<void>[] = [this.loadAdmin()];
+    const waits: Promise<void>[] = [this.loadAdmin(), this.loadTrustees()];
     const todo: string[] = [];
     for (const address of new Set(addresses)) {
       if (!address || this.providers.has(address)) continue;
@@ -108,7 +120,8 @@ export class Names {
   async refresh(also: Iterable<string> = []): Promise<void> {
     const known = [...new Set([...this.providers.keys(), ...also])];
     this.adminLookup = undefined;
-    const waits: Promise<void>[] = [this.loadAdmin()];
+    this.trusteeLookup = undefined;
+    const waits: Promise<void>[] = [this.loadAdmin(), this.loadTrustees()];
     for (let i = 0; i < known.length; i += MAX_DIRECTORY_LOOKUP) waits.push(this.lookup(known.slice(i, i + MAX_DIRECTORY_LOOKUP)));
     await Promise.all(waits);
   }
@@ -128,7 +141,7 @@ export class Names {
   }
 
   context(patientOwner?: string): NameContext {
-    return { viewer: this.viewer, admin: this.admin, patientOwner, providers: this.providers };
+    return { viewer: this.viewer, admin: this.admin, patientOwner, providers: this.providers, trustees: this.trustees };
   }
 
   nameOf(address: string, patientOwner?: string): string {
@@ -164,6 +177,24 @@ export class Names {
       },
     );
     return this.adminLookup;
+  }
+
+  private loadTrustees(): Promise<void> {
+    if (!this.trusteeSource) return Promise.resolve();
+    this.trusteeLookup ??= this.trusteeSource.trustees().then(
+      (t) => {
+        const list = t.trustees.map((x) => x.address);
+        if (list.join() !== (this.trustees ?? []).join() || !this.trustees) {
+          this.trustees = list;
+          this.changed();
+        }
+      },
+      (e: unknown) => {
+        this.trusteeLookup = undefined; // asked again next time
+        throw e;
+      },
+    );
+    return this.trusteeLookup;
   }
 
   private lookup(addresses: string[]): Promise<void> {

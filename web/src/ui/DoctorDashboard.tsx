@@ -176,7 +176,7 @@ function RequestAccessCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => 
         <button type="button" className="danger" disabled={action.busy || !patientId}
           onClick={() => action.run(async () => {
             const id = Number(patientId);
-            await ehr.emergencyAccess(id);
+            await ehr.emergencyAccess(id, { incapable_patient: {} });
             const { expires } = await ehr.myEmergency(id);
             onOpen(id);
             return `Emergency read access to patient #${id}${expires ? ` until ${localTime(expires)}` : ""}: it is written to the patient's audit log.`;
