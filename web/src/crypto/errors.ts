@@ -10,7 +10,8 @@ export type CryptoErrorKind =
   | "Tampered"
   | "BadEnvelope"
   | "EnvelopeDoesNotOpen"
-  | "BadKey";
+  | "BadKey"
+  | "BadShares";
 
 export class CryptoError extends Error {
   constructor(
