@@ -91,24 +91,10 @@ pub(crate) fn seal_category_key_with_rng(
     category_key: &CategoryKey,
     rng: &mut impl CryptoRng,
 ) -> Result<Envelope> {
-    let pk = recipient.to_hpke()?;
-    let (enc, sealed) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
-        &OpModeS::Base,
-        &pk,
-        &context.info(),
-        category_key.as_bytes(),
-        b"",
-        rng,
-    )
-    .map_err(|_| CryptoError::EnvelopeSealFailed)?;
-    let mut out = [0u8; ENVELOPE_LEN];
-    let enc_bytes = enc.to_bytes();
-    let (enc_part, sealed_part) = out.split_at_mut(ENC_LEN);
-    if enc_bytes.len() != ENC_LEN || sealed.len() != SEALED_KEY_LEN {
-        return Err(CryptoError::EnvelopeSealFailed);
-    }
-    enc_part.copy_from_slice(&enc_bytes);
-    sealed_part.copy_from_slice(&sealed);
+    let sealed = hpke_seal(recipient, &context.info(), category_key.as_bytes(), rng)?;
+    let out: [u8; ENVELOPE_LEN] = sealed
+        .try_into()
+        .map_err(|_| CryptoError::EnvelopeSealFailed)?;
     Ok(Envelope(out))
 }
 
@@ -118,25 +104,62 @@ pub fn open_category_key(
     context: &EnvelopeContext,
     envelope: &Envelope,
 ) -> Result<CategoryKey> {
-    let (enc_bytes, sealed) = envelope.0.split_at(ENC_LEN);
-    let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(enc_bytes)
-        .map_err(|_| CryptoError::EnvelopeOpenFailed)?;
-    let sk = recipient.to_hpke()?;
-    let opened = Zeroizing::new(
-        hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
-            &OpModeR::Base,
-            &sk,
-            &enc,
-            &context.info(),
-            sealed,
-            b"",
-        )
-        .map_err(|_| CryptoError::EnvelopeOpenFailed)?,
-    );
+    let opened = hpke_open(recipient, &context.info(), &envelope.0)?;
     let mut key = Zeroizing::new([0u8; 32]);
     if opened.len() != key.len() {
         return Err(CryptoError::EnvelopeOpenFailed);
     }
     key.copy_from_slice(&opened);
     Ok(CategoryKey::from_bytes(*key))
+}
+
+/// HPKE base-mode single-shot seal (the suite above, empty aad): enc || ciphertext.
+pub(crate) fn hpke_seal(
+    recipient: &X25519PublicKey,
+    info: &[u8],
+    plaintext: &[u8],
+    rng: &mut impl CryptoRng,
+) -> Result<Vec<u8>> {
+    let pk = recipient.to_hpke()?;
+    let (enc, sealed) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
+        &OpModeS::Base,
+        &pk,
+        info,
+        plaintext,
+        b"",
+        rng,
+    )
+    .map_err(|_| CryptoError::EnvelopeSealFailed)?;
+    let enc = enc.to_bytes();
+    if enc.len() != ENC_LEN {
+        return Err(CryptoError::EnvelopeSealFailed);
+    }
+    let mut out = enc.to_vec();
+    out.extend_from_slice(&sealed);
+    Ok(out)
+}
+
+/// Opens what `hpke_seal` made, for the expected `info`.
+pub(crate) fn hpke_open(
+    recipient: &X25519SecretKey,
+    info: &[u8],
+    sealed: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
+    if sealed.len() < ENC_LEN {
+        return Err(CryptoError::EnvelopeOpenFailed);
+    }
+    let (enc_bytes, ciphertext) = sealed.split_at(ENC_LEN);
+    let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(enc_bytes)
+        .map_err(|_| CryptoError::EnvelopeOpenFailed)?;
+    let sk = recipient.to_hpke()?;
+    hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
+        &OpModeR::Base,
+        &sk,
+        &enc,
+        info,
+        ciphertext,
+        b"",
+    )
+    .map(Zeroizing::new)
+    .map_err(|_| CryptoError::EnvelopeOpenFailed)
 }

@@ -7,15 +7,12 @@
 //! the key it was split from; the same suite as category-key envelopes.
 
 use blahaj::{Share, Sharks};
-use hpke::aead::ChaCha20Poly1305;
-use hpke::kdf::HkdfSha256;
-use hpke::{Deserializable, OpModeR, OpModeS, Serializable};
 use rand_core::CryptoRng;
 use zeroize::Zeroizing;
 
 use crate::envelope::ENC_LEN;
 use crate::error::{CryptoError, Result};
-use crate::keys::{CategoryKey, HpkeKem, X25519PublicKey, X25519SecretKey};
+use crate::keys::{CategoryKey, X25519PublicKey, X25519SecretKey};
 use crate::Category;
 
 /// Prefix of the HPKE `info` string of a sealed share.
@@ -155,19 +152,7 @@ pub(crate) fn seal_share_with_rng(
     share: &KeyShare,
     rng: &mut impl CryptoRng,
 ) -> Result<Vec<u8>> {
-    let pk = recipient.to_hpke()?;
-    let (enc, sealed) = hpke::single_shot_seal_with_rng::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
-        &OpModeS::Base,
-        &pk,
-        &context.info(),
-        share.as_bytes(),
-        b"",
-        rng,
-    )
-    .map_err(|_| CryptoError::EnvelopeSealFailed)?;
-    let mut out = enc.to_bytes().to_vec();
-    out.extend_from_slice(&sealed);
-    Ok(out)
+    crate::envelope::hpke_seal(recipient, &context.info(), share.as_bytes(), rng)
 }
 
 /// Opens a sealed share with the recipient's secret key, for the expected `context`.
@@ -182,21 +167,7 @@ pub fn open_share(
             expected: SEALED_SHARE_LEN,
         });
     }
-    let (enc_bytes, ciphertext) = sealed.split_at(ENC_LEN);
-    let enc = <HpkeKem as hpke::Kem>::EncappedKey::from_bytes(enc_bytes)
-        .map_err(|_| CryptoError::EnvelopeOpenFailed)?;
-    let sk = recipient.to_hpke()?;
-    let opened = Zeroizing::new(
-        hpke::single_shot_open::<ChaCha20Poly1305, HkdfSha256, HpkeKem>(
-            &OpModeR::Base,
-            &sk,
-            &enc,
-            &context.info(),
-            ciphertext,
-            b"",
-        )
-        .map_err(|_| CryptoError::EnvelopeOpenFailed)?,
-    );
+    let opened = crate::envelope::hpke_open(recipient, &context.info(), sealed)?;
     KeyShare::from_bytes(&opened)
 }
 
