@@ -5,12 +5,26 @@ import type { ExecuteInstruction, SigningCosmWasmClient } from "@cosmjs/cosmwasm
 import type { OfflineSigner } from "@cosmjs/proto-signing";
 import { randomBytes } from "@noble/ciphers/utils.js";
 import { EhrAccessQueryClient } from "../contracts/EhrAccess.client";
-import type { AccessRequestInfo, AuditEntry, EmergencyReason, GrantInfo, KeyEnvelope, KeyHolder, RecipientEnvelope, Scope, TrusteeShare } from "../contracts/EhrAccess.types";
+import type {
+  AccessRequestInfo,
+  AuditEntry,
+  EmergencyReason,
+  EpochEscrow,
+  GrantInfo,
+  KeyEnvelope,
+  KeyHolder,
+  RecipientEnvelope,
+  ReleasedShareInfo,
+  Scope,
+  TrusteeShare,
+  TrusteesResponse,
+} from "../contracts/EhrAccess.types";
 import { EhrRegistryQueryClient } from "../contracts/EhrRegistry.client";
 import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordVersion } from "../contracts/EhrRegistry.types";
 import { fromBase64, toBase64 } from "../crypto/bytes";
 import { CryptoError } from "../crypto/errors";
 import { openEnvelope, sealEnvelope } from "../crypto/envelope";
+import { combineShares, openShare, sealShare, splitKey } from "../crypto/escrow";
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
 import type { Deploy } from "./deploy";
@@ -196,8 +210,23 @@ export class Ehr {
     });
     return this.executeStoringKeys([{ patientId, category: rotation.category, epoch: rotation.epoch, key: rotation.key }], [rotate, ...writes]);
   }
-  private storeOwn = (patientId: number, own: KeyEnvelope[]): ExecuteInstruction[] =>
-    own.length ? [this.acc({ store_own_envelopes: { patient_id: patientId, key_envelopes: own } })] : [];
+  /**
+   * The patient's envelopes of new keys (`fresh`, the keys of `own`), followed by the trustees' shares
+   * of those in categories the patient escrows: an escrowed category's first key is escrowed in the
+   * same transaction (the contract refuses otherwise), as the Rust client does.
+   */
+  private async storeOwn(patientId: number, own: KeyEnvelope[], fresh: NewKey[]): Promise<ExecuteInstruction[]> {
+    if (!own.length) return [];
+    const out = [this.acc({ store_own_envelopes: { patient_id: patientId, key_envelopes: own } })];
+    const escrows: EpochEscrow[] = [];
+    for (const k of fresh) {
+      const shares = await this.rotationEscrow(patientId, k.category, k.epoch, k.key);
+      if (shares.length) escrows.push({ category: k.category, epoch: k.epoch, shares });
+    }
+    for (let i = 0; i < escrows.length; i += MAX_ESCROWS_PER_MESSAGE)
+      out.push(this.acc({ escrow_shares: { patient_id: patientId, escrows: escrows.slice(i, i + MAX_ESCROWS_PER_MESSAGE) } }));
+    return out;
+  }
   private reg = (msg: object): ExecuteInstruction => ({ contractAddress: this.deploy.contracts.registry.address, msg });
   private acc = (msg: object): ExecuteInstruction => ({ contractAddress: this.deploy.contracts.access.address, msg });
 
@@ -296,6 +325,7 @@ export class Ehr {
       ownEnvelope: await sealEnvelope(fromBase64(patient.encryption_key), key, ctx),
       envelopes: await Promise.all(recipients.map(async (r) => ({ recipient: r.address, envelope: await sealEnvelope(fromBase64(r.encryptionKey), key, ctx) }))),
       skipped,
+      escrow: await this.rotationEscrow(patient.id, category, epoch, key),
     };
   }
 
@@ -306,6 +336,103 @@ export class Ehr {
       envelope: { category, epoch, envelope: await sealEnvelope(this.walletKey.publicKey, key, { patientId, category, epoch }) },
       fresh: { patientId, category, epoch, key },
     };
+  }
+
+  // ------------------------------------------------------------------ escrow (break glass)
+
+  /** The network's trustees (threshold 0: none yet). */
+  trustees(): Promise<TrusteesResponse> {
+    return this.accessQuery.trustees();
+  }
+
+  /** The categories the patient escrows with the trustees (empty: none). */
+  async escrowPolicy(patientId: number): Promise<Category[]> {
+    return (await this.accessQuery.escrowPolicy({ patientId })).categories;
+  }
+
+  /** `key` split into one share per trustee of the current set (threshold k), each sealed to its trustee (FORMAT.md §6). */
+  private async escrowShares(trustees: TrusteesResponse, patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<TrusteeShare[]> {
+    if (trustees.threshold < 2 || trustees.trustees.length < trustees.threshold) throw new Error("The network has no trustees yet: nothing can be escrowed.");
+    const shares = splitKey(key, trustees.threshold, trustees.trustees.length);
+    const ctx = { patientId, category, epoch, setVersion: trustees.set_version };
+    return Promise.all(
+      trustees.trustees.map(async (t, i) => {
+        if (!t.encryption_key) throw new Error(`Trustee ${i + 1} of the network has not published its encryption key yet: nothing can be escrowed until it does.`);
+        const publicKey = fromBase64(t.encryption_key);
+        if (publicKey.length !== 32) throw new Error(`Trustee ${i + 1} of the network published a malformed key.`);
+        return { trustee: t.address, share: await sealShare(publicKey, shares[i], ctx) };
+      }),
+    );
+  }
+
+  /** The escrow a new key of (category, epoch) must carry: the trustees' shares when the patient escrows the category, none otherwise. */
+  private async rotationEscrow(patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<TrusteeShare[]> {
+    if (!(await this.escrowPolicy(patientId)).includes(category)) return [];
+    return this.escrowShares(await this.trustees(), patientId, category, epoch, key);
+  }
+
+  /**
+   * The patient: escrow `categories` (empty: stop escrowing). Every epoch of each that this wallet
+   * holds a key for is split and sealed to the current trustees in the same transaction as the policy
+   * (at most MAX_ESCROWS_PER_MESSAGE epochs per message). Returns how many epochs were escrowed.
+   */
+  async setEscrow(patient: PatientInfo, categories: Category[]): Promise<number> {
+    const escrows: EpochEscrow[] = [];
+    if (categories.length) {
+      const trustees = await this.trustees();
+      if (trustees.threshold === 0) throw new Error("The network has no trustees yet: nothing can be escrowed.");
+      await this.ensureRegisteredKey(patient);
+      await this.loadKeys(patient);
+      const { epochs } = await this.accessQuery.epochs({ patientId: patient.id });
+      for (const category of categories) {
+        const current = epochs.find((e) => e.category === category)?.epoch ?? 0;
+        for (let epoch = 0; epoch <= current; epoch++) {
+          // An epoch nobody wrote with has no key yet: the first write makes one and escrows it.
+          const key = this.categoryKeys.get(keyId(patient.id, category, epoch));
+          if (key) escrows.push({ category, epoch, shares: await this.escrowShares(trustees, patient.id, category, epoch, key) });
+        }
+      }
+    }
+    const msgs = [this.acc({ set_escrow_policy: { patient_id: patient.id, categories } })];
+    for (let i = 0; i < escrows.length; i += MAX_ESCROWS_PER_MESSAGE)
+      msgs.push(this.acc({ escrow_shares: { patient_id: patient.id, escrows: escrows.slice(i, i + MAX_ESCROWS_PER_MESSAGE) } }));
+    await this.execute(msgs);
+    return escrows.length;
+  }
+
+  /** Every share the trustees released to this wallet for a patient, page by page. */
+  async releasedShares(patientId: number): Promise<ReleasedShareInfo[]> {
+    const all: ReleasedShareInfo[] = [];
+    for (;;) {
+      const last = all.at(-1);
+      const { shares } = await this.accessQuery.releasedShares({
+        patientId,
+        doctor: this.address,
+        startAfter: last ? { category: last.category, epoch: last.epoch, trustee: last.trustee } : undefined,
+        limit: PAGE,
+      });
+      all.push(...shares);
+      if (shares.length < PAGE) return all;
+    }
+  }
+
+  /**
+   * The doctor in an emergency: opens the shares released to this wallet and combines every
+   * (category, epoch) that has its threshold into the session's key cache (memory only: nothing is
+   * stored). A share that does not open is skipped. Returns how far each (category, epoch) has come.
+   */
+  async releaseProgress(patientId: number): Promise<ReleaseProgress[]> {
+    return releaseProgressOf(await this.releasedShares(patientId), async (s) => {
+      try {
+        return await openShare(this.walletKey.secretKey, s.share, { patientId, category: s.category, epoch: s.epoch, setVersion: s.set_version });
+      } catch (err) {
+        if (err instanceof CryptoError) return undefined;
+        throw err;
+      }
+    }, (category, epoch, key) => {
+      const id = keyId(patientId, category, epoch);
+      if (!this.categoryKeys.has(id)) this.categoryKeys.set(id, key);
+    });
   }
 
   /** Envelopes for a grantee: every key held for the categories (the current epoch's created when missing). */
@@ -391,7 +518,7 @@ export class Ehr {
       this.reg({ accept_patient: { patient_id: patientId, encryption_key: this.publicKeyBase64 } }),
       ...(categories.length
         ? [
-            ...this.storeOwn(patientId, own),
+            ...(await this.storeOwn(patientId, own, fresh)),
             this.acc({ grant: { patient_id: patientId, grantee: doctor, scope, categories, expires: expires ? chainTime(expires) : null, key_envelopes: shared } }),
           ]
         : []),
@@ -587,7 +714,7 @@ export class Ehr {
   async grant(patient: PatientInfo, grantee: string, scope: Scope, categories: Category[], expires: Date | null): Promise<string> {
     const { own, fresh, grantee: envelopes } = await this.envelopesFor(patient, grantee, categories);
     return this.executeStoringKeys(fresh, [
-      ...this.storeOwn(patient.id, own),
+      ...(await this.storeOwn(patient.id, own, fresh)),
       this.acc({ grant: { patient_id: patient.id, grantee, scope, categories, expires: expires ? chainTime(expires) : null, key_envelopes: envelopes } }),
     ]);
   }
@@ -604,7 +731,7 @@ export class Ehr {
   async approveRequest(patient: PatientInfo, request: AccessRequestInfo, expires: Date | null): Promise<string> {
     const { own, fresh, grantee: envelopes } = await this.envelopesFor(patient, request.requester, request.categories);
     return this.executeStoringKeys(fresh, [
-      ...this.storeOwn(patient.id, own),
+      ...(await this.storeOwn(patient.id, own, fresh)),
       this.acc({ approve_request: { request_id: request.id, expires: expires ? chainTime(expires) : null, key_envelopes: envelopes } }),
     ]);
   }
@@ -623,9 +750,9 @@ export class Ehr {
   }
 
   /** This wallet's emergency access to the patient: whether it is open now and until when (chain time). */
-  async myEmergency(patientId: number): Promise<{ active: boolean; expires?: string }> {
+  async myEmergency(patientId: number): Promise<{ active: boolean; expires?: string; reason?: EmergencyReason }> {
     const r = await this.accessQuery.emergencyAccess({ patientId, grantee: this.address });
-    return { active: r.active, expires: r.expires ?? undefined };
+    return { active: r.active, expires: r.expires ?? undefined, reason: r.reason ?? undefined };
   }
 
   async grantsByPatient(patientId: number, startAfter?: string): Promise<GrantInfo[]> {
@@ -651,6 +778,49 @@ export class Ehr {
   async auditLog(patientId: number, startAfter?: number): Promise<AuditEntry[]> {
     return (await this.accessQuery.auditLog({ patientId, startAfter, limit: PAGE })).entries;
   }
+}
+
+/** The trustees' message bound: at most this many epochs in one `escrow_shares` (ehr-types MAX_ESCROWS_PER_MESSAGE). */
+export const MAX_ESCROWS_PER_MESSAGE = 16;
+
+/** How far a doctor's emergency key release has come for one (category, epoch). */
+export interface ReleaseProgress {
+  category: Category;
+  epoch: number;
+  released: number;
+  needed: number;
+  /** Whether the key was combined (k shares of one trustee-set version arrived and opened). */
+  open: boolean;
+}
+
+/**
+ * Groups released shares by (category, epoch, set version), opens them (`open` returns undefined for
+ * one that does not open) and combines each group that reached its threshold (`found`). One row per
+ * (category, epoch): the group that opened, else the one with the most shares.
+ */
+export async function releaseProgressOf(
+  released: readonly ReleasedShareInfo[],
+  open: (s: ReleasedShareInfo) => Promise<Uint8Array | undefined>,
+  found: (category: Category, epoch: number, key: Uint8Array) => void,
+): Promise<ReleaseProgress[]> {
+  const groups = new Map<string, { category: Category; epoch: number; threshold: number; shares: Uint8Array[] }>();
+  for (const s of released) {
+    const opened = await open(s);
+    const id = `${s.category}/${s.epoch}/${s.set_version}`;
+    const g = groups.get(id) ?? { category: s.category, epoch: s.epoch, threshold: s.threshold, shares: [] };
+    groups.set(id, g);
+    if (opened && !g.shares.some((x) => x[0] === opened[0])) g.shares.push(opened);
+  }
+  const rows = new Map<string, ReleaseProgress>();
+  for (const g of groups.values()) {
+    const open = g.shares.length >= g.threshold;
+    if (open) found(g.category, g.epoch, combineShares(g.shares, g.threshold));
+    const row = { category: g.category, epoch: g.epoch, released: g.shares.length, needed: g.threshold, open };
+    const id = `${g.category}/${g.epoch}`;
+    const prev = rows.get(id);
+    if (!prev || (!prev.open && (open || row.released > prev.released))) rows.set(id, row);
+  }
+  return [...rows.values()];
 }
 
 export const chainTime = (d: Date): string => (BigInt(d.getTime()) * 1_000_000n).toString();

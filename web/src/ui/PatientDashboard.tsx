@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { AccessRequestInfo, AuditEntry, GrantInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
-import { RECORD_CATEGORIES } from "../crypto/categories";
+import { CATEGORIES, RECORD_CATEGORIES } from "../crypto/categories";
 import { AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
 import { grantActive, type Ehr } from "../lib/ehr";
 import { addressProblem } from "../lib/listing";
@@ -38,9 +38,87 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
         <GrantsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
         <RequestsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       </div>
+      <EmergencySettingsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       <AuditCard ehr={ehr} patient={patient} changes={changes} />
       <DeletePatientCard ehr={ehr} patient={patient} onDeleted={onDeleted} />
     </div>
+  );
+}
+
+/** What opens in an emergency unless the patient chooses otherwise (ehr-types DEFAULT_EMERGENCY_CATEGORIES). */
+export const DEFAULT_EMERGENCY_CATEGORIES: Category[] = ["allergy", "prescription", "immunization", "profile"];
+
+/**
+ * The categories escrowed with the network's trustees for break glass: saving sets the policy and
+ * escrows every epoch of those categories this wallet holds a key for, in one transaction.
+ */
+function EmergencySettingsCard({ ehr, patient, changes, onChanged }: CardProps) {
+  const [policy, setPolicy] = useState<Category[]>();
+  const [chosen, setChosen] = useState<Category[]>(DEFAULT_EMERGENCY_CATEGORIES);
+  const [trustees, setTrustees] = useState<{ n: number; k: number; missingKeys: number }>();
+  const action = useAction();
+  const load = useAction();
+  useEffect(() => {
+    void load.run(async () => {
+      const [categories, t] = await Promise.all([ehr.escrowPolicy(patient.id), ehr.trustees()]);
+      setPolicy(categories);
+      if (categories.length) setChosen(categories);
+      setTrustees({ n: t.trustees.length, k: t.threshold, missingKeys: t.trustees.filter((x) => !x.encryption_key).length });
+    });
+  }, [ehr, patient.id, changes, load.run]);
+  const none = trustees !== undefined && trustees.k === 0;
+  const save = (categories: Category[]) =>
+    action.run(async () => {
+      const epochs = await ehr.setEscrow(patient, categories);
+      setPolicy(categories);
+      onChanged();
+      return categories.length
+        ? `Saved: ${categoryLabels(categories)} open in an emergency (${epochs} key${epochs === 1 ? "" : "s"} escrowed with the trustees).`
+        : "Saved: nothing opens in an emergency any more; new keys are no longer escrowed.";
+    });
+  return (
+    <section className="card" aria-labelledby="emergency-h">
+      <h2 id="emergency-h">Emergency access</h2>
+      {load.status}
+      {trustees &&
+        (none ? (
+          <p className="muted">The network has no trustees yet: nothing can open in an emergency.</p>
+        ) : (
+          <>
+            <p data-trustees={`${trustees.k}-of-${trustees.n}`}>
+              The network has {trustees.n} trustees; any {trustees.k} of them together can open the categories you choose here for a doctor who
+              breaks the glass (the emergency, its reason and every release are written to your audit log).
+            </p>
+            <p className="notice">
+              Plainly: any {trustees.k} of the {trustees.n} trustees acting together, without any emergency, could open every record of the chosen
+              categories, of every key epoch, and nothing on the chain would show it. That is the trust the network places in its trustees. With more
+              than {trustees.n - trustees.k} of them unavailable, an emergency cannot open anything.
+            </p>
+            {trustees.missingKeys > 0 && <p className="muted">{trustees.missingKeys} trustee(s) have not published their key yet: saving will fail until they do.</p>}
+          </>
+        ))}
+      <p className="muted" aria-label="Escrow status">
+        {policy === undefined ? "" : policy.length ? `Now opened in an emergency: ${categoryLabels(policy)}.` : "Nothing is escrowed now: no record opens in an emergency."}
+      </p>
+      <form
+        onSubmit={(e: FormEvent) => {
+          e.preventDefault();
+          void save(chosen);
+        }}
+        aria-label="Emergency settings"
+      >
+        <CategoryChecks legend="Open in an emergency" allowed={CATEGORIES} value={chosen} onChange={setChosen} />
+        <button type="submit" disabled={action.busy || none || !chosen.length}>
+          Save emergency settings
+        </button>{" "}
+        {!!policy?.length && (
+          <button type="button" disabled={action.busy} onClick={() => void save([])}>
+            Stop escrowing
+          </button>
+        )}
+      </form>
+      {action.status}
+    </section>
   );
 }
 
