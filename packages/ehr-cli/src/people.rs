@@ -6,6 +6,7 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use cosmwasm_std::{Addr, Timestamp};
 use ehr_client::directory::{category_labels, scope_words};
+use ehr_client::paging::all_pages;
 use ehr_client::{local_time, ContractMsg, Directory, Ehr};
 use ehr_types::access::{
     AuditLogResponse, GrantInfo, GrantsResponse, QueryMsg as AccessQuery, Scope,
@@ -19,9 +20,6 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::commands::{patient_id, Cx, PatientArg};
-
-/// The chain's pages are at most this long.
-const PAGE: u32 = 100;
 
 #[derive(Subcommand)]
 pub enum ProviderCmd {
@@ -201,22 +199,23 @@ pub async fn provider(cx: &mut Cx, cmd: ProviderCmd) -> Result<()> {
         }
         ProviderCmd::List => {
             let (chain, _, _) = cx.chain()?;
-            let mut lines = Vec::new();
-            loop {
-                let page: ProvidersResponse = chain
-                    .registry(&RegistryQuery::Providers {
-                        start_after: lines
-                            .last()
-                            .map(|l: &ProviderLine| l.provider.address.to_string()),
-                        limit: Some(PAGE),
-                    })
-                    .await?;
-                let done = page.providers.len() < PAGE as usize;
-                lines.extend(page.providers.into_iter().map(ProviderLine::new));
-                if done {
-                    break;
-                }
-            }
+            let providers = all_pages(
+                |p: &ProviderInfo| p.address.to_string(),
+                |start_after, limit| {
+                    let chain = &chain;
+                    async move {
+                        let page: ProvidersResponse = chain
+                            .registry(&RegistryQuery::Providers {
+                                start_after,
+                                limit: Some(limit),
+                            })
+                            .await?;
+                        Ok(page.providers)
+                    }
+                },
+            )
+            .await?;
+            let lines: Vec<ProviderLine> = providers.into_iter().map(ProviderLine::new).collect();
             cx.print(serde_json::to_value(&lines)?, || {
                 if lines.is_empty() {
                     return "no providers listed".into();
@@ -236,23 +235,25 @@ pub async fn grants(cx: &mut Cx, args: GrantsArgs) -> Result<()> {
     let ehr = cx.ehr()?;
     let patient = patient_id(&ehr, args.patient).await?;
     let info = ehr.patient(patient).await?;
-    let mut grants: Vec<GrantInfo> = Vec::new();
-    loop {
-        let page: GrantsResponse = ehr
-            .session
-            .chain
-            .access(&AccessQuery::GrantsByPatient {
-                patient_id: patient,
-                start_after: grants.last().map(|g| g.grantee.to_string()),
-                limit: Some(PAGE),
-            })
-            .await?;
-        let done = page.grants.len() < PAGE as usize;
-        grants.extend(page.grants);
-        if done {
-            break;
-        }
-    }
+    let grants = all_pages(
+        |g: &GrantInfo| g.grantee.to_string(),
+        |start_after, limit| {
+            let ehr = &ehr;
+            async move {
+                let page: GrantsResponse = ehr
+                    .session
+                    .chain
+                    .access(&AccessQuery::GrantsByPatient {
+                        patient_id: patient,
+                        start_after,
+                        limit: Some(limit),
+                    })
+                    .await?;
+                Ok(page.grants)
+            }
+        },
+    )
+    .await?;
     let names = directory(
         &ehr,
         Some(&info.owner),
@@ -292,23 +293,25 @@ pub async fn audit(cx: &mut Cx, args: PatientArg) -> Result<()> {
     let ehr = cx.ehr()?;
     let patient = patient_id(&ehr, args.patient).await?;
     let info = ehr.patient(patient).await?;
-    let mut entries: Vec<AuditEntry> = Vec::new();
-    loop {
-        let page: AuditLogResponse = ehr
-            .session
-            .chain
-            .access(&AccessQuery::AuditLog {
-                patient_id: patient,
-                start_after: entries.last().map(|e| e.seq),
-                limit: Some(PAGE),
-            })
-            .await?;
-        let done = page.entries.len() < PAGE as usize;
-        entries.extend(page.entries);
-        if done {
-            break;
-        }
-    }
+    let entries = all_pages(
+        |e: &AuditEntry| e.seq,
+        |start_after, limit| {
+            let ehr = &ehr;
+            async move {
+                let page: AuditLogResponse = ehr
+                    .session
+                    .chain
+                    .access(&AccessQuery::AuditLog {
+                        patient_id: patient,
+                        start_after,
+                        limit: Some(limit),
+                    })
+                    .await?;
+                Ok(page.entries)
+            }
+        },
+    )
+    .await?;
     let mentioned = entries.iter().flat_map(|e| {
         let grantee = match &e.action {
             ehr_types::AuditAction::AccessGranted { grantee, .. }

@@ -16,7 +16,8 @@ use ehr_crypto::escrow::{open_share, seal_share, ShareContext};
 use ehr_types::access::{EmergencyResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
 use ehr_types::escrow::{
     EmergenciesResponse, EmergencyEvent, EscrowCursor, EscrowedShare, EscrowedSharesResponse,
-    ReleasedShare, MAX_RELEASES_PER_MESSAGE,
+    ReleaseCursor, ReleasedShare, ReleasedShareInfo, ReleasedSharesResponse,
+    MAX_RELEASES_PER_MESSAGE,
 };
 use ehr_types::pagination::MAX_LIMIT;
 use ehr_types::registry::{DirectoryResponse, QueryMsg as RegistryQuery};
@@ -26,6 +27,7 @@ use serde::{Deserialize, Serialize};
 use crate::chain::ContractMsg;
 use crate::directory::{category_labels, local_time};
 use crate::error::{ClientError, Result};
+use crate::paging::all_pages;
 use crate::records::Ehr;
 
 /// What the agent releases, and how often it looks.
@@ -229,28 +231,27 @@ impl TrusteeAgent {
     }
 
     async fn escrowed_shares(&self, patient_id: u64) -> Result<Vec<EscrowedShare>> {
-        let mut shares: Vec<EscrowedShare> = Vec::new();
-        loop {
-            let page: EscrowedSharesResponse = self
-                .ehr
-                .session
-                .chain
-                .access(&AccessQuery::EscrowedShares {
-                    patient_id,
-                    trustee: self.ehr.identity.address.clone(),
-                    start_after: shares.last().map(|s| EscrowCursor {
-                        category: s.category,
-                        epoch: s.epoch,
-                    }),
-                    limit: Some(MAX_LIMIT),
-                })
-                .await?;
-            let full = page.shares.len() == MAX_LIMIT as usize;
-            shares.extend(page.shares);
-            if !full {
-                return Ok(shares);
-            }
-        }
+        all_pages(
+            |s: &EscrowedShare| EscrowCursor {
+                category: s.category,
+                epoch: s.epoch,
+            },
+            |start_after, limit| async move {
+                let page: EscrowedSharesResponse = self
+                    .ehr
+                    .session
+                    .chain
+                    .access(&AccessQuery::EscrowedShares {
+                        patient_id,
+                        trustee: self.ehr.identity.address.clone(),
+                        start_after,
+                        limit: Some(limit),
+                    })
+                    .await?;
+                Ok(page.shares)
+            },
+        )
+        .await
     }
 }
 
@@ -298,28 +299,27 @@ impl Ehr {
         &self,
         patient_id: u64,
         doctor: &str,
-    ) -> Result<Vec<ehr_types::escrow::ReleasedShareInfo>> {
-        let mut shares: Vec<ehr_types::escrow::ReleasedShareInfo> = Vec::new();
-        loop {
-            let page: ehr_types::escrow::ReleasedSharesResponse = self
-                .session
-                .chain
-                .access(&AccessQuery::ReleasedShares {
-                    patient_id,
-                    doctor: doctor.to_string(),
-                    start_after: shares.last().map(|s| ehr_types::escrow::ReleaseCursor {
-                        category: s.category,
-                        epoch: s.epoch,
-                        trustee: s.trustee.to_string(),
-                    }),
-                    limit: Some(MAX_LIMIT),
-                })
-                .await?;
-            let full = page.shares.len() == MAX_LIMIT as usize;
-            shares.extend(page.shares);
-            if !full {
-                return Ok(shares);
-            }
-        }
+    ) -> Result<Vec<ReleasedShareInfo>> {
+        all_pages(
+            |s: &ReleasedShareInfo| ReleaseCursor {
+                category: s.category,
+                epoch: s.epoch,
+                trustee: s.trustee.to_string(),
+            },
+            |start_after, limit| async move {
+                let page: ReleasedSharesResponse = self
+                    .session
+                    .chain
+                    .access(&AccessQuery::ReleasedShares {
+                        patient_id,
+                        doctor: doctor.to_string(),
+                        start_after,
+                        limit: Some(limit),
+                    })
+                    .await?;
+                Ok(page.shares)
+            },
+        )
+        .await
     }
 }
