@@ -240,6 +240,12 @@ impl Ehr {
     /// may all still read the category and this identity holds it; otherwise a new epoch's key
     /// with the `RotateKey` that must go in the same transaction as the write.
     async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<WritingKey> {
+        if patient.status != ehr_types::registry::PatientStatus::Active {
+            return Err(ClientError::InvalidInput(format!(
+                "patient {} is {:?}: nothing more can be written for it",
+                patient.id, patient.status
+            )));
+        }
         self.ensure_registered_key(patient).await?;
         let holders: KeyHoldersResponse = self
             .session
