@@ -1,10 +1,11 @@
 // The doctor's view: patients who granted access, their records (decrypted with the grant's keys),
 // access requests, proposing a new patient, emergency access.
-import { useCallback, useEffect, useState, type FormEvent } from "react";
-import type { AccessRequestInfo, GrantInfo, Scope } from "../contracts/EhrAccess.types";
+import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import type { AccessRequestInfo, EmergencyReason, GrantInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
-import { grantActive, mayManage, mayWrite, type Ehr } from "../lib/ehr";
+import { purposeOfUse, reasonWords } from "../lib/audit";
+import { grantActive, mayManage, mayWrite, type Ehr, type ReleaseProgress } from "../lib/ehr";
 import { categoryLabel } from "../lib/keys";
 import { categoryLabels, listing, scopeWords } from "../lib/names";
 import { localTime } from "../lib/time";
@@ -17,7 +18,9 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
   const [more, setMore] = useState(false);
   const [search, setSearch] = useState("");
   const [category, setCategory] = useState<Category | "">("");
-  const [selected, setSelected] = useState<{ patient: PatientInfo; grant?: GrantInfo; emergency?: { active: boolean; expires?: string } }>();
+  const [selected, setSelected] = useState<{ patient: PatientInfo; grant?: GrantInfo; emergency?: { active: boolean; expires?: string; reason?: EmergencyReason } }>();
+  // Bumped when released key shares open a key: the records panel opens again with it.
+  const [emergencyKeys, setEmergencyKeys] = useState(0);
   const action = useAction();
 
   const load = useCallback(
@@ -121,22 +124,155 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
             </div>
           )}
           {selected.emergency?.active && selected.emergency.expires && (
-            <div className="notice info" role="status">
-              Emergency read access to patient #{selected.patient.id} until {localTime(selected.emergency.expires)}: it is in the patient's audit log.
-            </div>
+            <>
+              <div className="notice info" role="status" data-emergency-until={selected.emergency.expires}>
+                Emergency read access to patient #{selected.patient.id} until {localTime(selected.emergency.expires)}
+                {selected.emergency.reason ? ` (${reasonWords(selected.emergency.reason)}, ${purposeOfUse(selected.emergency.reason)})` : ""}: it is in the
+                patient's audit log.
+              </div>
+              <EmergencyKeys ehr={ehr} patientId={selected.patient.id} expires={selected.emergency.expires} onOpened={() => setEmergencyKeys((n) => n + 1)} />
+            </>
           )}
-          <RecordsPanel key={selected.patient.id} ehr={ehr} patient={selected.patient} writable={writable} deletable={deletable} />
+          <RecordsPanel key={`${selected.patient.id}/${emergencyKeys}`} ehr={ehr} patient={selected.patient} writable={writable} deletable={deletable} />
         </>
       )}
+      <BreakGlassCard ehr={ehr} onOpen={openPatient} />
       <div className="grid2">
-        <RequestAccessCard ehr={ehr} onOpen={openPatient} />
+        <RequestAccessCard ehr={ehr} />
         <ProposeCard ehr={ehr} />
       </div>
     </div>
   );
 }
 
-function RequestAccessCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => void }) {
+/** A reason code: 2 to 16 of A–Z, 0–9 and '-' (ehr-types validate_emergency_reason). */
+export const REASON_CODE = /^[A-Z0-9-]{2,16}$/;
+
+/** Break glass: a coded reason, then time-boxed read access written to the patient's audit log. */
+function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => void }) {
+  const [patientId, setPatientId] = useState("");
+  const [kind, setKind] = useState<"incapable" | "other">("incapable");
+  const [code, setCode] = useState("");
+  const action = useAction();
+  const codeOk = REASON_CODE.test(code);
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    if (kind === "other" && !codeOk) return;
+    const reason: EmergencyReason = kind === "incapable" ? { incapable_patient: {} } : { other: { code } };
+    void action.run(async () => {
+      const id = Number(patientId);
+      await ehr.emergencyAccess(id, reason);
+      const { expires } = await ehr.myEmergency(id);
+      onOpen(id);
+      return `You broke the glass for patient #${id} (${reasonWords(reason)}, ${purposeOfUse(reason)}): emergency read access${expires ? ` until ${localTime(expires)}` : ""}. It is written to the patient's audit log; the trustees release the keys of what the patient chose to open in an emergency.`;
+    });
+  };
+  return (
+    <section className="card" aria-labelledby="break-glass-h">
+      <h2 id="break-glass-h">Break glass</h2>
+      <p className="muted">For an emergency only: read access for a limited time, without the patient's grant. The patient sees it, with your reason, in their audit log.</p>
+      <form className="row" onSubmit={submit} aria-label="Break glass">
+        <label>
+          Patient id
+          <input required inputMode="numeric" pattern="[0-9]+" value={patientId} onChange={(e) => setPatientId(e.target.value)} />
+        </label>
+        <label>
+          Reason
+          <select value={kind} onChange={(e) => setKind(e.target.value as "incapable" | "other")}>
+            <option value="incapable">The patient cannot consent (ETREAT)</option>
+            <option value="other">Other, with a reason code (BTG)</option>
+          </select>
+        </label>
+        {kind === "other" && (
+          <label>
+            Reason code
+            <input
+              value={code}
+              onChange={(e) => setCode(e.target.value.toUpperCase())}
+              placeholder="MASS-CASUALTY"
+              maxLength={16}
+              aria-invalid={!!code && !codeOk}
+              aria-describedby="reason-code-help"
+            />
+            <span id="reason-code-help" className={code && !codeOk ? "error" : "muted"}>
+              2 to 16 letters A–Z, digits or '-'
+            </span>
+          </label>
+        )}
+        <button type="submit" className="danger" disabled={action.busy || !patientId || (kind === "other" && !codeOk)}>
+          Break glass
+        </button>
+      </form>
+      {action.status}
+    </section>
+  );
+}
+
+/**
+ * While the emergency window is open: polls the shares the trustees released to this doctor, combines
+ * each (category, epoch) once k arrived (in memory only) and says what is still awaited.
+ */
+function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patientId: number; expires: string; onOpened: () => void }) {
+  const [escrowed, setEscrowed] = useState<Category[]>();
+  const [threshold, setThreshold] = useState(0);
+  const [progress, setProgress] = useState<ReleaseProgress[]>([]);
+  const [problem, setProblem] = useState<string>();
+  const opened = useRef(0);
+  const onOpenedRef = useRef(onOpened);
+  onOpenedRef.current = onOpened;
+  useEffect(() => {
+    let stop = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const end = Number(BigInt(expires) / 1_000_000n);
+    const tick = async () => {
+      try {
+        const [policy, trustees, rows] = await Promise.all([ehr.escrowPolicy(patientId), ehr.trustees(), ehr.releaseProgress(patientId)]);
+        if (stop) return;
+        setEscrowed(policy);
+        setThreshold(trustees.threshold);
+        setProgress(rows);
+        setProblem(undefined);
+        const open = rows.filter((r) => r.open).length;
+        if (open > opened.current) {
+          opened.current = open;
+          onOpenedRef.current();
+        }
+      } catch (e) {
+        if (!stop) setProblem((e as Error).message);
+      }
+      if (!stop && Date.now() < end) timer = setTimeout(() => void tick(), 2000);
+    };
+    void tick();
+    return () => {
+      stop = true;
+      if (timer) clearTimeout(timer);
+    };
+  }, [ehr, patientId, expires]);
+  if (escrowed === undefined) return <p className="muted" role="status">Checking the trustees' key shares…</p>;
+  if (!escrowed.length) return <p className="muted" role="status">The patient escrows no category: nothing opens in an emergency beyond what they granted you.</p>;
+  const lines = escrowed.map((category) => {
+    const rows = progress.filter((p) => p.category === category);
+    const waiting = rows.filter((r) => !r.open);
+    if (rows.length && !waiting.length) return { category, text: `${categoryLabel(category)}: open`, done: true };
+    const released = waiting.length ? Math.max(...waiting.map((r) => r.released)) : 0;
+    const needed = waiting[0]?.needed ?? threshold;
+    return { category, text: `Waiting for the trustees: ${released} of ${needed} key shares for ${categoryLabel(category)}`, done: false };
+  });
+  return (
+    <div className="notice info" role="status" aria-label="Emergency keys">
+      <ul>
+        {lines.map((l) => (
+          <li key={l.category} data-emergency-category={l.category} data-open={l.done}>
+            {l.text}
+          </li>
+        ))}
+      </ul>
+      {problem && <p className="error">Could not read the released shares: {problem} (trying again)</p>}
+    </div>
+  );
+}
+
+function RequestAccessCard({ ehr }: { ehr: Ehr }) {
   const [patientId, setPatientId] = useState("");
   const [scope, setScope] = useState<Scope>("read");
   const [categories, setCategories] = useState<Category[]>(["lab"]);
@@ -172,16 +308,6 @@ function RequestAccessCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => 
         </label>
         <button type="submit" disabled={action.busy || !categories.length}>
           Request
-        </button>
-        <button type="button" className="danger" disabled={action.busy || !patientId}
-          onClick={() => action.run(async () => {
-            const id = Number(patientId);
-            await ehr.emergencyAccess(id, { incapable_patient: {} });
-            const { expires } = await ehr.myEmergency(id);
-            onOpen(id);
-            return `Emergency read access to patient #${id}${expires ? ` until ${localTime(expires)}` : ""}: it is written to the patient's audit log.`;
-          })}>
-          Emergency access
         </button>
       </form>
       {action.status}
