@@ -202,9 +202,10 @@ describe("patient and doctors", () => {
     await doctor1.page.reload();
     await doctor1.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
     await recordRow(doctor1.page, "Ferritin").locator('[data-integrity="verified"]').waitFor();
-    const form = doctor2.page.getByRole("form", { name: "Request access" });
+    const form = doctor2.page.getByRole("form", { name: "Break glass" });
     await form.getByLabel("Patient id").fill(String(patientId));
-    await form.getByRole("button", { name: "Emergency access" }).click();
+    await form.getByLabel("Reason", { exact: true }).selectOption("incapable");
+    await form.getByRole("button", { name: "Break glass" }).click();
     await status(doctor2.page, /Emergency read access/);
     // doctor2 still opens what it was given before the revoke, but not the lab record written after it
     await recordRow(doctor2.page, "Hemoglobin").locator('[data-integrity="verified"]').waitFor();
@@ -218,6 +219,39 @@ describe("patient and doctors", () => {
     await audit.getByText(/^You approved request #\d+$/).waitFor();
     await audit.getByText(/^You made a new Lab key \(epoch \d+\) for the patient and 1 other reader$/).first().waitFor();
     await audit.getByText(`${ANA} added Note record #`).first().waitFor();
+  });
+
+  it("break glass: the patient escrows the default categories and adds an allergy; doctor2, without a grant, breaks the glass and the trustees' shares open the allergy, not the notes; the audit says who released what", async () => {
+    const settings = patient.page.getByRole("form", { name: "Emergency settings" });
+    for (const label of ["Allergy", "Prescription", "Immunization", "Profile"]) expect(await settings.getByLabel(label, { exact: true }).isChecked()).toBe(true);
+    expect(await settings.getByLabel("Note", { exact: true }).isChecked()).toBe(false);
+    await patient.page.locator("[data-trustees]").filter({ hasText: "any 2 of them" }).waitFor();
+    await settings.getByRole("button", { name: "Save emergency settings" }).click();
+    await status(patient.page, /Saved: Allergy, Prescription, Immunization, Profile open in an emergency/);
+    await addRecord(patient.page, "allergy", "Penicillin allergy", "anaphylaxis in 2019");
+
+    // A reason code is checked before anything is sent.
+    const form = doctor2.page.getByRole("form", { name: "Break glass" });
+    await form.getByLabel("Patient id").fill(String(patientId));
+    await form.getByLabel("Reason", { exact: true }).selectOption("other");
+    await form.getByLabel("Reason code").fill("x");
+    expect(await form.getByRole("button", { name: "Break glass" }).isDisabled()).toBe(true);
+    await form.getByLabel("Reason", { exact: true }).selectOption("incapable");
+    await form.getByRole("button", { name: "Break glass" }).click();
+    await status(doctor2.page, /You broke the glass for patient #\d+ \(treatment of a patient who cannot consent, ETREAT\)/);
+    // The waiting state or, as quickly, the allergy itself, opened with k of the trustees' shares.
+    await doctor2.page.getByRole("status", { name: "Emergency keys" }).waitFor({ timeout: 30_000 });
+    await recordRow(doctor2.page, "Penicillin allergy").locator('[data-integrity="verified"]').waitFor({ timeout: 30_000 });
+    await doctor2.page.locator('[data-emergency-category="allergy"][data-open="true"]').waitFor({ timeout: 30_000 });
+    // Notes are not escrowed: still locked for doctor2.
+    expect(await recordRow(doctor2.page, "Knee pain").count()).toBe(0);
+
+    await patient.page.reload();
+    const audit = patient.page.getByRole("table", { name: "Audit log" });
+    await audit.getByText("You chose what opens in an emergency: Allergy, Prescription, Immunization, Profile").waitFor();
+    await audit.getByText(new RegExp(`^${BEN} broke the glass \\(treatment of a patient who cannot consent, ETREAT\\): emergency read access until `)).first().waitFor();
+    await audit.getByText(new RegExp(`^Trustee [123] of the network released its key shares of (.*, )?Allergy(, .*)? to ${BEN}$`)).first().waitFor({ timeout: 30_000 });
+    expect(await audit.innerText()).not.toMatch(BECH32);
   });
 
   it("patient dashboard: screenshot and no serious axe-core violation", async () => {
