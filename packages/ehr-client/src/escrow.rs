@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use cosmwasm_std::{Addr, Binary};
+use cosmwasm_std::Binary;
 use ehr_crypto::escrow::{combine_shares, open_share, seal_share, split_key, ShareContext};
 use ehr_crypto::{CategoryKey, CategoryKeyring, EnvelopeContext, X25519PublicKey};
 use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
@@ -254,12 +254,4 @@ fn trustee_key(address: &str, key: Option<&Binary>) -> Result<X25519PublicKey> {
         ClientError::InvalidInput(format!("trustee {address} published a malformed key"))
     })?;
     Ok(X25519PublicKey::from_bytes(bytes))
-}
-
-/// Whether `address` is one of the network's trustees.
-pub fn is_trustee(trustees: &TrusteesResponse, address: &str) -> bool {
-    trustees
-        .trustees
-        .iter()
-        .any(|t| t.address == Addr::unchecked(address))
 }
