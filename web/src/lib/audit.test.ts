@@ -150,5 +150,6 @@ describe("credential withdrawals in the patient's log", () => {
     const rows = auditRows([grant(2, 500, BEN), entry(1, 500, BEN, { emergency_access: { expires: EXPIRES, reason: { incapable_patient: {} } } })], d);
     expect(rows.map((r) => r.key)).toEqual(["1", "2", `withdrawn/${BEN}`]);
     expect(rows[0].emergency).toBe(true);
+    expect(auditRows([entry(3, 600, ANA, { shares_released: { doctor: BEN, categories: ["allergy"] } })], d)[0].emergency).toBe(true);
   });
 });

@@ -138,7 +138,7 @@ export function auditRows(entries: readonly AuditEntry[], d: AuditDirectory): Au
     kind: actionKey(e.action),
     actor: e.actor,
     text: auditSentence(e, d),
-    emergency: "emergency_access" in e.action,
+    emergency: "emergency_access" in e.action || "shares_released" in e.action,
   }));
   const grantees = new Set(entries.map((e) => granteeOf(e.action)).filter((g): g is string => !!g));
   for (const grantee of grantees) {

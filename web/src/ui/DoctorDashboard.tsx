@@ -178,7 +178,7 @@ function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => voi
         </label>
         <label>
           Reason
-          <select value={kind} onChange={(e) => setKind(e.target.value as "incapable" | "other")}>
+          <select aria-label="Reason" value={kind} onChange={(e) => setKind(e.target.value as "incapable" | "other")}>
             <option value="incapable">The patient cannot consent (ETREAT)</option>
             <option value="other">Other, with a reason code (BTG)</option>
           </select>
@@ -187,6 +187,7 @@ function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => voi
           <label>
             Reason code
             <input
+              aria-label="Reason code"
               value={code}
               onChange={(e) => setCode(e.target.value.toUpperCase())}
               placeholder="MASS-CASUALTY"

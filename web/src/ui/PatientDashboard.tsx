@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useState, type FormEvent } from "react";
 import type { AccessRequestInfo, AuditEntry, GrantInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
-import { CATEGORIES, RECORD_CATEGORIES } from "../crypto/categories";
+import { CATEGORIES, CATEGORY_CODES, RECORD_CATEGORIES } from "../crypto/categories";
 import { AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
 import { grantActive, type Ehr } from "../lib/ehr";
 import { addressProblem } from "../lib/listing";
@@ -67,8 +67,10 @@ function EmergencySettingsCard({ ehr, patient, changes, onChanged }: CardProps) 
     });
   }, [ehr, patient.id, changes, load.run]);
   const none = trustees !== undefined && trustees.k === 0;
-  const save = (categories: Category[]) =>
+  const save = (chosenCategories: Category[]) =>
     action.run(async () => {
+      // In the contract's order (by category code), as the audit log will list them.
+      const categories = [...chosenCategories].sort((a, b) => CATEGORY_CODES[a] - CATEGORY_CODES[b]);
       const epochs = await ehr.setEscrow(patient, categories);
       setPolicy(categories);
       onChanged();
