@@ -227,8 +227,8 @@ describe("patient and doctors", () => {
     expect(await settings.getByLabel("Note", { exact: true }).isChecked()).toBe(false);
     await patient.page.locator("[data-trustees]").filter({ hasText: "any 2 of them" }).waitFor();
     await settings.getByRole("button", { name: "Save emergency settings" }).click();
-    await status(patient.page, /Saved: Allergy, Prescription, Immunization, Profile open in an emergency/);
-    await addRecord(patient.page, "allergy", "Penicillin allergy", "anaphylaxis in 2019");
+    await status(patient.page, /Saved: Prescription, Allergy, Immunization, Profile open in an emergency/);
+    await addRecord(patient.page, "allergy", "Latex allergy", "anaphylaxis in 2019");
 
     // A reason code is checked before anything is sent.
     const form = doctor2.page.getByRole("form", { name: "Break glass" });
@@ -241,14 +241,14 @@ describe("patient and doctors", () => {
     await status(doctor2.page, /You broke the glass for patient #\d+ \(treatment of a patient who cannot consent, ETREAT\)/);
     // The waiting state or, as quickly, the allergy itself, opened with k of the trustees' shares.
     await doctor2.page.getByRole("status", { name: "Emergency keys" }).waitFor({ timeout: 30_000 });
-    await recordRow(doctor2.page, "Penicillin allergy").locator('[data-integrity="verified"]').waitFor({ timeout: 30_000 });
+    await recordRow(doctor2.page, "Latex allergy").locator('[data-integrity="verified"]').waitFor({ timeout: 30_000 });
     await doctor2.page.locator('[data-emergency-category="allergy"][data-open="true"]').waitFor({ timeout: 30_000 });
     // Notes are not escrowed: still locked for doctor2.
     expect(await recordRow(doctor2.page, "Knee pain").count()).toBe(0);
 
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
-    await audit.getByText("You chose what opens in an emergency: Allergy, Prescription, Immunization, Profile").waitFor();
+    await audit.getByText("You chose what opens in an emergency: Prescription, Allergy, Immunization, Profile").waitFor();
     await audit.getByText(new RegExp(`^${BEN} broke the glass \\(treatment of a patient who cannot consent, ETREAT\\): emergency read access until `)).first().waitFor();
     await audit.getByText(new RegExp(`^Trustee [123] of the network released its key shares of (.*, )?Allergy(, .*)? to ${BEN}$`)).first().waitFor({ timeout: 30_000 });
     expect(await audit.innerText()).not.toMatch(BECH32);
