@@ -9,7 +9,7 @@ use clap::{Args, Subcommand, ValueEnum};
 use ehr_client::directory::category_labels;
 use ehr_client::trustee::{AgentPolicy, TrusteeAgent};
 use ehr_client::{local_time, ContractMsg};
-use ehr_types::access::{EmergencyResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
+use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
 use ehr_types::escrow::{EmergencyReason, DEFAULT_EMERGENCY_CATEGORIES};
 use ehr_types::{Category, PatientId};
 use serde_json::json;
@@ -103,13 +103,8 @@ pub async fn emergency(cx: &mut Cx, args: EmergencyArgs) -> Result<()> {
     let reason = reason(&args)?;
     let ehr = cx.ehr()?;
     let tx = ehr.emergency(args.patient, reason.clone()).await?;
-    let window: EmergencyResponse = ehr
-        .session
-        .chain
-        .access(&AccessQuery::EmergencyAccess {
-            patient_id: args.patient,
-            grantee: ehr.identity.address.clone(),
-        })
+    let window = ehr
+        .emergency_window(args.patient, &ehr.identity.address)
         .await?;
     let escrowed = ehr.escrow_policy(args.patient).await?;
     let trustees = ehr.trustees().await?;
@@ -174,16 +169,9 @@ pub async fn escrow(cx: &mut Cx, cmd: EscrowCmd) -> Result<()> {
         }
         EscrowCmd::Status { patient } => {
             let ehr = cx.ehr()?;
-            let window: EmergencyResponse = ehr
-                .session
-                .chain
-                .access(&AccessQuery::EmergencyAccess {
-                    patient_id: patient,
-                    grantee: ehr.identity.address.clone(),
-                })
-                .await?;
+            let window = ehr.emergency_window(patient, &ehr.identity.address).await?;
             let mut keyring = ehr_crypto::CategoryKeyring::new();
-            let progress = ehr.release_progress(patient, &mut keyring).await?;
+            let progress = ehr.combine_released(patient, &mut keyring).await?;
             cx.print(
                 json!({"patient_id": patient, "active": window.active, "expires": window.expires, "progress": progress}),
                 || {

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use cosmwasm_std::Binary;
 use ehr_crypto::escrow::{combine_shares, open_share, seal_share, split_key, ShareContext};
 use ehr_crypto::{CategoryKey, CategoryKeyring, EnvelopeContext, X25519PublicKey};
-use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
+use ehr_types::access::{
+    EmergencyResponse, EpochsResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery,
+};
 use ehr_types::escrow::{
     EmergencyReason, EpochEscrow, EscrowPolicyResponse, ReleasedShareInfo, TrusteeShare,
     TrusteesResponse, MAX_ESCROWS_PER_MESSAGE,
@@ -18,7 +20,7 @@ use ehr_types::{Category, PatientId};
 
 use crate::chain::{ContractMsg, TxOutcome};
 use crate::error::{ClientError, Result};
-use crate::records::Ehr;
+use crate::records::{public_key_of, Ehr};
 
 /// How far a doctor's emergency key release has come for one (category, epoch).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -43,35 +45,6 @@ impl Ehr {
         Ok(policy.categories)
     }
 
-    /// `key` split into one share per trustee of the current set, each sealed to its trustee.
-    pub(crate) async fn escrow_shares(
-        &self,
-        trustees: &TrusteesResponse,
-        context: EnvelopeContext,
-        key: &CategoryKey,
-    ) -> Result<Vec<TrusteeShare>> {
-        let shares = split_key(key, trustees.threshold, trustees.trustees.len())?;
-        let share_context = ShareContext {
-            patient_id: context.patient_id,
-            category: context.category,
-            epoch: context.epoch,
-            set_version: trustees.set_version,
-        };
-        trustees
-            .trustees
-            .iter()
-            .zip(&shares)
-            .map(|(trustee, share)| {
-                let public =
-                    trustee_key(trustee.address.as_str(), trustee.encryption_key.as_ref())?;
-                Ok(TrusteeShare {
-                    trustee: trustee.address.to_string(),
-                    share: Binary::from(seal_share(&public, &share_context, share)?),
-                })
-            })
-            .collect()
-    }
-
     /// The escrow a rotation of `category` to `context.epoch` must carry: shares when the
     /// patient escrows the category, none otherwise.
     pub(crate) async fn rotation_escrow(
@@ -87,7 +60,7 @@ impl Ehr {
             return Ok(vec![]);
         }
         let trustees = self.trustees().await?;
-        self.escrow_shares(&trustees, context, key).await
+        escrow_shares(&trustees, context, key)
     }
 
     /// The patient: escrow `categories` (empty: stop escrowing). Every existing epoch of each is
@@ -111,9 +84,15 @@ impl Ehr {
                 ));
             }
             let keyring = self.patient_keyring(patient).await?;
+            let epochs: EpochsResponse = self
+                .session
+                .chain
+                .access(&AccessQuery::Epochs {
+                    patient_id: patient.id,
+                })
+                .await?;
             for &category in &categories {
-                let current = self.current_epoch(patient.id, category).await?;
-                for epoch in 0..=current {
+                for epoch in 0..=epochs.of(category) {
                     let context = EnvelopeContext {
                         patient_id: patient.id,
                         category,
@@ -127,7 +106,7 @@ impl Ehr {
                     escrows.push(EpochEscrow {
                         category,
                         epoch,
-                        shares: self.escrow_shares(&trustees, context, key).await?,
+                        shares: escrow_shares(&trustees, context, key)?,
                     });
                 }
             }
@@ -163,17 +142,24 @@ impl Ehr {
         self.released_to(patient_id, &self.identity.address).await
     }
 
-    /// Opens the released shares and combines each (category, epoch) that has its threshold
-    /// into `keyring`; returns how far each one has come.
-    pub async fn release_progress(
+    /// `doctor`'s emergency window for a patient.
+    pub async fn emergency_window(
         &self,
         patient_id: PatientId,
-        keyring: &mut CategoryKeyring,
-    ) -> Result<Vec<ReleaseProgress>> {
-        self.combine_released(patient_id, keyring).await
+        doctor: &str,
+    ) -> Result<EmergencyResponse> {
+        self.session
+            .chain
+            .access(&AccessQuery::EmergencyAccess {
+                patient_id,
+                grantee: doctor.to_string(),
+            })
+            .await
     }
 
-    pub(crate) async fn combine_released(
+    /// Opens the shares released to this identity and combines each (category, epoch) that has
+    /// its threshold into `keyring`; returns how far each one has come.
+    pub async fn combine_released(
         &self,
         patient_id: PatientId,
         keyring: &mut CategoryKeyring,
@@ -244,14 +230,38 @@ impl Ehr {
     }
 }
 
+/// `key` split into one share per trustee of the current set, each sealed to its trustee.
+fn escrow_shares(
+    trustees: &TrusteesResponse,
+    context: EnvelopeContext,
+    key: &CategoryKey,
+) -> Result<Vec<TrusteeShare>> {
+    let shares = split_key(key, trustees.threshold, trustees.trustees.len())?;
+    let share_context = ShareContext {
+        patient_id: context.patient_id,
+        category: context.category,
+        epoch: context.epoch,
+        set_version: trustees.set_version,
+    };
+    trustees
+        .trustees
+        .iter()
+        .zip(&shares)
+        .map(|(trustee, share)| {
+            let public = trustee_key(trustee.address.as_str(), trustee.encryption_key.as_ref())?;
+            Ok(TrusteeShare {
+                trustee: trustee.address.to_string(),
+                share: Binary::from(seal_share(&public, &share_context, share)?),
+            })
+        })
+        .collect()
+}
+
 fn trustee_key(address: &str, key: Option<&Binary>) -> Result<X25519PublicKey> {
     let key = key.ok_or_else(|| {
         ClientError::InvalidInput(format!(
             "trustee {address} has not published its encryption key yet"
         ))
     })?;
-    let bytes: [u8; 32] = key.as_slice().try_into().map_err(|_| {
-        ClientError::InvalidInput(format!("trustee {address} published a malformed key"))
-    })?;
-    Ok(X25519PublicKey::from_bytes(bytes))
+    public_key_of(key, &format!("trustee {address}"))
 }

@@ -99,11 +99,7 @@ impl Ehr {
             .chain
             .access(&AccessQuery::Epochs { patient_id })
             .await?;
-        Ok(epochs
-            .epochs
-            .iter()
-            .find(|e| e.category == category)
-            .map_or(0, |e| e.epoch))
+        Ok(epochs.of(category))
     }
 
     fn is_owner(&self, patient: &PatientInfo) -> bool {
@@ -156,11 +152,7 @@ impl Ehr {
                 break;
             }
         }
-        // Keys an emergency opened: combined from the trustees' released shares, each time
-        // (they are kept nowhere else, so they cannot outlive what the chain released).
-        let mut keyring = held.keyring;
-        self.combine_released(patient.id, &mut keyring).await?;
-        Ok(keyring)
+        Ok(held.keyring)
     }
 
     /// The patient's own category keys (the owner only).
@@ -373,10 +365,7 @@ impl Ehr {
     }
 
     /// A provider's published X25519 key; `None` when it has published none.
-    pub(crate) async fn provider_public_key(
-        &self,
-        address: &str,
-    ) -> Result<Option<X25519PublicKey>> {
+    async fn provider_public_key(&self, address: &str) -> Result<Option<X25519PublicKey>> {
         let provider: ProviderInfo = match self
             .session
             .chain
@@ -794,7 +783,7 @@ impl Ehr {
         blob: &BlobRef,
     ) -> Result<Vec<u8>> {
         let file = fetch_verified(&self.storage, blob).await?;
-        let keyring = self.keyring(patient).await?;
+        let mut keyring = self.keyring(patient).await?;
         let header = RecordHeader::parse(&file)?;
         header.ensure_matches(&RecordHeader {
             patient_id: patient.id,
@@ -803,10 +792,19 @@ impl Ehr {
             record_version: version,
         })?;
         match keyring.decrypt_file(&file) {
+            Ok(opened) => return Ok(opened.plaintext.to_vec()),
+            Err(ehr_crypto::CryptoError::MissingCategoryKey { .. }) if !self.is_owner(patient) => {}
+            Err(error) => return Err(error.into()),
+        }
+        // No envelope for this epoch: an emergency may have opened it through the trustees'
+        // released shares, combined here each time (kept nowhere, so they cannot outlive what
+        // the chain released).
+        let progress = self.combine_released(patient.id, &mut keyring).await?;
+        match keyring.decrypt_file(&file) {
             Ok(opened) => Ok(opened.plaintext.to_vec()),
-            Err(ehr_crypto::CryptoError::MissingCategoryKey { .. }) if !self.is_owner(patient) => {
-                Err(self.missing_key(patient.id, category, header.epoch).await?)
-            }
+            Err(ehr_crypto::CryptoError::MissingCategoryKey { .. }) => Err(self
+                .missing_key(patient.id, category, header.epoch, &progress)
+                .await?),
             Err(error) => Err(error.into()),
         }
     }
@@ -818,25 +816,19 @@ impl Ehr {
         patient_id: PatientId,
         category: Category,
         epoch: u32,
+        progress: &[crate::escrow::ReleaseProgress],
     ) -> Result<ClientError> {
         let missing = ClientError::Crypto(ehr_crypto::CryptoError::MissingCategoryKey {
             patient_id,
             category: category.name(),
             epoch,
         });
-        let window: ehr_types::access::EmergencyResponse = self
-            .session
-            .chain
-            .access(&AccessQuery::EmergencyAccess {
-                patient_id,
-                grantee: self.identity.address.clone(),
-            })
+        let window = self
+            .emergency_window(patient_id, &self.identity.address)
             .await?;
         if !window.active || !self.escrow_policy(patient_id).await?.contains(&category) {
             return Ok(missing);
         }
-        let mut scratch = CategoryKeyring::new();
-        let progress = self.release_progress(patient_id, &mut scratch).await?;
         let released = progress
             .iter()
             .find(|p| p.category == category && p.epoch == epoch)
@@ -1028,7 +1020,7 @@ impl SealedFile {
 }
 
 /// A registered X25519 key; `whose` names it in the error.
-fn public_key_of(key: &Binary, whose: &str) -> Result<X25519PublicKey> {
+pub(crate) fn public_key_of(key: &Binary, whose: &str) -> Result<X25519PublicKey> {
     let bytes: [u8; 32] = key.as_slice().try_into().map_err(|_| {
         ClientError::InvalidInput(format!(
             "{whose}'s registered encryption key is not 32 bytes"

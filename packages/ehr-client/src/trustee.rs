@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use cosmwasm_std::Binary;
 use ehr_crypto::escrow::{open_share, seal_share, ShareContext};
-use ehr_types::access::{EmergencyResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
+use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
 use ehr_types::escrow::{
     EmergenciesResponse, EmergencyEvent, EscrowCursor, EscrowedShare, EscrowedSharesResponse,
     ReleaseCursor, ReleasedShare, ReleasedShareInfo, ReleasedSharesResponse,
@@ -125,12 +125,7 @@ impl TrusteeAgent {
     async fn handle(&self, event: &EmergencyEvent, state: &mut AgentState) -> Result<Handled> {
         let chain = &self.ehr.session.chain;
         let doctor = event.doctor.to_string();
-        let window: EmergencyResponse = chain
-            .access(&AccessQuery::EmergencyAccess {
-                patient_id: event.patient_id,
-                grantee: doctor.clone(),
-            })
-            .await?;
+        let window = self.ehr.emergency_window(event.patient_id, &doctor).await?;
         if !window.active || window.started != Some(event.started) {
             return Ok(Handled::Skipped(
                 "the emergency window is over (or was replaced by a later one)".into(),
@@ -141,14 +136,15 @@ impl TrusteeAgent {
                 addresses: vec![doctor.clone()],
             })
             .await?;
-        let credentialed = listing
+        let Some(provider) = listing
             .entries
-            .first()
-            .and_then(|entry| entry.provider.as_ref())
-            .is_some_and(|provider| provider.credentialed);
-        if !credentialed {
+            .into_iter()
+            .next()
+            .and_then(|entry| entry.provider)
+            .filter(|provider| provider.credentialed)
+        else {
             return Ok(Handled::Skipped("the doctor is not credentialed".into()));
-        }
+        };
         let now = crate::records::now()?.seconds();
         state.releases.retain(|(_, at)| at + 3600 > now);
         let recent = state.releases.iter().filter(|(d, _)| *d == doctor).count();
@@ -162,11 +158,12 @@ impl TrusteeAgent {
         if policy.is_empty() {
             return Ok(Handled::Skipped("the patient escrows nothing".into()));
         }
-        let Some(doctor_key) = self.ehr.provider_public_key(&doctor).await? else {
+        let Some(doctor_key) = provider.encryption_key else {
             return Ok(Handled::Skipped(
                 "the doctor has published no encryption key to release to".into(),
             ));
         };
+        let doctor_key = crate::records::public_key_of(&doctor_key, &doctor)?;
         let already: BTreeSet<(u8, u32)> = self
             .ehr
             .released_to(event.patient_id, &doctor)

@@ -384,6 +384,16 @@ pub struct EpochsResponse {
     pub epochs: Vec<CategoryEpoch>,
 }
 
+impl EpochsResponse {
+    /// The current epoch of `category` (0 when it never rotated).
+    pub fn of(&self, category: Category) -> u32 {
+        self.epochs
+            .iter()
+            .find(|e| e.category == category)
+            .map_or(0, |e| e.epoch)
+    }
+}
+
 #[cw_serde]
 pub struct AuditLogResponse {
     pub entries: Vec<AuditEntry>,
