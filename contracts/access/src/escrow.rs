@@ -414,18 +414,15 @@ pub fn query_escrowed_shares(
         .range(deps.storage, start, None, Order::Ascending)
         .take(page_size(limit))
         .filter_map(|item| match item {
-            Ok((key, stored)) => {
-                let (code, epoch) = split_category_epoch_key(key);
-                Category::from_code(code).map(|category| {
-                    Ok(EscrowedShare {
-                        category,
-                        epoch,
-                        set_version: stored.set_version,
-                        threshold: stored.threshold,
-                        share: stored.share,
-                    })
+            Ok((key, stored)) => split_category_epoch_key(key).map(|(category, epoch)| {
+                Ok(EscrowedShare {
+                    category,
+                    epoch,
+                    set_version: stored.set_version,
+                    threshold: stored.threshold,
+                    share: stored.share,
                 })
-            }
+            }),
             Err(err) => Some(Err(err)),
         })
         .collect::<Result<_, _>>()?;
@@ -458,8 +455,7 @@ pub fn query_released_shares(
         .filter_map(|item| match item {
             Ok((key, stored)) => {
                 let head: [u8; 8] = key.get(..8)?.try_into().ok()?;
-                let (code, epoch) = split_category_epoch_key(u64::from_be_bytes(head));
-                Category::from_code(code).map(|category| {
+                split_category_epoch_key(u64::from_be_bytes(head)).map(|(category, epoch)| {
                     Ok(ReleasedShareInfo {
                         category,
                         epoch,

@@ -335,8 +335,7 @@ pub fn query_key_envelopes(
     let key_envelopes = page
         .into_iter()
         .filter_map(|(key, envelope)| {
-            let (code, epoch) = split_category_epoch_key(key);
-            Category::from_code(code).map(|category| KeyEnvelope {
+            split_category_epoch_key(key).map(|(category, epoch)| KeyEnvelope {
                 category,
                 epoch,
                 envelope,

@@ -159,7 +159,7 @@ pub fn category_epoch_key(code: u8, epoch: u32) -> u64 {
     (u64::from(code) << 32) | u64::from(epoch)
 }
 
-/// The (category code, epoch) of a `category_epoch_key`.
-pub fn split_category_epoch_key(key: u64) -> (u8, u32) {
-    ((key >> 32) as u8, key as u32)
+/// The (category, epoch) of a `category_epoch_key`; `None` for a code no category has.
+pub fn split_category_epoch_key(key: u64) -> Option<(Category, u32)> {
+    Category::from_code((key >> 32) as u8).map(|category| (category, key as u32))
 }
