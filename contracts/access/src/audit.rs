@@ -105,6 +105,7 @@ mod tests {
             registry: registry.to_string(),
             admin: None,
             emergency_access_seconds: None,
+            recovery_wait_seconds: None,
         };
         let admin = message_info(&deps.api.addr_make("admin"), &[]);
         instantiate(deps.as_mut(), mock_env(), admin, msg).unwrap();

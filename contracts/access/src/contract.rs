@@ -4,16 +4,18 @@ use cosmwasm_std::{
     to_json_binary, Addr, Api, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult,
 };
 use ehr_types::access::ConfigResponse;
+use ehr_types::recovery::DEFAULT_RECOVERY_WAIT_SECONDS;
 
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
 use crate::state::{Config, CONFIG};
-use crate::{audit, emergency, envelopes, escrow, grants, keys, requests};
+use crate::{audit, emergency, envelopes, escrow, grants, keys, recovery, requests};
 
 pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const DEFAULT_EMERGENCY_ACCESS_SECONDS: u64 = 24 * 60 * 60;
 pub const MAX_EMERGENCY_ACCESS_SECONDS: u64 = 7 * 24 * 60 * 60;
+pub const MAX_RECOVERY_WAIT_SECONDS: u64 = 30 * 24 * 60 * 60;
 
 pub fn validate_address(api: &dyn Api, address: &str) -> Result<Addr, ContractError> {
     api.addr_validate(address)
@@ -28,6 +30,16 @@ fn validate_emergency_duration(seconds: u64) -> Result<u64, ContractError> {
     } else {
         Err(ContractError::InvalidEmergencyDuration {
             max: MAX_EMERGENCY_ACCESS_SECONDS,
+        })
+    }
+}
+
+fn validate_recovery_wait(seconds: u64) -> Result<u64, ContractError> {
+    if (1..=MAX_RECOVERY_WAIT_SECONDS).contains(&seconds) {
+        Ok(seconds)
+    } else {
+        Err(ContractError::InvalidRecoveryWait {
+            max: MAX_RECOVERY_WAIT_SECONDS,
         })
     }
 }
@@ -50,6 +62,10 @@ pub fn instantiate(
             msg.emergency_access_seconds
                 .unwrap_or(DEFAULT_EMERGENCY_ACCESS_SECONDS),
         )?,
+        recovery_wait_seconds: validate_recovery_wait(
+            msg.recovery_wait_seconds
+                .unwrap_or(DEFAULT_RECOVERY_WAIT_SECONDS),
+        )?,
     };
     CONFIG.save(deps.storage, &config)?;
     Ok(Response::new()
@@ -68,7 +84,14 @@ pub fn execute(
         ExecuteMsg::UpdateConfig {
             admin,
             emergency_access_seconds,
-        } => execute_update_config(deps, info, admin, emergency_access_seconds),
+            recovery_wait_seconds,
+        } => execute_update_config(
+            deps,
+            info,
+            admin,
+            emergency_access_seconds,
+            recovery_wait_seconds,
+        ),
         ExecuteMsg::Grant {
             patient_id,
             grantee,
@@ -139,7 +162,8 @@ pub fn execute(
         ExecuteMsg::SetEscrowPolicy {
             patient_id,
             categories,
-        } => escrow::execute_set_escrow_policy(deps, env, info, patient_id, categories),
+            recovery,
+        } => escrow::execute_set_escrow_policy(deps, env, info, patient_id, categories, recovery),
         ExecuteMsg::EscrowShares {
             patient_id,
             escrows,
@@ -149,6 +173,19 @@ pub fn execute(
             doctor,
             shares,
         } => escrow::execute_release_shares(deps, env, info, patient_id, doctor, shares),
+        ExecuteMsg::RequestRecovery {
+            patient_id,
+            encryption_key,
+        } => recovery::execute_request_recovery(deps, env, info, patient_id, encryption_key),
+        ExecuteMsg::CancelRecovery { patient_id } => {
+            recovery::execute_cancel_recovery(deps, env, info, patient_id)
+        }
+        ExecuteMsg::ApproveRecovery { patient_id } => {
+            recovery::execute_approve_recovery(deps, env, info, patient_id)
+        }
+        ExecuteMsg::ReleaseRecoveryShares { patient_id, shares } => {
+            recovery::execute_release_recovery_shares(deps, env, info, patient_id, shares)
+        }
         ExecuteMsg::LogActions {
             patient_id,
             actor,
@@ -162,13 +199,17 @@ pub fn execute_update_config(
     info: MessageInfo,
     admin: Option<String>,
     emergency_access_seconds: Option<u64>,
+    recovery_wait_seconds: Option<u64>,
 ) -> Result<Response, ContractError> {
     let mut config = CONFIG.load(deps.storage)?;
     if info.sender != config.admin {
         return Err(ContractError::unauthorized("update config"));
     }
-    if admin.is_none() && emergency_access_seconds.is_none() {
+    if admin.is_none() && emergency_access_seconds.is_none() && recovery_wait_seconds.is_none() {
         return Err(ContractError::NothingToUpdate);
+    }
+    if let Some(seconds) = recovery_wait_seconds {
+        config.recovery_wait_seconds = validate_recovery_wait(seconds)?;
     }
     if let Some(admin) = admin {
         config.admin = validate_address(deps.api, &admin)?;
@@ -226,6 +267,12 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
             to_json_binary(&emergency::query_emergencies(deps, start_after, limit)?)
         }
         QueryMsg::Trustees {} => to_json_binary(&escrow::query_trustees(deps)?),
+        QueryMsg::Recovery { patient_id } => {
+            to_json_binary(&recovery::query_recovery(deps, patient_id)?)
+        }
+        QueryMsg::Recoveries { start_after, limit } => {
+            to_json_binary(&recovery::query_recoveries(deps, start_after, limit)?)
+        }
         QueryMsg::EscrowPolicy { patient_id } => {
             to_json_binary(&escrow::query_escrow_policy(deps, patient_id)?)
         }
@@ -323,5 +370,6 @@ pub fn query_config(deps: Deps) -> StdResult<ConfigResponse> {
         admin: config.admin,
         registry: config.registry,
         emergency_access_seconds: config.emergency_access_seconds,
+        recovery_wait_seconds: config.recovery_wait_seconds,
     })
 }

@@ -1,4 +1,5 @@
-//! The patient's own key envelopes: every category key, wrapped to the patient's own X25519 key.
+//! The patient's own key envelopes: every category key, wrapped to the patient's own X25519 key
+//! (the current owner's: a recovery starts a new owner generation).
 
 use cosmwasm_std::{Deps, DepsMut, MessageInfo, Order, Response};
 use ehr_types::access::{KeyEnvelope, OwnEnvelopesResponse};
@@ -7,8 +8,9 @@ use ehr_types::{Category, PatientId, ValidationError};
 
 use crate::error::ContractError;
 use crate::keys::current_epoch;
+use crate::recovery::owner_generation;
 use crate::registry_client::load_owned_active_patient;
-use crate::state::OWN_ENVELOPES;
+use crate::state::{StoredOwnEnvelope, OWN_ENVELOPES};
 
 pub fn execute_store_own_envelopes(
     deps: DepsMut,
@@ -25,6 +27,7 @@ pub fn execute_store_own_envelopes(
     if key_envelopes.len() > MAX_ENVELOPES {
         return Err(ValidationError::TooManyEnvelopes.into());
     }
+    let generation = owner_generation(deps.storage, patient_id)?;
     for KeyEnvelope {
         category,
         epoch,
@@ -42,14 +45,25 @@ pub fn execute_store_own_envelopes(
             });
         }
         let key = (patient_id, category.code(), *epoch);
-        // Replacing a stored key envelope could lock the patient out of files sealed with it.
-        if OWN_ENVELOPES.has(deps.storage, key) {
+        // Replacing the owner's stored key envelope could lock the patient out of files sealed
+        // with it; one wrapped to a former owner's key (before a recovery) opens for nobody now.
+        if OWN_ENVELOPES
+            .may_load(deps.storage, key)?
+            .is_some_and(|stored| stored.owner_generation == generation)
+        {
             return Err(ContractError::EnvelopeExists {
                 category: *category,
                 epoch: *epoch,
             });
         }
-        OWN_ENVELOPES.save(deps.storage, key, envelope)?;
+        OWN_ENVELOPES.save(
+            deps.storage,
+            key,
+            &StoredOwnEnvelope {
+                owner_generation: generation,
+                envelope: envelope.clone(),
+            },
+        )?;
     }
     Ok(Response::new()
         .add_attribute("action", "store_own_envelopes")
@@ -77,9 +91,15 @@ pub fn query_own_envelopes(
                 .map(|item| item.map(|((code, epoch), envelope)| (code, epoch, envelope))),
         ),
     };
+    let generation = owner_generation(deps.storage, patient_id)?;
     let mut key_envelopes = Vec::new();
     for entry in entries {
-        let (code, epoch, envelope) = entry?;
+        let (code, epoch, stored) = entry?;
+        // A former owner's envelopes open only with that owner's key.
+        if stored.owner_generation != generation {
+            continue;
+        }
+        let envelope = stored.envelope;
         if let Some(category) = Category::from_code(code) {
             key_envelopes.push(KeyEnvelope {
                 category,

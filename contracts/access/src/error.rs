@@ -147,6 +147,33 @@ pub enum ContractError {
         epoch: u32,
         doctor: String,
     },
+
+    #[error("a wallet-recovery request must wait between 1 second and {max} seconds")]
+    InvalidRecoveryWait { max: u64 },
+
+    #[error("patient {patient_id} does not escrow its keys for recovery")]
+    RecoveryNotEnabled { patient_id: PatientId },
+
+    #[error("{address} is already a patient (patient {patient_id})")]
+    AlreadyPatient {
+        address: String,
+        patient_id: PatientId,
+    },
+
+    #[error("patient {patient_id} has no pending recovery request")]
+    NoPendingRecovery { patient_id: PatientId },
+
+    #[error("the recovery request may be approved from {not_before} on")]
+    RecoveryWaiting { not_before: Timestamp },
+
+    #[error("{trustee} already approved this recovery request")]
+    AlreadyApproved { trustee: String },
+
+    #[error("patient {patient_id} has no completed recovery whose new owner still owns it")]
+    NoCompletedRecovery { patient_id: PatientId },
+
+    #[error("the share of {category:?} epoch {epoch} was already released to the recovered owner")]
+    AlreadyReleasedForRecovery { category: Category, epoch: u32 },
 }
 
 impl ContractError {

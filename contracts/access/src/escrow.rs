@@ -7,7 +7,9 @@
 //! the doctor one of its key holders, so the window's end makes the epoch stale and the next
 //! write rotates the key past the doctor.
 
-use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage};
+use cosmwasm_std::{
+    Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage, Timestamp,
+};
 use cw_storage_plus::Bound;
 use ehr_types::escrow::{
     EpochEscrow, EscrowCursor, EscrowPolicyResponse, EscrowedShare, EscrowedSharesResponse,
@@ -26,8 +28,9 @@ use crate::grants::validate_categories;
 use crate::keys::{add_holder, current_epoch};
 use crate::registry_client::load_owned_active_patient;
 use crate::state::{
-    category_epoch_key, release_key, split_category_epoch_key, StoredRelease, StoredShare,
-    TrusteeSet, CONFIG, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES, TRUSTEE_KEYS,
+    category_epoch_key, release_key, split_category_epoch_key, StoredEscrowPolicy, StoredRelease,
+    StoredShare, TrusteeSet, CONFIG, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES,
+    TRUSTEE_KEYS,
 };
 
 pub fn execute_set_trustees(
@@ -72,11 +75,11 @@ pub fn execute_set_trustees(
         .add_attribute("set_version", version.to_string()))
 }
 
-fn load_trustees(storage: &dyn Storage) -> Result<TrusteeSet, ContractError> {
+pub fn load_trustees(storage: &dyn Storage) -> Result<TrusteeSet, ContractError> {
     TRUSTEES.may_load(storage)?.ok_or(ContractError::NoTrustees)
 }
 
-fn ensure_trustee(storage: &dyn Storage, address: &Addr) -> Result<TrusteeSet, ContractError> {
+pub fn ensure_trustee(storage: &dyn Storage, address: &Addr) -> Result<TrusteeSet, ContractError> {
     let set = load_trustees(storage)?;
     if set.members.contains(address) {
         Ok(set)
@@ -106,13 +109,17 @@ pub fn execute_set_escrow_policy(
     info: MessageInfo,
     patient_id: PatientId,
     categories: Vec<Category>,
+    recovery: bool,
 ) -> Result<Response, ContractError> {
     load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "set escrow policy")?;
     let categories = if categories.is_empty() {
-        ESCROW_POLICY.remove(deps.storage, patient_id);
         categories
     } else {
-        let categories = validate_categories(&categories)?;
+        validate_categories(&categories)?
+    };
+    if categories.is_empty() && !recovery {
+        ESCROW_POLICY.remove(deps.storage, patient_id);
+    } else {
         let set = load_trustees(deps.storage)?;
         // Bounded by MAX_TRUSTEES: shares can only be sealed to published keys.
         for trustee in &set.members {
@@ -122,28 +129,41 @@ pub fn execute_set_escrow_policy(
                 });
             }
         }
-        ESCROW_POLICY.save(deps.storage, patient_id, &categories)?;
-        categories
-    };
+        ESCROW_POLICY.save(
+            deps.storage,
+            patient_id,
+            &StoredEscrowPolicy {
+                emergency: categories.clone(),
+                recovery,
+            },
+        )?;
+    }
     append(
         deps.storage,
         patient_id,
         env.block.time,
         info.sender,
-        AuditAction::EscrowPolicySet { categories },
+        AuditAction::EscrowPolicySet {
+            categories,
+            recovery,
+        },
     )?;
     Ok(Response::new()
         .add_attribute("action", "set_escrow_policy")
-        .add_attribute("patient_id", patient_id.to_string()))
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("recovery", recovery.to_string()))
 }
 
-pub fn escrowed_categories(
+pub fn escrow_policy(
     storage: &dyn Storage,
     patient_id: PatientId,
-) -> Result<Vec<Category>, ContractError> {
+) -> Result<StoredEscrowPolicy, ContractError> {
     Ok(ESCROW_POLICY
         .may_load(storage, patient_id)?
-        .unwrap_or_default())
+        .unwrap_or(StoredEscrowPolicy {
+            emergency: vec![],
+            recovery: false,
+        }))
 }
 
 /// Checks one share per trustee of the current set and stores them for (category, epoch).
@@ -202,7 +222,10 @@ pub fn escrow_rotation(
     epoch: u32,
     shares: &[TrusteeShare],
 ) -> Result<(), ContractError> {
-    if escrowed_categories(storage, patient_id)?.contains(&category) {
+    if escrow_policy(storage, patient_id)?
+        .escrowed()
+        .contains(&category)
+    {
         store_shares(storage, api, patient_id, category, epoch, shares)
     } else if shares.is_empty() {
         Ok(())
@@ -226,7 +249,7 @@ pub fn execute_escrow_shares(
             max: MAX_ESCROWS_PER_MESSAGE,
         });
     }
-    let policy = escrowed_categories(deps.storage, patient_id)?;
+    let policy = escrow_policy(deps.storage, patient_id)?.escrowed();
     // Bounded by MAX_ESCROWS_PER_MESSAGE epochs of MAX_TRUSTEES shares.
     for EpochEscrow {
         category,
@@ -263,6 +286,98 @@ pub fn execute_escrow_shares(
         .add_attribute("epochs", escrows.len().to_string()))
 }
 
+/// Who a trustee releases shares to, and which.
+pub struct ReleaseTo<'a> {
+    pub recipient: &'a Addr,
+    /// The emergency window's start, or the recovery's completion: once per share each.
+    pub opened_at: Timestamp,
+    /// The categories this release may open.
+    pub categories: &'a [Category],
+    /// An emergency doctor that gets the current epoch's key becomes one of its holders.
+    pub holds_current: bool,
+}
+
+/// Checks and stores `shares` of the sender (a trustee) re-sealed to `to.recipient`; returns the
+/// categories they open. Bounded by MAX_RELEASES_PER_MESSAGE.
+pub fn release(
+    storage: &mut dyn Storage,
+    env: &Env,
+    trustee: &Addr,
+    patient_id: PatientId,
+    to: ReleaseTo,
+    shares: &[ReleasedShare],
+) -> Result<Vec<Category>, ContractError> {
+    if shares.is_empty() || shares.len() > MAX_RELEASES_PER_MESSAGE {
+        return Err(ContractError::TooManyEscrowItems {
+            max: MAX_RELEASES_PER_MESSAGE,
+        });
+    }
+    let mut categories: Vec<Category> = Vec::new();
+    for ReleasedShare {
+        category,
+        epoch,
+        share,
+    } in shares
+    {
+        let (category, epoch) = (*category, *epoch);
+        if !to.categories.contains(&category) {
+            return Err(ContractError::CategoryNotEscrowed {
+                patient_id,
+                category,
+            });
+        }
+        validate_envelope(share)?;
+        let escrowed = ESCROWED
+            .may_load(
+                storage,
+                (
+                    patient_id,
+                    trustee,
+                    category_epoch_key(category.code(), epoch),
+                ),
+            )?
+            .ok_or_else(|| ContractError::ShareNotEscrowed {
+                category,
+                epoch,
+                trustee: trustee.to_string(),
+            })?;
+        let key = release_key(category.code(), epoch, trustee);
+        let earlier = RELEASED.may_load(storage, (patient_id, to.recipient, &key))?;
+        if earlier.is_some_and(|release| release.window_started == to.opened_at) {
+            return Err(if to.holds_current {
+                ContractError::AlreadyReleased {
+                    category,
+                    epoch,
+                    doctor: to.recipient.to_string(),
+                }
+            } else {
+                ContractError::AlreadyReleasedForRecovery { category, epoch }
+            });
+        }
+        RELEASED.save(
+            storage,
+            (patient_id, to.recipient, &key),
+            &StoredRelease {
+                trustee: trustee.clone(),
+                set_version: escrowed.set_version,
+                threshold: escrowed.threshold,
+                share: share.clone(),
+                released_at: env.block.time,
+                window_started: to.opened_at,
+            },
+        )?;
+        // The doctor may come to hold this epoch's key: track it, so the window's end makes
+        // the epoch stale.
+        if to.holds_current && epoch == current_epoch(storage, patient_id, category)? {
+            add_holder(storage, patient_id, category, to.recipient)?;
+        }
+        if !categories.contains(&category) {
+            categories.push(category);
+        }
+    }
+    Ok(categories)
+}
+
 pub fn execute_release_shares(
     deps: DepsMut,
     env: Env,
@@ -273,11 +388,6 @@ pub fn execute_release_shares(
 ) -> Result<Response, ContractError> {
     ensure_trustee(deps.storage, &info.sender)?;
     let doctor = validate_address(deps.api, &doctor)?;
-    if shares.is_empty() || shares.len() > MAX_RELEASES_PER_MESSAGE {
-        return Err(ContractError::TooManyEscrowItems {
-            max: MAX_RELEASES_PER_MESSAGE,
-        });
-    }
     let window = EMERGENCY
         .may_load(deps.storage, (patient_id, &doctor))?
         .filter(|window| window.is_active(env.block.time))
@@ -285,67 +395,20 @@ pub fn execute_release_shares(
             patient_id,
             doctor: doctor.to_string(),
         })?;
-    let policy = escrowed_categories(deps.storage, patient_id)?;
-    let mut categories: Vec<Category> = Vec::new();
-    // Bounded by MAX_RELEASES_PER_MESSAGE.
-    for ReleasedShare {
-        category,
-        epoch,
-        share,
-    } in &shares
-    {
-        let (category, epoch) = (*category, *epoch);
-        if !policy.contains(&category) {
-            return Err(ContractError::CategoryNotEscrowed {
-                patient_id,
-                category,
-            });
-        }
-        validate_envelope(share)?;
-        let escrowed = ESCROWED
-            .may_load(
-                deps.storage,
-                (
-                    patient_id,
-                    &info.sender,
-                    category_epoch_key(category.code(), epoch),
-                ),
-            )?
-            .ok_or_else(|| ContractError::ShareNotEscrowed {
-                category,
-                epoch,
-                trustee: info.sender.to_string(),
-            })?;
-        let key = release_key(category.code(), epoch, &info.sender);
-        let earlier = RELEASED.may_load(deps.storage, (patient_id, &doctor, &key))?;
-        if earlier.is_some_and(|release| release.window_started == window.started) {
-            return Err(ContractError::AlreadyReleased {
-                category,
-                epoch,
-                doctor: doctor.to_string(),
-            });
-        }
-        RELEASED.save(
-            deps.storage,
-            (patient_id, &doctor, &key),
-            &StoredRelease {
-                trustee: info.sender.clone(),
-                set_version: escrowed.set_version,
-                threshold: escrowed.threshold,
-                share: share.clone(),
-                released_at: env.block.time,
-                window_started: window.started,
-            },
-        )?;
-        // The doctor may come to hold this epoch's key: track it, so the window's end makes
-        // the epoch stale.
-        if epoch == current_epoch(deps.storage, patient_id, category)? {
-            add_holder(deps.storage, patient_id, category, &doctor)?;
-        }
-        if !categories.contains(&category) {
-            categories.push(category);
-        }
-    }
+    let policy = escrow_policy(deps.storage, patient_id)?;
+    let categories = release(
+        deps.storage,
+        &env,
+        &info.sender,
+        patient_id,
+        ReleaseTo {
+            recipient: &doctor,
+            opened_at: window.started,
+            categories: &policy.emergency,
+            holds_current: true,
+        },
+        &shares,
+    )?;
     append(
         deps.storage,
         patient_id,
@@ -394,8 +457,11 @@ pub fn query_escrow_policy(
     deps: Deps,
     patient_id: PatientId,
 ) -> Result<EscrowPolicyResponse, ContractError> {
+    let policy = escrow_policy(deps.storage, patient_id)?;
     Ok(EscrowPolicyResponse {
-        categories: escrowed_categories(deps.storage, patient_id)?,
+        escrowed: policy.escrowed(),
+        categories: policy.emergency,
+        recovery: policy.recovery,
     })
 }
 

@@ -24,8 +24,8 @@ use crate::error::ContractError;
 use crate::grants::{grant_allows, writes_by_grant};
 use crate::registry_client::{is_credentialed, load_patient};
 use crate::state::{
-    category_epoch_key, grants, split_category_epoch_key, EMERGENCY, EPOCHS, HOLDER_ENVELOPES,
-    KEY_HOLDERS, OWN_ENVELOPES,
+    category_epoch_key, grants, split_category_epoch_key, StoredOwnEnvelope, EMERGENCY, EPOCHS,
+    FORMER_OWNER_KEYS, HOLDER_ENVELOPES, KEY_HOLDERS, OWN_ENVELOPES,
 };
 
 pub fn current_epoch(
@@ -198,10 +198,14 @@ pub fn execute_rotate_key(
         }
     }
 
+    let owner_generation = crate::recovery::owner_generation(deps.storage, patient_id)?;
     OWN_ENVELOPES.save(
         deps.storage,
         (patient_id, category.code(), epoch),
-        &own_envelope,
+        &StoredOwnEnvelope {
+            owner_generation,
+            envelope: own_envelope,
+        },
     )?;
     for (recipient, RecipientEnvelope { envelope, .. }) in recipients.iter().zip(&envelopes) {
         HOLDER_ENVELOPES.save(
@@ -262,6 +266,15 @@ pub fn query_key_holders(
     {
         let entitled = may_read(deps, &env, patient_id, &address, category)?;
         holders.push(KeyHolder { address, entitled });
+    }
+    // The owner before a recovery holds the epoch that was current then, and may read nothing.
+    if let Some(former) = FORMER_OWNER_KEYS.may_load(deps.storage, (patient_id, category.code()))? {
+        if former.epoch == epoch {
+            holders.push(KeyHolder {
+                address: former.former_owner,
+                entitled: false,
+            });
+        }
     }
     Ok(KeyHoldersResponse {
         epoch,

@@ -1,6 +1,7 @@
 //! ehr-access: patients' grants (scoped by category, with expiry and HPKE key envelopes), access
 //! requests, time-boxed emergency access with k-of-n trustee key escrow, and each patient's
-//! audit log.
+//! audit log; wallet recovery
+//! approved by k trustees.
 
 pub mod audit;
 pub mod contract;
@@ -11,6 +12,7 @@ mod escrow;
 mod grants;
 mod keys;
 pub mod msg;
+mod recovery;
 mod registry_client;
 mod requests;
 pub mod state;

@@ -55,3 +55,19 @@ pub fn is_credentialed(deps: Deps, address: &Addr) -> Result<bool, ContractError
         .ok();
     Ok(provider.is_some_and(|provider| provider.credentialed))
 }
+
+/// The patient `address` owns, if any.
+pub fn current_patient_of(deps: Deps, address: &Addr) -> Result<Option<PatientId>, ContractError> {
+    let registry = CONFIG.load(deps.storage)?.registry;
+    // The registry answers "no patient for this address" with an error.
+    let patient: Option<PatientInfo> = deps
+        .querier
+        .query_wasm_smart(
+            registry,
+            &RegistryQueryMsg::PatientByAddress {
+                address: address.to_string(),
+            },
+        )
+        .ok();
+    Ok(patient.map(|patient| patient.id))
+}

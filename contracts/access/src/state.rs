@@ -3,6 +3,7 @@ use cosmwasm_std::{Addr, Binary, Timestamp};
 use cw_storage_plus::{Index, IndexList, IndexedMap, Item, Map, MultiIndex};
 use ehr_types::access::{AccessRequestInfo, GrantInfo};
 use ehr_types::escrow::{EmergencyEvent, EmergencyReason};
+use ehr_types::recovery::{RecoveryEvent, RecoveryStatus};
 use ehr_types::{AuditEntry, Category, PatientId, RequestId};
 
 #[cw_serde]
@@ -10,6 +11,7 @@ pub struct Config {
     pub admin: Addr,
     pub registry: Addr,
     pub emergency_access_seconds: u64,
+    pub recovery_wait_seconds: u64,
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");
@@ -69,8 +71,60 @@ pub struct TrusteeSet {
 pub const TRUSTEES: Item<TrusteeSet> = Item::new("trustees");
 /// trustee -> the X25519 key shares are sealed to.
 pub const TRUSTEE_KEYS: Map<&Addr, Binary> = Map::new("trustee_keys");
-/// patient id -> the categories opened in an emergency.
-pub const ESCROW_POLICY: Map<PatientId, Vec<Category>> = Map::new("escrow_policy");
+/// What a patient escrows.
+#[cw_serde]
+pub struct StoredEscrowPolicy {
+    /// Opened to an emergency doctor.
+    pub emergency: Vec<Category>,
+    /// Every category escrowed, so a lost wallet can be recovered.
+    pub recovery: bool,
+}
+
+impl StoredEscrowPolicy {
+    /// The categories whose every epoch the trustees hold shares of.
+    pub fn escrowed(&self) -> Vec<Category> {
+        if self.recovery {
+            Category::ALL.to_vec()
+        } else {
+            self.emergency.clone()
+        }
+    }
+}
+
+/// patient id -> what the patient escrows; absent when nothing.
+pub const ESCROW_POLICY: Map<PatientId, StoredEscrowPolicy> = Map::new("escrow_policy");
+
+/// A patient's latest wallet-recovery request.
+#[cw_serde]
+pub struct StoredRecovery {
+    pub new_owner: Addr,
+    pub encryption_key: Binary,
+    pub requested_at: Timestamp,
+    pub not_before: Timestamp,
+    pub approvals: Vec<Addr>,
+    pub status: RecoveryStatus,
+    pub decided_at: Option<Timestamp>,
+    pub former_owner: Option<Addr>,
+}
+
+/// patient id -> the latest recovery request.
+pub const RECOVERIES: Map<PatientId, StoredRecovery> = Map::new("recoveries");
+/// seq (from 1) -> every recovery request in the order made, for the trustees' agents.
+pub const RECOVERY_LOG: Map<u64, RecoveryEvent> = Map::new("recovery_log");
+pub const RECOVERY_COUNT: Item<u64> = Item::new("recovery_count");
+/// patient id -> how many recoveries moved the patient; own envelopes of an earlier owner's key
+/// are not the current owner's and may be replaced.
+pub const OWNER_GENERATION: Map<PatientId, u32> = Map::new("owner_generation");
+
+/// The key epoch a former owner still holds after a recovery: it is stale until rotated.
+#[cw_serde]
+pub struct FormerOwnerKey {
+    pub epoch: u32,
+    pub former_owner: Addr,
+}
+
+/// (patient id, category code) -> the epoch the owner before the last recovery holds.
+pub const FORMER_OWNER_KEYS: Map<(PatientId, u8), FormerOwnerKey> = Map::new("former_owner_keys");
 
 /// One trustee's share of one (category, epoch) key, sealed to it.
 #[cw_serde]
@@ -139,8 +193,15 @@ pub fn requests<'a>() -> IndexedMap<RequestId, AccessRequestInfo, RequestIndexes
 /// (patient id, category code) -> current key epoch; absent means epoch 0.
 pub const EPOCHS: Map<(PatientId, u8), u32> = Map::new("epochs");
 
+/// A category key wrapped to the key of the patient's owner of one generation.
+#[cw_serde]
+pub struct StoredOwnEnvelope {
+    pub owner_generation: u32,
+    pub envelope: Binary,
+}
+
 /// (patient id, category code, epoch) -> category key wrapped to the patient's own key.
-pub const OWN_ENVELOPES: Map<(PatientId, u8, u32), Binary> = Map::new("own_envelopes");
+pub const OWN_ENVELOPES: Map<(PatientId, u8, u32), StoredOwnEnvelope> = Map::new("own_envelopes");
 
 /// (patient id, seq) -> audit entry, seq from 1.
 pub const AUDIT: Map<(PatientId, u64), AuditEntry> = Map::new("audit");

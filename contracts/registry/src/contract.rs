@@ -109,6 +109,18 @@ pub fn execute(
         ExecuteMsg::DeletePatient { patient_id } => {
             patients::execute_delete_patient(deps, env, info, patient_id)
         }
+        ExecuteMsg::TransferPatient {
+            patient_id,
+            new_owner,
+            encryption_key,
+        } => patients::execute_transfer_patient(
+            deps,
+            env,
+            info,
+            patient_id,
+            new_owner,
+            encryption_key,
+        ),
         ExecuteMsg::PurgeDeletedRecords { patient_id, limit } => {
             records::execute_purge_deleted_records(deps, patient_id, limit)
         }

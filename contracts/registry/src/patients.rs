@@ -11,7 +11,7 @@ use crate::permissions::{
     audit_message, authorize, ensure_base_version, ensure_write_epoch, is_credentialed,
     validate_address,
 };
-use crate::state::{CURRENT_PATIENT, LAST_PATIENT_ID, PATIENTS, PATIENT_COUNTS};
+use crate::state::{CONFIG, CURRENT_PATIENT, LAST_PATIENT_ID, PATIENTS, PATIENT_COUNTS};
 
 pub fn load_patient(
     storage: &dyn Storage,
@@ -328,6 +328,36 @@ pub fn execute_delete_patient(
         .add_message(audit)
         .add_attribute("action", "delete_patient")
         .add_attribute("patient_id", patient_id.to_string()))
+}
+
+/// A wallet recovery that k trustees approved, sent by the access contract (which logs it):
+/// the patient moves to the new wallet's address and key, and the old address is free.
+pub fn execute_transfer_patient(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    new_owner: String,
+    encryption_key: Binary,
+) -> Result<Response, ContractError> {
+    if Some(&info.sender) != CONFIG.load(deps.storage)?.access_contract.as_ref() {
+        return Err(ContractError::unauthorized("transfer patient"));
+    }
+    let mut patient = load_patient(deps.storage, patient_id)?;
+    ensure_status(&patient, PatientStatus::Active)?;
+    let new_owner = validate_address(deps.api, &new_owner)?;
+    validate_public_key(&encryption_key)?;
+    ensure_no_current_patient(deps.as_ref(), &new_owner)?;
+    CURRENT_PATIENT.remove(deps.storage, &patient.owner);
+    CURRENT_PATIENT.save(deps.storage, &new_owner, &patient_id)?;
+    patient.owner = new_owner.clone();
+    patient.encryption_key = Some(encryption_key);
+    patient.updated = env.block.time;
+    PATIENTS.save(deps.storage, patient_id, &patient)?;
+    Ok(Response::new()
+        .add_attribute("action", "transfer_patient")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("new_owner", new_owner))
 }
 
 pub fn query_patient(deps: Deps, patient_id: PatientId) -> Result<PatientInfo, ContractError> {

@@ -44,6 +44,10 @@ pub enum EscrowCmd {
         patient: Option<PatientId>,
         #[arg(long, value_delimiter = ',', value_parser = parse_category)]
         categories: Option<Vec<Category>>,
+        /// Also escrow every category, so that k trustees can move the patient to a new wallet
+        /// if this one is lost (`ehr recovery`); k colluding trustees could then read everything.
+        #[arg(long)]
+        recovery: bool,
     },
     /// The patient: escrow nothing from now on (shares already on chain stay there).
     Off {
@@ -75,7 +79,8 @@ pub enum TrusteeCmd {
     Publish,
     /// The network's trustees and threshold.
     List,
-    /// A trustee: the long-running agent that releases shares to emergency doctors.
+    /// A trustee: the long-running agent that releases shares to emergency doctors and approves
+    /// wallet recoveries after their waiting period.
     Serve {
         /// Where the agent keeps its cursor and rate-limit history (default: CLIENT_HOME/trustee-<address>.json).
         #[arg(long)]
@@ -84,6 +89,10 @@ pub enum TrusteeCmd {
         max_per_hour: usize,
         #[arg(long, default_value_t = 500)]
         poll_ms: u64,
+        /// Approve a wallet recovery no sooner than this many seconds after the request (the
+        /// chain's waiting period applies when it is longer).
+        #[arg(long, default_value_t = 0)]
+        recovery_wait_s: u64,
         /// Handle what is pending once and exit (for scripts).
         #[arg(long)]
         once: bool,
@@ -106,7 +115,7 @@ pub async fn emergency(cx: &mut Cx, args: EmergencyArgs) -> Result<()> {
     let window = ehr
         .emergency_window(args.patient, &ehr.identity.address)
         .await?;
-    let escrowed = ehr.escrow_policy(args.patient).await?;
+    let escrowed = ehr.escrow_policy(args.patient).await?.categories;
     let trustees = ehr.trustees().await?;
     let until = window.expires.map(local_time).unwrap_or_default();
     cx.print(
@@ -140,26 +149,32 @@ pub async fn escrow(cx: &mut Cx, cmd: EscrowCmd) -> Result<()> {
         EscrowCmd::Set {
             patient,
             categories,
+            recovery,
         } => {
             let categories = categories.unwrap_or_else(|| DEFAULT_EMERGENCY_CATEGORIES.to_vec());
-            set_escrow(cx, patient, categories).await
+            set_escrow(cx, patient, categories, recovery).await
         }
-        EscrowCmd::Off { patient } => set_escrow(cx, patient, vec![]).await,
+        EscrowCmd::Off { patient } => set_escrow(cx, patient, vec![], false).await,
         EscrowCmd::Show { patient } => {
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, patient).await?;
-            let categories = ehr.escrow_policy(patient).await?;
+            let policy = ehr.escrow_policy(patient).await?;
             let trustees = ehr.trustees().await?;
             cx.print(
-                json!({"patient_id": patient, "categories": categories, "trustees": trustees}),
+                json!({"patient_id": patient, "categories": policy.categories, "recovery": policy.recovery, "escrowed": policy.escrowed, "trustees": trustees}),
                 || {
-                    let escrowed = if categories.is_empty() {
+                    let emergency = if policy.categories.is_empty() {
                         "nothing".to_string()
                     } else {
-                        category_labels(&categories)
+                        category_labels(&policy.categories)
+                    };
+                    let recovery = if policy.recovery {
+                        "every category is escrowed, so a lost wallet can be recovered"
+                    } else {
+                        "no wallet recovery"
                     };
                     format!(
-                        "patient {patient} escrows {escrowed}; {} of {} trustees open it in an emergency",
+                        "patient {patient}: {} of {} trustees open {emergency} in an emergency; {recovery}",
                         trustees.threshold,
                         trustees.trustees.len()
                     )
@@ -212,20 +227,30 @@ async fn set_escrow(
     cx: &mut Cx,
     patient: Option<PatientId>,
     categories: Vec<Category>,
+    recovery: bool,
 ) -> Result<()> {
     let ehr = cx.ehr()?;
     let patient = patient_id(&ehr, patient).await?;
     let info = ehr.patient(patient).await?;
-    let (epochs, tx) = ehr.set_escrow(&info, categories.clone()).await?;
+    let (epochs, tx) = ehr.set_escrow(&info, categories.clone(), recovery).await?;
     cx.print(
-        json!({"patient_id": patient, "categories": categories, "epochs_escrowed": epochs, "tx": tx.hash}),
+        json!({"patient_id": patient, "categories": categories, "recovery": recovery, "epochs_escrowed": epochs, "tx": tx.hash}),
         || {
-            if categories.is_empty() {
+            let recovery = if recovery {
+                "; every category is escrowed for wallet recovery"
+            } else {
+                ""
+            };
+            if categories.is_empty() && recovery.is_empty() {
                 format!("patient {patient} escrows nothing from now on  tx {}", tx.hash)
             } else {
+                let emergency = if categories.is_empty() {
+                    "nothing".to_string()
+                } else {
+                    category_labels(&categories)
+                };
                 format!(
-                    "patient {patient} escrows {} ({epochs} key epochs split and sealed to the trustees)  tx {}",
-                    category_labels(&categories),
+                    "patient {patient}: {emergency} opens in an emergency{recovery} ({epochs} key epochs split and sealed to the trustees)  tx {}",
                     tx.hash
                 )
             }
@@ -309,6 +334,7 @@ pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<()> {
             state,
             max_per_hour,
             poll_ms,
+            recovery_wait_s,
             once,
         } => {
             let ehr = cx.ehr()?;
@@ -320,6 +346,7 @@ pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<()> {
                 ehr,
                 policy: AgentPolicy {
                     max_releases_per_doctor_per_hour: max_per_hour,
+                    recovery_wait: Duration::from_secs(recovery_wait_s),
                     poll: Duration::from_millis(poll_ms),
                 },
                 state_path,

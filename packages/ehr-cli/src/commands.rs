@@ -528,6 +528,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Emergency(args) => crate::breakglass::emergency(&mut cx, args).await,
         Command::Escrow(cmd) => crate::breakglass::escrow(&mut cx, cmd).await,
         Command::Trustee(cmd) => crate::breakglass::trustee(&mut cx, cmd).await,
+        Command::Recovery(cmd) => crate::recovery::recovery(&mut cx, cmd).await,
         Command::Audit(args) => crate::people::audit(&mut cx, args).await,
         Command::Grants(args) => crate::people::grants(&mut cx, args).await,
         Command::Provider(cmd) => crate::people::provider(&mut cx, cmd).await,

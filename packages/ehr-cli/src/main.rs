@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod fhir;
 mod people;
+mod recovery;
 
 use std::path::PathBuf;
 
@@ -91,6 +92,10 @@ pub enum Command {
     /// Trustees: the admin sets them; a trustee publishes its key and runs its agent.
     #[command(subcommand)]
     Trustee(breakglass::TrusteeCmd),
+    /// Recovery from a lost wallet: the new wallet requests, the old one may cancel, k trustees
+    /// approve, the new owner restores the keys.
+    #[command(subcommand)]
+    Recovery(recovery::RecoveryCmd),
     /// A patient's audit log, in words and local times.
     Audit(commands::PatientArg),
     /// The provider directory: the admin credentials doctors under a name and organisation.

@@ -166,12 +166,54 @@ impl Directory {
                 category_labels(categories),
                 self.name(doctor)
             ),
-            AuditAction::EscrowPolicySet { categories } if categories.is_empty() => {
-                "stopped escrowing keys for emergencies".into()
+            AuditAction::EscrowPolicySet {
+                categories,
+                recovery: false,
+            } if categories.is_empty() => "stopped escrowing keys with the trustees".into(),
+            AuditAction::EscrowPolicySet {
+                categories,
+                recovery,
+            } => {
+                let emergency = if categories.is_empty() {
+                    "nothing opens in an emergency".to_string()
+                } else {
+                    format!("{} open in an emergency", category_labels(categories))
+                };
+                let recovery = if *recovery {
+                    "every key is escrowed so a lost wallet can be recovered"
+                } else {
+                    "no wallet recovery"
+                };
+                format!("chose the key escrow: {emergency}; {recovery}")
             }
-            AuditAction::EscrowPolicySet { categories } => format!(
-                "chose what opens in an emergency: {}",
-                category_labels(categories)
+            AuditAction::RecoveryRequested {
+                new_owner,
+                not_before,
+            } => format!(
+                "asked to move the patient to the new wallet {}; trustees may approve from {}",
+                short_address(new_owner.as_str()),
+                local_time(*not_before)
+            ),
+            AuditAction::RecoveryCancelled { new_owner } => format!(
+                "cancelled the request to move the patient to the wallet {}",
+                short_address(new_owner.as_str())
+            ),
+            AuditAction::RecoveryApproved { new_owner } => format!(
+                "approved moving the patient to the new wallet {}",
+                short_address(new_owner.as_str())
+            ),
+            AuditAction::PatientRecovered {
+                former_owner,
+                new_owner,
+            } => format!(
+                "completed the recovery: the patient moved from the wallet {} to {}, and the old wallet's keys open no new record",
+                short_address(former_owner.as_str()),
+                short_address(new_owner.as_str())
+            ),
+            AuditAction::RecoverySharesReleased { owner, categories } => format!(
+                "released its key shares of {} to the recovered wallet {}",
+                category_labels(categories),
+                short_address(owner.as_str())
             ),
             AuditAction::KeyRotated {
                 category,
@@ -535,14 +577,45 @@ mod tests {
             said(
                 me,
                 AuditAction::EscrowPolicySet {
-                    categories: vec![Category::Allergy]
+                    categories: vec![Category::Allergy],
+                    recovery: false,
                 }
             ),
-            "You chose what opens in an emergency: Allergy"
+            "You chose the key escrow: Allergy open in an emergency; no wallet recovery"
         );
         assert_eq!(
-            said(me, AuditAction::EscrowPolicySet { categories: vec![] }),
-            "You stopped escrowing keys for emergencies"
+            said(
+                me,
+                AuditAction::EscrowPolicySet {
+                    categories: vec![],
+                    recovery: true,
+                }
+            ),
+            "You chose the key escrow: nothing opens in an emergency; every key is escrowed so a lost wallet can be recovered"
+        );
+        assert_eq!(
+            said(
+                me,
+                AuditAction::EscrowPolicySet {
+                    categories: vec![],
+                    recovery: false,
+                }
+            ),
+            "You stopped escrowing keys with the trustees"
+        );
+        assert_eq!(
+            said(
+                "wasm1doctorwithdrawnab",
+                AuditAction::PatientRecovered {
+                    former_owner: Addr::unchecked("wasm1oldwalletaddress0000"),
+                    new_owner: Addr::unchecked("wasm1newwalletaddress1111"),
+                }
+            ),
+            format!(
+                "Dr Ben Okafor, St Mary Hospital completed the recovery: the patient moved from the wallet {} to {}, and the old wallet's keys open no new record",
+                short_address("wasm1oldwalletaddress0000"),
+                short_address("wasm1newwalletaddress1111")
+            )
         );
     }
 

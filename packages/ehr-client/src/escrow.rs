@@ -36,13 +36,11 @@ impl Ehr {
         self.session.chain.access(&AccessQuery::Trustees {}).await
     }
 
-    pub async fn escrow_policy(&self, patient_id: PatientId) -> Result<Vec<Category>> {
-        let policy: EscrowPolicyResponse = self
-            .session
+    pub async fn escrow_policy(&self, patient_id: PatientId) -> Result<EscrowPolicyResponse> {
+        self.session
             .chain
             .access(&AccessQuery::EscrowPolicy { patient_id })
-            .await?;
-        Ok(policy.categories)
+            .await
     }
 
     /// The escrow a rotation of `category` to `context.epoch` must carry: shares when the
@@ -55,7 +53,7 @@ impl Ehr {
         if !self
             .escrow_policy(context.patient_id)
             .await?
-            .contains(&context.category)
+            .escrows(context.category)
         {
             return Ok(vec![]);
         }
@@ -63,20 +61,29 @@ impl Ehr {
         escrow_shares(&trustees, context, key)
     }
 
-    /// The patient: escrow `categories` (empty: stop escrowing). Every existing epoch of each is
-    /// split and sealed to the current trustees in the same transaction as the policy, so the
-    /// policy never names a category whose keys the trustees cannot release.
+    /// The patient: open `categories` in an emergency (empty: none), and with `recovery` escrow
+    /// every category so a lost wallet can be recovered. Every existing epoch of each escrowed
+    /// category is split and sealed to the current trustees in the same transaction as the
+    /// policy, so the policy never names a category whose keys the trustees cannot release.
+    /// Run again after the trustee set changes, it escrows everything to the new set.
     pub async fn set_escrow(
         &self,
         patient: &PatientInfo,
         categories: Vec<Category>,
+        recovery: bool,
     ) -> Result<(usize, TxOutcome)> {
         let mut msgs = vec![ContractMsg::Access(AccessMsg::SetEscrowPolicy {
             patient_id: patient.id,
             categories: categories.clone(),
+            recovery,
         })];
+        let escrowed: Vec<Category> = if recovery {
+            Category::ALL.to_vec()
+        } else {
+            categories
+        };
         let mut escrows = Vec::new();
-        if !categories.is_empty() {
+        if !escrowed.is_empty() {
             let trustees = self.trustees().await?;
             if trustees.threshold == 0 {
                 return Err(ClientError::InvalidInput(
@@ -91,7 +98,7 @@ impl Ehr {
                     patient_id: patient.id,
                 })
                 .await?;
-            for &category in &categories {
+            for &category in &escrowed {
                 for epoch in 0..=epochs.of(category) {
                     let context = EnvelopeContext {
                         patient_id: patient.id,

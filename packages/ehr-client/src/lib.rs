@@ -9,6 +9,7 @@ pub mod escrow;
 pub mod identity;
 pub mod paging;
 pub mod records;
+pub mod recovery;
 pub mod storage;
 pub mod trustee;
 

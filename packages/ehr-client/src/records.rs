@@ -162,17 +162,9 @@ impl Ehr {
 
     /// The patient's own category keys: the local copy, completed from the envelopes the patient
     /// stored on chain (wrapped to its own key), so another device with the wallet recovers them.
-    async fn own_keys(&self, patient: &PatientInfo) -> Result<OwnKeys> {
+    pub(crate) async fn own_keys(&self, patient: &PatientInfo) -> Result<OwnKeys> {
         let mut own = OwnKeys::load(&self.home, &self.identity)?;
-        let stored: OwnEnvelopesResponse = self
-            .session
-            .chain
-            .access(&AccessQuery::OwnEnvelopes {
-                patient_id: patient.id,
-                category: None,
-            })
-            .await?;
-        for envelope in stored.key_envelopes {
+        for envelope in self.own_envelopes(patient.id).await? {
             let context = EnvelopeContext {
                 patient_id: patient.id,
                 category: envelope.category,
@@ -189,6 +181,19 @@ impl Ehr {
             }
         }
         Ok(own)
+    }
+
+    /// The envelopes the patient's current owner stored, wrapped to its own key.
+    pub(crate) async fn own_envelopes(&self, patient_id: PatientId) -> Result<Vec<KeyEnvelope>> {
+        let stored: OwnEnvelopesResponse = self
+            .session
+            .chain
+            .access(&AccessQuery::OwnEnvelopes {
+                patient_id,
+                category: None,
+            })
+            .await?;
+        Ok(stored.key_envelopes)
     }
 
     /// The patient's key for `context`. A new key is stored on chain, wrapped to the patient's
@@ -826,7 +831,13 @@ impl Ehr {
         let window = self
             .emergency_window(patient_id, &self.identity.address)
             .await?;
-        if !window.active || !self.escrow_policy(patient_id).await?.contains(&category) {
+        if !window.active
+            || !self
+                .escrow_policy(patient_id)
+                .await?
+                .categories
+                .contains(&category)
+        {
             return Ok(missing);
         }
         let released = progress

@@ -1,11 +1,16 @@
 //! The trustee's agent (`ehr trustee serve`): follows the chain's list of emergency accesses,
-//! applies its policy, and releases its escrowed shares re-sealed to each emergency doctor.
+//! applies its policy, and releases its escrowed shares re-sealed to each emergency doctor. It
+//! also follows wallet-recovery requests: once a request's waiting period is over (the chain's,
+//! and the agent's own if longer) and the patient's wallet has not cancelled it, it approves;
+//! once k approvals moved the patient, it releases all its shares to the new owner.
 //!
 //! Restarts neither skip nor repeat: the cursor (the last emergency handled) is saved after each
 //! one, and before releasing the agent asks the chain what it already released in that window
 //! (a crash between the release and the save is caught there; the contract refuses a second
 //! release of the same share in one window anyway). An error on one emergency (node down) stops
-//! the pass before the cursor moves, so the next pass retries it.
+//! the pass before the cursor moves, so the next pass retries it. Recovery requests stay on the
+//! agent's open list (saved with the cursor) until they are settled; what it already did for one
+//! it reads back from the chain (its approval, its released shares), never from memory.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -13,13 +18,15 @@ use std::time::Duration;
 
 use cosmwasm_std::Binary;
 use ehr_crypto::escrow::{open_share, seal_share, ShareContext};
+use ehr_crypto::X25519PublicKey;
 use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
 use ehr_types::escrow::{
-    EmergenciesResponse, EmergencyEvent, EscrowCursor, EscrowedShare, EscrowedSharesResponse,
-    ReleaseCursor, ReleasedShare, ReleasedShareInfo, ReleasedSharesResponse,
-    MAX_RELEASES_PER_MESSAGE,
+    EmergenciesResponse, EmergencyEvent, EscrowedShare, ReleaseCursor, ReleasedShare,
+    ReleasedShareInfo, ReleasedSharesResponse, MAX_RELEASES_PER_MESSAGE,
 };
 use ehr_types::pagination::MAX_LIMIT;
+use ehr_types::recovery::{RecoveriesResponse, RecoveryInfo, RecoveryStatus};
+use ehr_types::registry::PatientInfo;
 use ehr_types::registry::{DirectoryResponse, QueryMsg as RegistryQuery};
 use ehr_types::Category;
 use serde::{Deserialize, Serialize};
@@ -35,6 +42,9 @@ use crate::records::Ehr;
 pub struct AgentPolicy {
     /// Emergencies of one doctor released for in any hour; more are refused and logged.
     pub max_releases_per_doctor_per_hour: usize,
+    /// The least time between a recovery request and this trustee's approval; the chain's
+    /// waiting period applies when it is longer.
+    pub recovery_wait: Duration,
     pub poll: Duration,
 }
 
@@ -47,6 +57,29 @@ struct AgentState {
     cursor: u64,
     /// (doctor, unix seconds) of each release, the last hour's kept for the rate limit.
     releases: Vec<(String, u64)>,
+    /// The `seq` of the last recovery request taken onto the open list.
+    #[serde(default)]
+    recovery_cursor: u64,
+    /// Recovery requests not settled yet.
+    #[serde(default)]
+    open_recoveries: Vec<OpenRecovery>,
+}
+
+#[derive(Clone, Serialize, Deserialize)]
+struct OpenRecovery {
+    patient_id: u64,
+    /// Unix nanoseconds of the request: a later request of the same patient replaces it.
+    requested_at: u64,
+    /// The last thing logged about it, so that waiting is logged once, not every poll.
+    said: String,
+}
+
+/// Where a recovery request stands for this trustee.
+enum RecoveryStep {
+    /// Nothing more to do for it.
+    Settled(String),
+    /// To look at again on a later pass.
+    Waiting(String),
 }
 
 pub struct TrusteeAgent {
@@ -69,10 +102,11 @@ impl TrusteeAgent {
     /// Runs until the process is stopped.
     pub async fn serve(&self) -> Result<()> {
         log(&format!(
-            "trustee {} watching for emergencies (state {}, at most {} releases per doctor per hour)",
+            "trustee {} watching for emergencies and wallet recoveries (state {}, at most {} releases per doctor per hour, recovery approved at least {} s after the request)",
             self.ehr.identity.address,
             self.state_path.display(),
-            self.policy.max_releases_per_doctor_per_hour
+            self.policy.max_releases_per_doctor_per_hour,
+            self.policy.recovery_wait.as_secs()
         ));
         loop {
             if let Err(error) = self.pass().await {
@@ -87,7 +121,8 @@ impl TrusteeAgent {
         }
     }
 
-    /// Handles every emergency declared since the cursor; returns how many it handled.
+    /// Handles every emergency declared since the cursor, then the open recovery requests;
+    /// returns how many emergencies it handled.
     pub async fn pass(&self) -> Result<usize> {
         let contract = self.ehr.session.chain.config.access.clone();
         let mut state = load_state(&self.state_path)?;
@@ -117,9 +152,193 @@ impl TrusteeAgent {
                 handled += 1;
             }
             if !full {
-                return Ok(handled);
+                break;
             }
         }
+        self.follow_recoveries(&mut state).await?;
+        Ok(handled)
+    }
+
+    /// Takes new recovery requests onto the open list and moves each open one on.
+    async fn follow_recoveries(&self, state: &mut AgentState) -> Result<()> {
+        loop {
+            let page: RecoveriesResponse = self
+                .ehr
+                .session
+                .chain
+                .access(&AccessQuery::Recoveries {
+                    start_after: Some(state.recovery_cursor),
+                    limit: Some(MAX_LIMIT),
+                })
+                .await?;
+            let full = page.recoveries.len() == MAX_LIMIT as usize;
+            for event in page.recoveries {
+                log(&format!(
+                    "recovery request #{} for patient {} to the new wallet {}: the waiting period ends {}",
+                    event.seq,
+                    event.patient_id,
+                    event.new_owner,
+                    local_time(event.not_before)
+                ));
+                state.open_recoveries.push(OpenRecovery {
+                    patient_id: event.patient_id,
+                    requested_at: event.requested_at.nanos(),
+                    said: String::new(),
+                });
+                state.recovery_cursor = event.seq;
+            }
+            save_state(&self.state_path, state)?;
+            if !full {
+                break;
+            }
+        }
+        let mut still_open = Vec::new();
+        for mut open in std::mem::take(&mut state.open_recoveries) {
+            let step = match self.recovery_step(&open).await {
+                Ok(step) => step,
+                // One request's failure (a node down, a race with another trustee) leaves it
+                // open for the next pass; the others go on.
+                Err(error) => RecoveryStep::Waiting(format!(
+                    "will retry: {}",
+                    error.to_string().lines().next().unwrap_or_default()
+                )),
+            };
+            let (said, settled) = match step {
+                RecoveryStep::Settled(said) => (said, true),
+                RecoveryStep::Waiting(said) => (said, false),
+            };
+            if said != open.said {
+                log(&format!("recovery of patient {}: {said}", open.patient_id));
+                open.said = said;
+            }
+            if !settled {
+                still_open.push(open);
+            }
+        }
+        state.open_recoveries = still_open;
+        save_state(&self.state_path, state)
+    }
+
+    async fn recovery_step(&self, open: &OpenRecovery) -> Result<RecoveryStep> {
+        let Some(recovery) = self.ehr.recovery(open.patient_id).await? else {
+            return Ok(RecoveryStep::Settled("no such request".into()));
+        };
+        if recovery.requested_at.nanos() != open.requested_at {
+            return Ok(RecoveryStep::Settled(
+                "replaced by a later request (followed on its own)".into(),
+            ));
+        }
+        match recovery.status {
+            RecoveryStatus::Cancelled => Ok(RecoveryStep::Settled(
+                "cancelled by the patient's wallet: not approved".into(),
+            )),
+            RecoveryStatus::Pending => self.approve(&recovery).await,
+            RecoveryStatus::Completed => {
+                let patient = self.ehr.patient(open.patient_id).await?;
+                if patient.owner != recovery.new_owner {
+                    return Ok(RecoveryStep::Settled(
+                        "a later recovery or the deletion of the patient superseded it".into(),
+                    ));
+                }
+                let released = self.release_to_owner(&recovery).await?;
+                Ok(RecoveryStep::Settled(if released.0 == 0 {
+                    format!(
+                        "the patient now belongs to {}; this trustee's shares were released already",
+                        recovery.new_owner
+                    )
+                } else {
+                    format!(
+                        "the patient now belongs to {}; released {} key share(s) of {} to it",
+                        recovery.new_owner,
+                        released.0,
+                        category_labels(&released.1)
+                    )
+                }))
+            }
+        }
+    }
+
+    /// A pending request: approve once the waiting periods are over.
+    async fn approve(&self, recovery: &RecoveryInfo) -> Result<RecoveryStep> {
+        let me = self.ehr.identity.address.as_str();
+        let trustees = self.ehr.trustees().await?;
+        let progress = format!(
+            "{} of {} approvals",
+            recovery.approvals.len(),
+            trustees.threshold
+        );
+        if recovery.approvals.iter().any(|a| a.as_str() == me) {
+            return Ok(RecoveryStep::Waiting(format!(
+                "approved; waiting for the other trustees ({progress})"
+            )));
+        }
+        let own_due = recovery
+            .requested_at
+            .plus_seconds(self.policy.recovery_wait.as_secs());
+        let due = own_due.max(recovery.not_before);
+        if crate::records::now()? < due {
+            return Ok(RecoveryStep::Waiting(format!(
+                "waiting until {} (the patient's wallet can cancel until then)",
+                local_time(due)
+            )));
+        }
+        if !self.ehr.escrow_policy(recovery.patient_id).await?.recovery {
+            return Ok(RecoveryStep::Settled(
+                "the patient no longer escrows for recovery: not approved".into(),
+            ));
+        }
+        self.ehr
+            .session
+            .execute(&[ContractMsg::Access(AccessMsg::ApproveRecovery {
+                patient_id: recovery.patient_id,
+            })])
+            .await?;
+        Ok(RecoveryStep::Waiting(format!(
+            "approved the move to {} after the waiting period",
+            recovery.new_owner
+        )))
+    }
+
+    /// A completed recovery: release every share this trustee holds, re-sealed to the new
+    /// owner, except those it released already for this recovery.
+    async fn release_to_owner(&self, recovery: &RecoveryInfo) -> Result<(usize, Vec<Category>)> {
+        let owner = recovery.new_owner.to_string();
+        let completed = recovery.decided_at.unwrap_or(recovery.requested_at);
+        let owner_key = recovery_key(&self.ehr.patient(recovery.patient_id).await?)?;
+        let escrowed = self.ehr.escrow_policy(recovery.patient_id).await?.escrowed;
+        let already: BTreeSet<(u8, u32)> = self
+            .ehr
+            .released_to(recovery.patient_id, &owner)
+            .await?
+            .into_iter()
+            .filter(|s| {
+                s.trustee.as_str() == self.ehr.identity.address && s.released_at >= completed
+            })
+            .map(|s| (s.category.code(), s.epoch))
+            .collect();
+        let held = self
+            .ehr
+            .shares_held_by(recovery.patient_id, &self.ehr.identity.address)
+            .await?
+            .into_iter()
+            .filter(|held| {
+                escrowed.contains(&held.category)
+                    && !already.contains(&(held.category.code(), held.epoch))
+            });
+        let (releases, categories) = self.reseal(recovery.patient_id, held, &owner_key)?;
+        let msgs: Vec<ContractMsg> = releases
+            .chunks(MAX_RELEASES_PER_MESSAGE)
+            .map(|chunk| {
+                ContractMsg::Access(AccessMsg::ReleaseRecoveryShares {
+                    patient_id: recovery.patient_id,
+                    shares: chunk.to_vec(),
+                })
+            })
+            .collect();
+        if !msgs.is_empty() {
+            self.ehr.session.execute(&msgs).await?;
+        }
+        Ok((releases.len(), categories))
     }
 
     async fn handle(&self, event: &EmergencyEvent, state: &mut AgentState) -> Result<Handled> {
@@ -154,7 +373,7 @@ impl TrusteeAgent {
                 self.policy.max_releases_per_doctor_per_hour
             )));
         }
-        let policy = self.ehr.escrow_policy(event.patient_id).await?;
+        let policy = self.ehr.escrow_policy(event.patient_id).await?.categories;
         if policy.is_empty() {
             return Ok(Handled::Skipped("the patient escrows nothing".into()));
         }
@@ -174,34 +393,16 @@ impl TrusteeAgent {
             })
             .map(|s| (s.category.code(), s.epoch))
             .collect();
-        let mut releases = Vec::new();
-        let mut categories = Vec::new();
-        for held in self.escrowed_shares(event.patient_id).await? {
-            if !policy.contains(&held.category)
-                || already.contains(&(held.category.code(), held.epoch))
-            {
-                continue;
-            }
-            let context = ShareContext {
-                patient_id: event.patient_id,
-                category: held.category,
-                epoch: held.epoch,
-                set_version: held.set_version,
-            };
-            let share = open_share(
-                &self.ehr.identity.encryption_key,
-                &context,
-                held.share.as_slice(),
-            )?;
-            releases.push(ReleasedShare {
-                category: held.category,
-                epoch: held.epoch,
-                share: Binary::from(seal_share(&doctor_key, &context, &share)?),
+        let held = self
+            .ehr
+            .shares_held_by(event.patient_id, &self.ehr.identity.address)
+            .await?
+            .into_iter()
+            .filter(|held| {
+                policy.contains(&held.category)
+                    && !already.contains(&(held.category.code(), held.epoch))
             });
-            if !categories.contains(&held.category) {
-                categories.push(held.category);
-            }
-        }
+        let (releases, categories) = self.reseal(event.patient_id, held, &doctor_key)?;
         if releases.is_empty() {
             return Ok(Handled::Skipped(if already.is_empty() {
                 "this trustee holds no share of the patient's escrowed categories".into()
@@ -227,29 +428,46 @@ impl TrusteeAgent {
         })
     }
 
-    async fn escrowed_shares(&self, patient_id: u64) -> Result<Vec<EscrowedShare>> {
-        all_pages(
-            |s: &EscrowedShare| EscrowCursor {
-                category: s.category,
-                epoch: s.epoch,
-            },
-            |start_after, limit| async move {
-                let page: EscrowedSharesResponse = self
-                    .ehr
-                    .session
-                    .chain
-                    .access(&AccessQuery::EscrowedShares {
-                        patient_id,
-                        trustee: self.ehr.identity.address.clone(),
-                        start_after,
-                        limit: Some(limit),
-                    })
-                    .await?;
-                Ok(page.shares)
-            },
-        )
-        .await
+    /// Opens each held share with this trustee's key and seals it to `recipient`.
+    fn reseal(
+        &self,
+        patient_id: u64,
+        held: impl Iterator<Item = EscrowedShare>,
+        recipient: &X25519PublicKey,
+    ) -> Result<(Vec<ReleasedShare>, Vec<Category>)> {
+        let mut releases = Vec::new();
+        let mut categories = Vec::new();
+        for held in held {
+            let context = ShareContext {
+                patient_id,
+                category: held.category,
+                epoch: held.epoch,
+                set_version: held.set_version,
+            };
+            let share = open_share(
+                &self.ehr.identity.encryption_key,
+                &context,
+                held.share.as_slice(),
+            )?;
+            releases.push(ReleasedShare {
+                category: held.category,
+                epoch: held.epoch,
+                share: Binary::from(seal_share(recipient, &context, &share)?),
+            });
+            if !categories.contains(&held.category) {
+                categories.push(held.category);
+            }
+        }
+        Ok((releases, categories))
     }
+}
+
+/// The key the recovered owner registered with the patient.
+fn recovery_key(patient: &PatientInfo) -> Result<X25519PublicKey> {
+    let key = patient.encryption_key.as_ref().ok_or_else(|| {
+        ClientError::InvalidInput(format!("patient {} has no encryption key", patient.id))
+    })?;
+    crate::records::public_key_of(key, "the recovered owner")
 }
 
 fn describe(event: &EmergencyEvent, outcome: &Handled) -> String {

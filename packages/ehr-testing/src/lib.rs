@@ -124,6 +124,9 @@ pub enum Target {
 /// Every stored key and value of both contracts, for "nothing changed" and "no plaintext" checks.
 pub type StateDump = Vec<(Target, Record)>;
 
+/// `Suite::new`'s wallet-recovery wait.
+pub const RECOVERY_WAIT_SECONDS: u64 = 600;
+
 pub struct Suite {
     pub app: App,
     pub admin: Addr,
@@ -162,6 +165,7 @@ impl Suite {
                     registry: registry.to_string(),
                     admin: None,
                     emergency_access_seconds: Some(3600),
+                    recovery_wait_seconds: Some(RECOVERY_WAIT_SECONDS),
                 },
                 &[],
                 "ehr-access",

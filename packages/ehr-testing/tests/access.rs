@@ -1248,6 +1248,7 @@ fn admins_settings_are_validated() {
         &access::ExecuteMsg::UpdateConfig {
             admin: None,
             emergency_access_seconds: Some(0),
+            recovery_wait_seconds: None,
         },
         &AccessError::InvalidEmergencyDuration { max: 7 * 24 * 3600 }.to_string(),
     );
@@ -1257,6 +1258,20 @@ fn admins_settings_are_validated() {
         &access::ExecuteMsg::UpdateConfig {
             admin: None,
             emergency_access_seconds: None,
+            recovery_wait_seconds: Some(31 * 24 * 3600),
+        },
+        &AccessError::InvalidRecoveryWait {
+            max: 30 * 24 * 3600,
+        }
+        .to_string(),
+    );
+    suite.execute_expecting_error(
+        &admin,
+        Target::Access,
+        &access::ExecuteMsg::UpdateConfig {
+            admin: None,
+            emergency_access_seconds: None,
+            recovery_wait_seconds: None,
         },
         &AccessError::NothingToUpdate.to_string(),
     );

@@ -3,19 +3,22 @@
 //! key; every refusal (no emergency, not a trustee, twice in one window, a category not
 //! escrowed, a share never escrowed, after the window) leaves state unchanged; a rotation of an
 //! escrowed category must carry the new key's shares; the window's end makes the epoch the
-//! doctor got stale, so the next key is not the doctor's.
+//! doctor got stale, so the next key is not the doctor's. A lost wallet is recovered: a request,
+//! a cancel, the waiting period, two approvals that move the patient, the old address left with
+//! nothing, and every escrowed key re-opened by the new owner from the trustees' shares.
 
 use cosmwasm_std::{Addr, Binary};
 use ehr_access::ContractError as AccessError;
 use ehr_crypto::escrow::{combine_shares, open_share, seal_share, split_key, ShareContext};
 use ehr_crypto::{CategoryKey, X25519SecretKey};
-use ehr_testing::{rotate_key_msg, Suite, Target};
+use ehr_testing::{rotate_key_msg, Suite, Target, RECOVERY_WAIT_SECONDS};
 use ehr_types::access::{self, EmergencyResponse};
 use ehr_types::escrow::{
     EmergencyReason, EpochEscrow, ReleasedShare, ReleasedSharesResponse, TrusteeShare,
 };
+use ehr_types::recovery::{RecoveryInfo, RecoveryResponse};
 use ehr_types::validate::ValidationError;
-use ehr_types::Category;
+use ehr_types::{AuditAction, Category};
 
 struct Cast {
     suite: Suite,
@@ -120,6 +123,7 @@ fn cast() -> Cast {
         access::ExecuteMsg::SetEscrowPolicy {
             patient_id,
             categories: vec![Category::Allergy],
+            recovery: false,
         },
         access::ExecuteMsg::EscrowShares {
             patient_id,
@@ -405,5 +409,324 @@ fn trustee_sets_and_reasons_are_bounded() {
             },
         },
         &AccessError::Validation(ValidationError::InvalidReasonCode).to_string(),
+    );
+}
+
+fn recovery_of(cast: &Cast) -> RecoveryInfo {
+    let response: RecoveryResponse = cast
+        .suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::Recovery {
+                patient_id: cast.patient_id,
+            },
+        )
+        .unwrap();
+    response.recovery.expect("a recovery request")
+}
+
+/// Trustee `n`'s agent after a completed recovery: every share it holds, re-sealed to the new
+/// owner's registered key.
+fn recovery_release_msg(cast: &Cast, n: usize, owner_key: &X25519SecretKey) -> access::ExecuteMsg {
+    let (trustee, secret) = &cast.trustees[n];
+    let held: ehr_types::escrow::EscrowedSharesResponse = cast
+        .suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::EscrowedShares {
+                patient_id: cast.patient_id,
+                trustee: trustee.to_string(),
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap();
+    let shares = held
+        .shares
+        .iter()
+        .map(|s| {
+            let ctx = context(cast.patient_id, s.category, s.epoch);
+            let share = open_share(secret, &ctx, s.share.as_slice()).unwrap();
+            ReleasedShare {
+                category: s.category,
+                epoch: s.epoch,
+                share: Binary::from(seal_share(&owner_key.public_key(), &ctx, &share).unwrap()),
+            }
+        })
+        .collect();
+    access::ExecuteMsg::ReleaseRecoveryShares {
+        patient_id: cast.patient_id,
+        shares,
+    }
+}
+
+/// The new owner's client: the key of (category, epoch 0) from the shares released to it.
+fn owner_combines(
+    cast: &Cast,
+    owner: &Addr,
+    owner_key: &X25519SecretKey,
+    category: Category,
+) -> Result<CategoryKey, ehr_crypto::CryptoError> {
+    let released: ReleasedSharesResponse = cast
+        .suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::ReleasedShares {
+                patient_id: cast.patient_id,
+                doctor: owner.to_string(),
+                start_after: None,
+                limit: None,
+            },
+        )
+        .unwrap();
+    let shares: Vec<_> = released
+        .shares
+        .iter()
+        .filter(|s| s.category == category && s.epoch == 0)
+        .map(|s| {
+            open_share(
+                owner_key,
+                &context(cast.patient_id, s.category, s.epoch),
+                s.share.as_slice(),
+            )
+            .unwrap()
+        })
+        .collect();
+    combine_shares(&shares, 2)
+}
+
+#[test]
+fn a_lost_wallet_is_recovered_by_two_of_three_trustees_after_the_waiting_period() {
+    let mut cast = cast();
+    let (patient, patient_id) = (cast.patient.clone(), cast.patient_id);
+    let new_wallet = cast.suite.addr("new wallet");
+    let new_key = X25519SecretKey::generate().unwrap();
+    let request = access::ExecuteMsg::RequestRecovery {
+        patient_id,
+        encryption_key: Binary::from(new_key.public_key().as_bytes().to_vec()),
+    };
+    // Emergency escrow alone gives no way to take the patient over.
+    cast.suite.execute_expecting_error(
+        &new_wallet,
+        Target::Access,
+        &request,
+        &AccessError::RecoveryNotEnabled { patient_id }.to_string(),
+    );
+
+    // The patient opts in: every category escrowed; its Note key (epoch 0) gets shares too.
+    let note_key = CategoryKey::generate().unwrap();
+    let note_shares = sealed_shares(&cast, Category::Note, 0, &note_key);
+    for msg in [
+        access::ExecuteMsg::SetEscrowPolicy {
+            patient_id,
+            categories: vec![Category::Allergy],
+            recovery: true,
+        },
+        access::ExecuteMsg::EscrowShares {
+            patient_id,
+            escrows: vec![EpochEscrow {
+                category: Category::Note,
+                epoch: 0,
+                shares: note_shares,
+            }],
+        },
+    ] {
+        cast.suite.execute(&patient, Target::Access, &msg).unwrap();
+    }
+    let other_patient = cast.suite.addr("other patient");
+    let other_id = cast.suite.register_patient(&other_patient).unwrap();
+    cast.suite.execute_expecting_error(
+        &other_patient,
+        Target::Access,
+        &request,
+        &AccessError::AlreadyPatient {
+            address: other_patient.to_string(),
+            patient_id: other_id,
+        }
+        .to_string(),
+    );
+
+    // A request the patient's wallet sees and cancels is never approved.
+    cast.suite
+        .execute(&new_wallet, Target::Access, &request)
+        .unwrap();
+    let trustee = |cast: &Cast, n: usize| cast.trustees[n].0.clone();
+    let approve = access::ExecuteMsg::ApproveRecovery { patient_id };
+    let not_before = recovery_of(&cast).not_before;
+    cast.suite.execute_expecting_error(
+        &trustee(&cast, 0),
+        Target::Access,
+        &approve,
+        &AccessError::RecoveryWaiting { not_before }.to_string(),
+    );
+    cast.suite.execute_expecting_error(
+        &new_wallet,
+        Target::Access,
+        &access::ExecuteMsg::CancelRecovery { patient_id },
+        &AccessError::unauthorized("cancel recovery").to_string(),
+    );
+    cast.suite
+        .execute(
+            &patient,
+            Target::Access,
+            &access::ExecuteMsg::CancelRecovery { patient_id },
+        )
+        .unwrap();
+    cast.suite.advance_time(RECOVERY_WAIT_SECONDS);
+    let no_pending = AccessError::NoPendingRecovery { patient_id }.to_string();
+    cast.suite
+        .execute_expecting_error(&trustee(&cast, 0), Target::Access, &approve, &no_pending);
+
+    // Asked again; the wait starts again; then two of three trustees approve.
+    cast.suite
+        .execute(&new_wallet, Target::Access, &request)
+        .unwrap();
+    cast.suite.advance_time(RECOVERY_WAIT_SECONDS);
+    let early_release = recovery_release_msg(&cast, 0, &new_key);
+    cast.suite.execute_expecting_error(
+        &trustee(&cast, 0),
+        Target::Access,
+        &early_release,
+        &AccessError::NoCompletedRecovery { patient_id }.to_string(),
+    );
+    let stranger = cast.suite.addr("stranger");
+    cast.suite.execute_expecting_error(
+        &stranger,
+        Target::Access,
+        &approve,
+        &AccessError::NotTrustee {
+            address: stranger.to_string(),
+        }
+        .to_string(),
+    );
+    cast.suite
+        .execute(&trustee(&cast, 0), Target::Access, &approve)
+        .unwrap();
+    cast.suite.execute_expecting_error(
+        &trustee(&cast, 0),
+        Target::Access,
+        &approve,
+        &AccessError::AlreadyApproved {
+            trustee: trustee(&cast, 0).to_string(),
+        }
+        .to_string(),
+    );
+    assert_eq!(cast.suite.patient(patient_id).unwrap().owner, patient);
+    cast.suite
+        .execute(&trustee(&cast, 2), Target::Access, &approve)
+        .unwrap();
+
+    // The patient is the new wallet's; the old address is nobody's patient and can do nothing.
+    let moved = cast.suite.patient(patient_id).unwrap();
+    assert_eq!(moved.owner, new_wallet);
+    assert_eq!(
+        moved.encryption_key,
+        Some(Binary::from(new_key.public_key().as_bytes().to_vec()))
+    );
+    let by_old: Result<ehr_types::registry::PatientInfo, _> = cast.suite.query(
+        Target::Registry,
+        &ehr_types::registry::QueryMsg::PatientByAddress {
+            address: patient.to_string(),
+        },
+    );
+    assert!(by_old.is_err(), "the old address still owns {by_old:?}");
+    cast.suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &access::ExecuteMsg::SetEscrowPolicy {
+            patient_id,
+            categories: vec![],
+            recovery: false,
+        },
+        &AccessError::unauthorized("set escrow policy").to_string(),
+    );
+    for category in [Category::Allergy, Category::Note, Category::Lab] {
+        let holders = cast.suite.key_holders(patient_id, category);
+        assert!(
+            holders.stale,
+            "{category:?} must rotate past the old wallet: {holders:?}"
+        );
+    }
+    let written_by_old = cast.suite.add_record(
+        &patient,
+        patient_id,
+        Category::Allergy,
+        ehr_testing::sample_blob(70),
+    );
+    assert!(written_by_old.is_err(), "the old wallet wrote a record");
+
+    // Each trustee releases all it holds to the new owner, once; two open every key.
+    let first = recovery_release_msg(&cast, 0, &new_key);
+    cast.suite
+        .execute(&trustee(&cast, 0), Target::Access, &first)
+        .unwrap();
+    assert!(owner_combines(&cast, &new_wallet, &new_key, Category::Allergy).is_err());
+    cast.suite.execute_expecting_error(
+        &trustee(&cast, 0),
+        Target::Access,
+        &first,
+        &AccessError::AlreadyReleasedForRecovery {
+            category: Category::Note,
+            epoch: 0,
+        }
+        .to_string(),
+    );
+    let second = recovery_release_msg(&cast, 1, &new_key);
+    cast.suite
+        .execute(&trustee(&cast, 1), Target::Access, &second)
+        .unwrap();
+    assert_eq!(
+        owner_combines(&cast, &new_wallet, &new_key, Category::Allergy).unwrap(),
+        cast.allergy_key
+    );
+    assert_eq!(
+        owner_combines(&cast, &new_wallet, &new_key, Category::Note).unwrap(),
+        note_key
+    );
+
+    // The new owner stores the keys wrapped to its own key, replacing the old wallet's envelopes.
+    let store = access::ExecuteMsg::StoreOwnEnvelopes {
+        patient_id,
+        key_envelopes: vec![ehr_testing::sample_envelope(Category::Allergy, 0)],
+    };
+    cast.suite
+        .execute(&new_wallet, Target::Access, &store)
+        .unwrap();
+    cast.suite.execute_expecting_error(
+        &new_wallet,
+        Target::Access,
+        &store,
+        &AccessError::EnvelopeExists {
+            category: Category::Allergy,
+            epoch: 0,
+        }
+        .to_string(),
+    );
+
+    let actions: Vec<_> = cast
+        .suite
+        .audit_log(patient_id)
+        .into_iter()
+        .filter_map(|entry| match entry.action {
+            AuditAction::RecoveryRequested { .. } => Some("requested"),
+            AuditAction::RecoveryCancelled { .. } => Some("cancelled"),
+            AuditAction::RecoveryApproved { .. } => Some("approved"),
+            AuditAction::PatientRecovered { .. } => Some("recovered"),
+            AuditAction::RecoverySharesReleased { .. } => Some("released"),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "requested",
+            "cancelled",
+            "requested",
+            "approved",
+            "approved",
+            "recovered",
+            "released",
+            "released"
+        ]
     );
 }

@@ -10,12 +10,15 @@ use std::collections::BTreeSet;
 use cosmwasm_std::Addr;
 use ehr_access::ContractError as AccessError;
 use ehr_registry::ContractError as RegistryError;
-use ehr_testing::{sample_blob, sample_envelope, sample_public_key, Roles, Suite, Target};
+use ehr_testing::{
+    sample_blob, sample_envelope, sample_public_key, Roles, Suite, Target, RECOVERY_WAIT_SECONDS,
+};
 use ehr_types::access::{self, KeyHolder, KeyHoldersResponse, RequestStatus, Scope};
 use ehr_types::escrow::{
     EmergencyReason, EpochEscrow, EscrowPolicyResponse, EscrowedSharesResponse, ReleasedShare,
     ReleasedSharesResponse, TrusteesResponse,
 };
+use ehr_types::recovery::{RecoveryInfo, RecoveryResponse, RecoveryStatus};
 use ehr_types::registry::{self, PatientStatus, RecordStatus};
 use ehr_types::{AuditAction, Category};
 use serde::de::DeserializeOwned;
@@ -259,6 +262,13 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
             Msg::Registry(msg.expect("patient"))
         },
         |_, roles| {
+            Msg::Registry(registry::ExecuteMsg::TransferPatient {
+                patient_id: roles.patient_id,
+                new_owner: roles.stranger.to_string(),
+                encryption_key: sample_public_key(40),
+            })
+        },
+        |_, roles| {
             Msg::Registry(registry::ExecuteMsg::DeletePatient {
                 patient_id: roles.patient_id,
             })
@@ -299,6 +309,7 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
             Msg::Access(access::ExecuteMsg::UpdateConfig {
                 admin: None,
                 emergency_access_seconds: Some(60),
+                recovery_wait_seconds: Some(120),
             })
         },
         |suite, roles| {
@@ -376,6 +387,7 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
             Msg::Access(access::ExecuteMsg::SetEscrowPolicy {
                 patient_id: roles.patient_id,
                 categories: vec![Category::Allergy],
+                recovery: false,
             })
         },
         |suite, roles| {
@@ -404,6 +416,44 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
                 }],
             })
         },
+        |suite, roles| {
+            escrow_for_recovery(suite, roles);
+            Msg::Access(access::ExecuteMsg::RequestRecovery {
+                patient_id: roles.patient_id,
+                encryption_key: sample_public_key(41),
+            })
+        },
+        |suite, roles| {
+            escrow_for_recovery(suite, roles);
+            request_recovery(suite, roles);
+            Msg::Access(access::ExecuteMsg::CancelRecovery {
+                patient_id: roles.patient_id,
+            })
+        },
+        |suite, roles| {
+            escrow_for_recovery(suite, roles);
+            request_recovery(suite, roles);
+            suite.advance_time(RECOVERY_WAIT_SECONDS);
+            approve_recovery(suite, roles, &roles.other_trustee);
+            Msg::Access(access::ExecuteMsg::ApproveRecovery {
+                patient_id: roles.patient_id,
+            })
+        },
+        |suite, roles| {
+            escrow_for_recovery(suite, roles);
+            request_recovery(suite, roles);
+            suite.advance_time(RECOVERY_WAIT_SECONDS);
+            approve_recovery(suite, roles, &roles.other_trustee);
+            approve_recovery(suite, roles, &roles.trustee);
+            Msg::Access(access::ExecuteMsg::ReleaseRecoveryShares {
+                patient_id: roles.patient_id,
+                shares: vec![ReleasedShare {
+                    category: Category::Allergy,
+                    epoch: 1,
+                    share: sample_envelope(Category::Allergy, 8).envelope,
+                }],
+            })
+        },
         |_, roles| {
             Msg::Access(access::ExecuteMsg::LogActions {
                 patient_id: roles.patient_id,
@@ -416,11 +466,21 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
 
 /// The patient escrows Allergy; its current epoch (1) has both trustees' shares.
 fn escrow_allergy(suite: &mut Suite, roles: &Roles) {
+    escrow(suite, roles, false);
+}
+
+/// As `escrow_allergy`, and every category escrowed for wallet recovery.
+fn escrow_for_recovery(suite: &mut Suite, roles: &Roles) {
+    escrow(suite, roles, true);
+}
+
+fn escrow(suite: &mut Suite, roles: &Roles, recovery: bool) {
     let patient = roles.patient.clone();
     let msgs = [
         access::ExecuteMsg::SetEscrowPolicy {
             patient_id: roles.patient_id,
             categories: vec![Category::Allergy],
+            recovery,
         },
         access::ExecuteMsg::EscrowShares {
             patient_id: roles.patient_id,
@@ -436,6 +496,44 @@ fn escrow_allergy(suite: &mut Suite, roles: &Roles) {
             .execute(&patient, Target::Access, &msg)
             .expect("escrow");
     }
+}
+
+/// The stranger asks to become the patient's owner.
+fn request_recovery(suite: &mut Suite, roles: &Roles) {
+    suite
+        .execute(
+            &roles.stranger,
+            Target::Access,
+            &access::ExecuteMsg::RequestRecovery {
+                patient_id: roles.patient_id,
+                encryption_key: sample_public_key(41),
+            },
+        )
+        .expect("request recovery");
+}
+
+fn approve_recovery(suite: &mut Suite, roles: &Roles, trustee: &Addr) {
+    suite
+        .execute(
+            trustee,
+            Target::Access,
+            &access::ExecuteMsg::ApproveRecovery {
+                patient_id: roles.patient_id,
+            },
+        )
+        .expect("approve recovery");
+}
+
+fn recovery_of(suite: &Suite, roles: &Roles) -> RecoveryInfo {
+    let response: RecoveryResponse = suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::Recovery {
+                patient_id: roles.patient_id,
+            },
+        )
+        .unwrap();
+    response.recovery.expect("a recovery request")
 }
 
 fn not_trustee(roles: &Roles, role: Role) -> String {
@@ -629,6 +727,11 @@ fn registry_rule(msg: &registry::ExecuteMsg) -> Rule {
                 );
             },
         },
+        // Only the access contract, when k trustees approved a recovery.
+        M::TransferPatient { .. } => Rule {
+            expect: |_, _| Some(registry_unauthorized("transfer patient")),
+            effect: |_, _, role| panic!("TransferPatient by {role:?} was allowed"),
+        },
         // The patient's own act only: not the doctor with Manage on every category, not the admin.
         M::DeletePatient { .. } => Rule {
             expect: |role, _| {
@@ -775,7 +878,13 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                 let config: access::ConfigResponse = suite
                     .query(Target::Access, &access::QueryMsg::Config {})
                     .unwrap();
-                assert_eq!(config.emergency_access_seconds, 60);
+                assert_eq!(
+                    (
+                        config.emergency_access_seconds,
+                        config.recovery_wait_seconds
+                    ),
+                    (60, 120)
+                );
             },
         },
         M::Grant { .. } => Rule {
@@ -1027,7 +1136,8 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                     (
                         roles.patient.clone(),
                         AuditAction::EscrowPolicySet {
-                            categories: vec![Category::Allergy]
+                            categories: vec![Category::Allergy],
+                            recovery: false,
                         }
                     )
                 );
@@ -1073,6 +1183,142 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                         roles.trustee.clone(),
                         AuditAction::SharesReleased {
                             doctor,
+                            categories: vec![Category::Allergy]
+                        }
+                    )
+                );
+            },
+        },
+        // Anyone who is not a patient may ask; trustees decide.
+        M::RequestRecovery { .. } => Rule {
+            expect: |role, roles| {
+                let patient_id = match role {
+                    PatientOwner => roles.patient_id,
+                    OtherPatient => roles.other_patient_id,
+                    _ => return None,
+                };
+                Some(
+                    AccessError::AlreadyPatient {
+                        address: address(roles, role).into_string(),
+                        patient_id,
+                    }
+                    .to_string(),
+                )
+            },
+            effect: |suite, roles, role| {
+                let recovery = recovery_of(suite, roles);
+                let asker = address(roles, role);
+                assert_eq!(
+                    (
+                        &recovery.new_owner,
+                        recovery.status,
+                        recovery.approvals.len()
+                    ),
+                    (&asker, RecoveryStatus::Pending, 0)
+                );
+                assert_eq!(
+                    recovery.not_before,
+                    suite.now().plus_seconds(RECOVERY_WAIT_SECONDS)
+                );
+                assert_eq!(
+                    last_audit(suite, roles.patient_id),
+                    (
+                        asker.clone(),
+                        AuditAction::RecoveryRequested {
+                            new_owner: asker,
+                            not_before: recovery.not_before
+                        }
+                    )
+                );
+                assert_eq!(
+                    suite.patient(roles.patient_id).unwrap().owner,
+                    roles.patient
+                );
+            },
+        },
+        M::CancelRecovery { .. } => Rule {
+            expect: |role, _| {
+                only(
+                    &[PatientOwner],
+                    role,
+                    access_unauthorized("cancel recovery"),
+                )
+            },
+            effect: |suite, roles, _| {
+                assert_eq!(recovery_of(suite, roles).status, RecoveryStatus::Cancelled);
+                assert_eq!(
+                    last_audit(suite, roles.patient_id),
+                    (
+                        roles.patient.clone(),
+                        AuditAction::RecoveryCancelled {
+                            new_owner: roles.stranger.clone()
+                        }
+                    )
+                );
+            },
+        },
+        // The other trustee approved already: this approval reaches the threshold.
+        M::ApproveRecovery { .. } => Rule {
+            expect: |role, roles| only(&[Trustee], role, not_trustee(roles, role)),
+            effect: |suite, roles, _| {
+                let recovery = recovery_of(suite, roles);
+                assert_eq!(recovery.status, RecoveryStatus::Completed);
+                assert_eq!(
+                    recovery.approvals,
+                    vec![roles.other_trustee.clone(), roles.trustee.clone()]
+                );
+                let patient = suite.patient(roles.patient_id).unwrap();
+                assert_eq!(
+                    (patient.owner, patient.encryption_key),
+                    (roles.stranger.clone(), Some(sample_public_key(41)))
+                );
+                // The former owner holds every current key: each category's epoch is stale.
+                for category in Category::ALL {
+                    let holders = suite.key_holders(roles.patient_id, category);
+                    assert!(holders.stale, "{category:?}: {holders:?}");
+                    assert!(holders.holders.contains(&KeyHolder {
+                        address: roles.patient.clone(),
+                        entitled: false
+                    }));
+                }
+                assert_eq!(
+                    last_audit(suite, roles.patient_id),
+                    (
+                        roles.trustee.clone(),
+                        AuditAction::PatientRecovered {
+                            former_owner: roles.patient.clone(),
+                            new_owner: roles.stranger.clone()
+                        }
+                    )
+                );
+            },
+        },
+        M::ReleaseRecoveryShares { .. } => Rule {
+            expect: |role, roles| only(&[Trustee], role, not_trustee(roles, role)),
+            effect: |suite, roles, _| {
+                let released: ReleasedSharesResponse = suite
+                    .query(
+                        Target::Access,
+                        &access::QueryMsg::ReleasedShares {
+                            patient_id: roles.patient_id,
+                            doctor: roles.stranger.to_string(),
+                            start_after: None,
+                            limit: None,
+                        },
+                    )
+                    .unwrap();
+                let got: Vec<_> = released
+                    .shares
+                    .iter()
+                    .map(|s| (s.category, s.epoch, s.trustee.clone()))
+                    .collect();
+                assert_eq!(got, vec![(Category::Allergy, 1, roles.trustee.clone())]);
+                assert_eq!(
+                    last_audit(suite, roles.patient_id),
+                    (
+                        roles.trustee.clone(),
+                        AuditAction::RecoverySharesReleased {
+                            owner: roles.stranger.clone(),
                             categories: vec![Category::Allergy]
                         }
                     )
@@ -1188,6 +1434,6 @@ fn every_execute_msg_for_every_role() {
             }
         }
     }
-    assert_eq!(allowed + refused, 31 * 10);
+    assert_eq!(allowed + refused, 36 * 10);
     println!("role matrix: {allowed} allowed, {refused} refused with the exact error");
 }

@@ -8,6 +8,7 @@ use crate::escrow::{
     EscrowedSharesResponse, ReleaseCursor, ReleasedShare, ReleasedSharesResponse, TrusteeShare,
     TrusteesResponse,
 };
+use crate::recovery::{RecoveriesResponse, RecoveryResponse};
 use crate::{AuditAction, AuditEntry, Category, PatientId, RequestId};
 
 #[cw_serde]
@@ -18,6 +19,10 @@ pub struct InstantiateMsg {
     pub admin: Option<String>,
     /// How long emergency read access lasts; 24 hours when absent.
     pub emergency_access_seconds: Option<u64>,
+    /// How long a wallet-recovery request waits before trustees may approve it;
+    /// `DEFAULT_RECOVERY_WAIT_SECONDS` when absent.
+    #[serde(default)]
+    pub recovery_wait_seconds: Option<u64>,
 }
 
 /// What a grantee may do. Each scope includes the ones before it.
@@ -50,6 +55,8 @@ pub enum ExecuteMsg {
     UpdateConfig {
         admin: Option<String>,
         emergency_access_seconds: Option<u64>,
+        #[serde(default)]
+        recovery_wait_seconds: Option<u64>,
     },
     /// The patient: grant (or replace the grant of) a credentialed doctor.
     Grant {
@@ -125,11 +132,15 @@ pub enum ExecuteMsg {
     },
     /// A trustee of the current set: publish the X25519 key patients seal shares to.
     SetTrusteeKey { encryption_key: Binary },
-    /// The patient: the categories opened in an emergency (empty: none). Every epoch of them
-    /// needs its shares (`EscrowShares` for the existing ones, `RotateKey.escrow` for new ones).
+    /// The patient: the categories opened in an emergency (empty: none), and whether every
+    /// category is escrowed so that a lost wallet can be recovered (`RequestRecovery`). Every
+    /// epoch of the escrowed categories needs its shares (`EscrowShares` for the existing ones,
+    /// `RotateKey.escrow` for new ones).
     SetEscrowPolicy {
         patient_id: PatientId,
         categories: Vec<Category>,
+        #[serde(default)]
+        recovery: bool,
     },
     /// The patient: store the trustees' shares of existing epochs of escrowed categories (at
     /// most `MAX_ESCROWS_PER_MESSAGE` epochs, one share per trustee each).
@@ -142,6 +153,25 @@ pub enum ExecuteMsg {
     ReleaseShares {
         patient_id: PatientId,
         doctor: String,
+        shares: Vec<ReleasedShare>,
+    },
+    /// Any address that is not a patient, for a patient that escrows for recovery: ask to become
+    /// that patient's owner, with the X25519 key of the new wallet. Replaces a pending request
+    /// (and its approvals); the patient's wallet can cancel until it completes.
+    RequestRecovery {
+        patient_id: PatientId,
+        encryption_key: Binary,
+    },
+    /// The patient's wallet: cancel the pending recovery request.
+    CancelRecovery { patient_id: PatientId },
+    /// A trustee of the current set, once the request's waiting period is over: approve the
+    /// pending request. The approval that reaches the threshold moves the patient to the new
+    /// owner in the registry, in the same transaction.
+    ApproveRecovery { patient_id: PatientId },
+    /// A trustee, after a completed recovery: its shares of escrowed keys re-sealed to the new
+    /// owner (at most `MAX_RELEASES_PER_MESSAGE`), once per share and recovery.
+    ReleaseRecoveryShares {
+        patient_id: PatientId,
         shares: Vec<ReleasedShare>,
     },
     /// The registry only: append registry actions, in order, to the patient's audit log.
@@ -198,6 +228,15 @@ pub enum QueryMsg {
     },
     #[returns(TrusteesResponse)]
     Trustees {},
+    /// The patient's latest recovery request.
+    #[returns(RecoveryResponse)]
+    Recovery { patient_id: PatientId },
+    /// Every recovery request in the order made, from after `start_after` (a `seq`).
+    #[returns(RecoveriesResponse)]
+    Recoveries {
+        start_after: Option<u64>,
+        limit: Option<u32>,
+    },
     #[returns(EscrowPolicyResponse)]
     EscrowPolicy { patient_id: PatientId },
     /// The shares one trustee holds for a patient, by (category, epoch).
@@ -208,7 +247,8 @@ pub enum QueryMsg {
         start_after: Option<EscrowCursor>,
         limit: Option<u32>,
     },
-    /// The shares released to a doctor for a patient, by (category, epoch, trustee).
+    /// The shares released to a doctor (or to a recovered owner) for a patient, by (category,
+    /// epoch, trustee).
     #[returns(ReleasedSharesResponse)]
     ReleasedShares {
         patient_id: PatientId,
@@ -279,6 +319,7 @@ pub struct ConfigResponse {
     pub admin: Addr,
     pub registry: Addr,
     pub emergency_access_seconds: u64,
+    pub recovery_wait_seconds: u64,
 }
 
 #[cw_serde]

@@ -66,8 +66,36 @@ pub enum AuditAction {
         doctor: Addr,
         categories: Vec<Category>,
     },
-    /// The patient chose the categories opened in an emergency.
+    /// The patient chose the categories opened in an emergency, and whether every category is
+    /// escrowed for recovery from a lost wallet.
     EscrowPolicySet {
+        categories: Vec<Category>,
+        #[serde(default)]
+        recovery: bool,
+    },
+    /// `new_owner` (the actor) asked to move the patient to its address; trustees may approve
+    /// from `not_before`.
+    RecoveryRequested {
+        new_owner: Addr,
+        not_before: Timestamp,
+    },
+    /// The patient's wallet (the actor) cancelled `new_owner`'s recovery request.
+    RecoveryCancelled {
+        new_owner: Addr,
+    },
+    /// A trustee (the actor) approved `new_owner`'s recovery request.
+    RecoveryApproved {
+        new_owner: Addr,
+    },
+    /// The k-th approval (its trustee the actor) moved the patient from `former_owner` to
+    /// `new_owner`; every key the former owner holds is stale from now on.
+    PatientRecovered {
+        former_owner: Addr,
+        new_owner: Addr,
+    },
+    /// A trustee (the actor) released its shares of these categories to the recovered owner.
+    RecoverySharesReleased {
+        owner: Addr,
         categories: Vec<Category>,
     },
     /// A new category key for `epoch`, handed to the patient and `holders` other parties.

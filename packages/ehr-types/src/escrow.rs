@@ -98,8 +98,19 @@ pub struct TrusteesResponse {
 
 #[cw_serde]
 pub struct EscrowPolicyResponse {
-    /// The categories opened in an emergency; empty when the patient escrows nothing.
+    /// The categories opened in an emergency.
     pub categories: Vec<Category>,
+    /// Whether every category is escrowed, so the patient can recover from a lost wallet.
+    pub recovery: bool,
+    /// The categories whose every epoch the trustees hold shares of: all of them with recovery,
+    /// else the emergency categories; empty when the patient escrows nothing.
+    pub escrowed: Vec<Category>,
+}
+
+impl EscrowPolicyResponse {
+    pub fn escrows(&self, category: Category) -> bool {
+        self.escrowed.contains(&category)
+    }
 }
 
 /// One share held by a trustee, as the trustee reads its own.

@@ -10,6 +10,7 @@ pub mod blob;
 pub mod category;
 pub mod escrow;
 pub mod pagination;
+pub mod recovery;
 pub mod registry;
 pub mod validate;
 

@@ -62,6 +62,13 @@ pub enum ExecuteMsg {
     /// The patient only: tombstone the patient. The id is never reused; the profile pointer is
     /// dropped at once, record pointers by `PurgeDeletedRecords`. No doctor and no admin may.
     DeletePatient { patient_id: PatientId },
+    /// The access contract only, when k trustees approved a wallet recovery: the patient's
+    /// owner and encryption key become the new wallet's; the old address is no patient any more.
+    TransferPatient {
+        patient_id: PatientId,
+        new_owner: String,
+        encryption_key: Binary,
+    },
     /// Anyone: drop up to `limit` stored record entries of a deleted patient (bounded work per
     /// transaction, so deleting a patient with any number of records never runs out of gas).
     PurgeDeletedRecords {

@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo } from "./EhrAccess.types";
+import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo } from "./EhrAccess.types";
 export interface EhrAccessReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -62,6 +62,18 @@ export interface EhrAccessReadOnlyInterface {
     startAfter?: number;
   }) => Promise<EmergenciesResponse>;
   trustees: () => Promise<TrusteesResponse>;
+  recovery: ({
+    patientId
+  }: {
+    patientId: number;
+  }) => Promise<RecoveryResponse>;
+  recoveries: ({
+    limit,
+    startAfter
+  }: {
+    limit?: number;
+    startAfter?: number;
+  }) => Promise<RecoveriesResponse>;
   escrowPolicy: ({
     patientId
   }: {
@@ -175,6 +187,8 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
     this.emergencyAccess = this.emergencyAccess.bind(this);
     this.emergencies = this.emergencies.bind(this);
     this.trustees = this.trustees.bind(this);
+    this.recovery = this.recovery.bind(this);
+    this.recoveries = this.recoveries.bind(this);
     this.escrowPolicy = this.escrowPolicy.bind(this);
     this.escrowedShares = this.escrowedShares.bind(this);
     this.releasedShares = this.releasedShares.bind(this);
@@ -292,6 +306,31 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
   trustees = async (): Promise<TrusteesResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       trustees: {}
+    });
+  };
+  recovery = async ({
+    patientId
+  }: {
+    patientId: number;
+  }): Promise<RecoveryResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      recovery: {
+        patient_id: patientId
+      }
+    });
+  };
+  recoveries = async ({
+    limit,
+    startAfter
+  }: {
+    limit?: number;
+    startAfter?: number;
+  }): Promise<RecoveriesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      recoveries: {
+        limit,
+        start_after: startAfter
+      }
     });
   };
   escrowPolicy = async ({
@@ -489,10 +528,12 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
   sender: string;
   updateConfig: ({
     admin,
-    emergencyAccessSeconds
+    emergencyAccessSeconds,
+    recoveryWaitSeconds
   }: {
     admin?: string;
     emergencyAccessSeconds?: number;
+    recoveryWaitSeconds?: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   grant: ({
     categories,
@@ -589,10 +630,12 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   setEscrowPolicy: ({
     categories,
-    patientId
+    patientId,
+    recovery
   }: {
     categories: Category[];
     patientId: number;
+    recovery: boolean;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   escrowShares: ({
     escrows,
@@ -607,6 +650,30 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     shares
   }: {
     doctor: string;
+    patientId: number;
+    shares: ReleasedShare[];
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  requestRecovery: ({
+    encryptionKey,
+    patientId
+  }: {
+    encryptionKey: Binary;
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  cancelRecovery: ({
+    patientId
+  }: {
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  approveRecovery: ({
+    patientId
+  }: {
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  releaseRecoveryShares: ({
+    patientId,
+    shares
+  }: {
     patientId: number;
     shares: ReleasedShare[];
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
@@ -644,19 +711,26 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.setEscrowPolicy = this.setEscrowPolicy.bind(this);
     this.escrowShares = this.escrowShares.bind(this);
     this.releaseShares = this.releaseShares.bind(this);
+    this.requestRecovery = this.requestRecovery.bind(this);
+    this.cancelRecovery = this.cancelRecovery.bind(this);
+    this.approveRecovery = this.approveRecovery.bind(this);
+    this.releaseRecoveryShares = this.releaseRecoveryShares.bind(this);
     this.logActions = this.logActions.bind(this);
   }
   updateConfig = async ({
     admin,
-    emergencyAccessSeconds
+    emergencyAccessSeconds,
+    recoveryWaitSeconds
   }: {
     admin?: string;
     emergencyAccessSeconds?: number;
+    recoveryWaitSeconds?: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       update_config: {
         admin,
-        emergency_access_seconds: emergencyAccessSeconds
+        emergency_access_seconds: emergencyAccessSeconds,
+        recovery_wait_seconds: recoveryWaitSeconds
       }
     }, fee_, memo_, funds_);
   };
@@ -840,15 +914,18 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
   };
   setEscrowPolicy = async ({
     categories,
-    patientId
+    patientId,
+    recovery
   }: {
     categories: Category[];
     patientId: number;
+    recovery: boolean;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       set_escrow_policy: {
         categories,
-        patient_id: patientId
+        patient_id: patientId,
+        recovery
       }
     }, fee_, memo_, funds_);
   };
@@ -878,6 +955,56 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     return await this.client.execute(this.sender, this.contractAddress, {
       release_shares: {
         doctor,
+        patient_id: patientId,
+        shares
+      }
+    }, fee_, memo_, funds_);
+  };
+  requestRecovery = async ({
+    encryptionKey,
+    patientId
+  }: {
+    encryptionKey: Binary;
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      request_recovery: {
+        encryption_key: encryptionKey,
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  cancelRecovery = async ({
+    patientId
+  }: {
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      cancel_recovery: {
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  approveRecovery = async ({
+    patientId
+  }: {
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      approve_recovery: {
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  releaseRecoveryShares = async ({
+    patientId,
+    shares
+  }: {
+    patientId: number;
+    shares: ReleasedShare[];
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      release_recovery_shares: {
         patient_id: patientId,
         shares
       }

@@ -7,12 +7,14 @@
 export interface InstantiateMsg {
   admin?: string | null;
   emergency_access_seconds?: number | null;
+  recovery_wait_seconds?: number | null;
   registry: string;
 }
 export type ExecuteMsg = {
   update_config: {
     admin?: string | null;
     emergency_access_seconds?: number | null;
+    recovery_wait_seconds?: number | null;
   };
 } | {
   grant: {
@@ -81,6 +83,7 @@ export type ExecuteMsg = {
   set_escrow_policy: {
     categories: Category[];
     patient_id: number;
+    recovery?: boolean;
   };
 } | {
   escrow_shares: {
@@ -90,6 +93,24 @@ export type ExecuteMsg = {
 } | {
   release_shares: {
     doctor: string;
+    patient_id: number;
+    shares: ReleasedShare[];
+  };
+} | {
+  request_recovery: {
+    encryption_key: Binary;
+    patient_id: number;
+  };
+} | {
+  cancel_recovery: {
+    patient_id: number;
+  };
+} | {
+  approve_recovery: {
+    patient_id: number;
+  };
+} | {
+  release_recovery_shares: {
     patient_id: number;
     shares: ReleasedShare[];
   };
@@ -176,6 +197,30 @@ export type AuditAction = {
 } | {
   escrow_policy_set: {
     categories: Category[];
+    recovery?: boolean;
+  };
+} | {
+  recovery_requested: {
+    new_owner: Addr;
+    not_before: Timestamp;
+  };
+} | {
+  recovery_cancelled: {
+    new_owner: Addr;
+  };
+} | {
+  recovery_approved: {
+    new_owner: Addr;
+  };
+} | {
+  patient_recovered: {
+    former_owner: Addr;
+    new_owner: Addr;
+  };
+} | {
+  recovery_shares_released: {
+    categories: Category[];
+    owner: Addr;
   };
 } | {
   key_rotated: {
@@ -246,6 +291,15 @@ export type QueryMsg = {
   };
 } | {
   trustees: {};
+} | {
+  recovery: {
+    patient_id: number;
+  };
+} | {
+  recoveries: {
+    limit?: number | null;
+    start_after?: number | null;
+  };
 } | {
   escrow_policy: {
     patient_id: number;
@@ -340,6 +394,7 @@ export interface AuditEntry {
 export interface ConfigResponse {
   admin: Addr;
   emergency_access_seconds: number;
+  recovery_wait_seconds: number;
   registry: Addr;
 }
 export interface EmergenciesResponse {
@@ -364,6 +419,8 @@ export interface EpochsResponse {
 }
 export interface EscrowPolicyResponse {
   categories: Category[];
+  escrowed: Category[];
+  recovery: boolean;
 }
 export interface EscrowedSharesResponse {
   shares: EscrowedShare[];
@@ -410,6 +467,30 @@ export interface PermissionResponse {
 }
 export interface ReadersResponse {
   readers: Addr[];
+}
+export interface RecoveriesResponse {
+  recoveries: RecoveryEvent[];
+}
+export interface RecoveryEvent {
+  new_owner: Addr;
+  not_before: Timestamp;
+  patient_id: number;
+  requested_at: Timestamp;
+  seq: number;
+}
+export type RecoveryStatus = "pending" | "completed" | "cancelled";
+export interface RecoveryResponse {
+  recovery?: RecoveryInfo | null;
+}
+export interface RecoveryInfo {
+  approvals: Addr[];
+  decided_at?: Timestamp | null;
+  former_owner?: Addr | null;
+  new_owner: Addr;
+  not_before: Timestamp;
+  patient_id: number;
+  requested_at: Timestamp;
+  status: RecoveryStatus;
 }
 export interface ReleasedSharesResponse {
   shares: ReleasedShareInfo[];

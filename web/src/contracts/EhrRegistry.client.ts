@@ -358,6 +358,15 @@ export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
   }: {
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  transferPatient: ({
+    encryptionKey,
+    newOwner,
+    patientId
+  }: {
+    encryptionKey: Binary;
+    newOwner: string;
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   purgeDeletedRecords: ({
     limit,
     patientId
@@ -419,6 +428,7 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     this.declinePatient = this.declinePatient.bind(this);
     this.updatePatient = this.updatePatient.bind(this);
     this.deletePatient = this.deletePatient.bind(this);
+    this.transferPatient = this.transferPatient.bind(this);
     this.purgeDeletedRecords = this.purgeDeletedRecords.bind(this);
     this.addRecord = this.addRecord.bind(this);
     this.addRecords = this.addRecords.bind(this);
@@ -558,6 +568,23 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       delete_patient: {
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
+  transferPatient = async ({
+    encryptionKey,
+    newOwner,
+    patientId
+  }: {
+    encryptionKey: Binary;
+    newOwner: string;
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      transfer_patient: {
+        encryption_key: encryptionKey,
+        new_owner: newOwner,
         patient_id: patientId
       }
     }, fee_, memo_, funds_);

@@ -57,6 +57,12 @@ export type ExecuteMsg = {
     patient_id: number;
   };
 } | {
+  transfer_patient: {
+    encryption_key: Binary;
+    new_owner: string;
+    patient_id: number;
+  };
+} | {
   purge_deleted_records: {
     limit?: number | null;
     patient_id: number;

@@ -1,0 +1,336 @@
+//! Recovery from a lost wallet. A patient who escrows every category for recovery can be moved,
+//! from a new wallet, to that wallet's address: the request waits (`recovery_wait_seconds`), the
+//! patient's wallet may cancel it meanwhile, and k trustees approve. The k-th approval moves the
+//! patient in the registry (owner and encryption key) in the same transaction, makes every
+//! category's current epoch stale for the former owner (`FORMER_OWNER_KEYS`, read by
+//! `KeyHolders`), and starts a new owner generation, so the new owner may store its own
+//! envelopes of old epochs. Only then do trustees release their shares to the new owner: no
+//! address that is not the owner ever receives one.
+
+use cosmwasm_std::{
+    to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, WasmMsg,
+};
+use cw_storage_plus::Bound;
+use ehr_types::escrow::ReleasedShare;
+use ehr_types::pagination::page_size;
+use ehr_types::recovery::{
+    RecoveriesResponse, RecoveryEvent, RecoveryInfo, RecoveryResponse, RecoveryStatus,
+};
+use ehr_types::registry::{ExecuteMsg as RegistryMsg, PatientStatus};
+use ehr_types::validate::validate_public_key;
+use ehr_types::{AuditAction, Category, PatientId};
+
+use crate::audit::append;
+use crate::error::ContractError;
+use crate::escrow::{ensure_trustee, escrow_policy, release, ReleaseTo};
+use crate::keys::current_epoch;
+use crate::registry_client::{current_patient_of, load_owned_active_patient, load_patient};
+use crate::state::{
+    FormerOwnerKey, StoredRecovery, CONFIG, FORMER_OWNER_KEYS, OWNER_GENERATION, RECOVERIES,
+    RECOVERY_COUNT, RECOVERY_LOG,
+};
+
+fn load_recovery(
+    deps: Deps,
+    patient_id: PatientId,
+    status: RecoveryStatus,
+) -> Result<StoredRecovery, ContractError> {
+    let recovery = RECOVERIES
+        .may_load(deps.storage, patient_id)?
+        .filter(|recovery| recovery.status == status);
+    match status {
+        RecoveryStatus::Completed => {
+            recovery.ok_or(ContractError::NoCompletedRecovery { patient_id })
+        }
+        _ => recovery.ok_or(ContractError::NoPendingRecovery { patient_id }),
+    }
+}
+
+pub fn execute_request_recovery(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    encryption_key: Binary,
+) -> Result<Response, ContractError> {
+    let patient = load_patient(deps.as_ref(), patient_id)?;
+    if patient.status != PatientStatus::Active {
+        return Err(ContractError::PatientNotActive { patient_id });
+    }
+    if !escrow_policy(deps.storage, patient_id)?.recovery {
+        return Err(ContractError::RecoveryNotEnabled { patient_id });
+    }
+    if let Some(current) = current_patient_of(deps.as_ref(), &info.sender)? {
+        return Err(ContractError::AlreadyPatient {
+            address: info.sender.to_string(),
+            patient_id: current,
+        });
+    }
+    validate_public_key(&encryption_key)?;
+    let not_before = env
+        .block
+        .time
+        .plus_seconds(CONFIG.load(deps.storage)?.recovery_wait_seconds);
+    // A new request replaces a pending one, approvals and all: the waiting period starts again,
+    // and both are in the patient's audit log.
+    RECOVERIES.save(
+        deps.storage,
+        patient_id,
+        &StoredRecovery {
+            new_owner: info.sender.clone(),
+            encryption_key,
+            requested_at: env.block.time,
+            not_before,
+            approvals: vec![],
+            status: RecoveryStatus::Pending,
+            decided_at: None,
+            former_owner: None,
+        },
+    )?;
+    let seq = RECOVERY_COUNT.may_load(deps.storage)?.unwrap_or(0) + 1;
+    RECOVERY_COUNT.save(deps.storage, &seq)?;
+    RECOVERY_LOG.save(
+        deps.storage,
+        seq,
+        &RecoveryEvent {
+            seq,
+            patient_id,
+            new_owner: info.sender.clone(),
+            requested_at: env.block.time,
+            not_before,
+        },
+    )?;
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender.clone(),
+        AuditAction::RecoveryRequested {
+            new_owner: info.sender.clone(),
+            not_before,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "request_recovery")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("new_owner", info.sender)
+        .add_attribute("recovery_seq", seq.to_string())
+        .add_attribute("not_before", not_before.seconds().to_string()))
+}
+
+pub fn execute_cancel_recovery(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+) -> Result<Response, ContractError> {
+    load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "cancel recovery")?;
+    let mut recovery = load_recovery(deps.as_ref(), patient_id, RecoveryStatus::Pending)?;
+    recovery.status = RecoveryStatus::Cancelled;
+    recovery.decided_at = Some(env.block.time);
+    RECOVERIES.save(deps.storage, patient_id, &recovery)?;
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender,
+        AuditAction::RecoveryCancelled {
+            new_owner: recovery.new_owner,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "cancel_recovery")
+        .add_attribute("patient_id", patient_id.to_string()))
+}
+
+pub fn execute_approve_recovery(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+) -> Result<Response, ContractError> {
+    let set = ensure_trustee(deps.storage, &info.sender)?;
+    let mut recovery = load_recovery(deps.as_ref(), patient_id, RecoveryStatus::Pending)?;
+    if env.block.time < recovery.not_before {
+        return Err(ContractError::RecoveryWaiting {
+            not_before: recovery.not_before,
+        });
+    }
+    // The patient may have stopped escrowing for recovery since the request.
+    if !escrow_policy(deps.storage, patient_id)?.recovery {
+        return Err(ContractError::RecoveryNotEnabled { patient_id });
+    }
+    let patient = load_patient(deps.as_ref(), patient_id)?;
+    if patient.status != PatientStatus::Active {
+        return Err(ContractError::PatientNotActive { patient_id });
+    }
+    if recovery.approvals.contains(&info.sender) {
+        return Err(ContractError::AlreadyApproved {
+            trustee: info.sender.to_string(),
+        });
+    }
+    recovery.approvals.push(info.sender.clone());
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender.clone(),
+        AuditAction::RecoveryApproved {
+            new_owner: recovery.new_owner.clone(),
+        },
+    )?;
+    // Only approvals of the current set count (at most MAX_TRUSTEES of them).
+    let approvals = recovery
+        .approvals
+        .iter()
+        .filter(|trustee| set.members.contains(trustee))
+        .count();
+    let response = Response::new()
+        .add_attribute("action", "approve_recovery")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("approvals", approvals.to_string());
+    if approvals < usize::from(set.threshold) {
+        RECOVERIES.save(deps.storage, patient_id, &recovery)?;
+        return Ok(response.add_attribute("completed", "false"));
+    }
+    let former_owner = patient.owner;
+    // Bounded by the category list: every current key is one the former owner holds.
+    for category in Category::ALL {
+        let epoch = current_epoch(deps.storage, patient_id, category)?;
+        FORMER_OWNER_KEYS.save(
+            deps.storage,
+            (patient_id, category.code()),
+            &FormerOwnerKey {
+                epoch,
+                former_owner: former_owner.clone(),
+            },
+        )?;
+    }
+    let generation = OWNER_GENERATION
+        .may_load(deps.storage, patient_id)?
+        .unwrap_or(0)
+        + 1;
+    OWNER_GENERATION.save(deps.storage, patient_id, &generation)?;
+    recovery.status = RecoveryStatus::Completed;
+    recovery.decided_at = Some(env.block.time);
+    recovery.former_owner = Some(former_owner.clone());
+    RECOVERIES.save(deps.storage, patient_id, &recovery)?;
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender,
+        AuditAction::PatientRecovered {
+            former_owner,
+            new_owner: recovery.new_owner.clone(),
+        },
+    )?;
+    // The registry refuses the move if the new address became a patient meanwhile, and then
+    // this whole transaction fails with it.
+    let transfer = WasmMsg::Execute {
+        contract_addr: CONFIG.load(deps.storage)?.registry.into_string(),
+        msg: to_json_binary(&RegistryMsg::TransferPatient {
+            patient_id,
+            new_owner: recovery.new_owner.to_string(),
+            encryption_key: recovery.encryption_key,
+        })?,
+        funds: vec![],
+    };
+    Ok(response
+        .add_message(transfer)
+        .add_attribute("completed", "true")
+        .add_attribute("new_owner", recovery.new_owner))
+}
+
+pub fn execute_release_recovery_shares(
+    deps: DepsMut,
+    env: Env,
+    info: MessageInfo,
+    patient_id: PatientId,
+    shares: Vec<ReleasedShare>,
+) -> Result<Response, ContractError> {
+    ensure_trustee(deps.storage, &info.sender)?;
+    let recovery = load_recovery(deps.as_ref(), patient_id, RecoveryStatus::Completed)?;
+    let completed = recovery
+        .decided_at
+        .ok_or(ContractError::NoCompletedRecovery { patient_id })?;
+    let patient = load_patient(deps.as_ref(), patient_id)?;
+    // A later recovery (or deletion) ends what this one opened.
+    if patient.owner != recovery.new_owner || patient.status != PatientStatus::Active {
+        return Err(ContractError::NoCompletedRecovery { patient_id });
+    }
+    let escrowed = escrow_policy(deps.storage, patient_id)?.escrowed();
+    let categories = release(
+        deps.storage,
+        &env,
+        &info.sender,
+        patient_id,
+        ReleaseTo {
+            recipient: &recovery.new_owner,
+            opened_at: completed,
+            categories: &escrowed,
+            holds_current: false,
+        },
+        &shares,
+    )?;
+    append(
+        deps.storage,
+        patient_id,
+        env.block.time,
+        info.sender.clone(),
+        AuditAction::RecoverySharesReleased {
+            owner: recovery.new_owner.clone(),
+            categories,
+        },
+    )?;
+    Ok(Response::new()
+        .add_attribute("action", "release_recovery_shares")
+        .add_attribute("patient_id", patient_id.to_string())
+        .add_attribute("trustee", info.sender)
+        .add_attribute("shares", shares.len().to_string()))
+}
+
+pub fn query_recovery(
+    deps: Deps,
+    patient_id: PatientId,
+) -> Result<RecoveryResponse, ContractError> {
+    let recovery = RECOVERIES
+        .may_load(deps.storage, patient_id)?
+        .map(|stored| RecoveryInfo {
+            patient_id,
+            new_owner: stored.new_owner,
+            requested_at: stored.requested_at,
+            not_before: stored.not_before,
+            approvals: stored.approvals,
+            status: stored.status,
+            decided_at: stored.decided_at,
+            former_owner: stored.former_owner,
+        });
+    Ok(RecoveryResponse { recovery })
+}
+
+pub fn query_recoveries(
+    deps: Deps,
+    start_after: Option<u64>,
+    limit: Option<u32>,
+) -> Result<RecoveriesResponse, ContractError> {
+    let recoveries = RECOVERY_LOG
+        .range(
+            deps.storage,
+            start_after.map(Bound::exclusive),
+            None,
+            Order::Ascending,
+        )
+        .take(page_size(limit))
+        .map(|item| item.map(|(_, event)| event))
+        .collect::<Result<_, _>>()?;
+    Ok(RecoveriesResponse { recoveries })
+}
+
+/// The owner generation own envelopes are stored under now.
+pub fn owner_generation(
+    storage: &dyn cosmwasm_std::Storage,
+    patient_id: PatientId,
+) -> Result<u32, ContractError> {
+    Ok(OWNER_GENERATION.may_load(storage, patient_id)?.unwrap_or(0))
+}
