@@ -2,7 +2,7 @@ use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response};
 use cw_storage_plus::Bound;
 use ehr_types::access::EmergencyResponse;
 use ehr_types::escrow::{EmergenciesResponse, EmergencyEvent, EmergencyReason};
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::collect_page;
 use ehr_types::registry::PatientStatus;
 use ehr_types::validate::validate_emergency_reason;
 use ehr_types::{AuditAction, PatientId};
@@ -87,15 +87,14 @@ pub fn query_emergencies(
     start_after: Option<u64>,
     limit: Option<u32>,
 ) -> Result<EmergenciesResponse, ContractError> {
-    let emergencies = EMERGENCY_LOG
-        .range(
+    let emergencies = collect_page(
+        EMERGENCY_LOG.range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, event)| event))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(EmergenciesResponse { emergencies })
 }

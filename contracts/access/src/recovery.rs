@@ -12,7 +12,7 @@ use cosmwasm_std::{
 };
 use cw_storage_plus::Bound;
 use ehr_types::escrow::ReleasedShare;
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::collect_page;
 use ehr_types::recovery::{
     RecoveriesResponse, RecoveryEvent, RecoveryInfo, RecoveryResponse, RecoveryStatus,
 };
@@ -314,16 +314,15 @@ pub fn query_recoveries(
     start_after: Option<u64>,
     limit: Option<u32>,
 ) -> Result<RecoveriesResponse, ContractError> {
-    let recoveries = RECOVERY_LOG
-        .range(
+    let recoveries = collect_page(
+        RECOVERY_LOG.range(
             deps.storage,
             start_after.map(Bound::exclusive),
             None,
             Order::Ascending,
-        )
-        .take(page_size(limit))
-        .map(|item| item.map(|(_, event)| event))
-        .collect::<Result<_, _>>()?;
+        ),
+        limit,
+    )?;
     Ok(RecoveriesResponse { recoveries })
 }
 

@@ -139,24 +139,28 @@ fn cast() -> Cast {
     cast
 }
 
-/// Trustee `n`'s agent: open its escrowed share, re-seal it to the doctor.
-fn release_msg(cast: &Cast, n: usize, category: Category, epoch: u32) -> access::ExecuteMsg {
-    let (trustee, secret) = &cast.trustees[n];
+/// The shares trustee `n` holds for the patient.
+fn held_by(cast: &Cast, n: usize) -> Vec<ehr_types::escrow::EscrowedShare> {
     let held: ehr_types::escrow::EscrowedSharesResponse = cast
         .suite
         .query(
             Target::Access,
             &access::QueryMsg::EscrowedShares {
                 patient_id: cast.patient_id,
-                trustee: trustee.to_string(),
+                trustee: cast.trustees[n].0.to_string(),
                 start_after: None,
                 limit: None,
             },
         )
         .unwrap();
+    held.shares
+}
+
+/// Trustee `n`'s agent: open its escrowed share, re-seal it to the doctor.
+fn release_msg(cast: &Cast, n: usize, category: Category, epoch: u32) -> access::ExecuteMsg {
+    let secret = &cast.trustees[n].1;
     let ctx = context(cast.patient_id, category, epoch);
-    let share = held
-        .shares
+    let share = held_by(cast, n)
         .iter()
         .find(|s| s.category == category && s.epoch == epoch)
         .map(|s| open_share(secret, &ctx, s.share.as_slice()).unwrap())
@@ -428,21 +432,8 @@ fn recovery_of(cast: &Cast) -> RecoveryInfo {
 /// Trustee `n`'s agent after a completed recovery: every share it holds, re-sealed to the new
 /// owner's registered key.
 fn recovery_release_msg(cast: &Cast, n: usize, owner_key: &X25519SecretKey) -> access::ExecuteMsg {
-    let (trustee, secret) = &cast.trustees[n];
-    let held: ehr_types::escrow::EscrowedSharesResponse = cast
-        .suite
-        .query(
-            Target::Access,
-            &access::QueryMsg::EscrowedShares {
-                patient_id: cast.patient_id,
-                trustee: trustee.to_string(),
-                start_after: None,
-                limit: None,
-            },
-        )
-        .unwrap();
-    let shares = held
-        .shares
+    let secret = &cast.trustees[n].1;
+    let shares = held_by(cast, n)
         .iter()
         .map(|s| {
             let ctx = context(cast.patient_id, s.category, s.epoch);
