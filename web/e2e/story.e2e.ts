@@ -12,7 +12,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
+import { CosmWasmClient, SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import { DirectSecp256k1HdWallet } from "@cosmjs/proto-signing";
 import { GasPrice, SigningStargateClient } from "@cosmjs/stargate";
 import { sha256 } from "@noble/hashes/sha2.js";
@@ -20,6 +20,7 @@ import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { account, deploy, personAs, RESULTS, seriousViolations, startHarness, type Harness, type Person } from "./harness";
 import { keyDerivationMessage } from "../src/crypto/walletKey";
+import { shortAddress } from "../src/lib/names";
 import { arbitrarySignRequests } from "./keplrShim";
 import { grantForSeconds, seedPatientRecords } from "./seed";
 
@@ -248,10 +249,87 @@ describe("patient and doctors", () => {
 
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
-    await audit.getByText("You chose what opens in an emergency: Prescription, Allergy, Immunization, Profile").waitFor();
+    await audit.getByText("You chose the key escrow: Prescription, Allergy, Immunization, Profile open in an emergency; no wallet recovery").waitFor();
     await audit.getByText(new RegExp(`^${BEN} broke the glass \\(treatment of a patient who cannot consent, ETREAT\\): emergency read access until `)).first().waitFor();
     await audit.getByText(new RegExp(`^Trustee [123] of the network released its key shares of (.*, )?Allergy(, .*)? to ${BEN}$`)).first().waitFor({ timeout: 30_000 });
     expect(await audit.innerText()).not.toMatch(BECH32);
+  });
+
+  it("wallet recovery: the patient opts in to escrow every category; on chain the policy says recovery and every trustee holds shares of the notes, which do not open in an emergency; the audit says so", async () => {
+    await patient.page.reload();
+    const settings = patient.page.getByRole("form", { name: "Emergency settings" });
+    const optIn = settings.getByLabel("Also escrow every category so that I can recover my records if I lose this wallet");
+    expect(await optIn.isChecked()).toBe(false);
+    await patient.page.getByText(/could then open every record of every category/).waitFor();
+    await optIn.check();
+    await settings.getByRole("button", { name: "Save emergency settings" }).click();
+    await status(patient.page, /^Saved: Prescription, Allergy, Immunization, Profile open in an emergency; every category is escrowed so you can recover from a lost wallet \(\d+ keys escrowed with the trustees\)\.$/);
+    await patient.page.getByLabel("Escrow status").filter({ hasText: "Now opened in an emergency: Prescription, Allergy, Immunization, Profile. Wallet recovery is on: every category is escrowed." }).waitFor();
+
+    const chain = await CosmWasmClient.connect(deploy.rpc_url);
+    const access = deploy.contracts.access.address;
+    const policy = await chain.queryContractSmart(access, { escrow_policy: { patient_id: patientId } });
+    expect(policy).toMatchObject({ recovery: true, categories: ["prescription", "allergy", "immunization", "profile"] });
+    expect(policy.escrowed).toContain("note");
+    const { trustees } = await chain.queryContractSmart(access, { trustees: {} });
+    expect(trustees.length).toBeGreaterThanOrEqual(2);
+    for (const { address } of trustees) {
+      const { shares } = await chain.queryContractSmart(access, { escrowed_shares: { patient_id: patientId, trustee: address, limit: 100 } });
+      // The notes the patient and doctor1 wrote (epoch 0): escrowed now, though not opened in an emergency.
+      expect(shares.map((x: { category: string; epoch: number }) => `${x.category}/${x.epoch}`)).toContain("note/0");
+    }
+
+    await patient.page.reload();
+    const audit = patient.page.getByRole("table", { name: "Audit log" });
+    await audit.getByText("You chose the key escrow: Prescription, Allergy, Immunization, Profile open in an emergency; every key is escrowed so a lost wallet can be recovered").waitFor();
+    expect(await patient.page.getByLabel("Also escrow every category so that I can recover my records if I lose this wallet").isChecked()).toBe(true);
+  });
+
+  it("a recovery request from a fresh wallet raises an alert on the patient's dashboard, in local time and without a full address; the patient cancels it, and the chain and the ehr CLI say it is cancelled", async () => {
+    const wallet = await DirectSecp256k1HdWallet.generate(24, { prefix: deploy.bech32_prefix });
+    const [{ address: stranger }] = await wallet.getAccounts();
+    const adminWallet = await DirectSecp256k1HdWallet.fromMnemonic(account("admin").mnemonic, { prefix: deploy.bech32_prefix });
+    const asAdmin = await SigningCosmWasmClient.connectWithSigner(deploy.rpc_url, adminWallet, { gasPrice: GasPrice.fromString(deploy.gas_price) });
+    await asAdmin.sendTokens(account("admin").address, stranger, [{ denom: deploy.denom, amount: "1000000" }], "auto");
+    process.env.E2E_STRANGER_MNEMONIC = wallet.mnemonic;
+    ehrCli("stranger", "keys", "import", "stranger", "--mnemonic-env", "E2E_STRANGER_MNEMONIC");
+
+    // The localnet's trustee agents approve 20 s after a request: an hour's wait keeps this one
+    // pending however slow the browser is, and the localnet's own wait is restored after.
+    const access = deploy.contracts.access.address;
+    const { recovery_wait_seconds: wait } = await asAdmin.queryContractSmart(access, { config: {} });
+    await asAdmin.execute(account("admin").address, access, { update_config: { recovery_wait_seconds: 3600 } }, "auto");
+    try {
+      const asked = ehrCli("stranger", "recovery", "request", "--patient", String(patientId)) as { new_owner: string; not_before: string };
+      expect(asked.new_owner).toBe(stranger);
+
+      await patient.page.reload();
+      const banner = patient.page.getByRole("alert", { name: "Recovery request" });
+      const text = banner.getByText(
+        new RegExp(`^Someone asked on \\w{3}, .+\\d{2}:\\d{2}.* to move your patient record to the wallet ${shortAddress(stranger)}\\. Trustees may approve from \\w{3}, .+\\d{2}:\\d{2}.*\\. If this was not you, cancel it now\\.$`),
+      );
+      await text.waitFor();
+      expect(await banner.innerText()).not.toMatch(BECH32);
+      expect(await banner.innerText()).not.toMatch(/\d{12,}/); // no chain nanoseconds
+      await banner.getByRole("button", { name: "Cancel this request" }).click();
+      await status(patient.page, `Cancelled: the wallet ${shortAddress(stranger)} will not get your patient record.`);
+      expect(await patient.page.getByRole("alert", { name: "Recovery request" }).count()).toBe(0);
+
+      const { recovery } = await asAdmin.queryContractSmart(access, { recovery: { patient_id: patientId } });
+      expect(recovery).toMatchObject({ new_owner: stranger, status: "cancelled", approvals: [] });
+      const said = ehrCli("stranger", "recovery", "status", "--patient", String(patientId)) as { recovery: { status: string; new_owner: string } };
+      expect(said.recovery).toMatchObject({ status: "cancelled", new_owner: stranger });
+      expect((await asAdmin.queryContractSmart(deploy.contracts.registry.address, { patient: { patient_id: patientId } })).owner).toBe(patient.address);
+
+      await patient.page.reload();
+      const audit = patient.page.getByRole("table", { name: "Audit log" });
+      await audit.getByText(new RegExp(`asked to move the patient to the new wallet ${shortAddress(stranger)}; trustees may approve from \\w{3}, `)).waitFor();
+      await audit.getByText(`You cancelled the request to move the patient to the wallet ${shortAddress(stranger)}`).waitFor();
+      expect(await audit.innerText()).not.toMatch(BECH32);
+      expect(await patient.page.getByRole("alert", { name: "Recovery request" }).count()).toBe(0);
+    } finally {
+      await asAdmin.execute(account("admin").address, access, { update_config: { recovery_wait_seconds: wait } }, "auto");
+    }
   });
 
   it("patient dashboard: screenshot and no serious axe-core violation", async () => {

@@ -16,6 +16,7 @@ const ADMIN = "wasm1adminaddressxyzw";
 const STRANGER = "wasm1strangeraddress0000";
 const TRUSTEE1 = "wasm1trusteeoneaddress00";
 const TRUSTEE2 = "wasm1trusteetwoaddress00";
+const NEW_WALLET = "wasm1newwalletaddress1111"; // a recovery's new wallet: not a listed provider, shortened "wasm1neww…1111"
 const listed = (address: string, display_name: string, organization: string, withdrawn_at?: string): ProviderInfo => ({
   address, display_name, organization, credentialed: !withdrawn_at, credentialed_at: "1", withdrawn_at: withdrawn_at ?? null, encryption_key: null,
 });
@@ -73,8 +74,26 @@ const CASES: { [K in AuditActionKey]: [actor: string, fields: AuditFields<K>, se
     [TRUSTEE1, { doctor: ANA, categories: ["allergy"] }, "Trustee 1 of the network released its key shares of Allergy to Dr Ana Lima, St Mary Hospital"],
   ],
   escrow_policy_set: [
-    [PATIENT, { categories: ["allergy", "prescription"] }, "You chose what opens in an emergency: Allergy, Prescription"],
-    [PATIENT, { categories: [] }, "You stopped escrowing keys for emergencies"],
+    [PATIENT, { categories: ["allergy", "prescription"], recovery: false }, "You chose the key escrow: Allergy, Prescription open in an emergency; no wallet recovery"],
+    [PATIENT, { categories: ["allergy"] }, "You chose the key escrow: Allergy open in an emergency; no wallet recovery"], // logged before recovery existed
+    [PATIENT, { categories: [], recovery: true }, "You chose the key escrow: nothing opens in an emergency; every key is escrowed so a lost wallet can be recovered"],
+    [PATIENT, { categories: ["profile"], recovery: true }, "You chose the key escrow: Profile open in an emergency; every key is escrowed so a lost wallet can be recovered"],
+    [PATIENT, { categories: [], recovery: false }, "You stopped escrowing keys with the trustees"],
+  ],
+  recovery_requested: [
+    [NEW_WALLET, { new_owner: NEW_WALLET, not_before: EXPIRES }, "Wasm1neww…1111 asked to move the patient to the new wallet wasm1neww…1111; trustees may approve from Wed, 2 Dec 2026, 14:05 CET"],
+  ],
+  recovery_cancelled: [[PATIENT, { new_owner: NEW_WALLET }, "You cancelled the request to move the patient to the wallet wasm1neww…1111"]],
+  recovery_approved: [[TRUSTEE1, { new_owner: NEW_WALLET }, "Trustee 1 of the network approved moving the patient to the new wallet wasm1neww…1111"]],
+  patient_recovered: [
+    [
+      TRUSTEE2,
+      { former_owner: PATIENT, new_owner: NEW_WALLET },
+      "Trustee 2 of the network completed the recovery: the patient moved from the wallet wasm1pati…sxyz to wasm1neww…1111, and the old wallet's keys open no new record",
+    ],
+  ],
+  recovery_shares_released: [
+    [TRUSTEE1, { owner: NEW_WALLET, categories: ["note", "lab", "profile"] }, "Trustee 1 of the network released its key shares of Note, Lab, Profile to the recovered wallet wasm1neww…1111"],
   ],
   key_rotated: [
     [PATIENT, { category: "lab", epoch: 2, holders: 1 }, "You made a new Lab key (epoch 2) for the patient and 1 other reader"],

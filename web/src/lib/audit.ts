@@ -3,9 +3,9 @@
 // that on the provider, not in each patient's log). The `ehr audit` command says the same sentences
 // (packages/ehr-client/src/directory.rs). Pure functions, unit-tested.
 import type { AuditAction, AuditEntry, EmergencyReason } from "../contracts/EhrAccess.types";
-import type { ProviderInfo } from "../contracts/EhrRegistry.types";
+import type { Category, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { categoryLabel, keyRotatedText } from "./keys";
-import { capitalise, categoryLabels, scopeWords } from "./names";
+import { capitalise, categoryLabels, scopeWords, shortAddress } from "./names";
 
 /** Every action key of the generated AuditAction union ("patient_registered", "access_granted", …). */
 export type AuditActionKey = AuditAction extends infer A ? (A extends unknown ? keyof A : never) : never;
@@ -42,10 +42,24 @@ const PREDICATES: Predicates = {
   request_denied: (f) => `denied request #${f.request_id}`,
   emergency_access: (f, c) => `broke the glass (${reasonWords(f.reason)}, ${purposeOfUse(f.reason)}): emergency read access until ${c.time(f.expires)}`,
   shares_released: (f, c) => `released its key shares of ${categoryLabels(f.categories)} to ${c.name(f.doctor)}`,
-  escrow_policy_set: (f) =>
-    f.categories.length ? `chose what opens in an emergency: ${categoryLabels(f.categories)}` : "stopped escrowing keys for emergencies",
+  escrow_policy_set: (f) => escrowPolicyWords(f.categories, f.recovery ?? false),
+  // Wallets by their short address, as the CLI says them: a wallet being moved to or from is not a
+  // person the directory could name.
+  recovery_requested: (f, c) => `asked to move the patient to the new wallet ${shortAddress(f.new_owner)}; trustees may approve from ${c.time(f.not_before)}`,
+  recovery_cancelled: (f) => `cancelled the request to move the patient to the wallet ${shortAddress(f.new_owner)}`,
+  recovery_approved: (f) => `approved moving the patient to the new wallet ${shortAddress(f.new_owner)}`,
+  patient_recovered: (f) =>
+    `completed the recovery: the patient moved from the wallet ${shortAddress(f.former_owner)} to ${shortAddress(f.new_owner)}, and the old wallet's keys open no new record`,
+  recovery_shares_released: (f) => `released its key shares of ${categoryLabels(f.categories)} to the recovered wallet ${shortAddress(f.owner)}`,
   key_rotated: (f) => keyRotatedText(f),
 };
+
+/** A chosen escrow policy in words: what opens in an emergency, and whether a lost wallet can be recovered. */
+function escrowPolicyWords(categories: readonly Category[], recovery: boolean): string {
+  if (!categories.length && !recovery) return "stopped escrowing keys with the trustees";
+  const emergency = categories.length ? `${categoryLabels(categories)} open in an emergency` : "nothing opens in an emergency";
+  return `chose the key escrow: ${emergency}; ${recovery ? "every key is escrowed so a lost wallet can be recovered" : "no wallet recovery"}`;
+}
 
 /** A break-glass reason in words: "treatment of a patient who cannot consent" or "reason code MASS-CASUALTY". */
 export function reasonWords(reason: EmergencyReason | null | undefined): string {
@@ -78,7 +92,12 @@ export const AUDIT_KIND_LABELS: { [K in AuditActionKey | "credential_withdrawn"]
   request_denied: "Request denied",
   emergency_access: "Emergency access",
   shares_released: "Key shares released",
-  escrow_policy_set: "Emergency settings",
+  escrow_policy_set: "Key escrow settings",
+  recovery_requested: "Recovery requested",
+  recovery_cancelled: "Recovery cancelled",
+  recovery_approved: "Recovery approved",
+  patient_recovered: "Wallet recovered",
+  recovery_shares_released: "Key shares released for recovery",
   key_rotated: "New key",
   credential_withdrawn: "Credential withdrawn",
 };

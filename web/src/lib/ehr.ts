@@ -10,10 +10,12 @@ import type {
   AuditEntry,
   EmergencyReason,
   EpochEscrow,
+  EscrowPolicyResponse,
   GrantInfo,
   KeyEnvelope,
   KeyHolder,
   RecipientEnvelope,
+  RecoveryInfo,
   ReleasedShareInfo,
   Scope,
   TrusteeShare,
@@ -33,6 +35,7 @@ import { Ipfs } from "./ipfs";
 import { keyDecision, rotationCandidates, rotationRecipients } from "./keys";
 import { capitalise, Names } from "./names";
 import { ContractQuerier } from "./query";
+import { escrowedCategories, epochsToEscrow } from "./recovery";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
 
 const PAGE = 100; // the contracts' maximum page size
@@ -338,16 +341,19 @@ export class Ehr {
     };
   }
 
-  // ------------------------------------------------------------------ escrow (break glass)
+  // ------------------------------------------------------------------ escrow (break glass, wallet recovery)
 
   /** The network's trustees (threshold 0: none yet). */
   trustees(): Promise<TrusteesResponse> {
     return this.accessQuery.trustees();
   }
 
-  /** The categories the patient escrows with the trustees (empty: none). */
-  async escrowPolicy(patientId: number): Promise<Category[]> {
-    return (await this.accessQuery.escrowPolicy({ patientId })).categories;
+  /**
+   * The patient's escrow policy: `categories` open in an emergency, `recovery` whether every
+   * category is escrowed for a lost wallet, `escrowed` the categories the trustees hold shares of.
+   */
+  escrowPolicy(patientId: number): Promise<EscrowPolicyResponse> {
+    return this.accessQuery.escrowPolicy({ patientId });
   }
 
   /** `key` split into one share per trustee of the current set (threshold k), each sealed to its trustee (FORMAT.md §6). */
@@ -365,39 +371,51 @@ export class Ehr {
     );
   }
 
-  /** The escrow a new key of (category, epoch) must carry: the trustees' shares when the patient escrows the category, none otherwise. */
+  /**
+   * The escrow a new key of (category, epoch) must carry: the trustees' shares when the patient
+   * escrows the category (for emergencies or for recovery), none otherwise.
+   */
   private async rotationEscrow(patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<TrusteeShare[]> {
-    if (!(await this.escrowPolicy(patientId)).includes(category)) return [];
+    if (!(await this.escrowPolicy(patientId)).escrowed.includes(category)) return [];
     return this.escrowShares(await this.trustees(), patientId, category, epoch, key);
   }
 
   /**
-   * The patient: escrow `categories` (empty: stop escrowing). Every epoch of each that this wallet
-   * holds a key for is split and sealed to the current trustees in the same transaction as the policy
-   * (at most MAX_ESCROWS_PER_MESSAGE epochs per message). Returns how many epochs were escrowed.
+   * The patient: open `categories` in an emergency (empty: none), and with `recovery` escrow every
+   * category so a lost wallet can be recovered. Every epoch of each escrowed category that this
+   * wallet holds a key for is split and sealed to the current trustees in the same transaction as
+   * the policy (at most MAX_ESCROWS_PER_MESSAGE epochs per message), as the Rust client's
+   * `set_escrow` does: the policy never names a category whose keys the trustees cannot release.
+   * Returns how many epochs were escrowed.
    */
-  async setEscrow(patient: PatientInfo, categories: Category[]): Promise<number> {
+  async setEscrow(patient: PatientInfo, categories: Category[], recovery: boolean): Promise<number> {
     const escrows: EpochEscrow[] = [];
-    if (categories.length) {
+    const escrowed = escrowedCategories(categories, recovery);
+    if (escrowed.length) {
       const trustees = await this.trustees();
       if (trustees.threshold === 0) throw new Error("The network has no trustees yet: nothing can be escrowed.");
       await this.ensureRegisteredKey(patient);
       await this.loadKeys(patient);
       const { epochs } = await this.accessQuery.epochs({ patientId: patient.id });
-      for (const category of categories) {
-        const current = epochs.find((e) => e.category === category)?.epoch ?? 0;
-        for (let epoch = 0; epoch <= current; epoch++) {
-          // An epoch nobody wrote with has no key yet: the first write makes one and escrows it.
-          const key = this.categoryKeys.get(keyId(patient.id, category, epoch));
-          if (key) escrows.push({ category, epoch, shares: await this.escrowShares(trustees, patient.id, category, epoch, key) });
-        }
-      }
+      const keyOf = (category: Category, epoch: number) => this.categoryKeys.get(keyId(patient.id, category, epoch));
+      for (const { category, epoch } of epochsToEscrow(escrowed, epochs, (c, e) => !!keyOf(c, e)))
+        escrows.push({ category, epoch, shares: await this.escrowShares(trustees, patient.id, category, epoch, keyOf(category, epoch)!) });
     }
-    const msgs = [this.acc({ set_escrow_policy: { patient_id: patient.id, categories } })];
+    const msgs = [this.acc({ set_escrow_policy: { patient_id: patient.id, categories, recovery } })];
     for (let i = 0; i < escrows.length; i += MAX_ESCROWS_PER_MESSAGE)
       msgs.push(this.acc({ escrow_shares: { patient_id: patient.id, escrows: escrows.slice(i, i + MAX_ESCROWS_PER_MESSAGE) } }));
     await this.execute(msgs);
     return escrows.length;
+  }
+
+  /** The patient's latest wallet-recovery request, if one was ever made. */
+  async recovery(patientId: number): Promise<RecoveryInfo | undefined> {
+    return (await this.accessQuery.recovery({ patientId })).recovery ?? undefined;
+  }
+
+  /** The patient's wallet: cancels the pending request to move the patient to another wallet. */
+  cancelRecovery(patientId: number): Promise<string> {
+    return this.execute([this.acc({ cancel_recovery: { patient_id: patientId } })]);
   }
 
   /** Every share the trustees released to this wallet for a patient, page by page. */

@@ -214,7 +214,7 @@ function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => voi
  * each (category, epoch) once k arrived (in memory only) and says what is still awaited.
  */
 function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patientId: number; expires: string; onOpened: () => void }) {
-  const [escrowed, setEscrowed] = useState<Category[]>();
+  const [emergency, setEmergency] = useState<Category[]>(); // what the patient opens in an emergency (not what is escrowed for recovery)
   const [threshold, setThreshold] = useState(0);
   const [progress, setProgress] = useState<ReleaseProgress[]>([]);
   const [problem, setProblem] = useState<string>();
@@ -229,7 +229,7 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
       try {
         const [policy, trustees, rows] = await Promise.all([ehr.escrowPolicy(patientId), ehr.trustees(), ehr.releaseProgress(patientId)]);
         if (stop) return;
-        setEscrowed(policy);
+        setEmergency(policy.categories);
         setThreshold(trustees.threshold);
         setProgress(rows);
         setProblem(undefined);
@@ -249,9 +249,9 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
       if (timer) clearTimeout(timer);
     };
   }, [ehr, patientId, expires]);
-  if (escrowed === undefined) return <p className="muted" role="status">Checking the trustees' key shares…</p>;
-  if (!escrowed.length) return <p className="muted" role="status">The patient escrows no category: nothing opens in an emergency beyond what they granted you.</p>;
-  const lines = escrowed.map((category) => {
+  if (emergency === undefined) return <p className="muted" role="status">Checking the trustees' key shares…</p>;
+  if (!emergency.length) return <p className="muted" role="status">The patient opens no category in an emergency: nothing opens beyond what they granted you.</p>;
+  const lines = emergency.map((category) => {
     const rows = progress.filter((p) => p.category === category);
     const waiting = rows.filter((r) => !r.open);
     if (rows.length && !waiting.length) return { category, text: `${categoryLabel(category)}: open`, done: true };

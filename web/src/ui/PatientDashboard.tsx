@@ -1,12 +1,13 @@
 // The patient's view: profile (decrypted here), records, who has access, requests, and the audit log.
 import { useCallback, useEffect, useState, type FormEvent } from "react";
-import type { AccessRequestInfo, AuditEntry, GrantInfo, Scope } from "../contracts/EhrAccess.types";
+import type { AccessRequestInfo, AuditEntry, EscrowPolicyResponse, GrantInfo, RecoveryInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { CATEGORIES, CATEGORY_CODES, RECORD_CATEGORIES } from "../crypto/categories";
 import { AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
 import { grantActive, type Ehr } from "../lib/ehr";
 import { addressProblem } from "../lib/listing";
 import { categoryLabels, listing, scopeWords, type Namer } from "../lib/names";
+import { escrowedCategories, escrowSavedText, escrowStatusText, pendingRecovery, recoveryAlertText, recoveryCancelledText } from "../lib/recovery";
 import { localTime } from "../lib/time";
 import { CategoryChecks, ConfirmButton, useAction, useNames, Who } from "./common";
 import { ProfileForm, profileBytes, profileOf, type Profile } from "./Profile";
@@ -32,6 +33,7 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
           nothing can be written from this wallet.
         </div>
       )}
+      <RecoveryAlert ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       <ProfileCard ehr={ehr} patient={patient} onSaved={() => { void reload(); changed(); }} />
       <RecordsPanel ehr={ehr} patient={patient} writable={RECORD_CATEGORIES} deletable={RECORD_CATEGORIES} onChanged={changed} />
       <div className="grid2">
@@ -49,38 +51,40 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
 export const DEFAULT_EMERGENCY_CATEGORIES: Category[] = ["allergy", "prescription", "immunization", "profile"];
 
 /**
- * The categories escrowed with the network's trustees for break glass: saving sets the policy and
- * escrows every epoch of those categories this wallet holds a key for, in one transaction.
+ * The key escrow with the network's trustees: the categories opened for a doctor who breaks the
+ * glass, and the opt-in to escrow every category so a lost wallet can be recovered. Saving sets the
+ * policy and escrows every epoch of every escrowed category this wallet holds a key for, in one
+ * transaction.
  */
 function EmergencySettingsCard({ ehr, patient, changes, onChanged }: CardProps) {
-  const [policy, setPolicy] = useState<Category[]>();
+  const [policy, setPolicy] = useState<EscrowPolicyResponse>();
   const [chosen, setChosen] = useState<Category[]>(DEFAULT_EMERGENCY_CATEGORIES);
+  const [recovery, setRecovery] = useState(false);
   const [trustees, setTrustees] = useState<{ n: number; k: number; missingKeys: number }>();
   const action = useAction();
   const load = useAction();
   useEffect(() => {
     void load.run(async () => {
-      const [categories, t] = await Promise.all([ehr.escrowPolicy(patient.id), ehr.trustees()]);
-      setPolicy(categories);
-      if (categories.length) setChosen(categories);
+      const [p, t] = await Promise.all([ehr.escrowPolicy(patient.id), ehr.trustees()]);
+      setPolicy(p);
+      if (p.categories.length) setChosen(p.categories);
+      setRecovery(p.recovery);
       setTrustees({ n: t.trustees.length, k: t.threshold, missingKeys: t.trustees.filter((x) => !x.encryption_key).length });
     });
   }, [ehr, patient.id, changes, load.run]);
   const none = trustees !== undefined && trustees.k === 0;
-  const save = (chosenCategories: Category[]) =>
+  const save = (chosenCategories: Category[], withRecovery: boolean) =>
     action.run(async () => {
       // In the contract's order (by category code), as the audit log will list them.
       const categories = [...chosenCategories].sort((a, b) => CATEGORY_CODES[a] - CATEGORY_CODES[b]);
-      const epochs = await ehr.setEscrow(patient, categories);
-      setPolicy(categories);
+      const epochs = await ehr.setEscrow(patient, categories, withRecovery);
+      setPolicy({ categories, recovery: withRecovery, escrowed: escrowedCategories(categories, withRecovery) });
       onChanged();
-      return categories.length
-        ? `Saved: ${categoryLabels(categories)} open in an emergency (${epochs} key${epochs === 1 ? "" : "s"} escrowed with the trustees).`
-        : "Saved: nothing opens in an emergency any more; new keys are no longer escrowed.";
+      return escrowSavedText(categories, withRecovery, epochs);
     });
   return (
     <section className="card" aria-labelledby="emergency-h">
-      <h2 id="emergency-h">Emergency access</h2>
+      <h2 id="emergency-h">Emergency access and wallet recovery</h2>
       {load.status}
       {trustees &&
         (none ? (
@@ -100,27 +104,69 @@ function EmergencySettingsCard({ ehr, patient, changes, onChanged }: CardProps) 
           </>
         ))}
       <p className="muted" aria-label="Escrow status">
-        {policy === undefined ? "" : policy.length ? `Now opened in an emergency: ${categoryLabels(policy)}.` : "Nothing is escrowed now: no record opens in an emergency."}
+        {policy === undefined ? "" : escrowStatusText(policy)}
       </p>
       <form
         onSubmit={(e: FormEvent) => {
           e.preventDefault();
-          void save(chosen);
+          void save(chosen, recovery);
         }}
         aria-label="Emergency settings"
       >
         <CategoryChecks legend="Open in an emergency" allowed={CATEGORIES} value={chosen} onChange={setChosen} />
-        <button type="submit" disabled={action.busy || none || !chosen.length}>
+        <label className="inline">
+          <input type="checkbox" checked={recovery} onChange={(e) => setRecovery(e.target.checked)} aria-describedby="recovery-tradeoff" />
+          Also escrow every category so that I can recover my records if I lose this wallet
+        </label>
+        <p className="muted" id="recovery-tradeoff">
+          The trade-off: {trustees?.k ? `any ${trustees.k} of the ${trustees.n} trustees` : "the trustees"} together could then open every record of every
+          category, not only the ones chosen above.
+        </p>
+        <button type="submit" disabled={action.busy || none || (!chosen.length && !recovery)}>
           Save emergency settings
         </button>{" "}
-        {!!policy?.length && (
-          <button type="button" disabled={action.busy} onClick={() => void save([])}>
+        {!!policy?.escrowed.length && (
+          <button type="button" disabled={action.busy} onClick={() => void save([], false)}>
             Stop escrowing
           </button>
         )}
       </form>
       {action.status}
     </section>
+  );
+}
+
+/**
+ * The security alert of a pending request to move the patient to another wallet (wallet-loss
+ * recovery): read with the dashboard, since the waiting period (days on a real network) leaves the
+ * patient's wallet time to see it and cancel before the trustees may approve.
+ */
+function RecoveryAlert({ ehr, patient, changes, onChanged }: CardProps) {
+  const [pending, setPending] = useState<RecoveryInfo>();
+  const action = useAction();
+  const load = useAction();
+  useEffect(() => {
+    void load.run(async () => setPending(pendingRecovery(await ehr.recovery(patient.id))));
+  }, [ehr, patient.id, changes, load.run]);
+  return (
+    <>
+      {load.status}
+      {pending && (
+        <div className="notice error" role="alert" aria-label="Recovery request">
+          <strong>{recoveryAlertText(pending, (t) => localTime(t))}</strong>{" "}
+          <button type="button" className="danger" disabled={action.busy}
+            onClick={() => action.run(async () => {
+              await ehr.cancelRecovery(patient.id);
+              setPending(undefined);
+              onChanged();
+              return recoveryCancelledText(pending.new_owner);
+            })}>
+            Cancel this request
+          </button>
+        </div>
+      )}
+      {action.status}
+    </>
   );
 }
 
