@@ -5,6 +5,7 @@ use cosmwasm_std::{to_json_binary, Addr, Api, Deps, WasmMsg};
 use ehr_types::access::{
     KeyHoldersResponse, PermissionResponse, QueryMsg as AccessQueryMsg, Scope,
 };
+use ehr_types::escrow::TrusteesResponse;
 use ehr_types::registry::PatientInfo;
 use ehr_types::{AuditAction, Category, PatientId};
 
@@ -22,6 +23,17 @@ pub fn is_credentialed(deps: Deps, address: &Addr) -> Result<bool, ContractError
     Ok(PROVIDERS
         .may_load(deps.storage, address)?
         .is_some_and(|provider| provider.credentialed))
+}
+
+/// Whether `address` is in the access contract's trustee set (none before the wiring).
+pub fn is_trustee(deps: Deps, address: &Addr) -> Result<bool, ContractError> {
+    let Some(access) = CONFIG.load(deps.storage)?.access_contract else {
+        return Ok(false);
+    };
+    let trustees: TrusteesResponse = deps
+        .querier
+        .query_wasm_smart(access, &AccessQueryMsg::Trustees {})?;
+    Ok(trustees.trustees.iter().any(|t| t.address == *address))
 }
 
 fn access_contract(deps: Deps) -> Result<Addr, ContractError> {

@@ -8,7 +8,7 @@ use ehr_types::registry::{
 use ehr_types::validate::{validate_directory_text, validate_public_key, DirectoryField};
 
 use crate::error::ContractError;
-use crate::permissions::{is_credentialed, validate_address};
+use crate::permissions::{is_credentialed, is_trustee, validate_address};
 use crate::state::{CONFIG, CURRENT_PATIENT, PATIENTS, PROVIDERS};
 
 fn ensure_admin(deps: Deps, info: &MessageInfo, action: &str) -> Result<(), ContractError> {
@@ -130,6 +130,8 @@ pub fn query_designation(
         Some(Designation::Admin)
     } else if is_credentialed(deps, &address)? {
         Some(Designation::Doctor)
+    } else if is_trustee(deps, &address)? {
+        Some(Designation::Trustee)
     } else if patient_id.is_some() {
         Some(Designation::Patient)
     } else {

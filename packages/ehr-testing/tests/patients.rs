@@ -163,6 +163,13 @@ fn designations_route_each_address() {
     assert_eq!(designation(&suite, &doctor), Some(Designation::Doctor));
     assert_eq!(designation(&suite, &patient), Some(Designation::Patient));
     assert_eq!(designation(&suite, &nobody), None);
+    let trustees = [suite.addr("trustee1"), suite.addr("trustee2")];
+    suite.set_trustees(&[&trustees[0], &trustees[1]], 2);
+    assert_eq!(
+        designation(&suite, &trustees[1]),
+        Some(Designation::Trustee)
+    );
+    assert_eq!(designation(&suite, &nobody), None);
     suite.decredential(&doctor);
     assert_eq!(designation(&suite, &doctor), None);
     let err = suite

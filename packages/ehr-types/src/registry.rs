@@ -186,12 +186,15 @@ pub struct ConfigResponse {
 pub enum Designation {
     Admin,
     Doctor,
+    /// One of the network's trustees (the access contract's trustee set).
+    Trustee,
     Patient,
 }
 
 #[cw_serde]
 pub struct DesignationResponse {
-    /// The strongest role of the address (Admin, then Doctor, then Patient), none when unknown.
+    /// The strongest role of the address (Admin, then Doctor, then Trustee, then Patient), none
+    /// when unknown.
     pub designation: Option<Designation>,
     /// The address's current patient id, also for an admin or doctor who is a patient too.
     pub patient_id: Option<PatientId>,

@@ -171,7 +171,7 @@ export interface ConfigResponse {
   access_contract?: Addr | null;
   admin: Addr;
 }
-export type Designation = "admin" | "doctor" | "patient";
+export type Designation = ("admin" | "doctor" | "patient") | "trustee";
 export interface DesignationResponse {
   designation?: Designation | null;
   patient_id?: number | null;

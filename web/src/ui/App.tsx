@@ -108,10 +108,25 @@ function screen(phase: Phase, retry: () => void, refresh: () => void) {
       const d = phase.designation;
       if (d.designation === "admin") return <AdminDashboard ehr={phase.ehr} />;
       if (d.designation === "doctor") return <DoctorDashboard ehr={phase.ehr} />;
+      if (d.designation === "trustee") return <TrusteeScreen />;
       if (d.designation === "patient" && d.patient_id) return <PatientDashboard ehr={phase.ehr} patientId={d.patient_id} onDeleted={refresh} />;
       return <Onboarding ehr={phase.ehr} pendingPatientId={d.pending_patient_id ?? undefined} onDone={refresh} />;
     }
   }
+}
+
+/** A trustee's work is its agent's (`ehr trustee serve`): this wallet has nothing to click here. */
+function TrusteeScreen() {
+  return (
+    <div className="screen" data-dashboard="trustee">
+      <h2>Network trustee</h2>
+      <p>
+        This wallet is one of the network's trustees. Its agent (<code>ehr trustee serve</code>) releases this trustee's key
+        shares to doctors during an emergency and approves wallet recoveries after their waiting period; every release is in
+        the patient's audit log. Nothing here needs you.
+      </p>
+    </div>
+  );
 }
 
 function WalletScreen({ wallet, deploy, retry }: { wallet: Exclude<WalletState, { status: "connected" }>; deploy: Deploy; retry: () => void }) {
