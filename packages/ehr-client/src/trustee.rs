@@ -240,18 +240,17 @@ impl TrusteeAgent {
                         "a later recovery or the deletion of the patient superseded it".into(),
                     ));
                 }
-                let released = self.release_to_owner(&recovery).await?;
-                Ok(RecoveryStep::Settled(if released.0 == 0 {
+                let (shares, categories) = self.release_to_owner(&recovery).await?;
+                Ok(RecoveryStep::Settled(if shares == 0 {
                     format!(
                         "the patient now belongs to {}; this trustee's shares were released already",
                         recovery.new_owner
                     )
                 } else {
                     format!(
-                        "the patient now belongs to {}; released {} key share(s) of {} to it",
+                        "the patient now belongs to {}; released {shares} key share(s) of {} to it",
                         recovery.new_owner,
-                        released.0,
-                        category_labels(&released.1)
+                        category_labels(&categories)
                     )
                 }))
             }
