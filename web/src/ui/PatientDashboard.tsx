@@ -115,7 +115,8 @@ function EmergencySettingsCard({ ehr, patient, changes, onChanged }: CardProps) 
       >
         <CategoryChecks legend="Open in an emergency" allowed={CATEGORIES} value={chosen} onChange={setChosen} />
         <label className="inline">
-          <input type="checkbox" checked={recovery} onChange={(e) => setRecovery(e.target.checked)} aria-describedby="recovery-tradeoff" />
+          {/* Enabled once the saved policy is read, which would otherwise overwrite a choice made before. */}
+          <input type="checkbox" checked={recovery} disabled={policy === undefined} onChange={(e) => setRecovery(e.target.checked)} aria-describedby="recovery-tradeoff" />
           Also escrow every category so that I can recover my records if I lose this wallet
         </label>
         <p className="muted" id="recovery-tradeoff">
