@@ -26,7 +26,7 @@ use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::grants::validate_categories;
 use crate::keys::{add_holder, current_epoch};
-use crate::registry_client::load_owned_active_patient;
+use crate::registry_client::{ensure_credentialed, load_owned_active_patient};
 use crate::state::{
     category_epoch_key, release_key, split_category_epoch_key, StoredEscrowPolicy, StoredRelease,
     StoredShare, TrusteeSet, CONFIG, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES,
@@ -366,9 +366,14 @@ pub fn release(
                 window_started: to.opened_at,
             },
         )?;
-        // The doctor may come to hold this epoch's key: track it, so the window's end makes
-        // the epoch stale.
-        if to.holds_current && epoch == current_epoch(storage, patient_id, category)? {
+        // With k shares of the current epoch released to the doctor (in this window or earlier
+        // ones) it can hold its key: track it, so the window's end makes the epoch stale (and a
+        // rotation meanwhile wraps the next key to it). Fewer than k open nothing: no holder.
+        if to.holds_current
+            && epoch == current_epoch(storage, patient_id, category)?
+            && released_count(storage, patient_id, to.recipient, category, epoch)?
+                >= usize::from(escrowed.threshold)
+        {
             add_holder(storage, patient_id, category, to.recipient)?;
         }
         if !categories.contains(&category) {
@@ -376,6 +381,32 @@ pub fn release(
         }
     }
     Ok(categories)
+}
+
+/// How many trustees released their share of (category, epoch) to `recipient`, in any window:
+/// shares released earlier stay on chain and combine with later ones. Bounded by the trustees
+/// that ever held a share of it (at most MAX_TRUSTEES per trustee set).
+fn released_count(
+    storage: &dyn Storage,
+    patient_id: PatientId,
+    recipient: &Addr,
+    category: Category,
+    epoch: u32,
+) -> Result<usize, ContractError> {
+    let head = category_epoch_key(category.code(), epoch).to_be_bytes();
+    let mut end = head.to_vec();
+    end.push(0xff);
+    let mut count = 0;
+    for item in RELEASED.prefix((patient_id, recipient)).keys(
+        storage,
+        Some(Bound::inclusive(head.as_slice())),
+        Some(Bound::exclusive(end.as_slice())),
+        Order::Ascending,
+    ) {
+        item?;
+        count += 1;
+    }
+    Ok(count)
 }
 
 pub fn execute_release_shares(
@@ -388,6 +419,8 @@ pub fn execute_release_shares(
 ) -> Result<Response, ContractError> {
     ensure_trustee(deps.storage, &info.sender)?;
     let doctor = validate_address(deps.api, &doctor)?;
+    // A doctor whose credential was withdrawn may read nothing, window or not.
+    ensure_credentialed(deps.as_ref(), &doctor)?;
     let window = EMERGENCY
         .may_load(deps.storage, (patient_id, &doctor))?
         .filter(|window| window.is_active(env.block.time))

@@ -65,7 +65,8 @@ impl Ehr {
     /// every category so a lost wallet can be recovered. Every existing epoch of each escrowed
     /// category is split and sealed to the current trustees in the same transaction as the
     /// policy, so the policy never names a category whose keys the trustees cannot release.
-    /// Run again after the trustee set changes, it escrows everything to the new set.
+    /// Epochs the current trustee set holds already are left as they are; run again after the
+    /// trustee set changes, it escrows everything to the new set.
     pub async fn set_escrow(
         &self,
         patient: &PatientInfo,
@@ -91,6 +92,18 @@ impl Ehr {
                 ));
             }
             let keyring = self.patient_keyring(patient).await?;
+            // Epochs the current trustee set holds already are not split again: shares of two
+            // splits of one key, released in one emergency, would combine into a wrong key.
+            let held: std::collections::BTreeSet<(u8, u32)> = match trustees.trustees.first() {
+                Some(first) => self
+                    .shares_held_by(patient.id, first.address.as_str())
+                    .await?
+                    .into_iter()
+                    .filter(|share| share.set_version == trustees.set_version)
+                    .map(|share| (share.category.code(), share.epoch))
+                    .collect(),
+                None => Default::default(),
+            };
             let epochs: EpochsResponse = self
                 .session
                 .chain
@@ -110,6 +123,9 @@ impl Ehr {
                     let Some(key) = keyring.get(&context) else {
                         continue;
                     };
+                    if held.contains(&(category.code(), epoch)) {
+                        continue;
+                    }
                     escrows.push(EpochEscrow {
                         category,
                         epoch,

@@ -3,7 +3,8 @@
 //! key; every refusal (no emergency, not a trustee, twice in one window, a category not
 //! escrowed, a share never escrowed, after the window) leaves state unchanged; a rotation of an
 //! escrowed category must carry the new key's shares; the window's end makes the epoch the
-//! doctor got stale, so the next key is not the doctor's. A lost wallet is recovered: a request,
+//! doctor got stale, so the next key is not the doctor's; one share makes no key holder, and a
+//! doctor whose credential was withdrawn gets no share. A lost wallet is recovered: a request,
 //! a cancel, the waiting period, two approvals that move the patient, the old address left with
 //! nothing, and every escrowed key re-opened by the new owner from the trustees' shares.
 
@@ -249,6 +250,12 @@ fn two_of_three_trustees_open_the_escrowed_key_during_the_emergency_only() {
         ),
         "one trustee alone must not open the key"
     );
+    // Below the threshold the doctor holds no key, so a rotation now would not be wrapped to it.
+    let holders = cast.suite.key_holders(cast.patient_id, Category::Allergy);
+    assert!(
+        holders.holders.iter().all(|h| h.address != cast.doctor),
+        "one share made the doctor a key holder: {holders:?}"
+    );
     let twice = AccessError::AlreadyReleased {
         category: Category::Allergy,
         epoch: 0,
@@ -277,6 +284,16 @@ fn two_of_three_trustees_open_the_escrowed_key_during_the_emergency_only() {
 
     let second = cast.trustees[1].0.clone();
     let msg = release_msg(&cast, 1, Category::Allergy, 0);
+    // A doctor whose credential is withdrawn gets nothing more, even inside its window.
+    let doctor = cast.doctor.clone();
+    cast.suite.decredential(&doctor);
+    let withdrawn = AccessError::NotCredentialed {
+        address: doctor.to_string(),
+    }
+    .to_string();
+    cast.suite
+        .execute_expecting_error(&second, Target::Access, &msg, &withdrawn);
+    cast.suite.credential(&doctor);
     cast.suite.execute(&second, Target::Access, &msg).unwrap();
     assert_eq!(doctor_combines(&cast).unwrap(), cast.allergy_key);
 

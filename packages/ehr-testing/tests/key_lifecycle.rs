@@ -32,7 +32,7 @@
 //! inside the doctor's window), so a writer with a valid Write grant is never blocked by someone
 //! else's loss of access. What a window opens is narrower: the keys of the escrowed epochs that
 //! k trustees released, and, while the window lasts, every later key of an escrowed category
-//! whose current epoch k trustees released (the release makes the doctor a holder of that
+//! whose current epoch k trustees released (the k-th release makes the doctor a holder of that
 //! epoch, and `Readers` names a holder with an active window, so each rotation wraps the next
 //! key to it). Checked:
 //! - after each release: the doctor's client combined exactly the escrowed epochs that at least
@@ -47,10 +47,8 @@
 //!   envelopes, without anybody doing anything else.
 //!
 //! Not checked: that a doctor inside its window gets nothing more, which the contract does not
-//! promise. The window counts for every category in `may_read`, so a doctor that held a current
-//! key by an earlier grant keeps being handed the next ones; and a release of the current epoch
-//! makes the doctor a holder even below the threshold, so a rotation during the window wraps the
-//! next key to a doctor that only k−1 trustees served.
+//! promise: the window counts for every category in `may_read`, so a doctor that held a current
+//! key by an earlier grant keeps being handed the next ones.
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -401,20 +401,29 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
                 }],
             })
         },
+        // The other trustee released already: this second share (k = 2) opens the key.
         |suite, roles| {
             escrow_allergy(suite, roles);
             suite
                 .emergency_access(&roles.doctor_without_grant, roles.patient_id)
                 .expect("emergency");
-            Msg::Access(access::ExecuteMsg::ReleaseShares {
+            let release = |share| access::ExecuteMsg::ReleaseShares {
                 patient_id: roles.patient_id,
                 doctor: roles.doctor_without_grant.to_string(),
                 shares: vec![ReleasedShare {
                     category: Category::Allergy,
                     epoch: 1,
-                    share: sample_envelope(Category::Allergy, 9).envelope,
+                    share,
                 }],
-            })
+            };
+            suite
+                .execute(
+                    &roles.other_trustee,
+                    Target::Access,
+                    &release(sample_envelope(Category::Allergy, 10).envelope),
+                )
+                .expect("the other trustee's release");
+            Msg::Access(release(sample_envelope(Category::Allergy, 9).envelope))
         },
         |suite, roles| {
             escrow_for_recovery(suite, roles);
@@ -1169,13 +1178,19 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                         },
                     )
                     .unwrap();
-                let got: Vec<_> = released
+                let mut got: Vec<_> = released
                     .shares
                     .iter()
                     .map(|s| (s.category, s.epoch, s.trustee.clone(), s.threshold))
                     .collect();
-                assert_eq!(got, vec![(Category::Allergy, 1, roles.trustee.clone(), 2)]);
-                // The doctor may now come to hold the current key: it is tracked as a holder.
+                got.sort();
+                let mut want = vec![
+                    (Category::Allergy, 1, roles.trustee.clone(), 2),
+                    (Category::Allergy, 1, roles.other_trustee.clone(), 2),
+                ];
+                want.sort();
+                assert_eq!(got, want);
+                // With k shares out the doctor can hold the current key: it is tracked as a holder.
                 assert!(holders(suite, roles, Category::Allergy).contains(&(doctor.clone(), true)));
                 assert_eq!(
                     last_audit(suite, roles.patient_id),

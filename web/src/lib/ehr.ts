@@ -11,6 +11,7 @@ import type {
   EmergencyReason,
   EpochEscrow,
   EscrowPolicyResponse,
+  EscrowedShare,
   GrantInfo,
   KeyEnvelope,
   KeyHolder,
@@ -256,6 +257,22 @@ export class Ehr {
     }
   }
 
+  /** Every share one trustee holds for the patient, page by page. */
+  private async sharesHeldBy(patientId: number, trustee: string): Promise<EscrowedShare[]> {
+    const shares: EscrowedShare[] = [];
+    for (;;) {
+      const last = shares.at(-1);
+      const { shares: page } = await this.accessQuery.escrowedShares({
+        patientId,
+        trustee,
+        startAfter: last ? { category: last.category, epoch: last.epoch } : undefined,
+        limit: PAGE,
+      });
+      shares.push(...page);
+      if (page.length < PAGE) return shares;
+    }
+  }
+
   /**
    * Opens every envelope this wallet can: the patient's own envelopes, or those wrapped to this
    * wallet as a grantee (they stay listed after access ends: what was handed over stays readable).
@@ -386,7 +403,8 @@ export class Ehr {
    * wallet holds a key for is split and sealed to the current trustees in the same transaction as
    * the policy (at most MAX_ESCROWS_PER_MESSAGE epochs per message), as the Rust client's
    * `set_escrow` does: the policy never names a category whose keys the trustees cannot release.
-   * Returns how many epochs were escrowed.
+   * Epochs the current trustee set already holds are left as they are. Returns how many epochs
+   * were escrowed.
    */
   async setEscrow(patient: PatientInfo, categories: Category[], recovery: boolean): Promise<number> {
     const escrows: EpochEscrow[] = [];
@@ -398,7 +416,15 @@ export class Ehr {
       await this.loadKeys(patient);
       const { epochs } = await this.accessQuery.epochs({ patientId: patient.id });
       const keyOf = (category: Category, epoch: number) => this.categoryKeys.get(keyId(patient.id, category, epoch));
-      for (const { category, epoch } of epochsToEscrow(escrowed, epochs, (c, e) => !!keyOf(c, e)))
+      // Epochs the current trustee set holds already are not split again: shares of two splits of
+      // one key, released in one emergency, would combine into a wrong key.
+      const held = new Set(
+        (await this.sharesHeldBy(patient.id, trustees.trustees[0].address))
+          .filter((s) => s.set_version === trustees.set_version)
+          .map((s) => `${s.category}/${s.epoch}`),
+      );
+      const toEscrow = epochsToEscrow(escrowed, epochs, (c, e) => !!keyOf(c, e)).filter(({ category, epoch }) => !held.has(`${category}/${epoch}`));
+      for (const { category, epoch } of toEscrow)
         escrows.push({ category, epoch, shares: await this.escrowShares(trustees, patient.id, category, epoch, keyOf(category, epoch)!) });
     }
     const msgs = [this.acc({ set_escrow_policy: { patient_id: patient.id, categories, recovery } })];
