@@ -3,9 +3,9 @@
 //! trustee, sealed to that trustee (the contract sees only ciphertext and cannot check the
 //! split: the patient's client is the dealer). While a doctor's emergency access is active, each
 //! trustee may release its shares re-sealed to that doctor, once per share and window; with k of
-//! them the doctor's client opens the escrowed categories. A release of the current epoch makes
-//! the doctor one of its key holders, so the window's end makes the epoch stale and the next
-//! write rotates the key past the doctor.
+//! them the doctor's client opens the escrowed categories. The k-th share of the current epoch
+//! makes the doctor one of its key holders, so the window's end makes the epoch stale and the
+//! next write rotates the key past the doctor. The same release path serves a recovered owner.
 
 use cosmwasm_std::{
     Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage, Timestamp,

@@ -1,7 +1,6 @@
 //! ehr-access: patients' grants (scoped by category, with expiry and HPKE key envelopes), access
 //! requests, time-boxed emergency access with k-of-n trustee key escrow, and each patient's
-//! audit log; wallet recovery
-//! approved by k trustees.
+//! audit log; wallet recovery approved by k trustees.
 
 pub mod audit;
 pub mod contract;
