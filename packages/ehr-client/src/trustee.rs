@@ -16,13 +16,13 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use cosmwasm_std::Binary;
+use cosmwasm_std::{Binary, Timestamp};
 use ehr_crypto::escrow::{open_share, seal_share, ShareContext};
 use ehr_crypto::X25519PublicKey;
 use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
 use ehr_types::escrow::{
-    EmergenciesResponse, EmergencyEvent, EscrowedShare, ReleaseCursor, ReleasedShare,
-    ReleasedShareInfo, ReleasedSharesResponse, MAX_RELEASES_PER_MESSAGE,
+    EmergenciesResponse, EmergencyEvent, ReleaseCursor, ReleasedShare, ReleasedShareInfo,
+    ReleasedSharesResponse, MAX_RELEASES_PER_MESSAGE,
 };
 use ehr_types::pagination::MAX_LIMIT;
 use ehr_types::recovery::{RecoveriesResponse, RecoveryInfo, RecoveryStatus};
@@ -72,6 +72,23 @@ struct OpenRecovery {
     requested_at: u64,
     /// The last thing logged about it, so that waiting is logged once, not every poll.
     said: String,
+}
+
+/// Whom a trustee releases to: an emergency doctor since its window opened, or a recovered
+/// owner since the patient moved.
+struct ReleaseTarget<'a> {
+    recipient: &'a str,
+    key: &'a X25519PublicKey,
+    since: Timestamp,
+    categories: &'a [Category],
+}
+
+/// The shares still to release to a target, sealed to it.
+struct Unreleased {
+    releases: Vec<ReleasedShare>,
+    categories: Vec<Category>,
+    /// Whether this trustee released any share to it since then already.
+    released_before: bool,
 }
 
 /// Where a recovery request stands for this trustee.
@@ -240,7 +257,7 @@ impl TrusteeAgent {
                         "a later recovery or the deletion of the patient superseded it".into(),
                     ));
                 }
-                let (shares, categories) = self.release_to_owner(&recovery).await?;
+                let (shares, categories) = self.release_to_owner(&recovery, &patient).await?;
                 Ok(RecoveryStep::Settled(if shares == 0 {
                     format!(
                         "the patient now belongs to {}; this trustee's shares were released already",
@@ -300,31 +317,28 @@ impl TrusteeAgent {
 
     /// A completed recovery: release every share this trustee holds, re-sealed to the new
     /// owner, except those it released already for this recovery.
-    async fn release_to_owner(&self, recovery: &RecoveryInfo) -> Result<(usize, Vec<Category>)> {
-        let owner = recovery.new_owner.to_string();
-        let completed = recovery.decided_at.unwrap_or(recovery.requested_at);
-        let owner_key = recovery_key(&self.ehr.patient(recovery.patient_id).await?)?;
+    async fn release_to_owner(
+        &self,
+        recovery: &RecoveryInfo,
+        patient: &PatientInfo,
+    ) -> Result<(usize, Vec<Category>)> {
+        let owner_key = recovery_key(patient)?;
         let escrowed = self.ehr.escrow_policy(recovery.patient_id).await?.escrowed;
-        let already: BTreeSet<(u8, u32)> = self
-            .ehr
-            .released_to(recovery.patient_id, &owner)
-            .await?
-            .into_iter()
-            .filter(|s| {
-                s.trustee.as_str() == self.ehr.identity.address && s.released_at >= completed
-            })
-            .map(|s| (s.category.code(), s.epoch))
-            .collect();
-        let held = self
-            .ehr
-            .shares_held_by(recovery.patient_id, &self.ehr.identity.address)
-            .await?
-            .into_iter()
-            .filter(|held| {
-                escrowed.contains(&held.category)
-                    && !already.contains(&(held.category.code(), held.epoch))
-            });
-        let (releases, categories) = self.reseal(recovery.patient_id, held, &owner_key)?;
+        let Unreleased {
+            releases,
+            categories,
+            ..
+        } = self
+            .unreleased(
+                recovery.patient_id,
+                ReleaseTarget {
+                    recipient: recovery.new_owner.as_str(),
+                    key: &owner_key,
+                    since: recovery.decided_at.unwrap_or(recovery.requested_at),
+                    categories: &escrowed,
+                },
+            )
+            .await?;
         let msgs: Vec<ContractMsg> = releases
             .chunks(MAX_RELEASES_PER_MESSAGE)
             .map(|chunk| {
@@ -382,28 +396,23 @@ impl TrusteeAgent {
             ));
         };
         let doctor_key = crate::records::public_key_of(&doctor_key, &doctor)?;
-        let already: BTreeSet<(u8, u32)> = self
-            .ehr
-            .released_to(event.patient_id, &doctor)
-            .await?
-            .into_iter()
-            .filter(|s| {
-                s.trustee.as_str() == self.ehr.identity.address && s.released_at >= event.started
-            })
-            .map(|s| (s.category.code(), s.epoch))
-            .collect();
-        let held = self
-            .ehr
-            .shares_held_by(event.patient_id, &self.ehr.identity.address)
-            .await?
-            .into_iter()
-            .filter(|held| {
-                policy.contains(&held.category)
-                    && !already.contains(&(held.category.code(), held.epoch))
-            });
-        let (releases, categories) = self.reseal(event.patient_id, held, &doctor_key)?;
+        let Unreleased {
+            releases,
+            categories,
+            released_before,
+        } = self
+            .unreleased(
+                event.patient_id,
+                ReleaseTarget {
+                    recipient: &doctor,
+                    key: &doctor_key,
+                    since: event.started,
+                    categories: &policy,
+                },
+            )
+            .await?;
         if releases.is_empty() {
-            return Ok(Handled::Skipped(if already.is_empty() {
+            return Ok(Handled::Skipped(if !released_before {
                 "this trustee holds no share of the patient's escrowed categories".into()
             } else {
                 "already released in this window (before a restart)".into()
@@ -427,16 +436,27 @@ impl TrusteeAgent {
         })
     }
 
-    /// Opens each held share with this trustee's key and seals it to `recipient`.
-    fn reseal(
-        &self,
-        patient_id: u64,
-        held: impl Iterator<Item = EscrowedShare>,
-        recipient: &X25519PublicKey,
-    ) -> Result<(Vec<ReleasedShare>, Vec<Category>)> {
+    /// The shares of `target.categories` this trustee holds and has not released to the
+    /// recipient since `target.since` (asked of the chain, so a restart repeats nothing), each
+    /// opened with this trustee's key and sealed to the recipient's.
+    async fn unreleased(&self, patient_id: u64, target: ReleaseTarget<'_>) -> Result<Unreleased> {
+        let me = self.ehr.identity.address.as_str();
+        let already: BTreeSet<(u8, u32)> = self
+            .ehr
+            .released_to(patient_id, target.recipient)
+            .await?
+            .into_iter()
+            .filter(|s| s.trustee.as_str() == me && s.released_at >= target.since)
+            .map(|s| (s.category.code(), s.epoch))
+            .collect();
         let mut releases = Vec::new();
         let mut categories = Vec::new();
-        for held in held {
+        for held in self.ehr.shares_held_by(patient_id, me).await? {
+            if !target.categories.contains(&held.category)
+                || already.contains(&(held.category.code(), held.epoch))
+            {
+                continue;
+            }
             let context = ShareContext {
                 patient_id,
                 category: held.category,
@@ -451,13 +471,17 @@ impl TrusteeAgent {
             releases.push(ReleasedShare {
                 category: held.category,
                 epoch: held.epoch,
-                share: Binary::from(seal_share(recipient, &context, &share)?),
+                share: Binary::from(seal_share(target.key, &context, &share)?),
             });
             if !categories.contains(&held.category) {
                 categories.push(held.category);
             }
         }
-        Ok((releases, categories))
+        Ok(Unreleased {
+            releases,
+            categories,
+            released_before: !already.is_empty(),
+        })
     }
 }
 
