@@ -94,16 +94,13 @@ impl Ehr {
             let keyring = self.patient_keyring(patient).await?;
             // Epochs the current trustee set holds already are not split again: shares of two
             // splits of one key, released in one emergency, would combine into a wrong key.
-            let held: std::collections::BTreeSet<(u8, u32)> = match trustees.trustees.first() {
-                Some(first) => self
-                    .shares_held_by(patient.id, first.address.as_str())
-                    .await?
-                    .into_iter()
-                    .filter(|share| share.set_version == trustees.set_version)
-                    .map(|share| (share.category.code(), share.epoch))
-                    .collect(),
-                None => Default::default(),
-            };
+            let held: std::collections::BTreeSet<(u8, u32)> = self
+                .escrowed_epochs(patient.id, &trustees)
+                .await?
+                .into_iter()
+                .filter(|share| share.set_version == trustees.set_version)
+                .map(|share| (share.category.code(), share.epoch))
+                .collect();
             let epochs: EpochsResponse = self
                 .session
                 .chain

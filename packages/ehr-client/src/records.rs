@@ -162,9 +162,19 @@ impl Ehr {
 
     /// The patient's own category keys: the local copy, completed from the envelopes the patient
     /// stored on chain (wrapped to its own key), so another device with the wallet recovers them.
-    pub(crate) async fn own_keys(&self, patient: &PatientInfo) -> Result<OwnKeys> {
+    async fn own_keys(&self, patient: &PatientInfo) -> Result<OwnKeys> {
+        let stored = self.own_envelopes(patient.id).await?;
+        self.own_keys_from(patient, &stored)
+    }
+
+    /// `own_keys` with the envelopes already fetched.
+    pub(crate) fn own_keys_from(
+        &self,
+        patient: &PatientInfo,
+        stored: &[KeyEnvelope],
+    ) -> Result<OwnKeys> {
         let mut own = OwnKeys::load(&self.home, &self.identity)?;
-        for envelope in self.own_envelopes(patient.id).await? {
+        for envelope in stored {
             let context = EnvelopeContext {
                 patient_id: patient.id,
                 category: envelope.category,

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use cosmwasm_std::Binary;
 use ehr_crypto::EnvelopeContext;
 use ehr_types::access::{ExecuteMsg as AccessMsg, KeyEnvelope, QueryMsg as AccessQuery};
-use ehr_types::escrow::{EscrowCursor, EscrowedShare, EscrowedSharesResponse};
+use ehr_types::escrow::{EscrowCursor, EscrowedShare, EscrowedSharesResponse, TrusteesResponse};
 use ehr_types::recovery::{RecoveryInfo, RecoveryResponse};
 use ehr_types::registry::PatientInfo;
 use ehr_types::validate::MAX_ENVELOPES;
@@ -81,22 +81,18 @@ impl Ehr {
                 patient.id
             )));
         }
-        let mut own = self.own_keys(patient).await?;
+        let envelopes = self.own_envelopes(patient.id).await?;
+        let mut own = self.own_keys_from(patient, &envelopes)?;
         let progress = self.combine_released(patient.id, &mut own.keyring).await?;
         let trustees = self.trustees().await?;
-        let escrowed: BTreeSet<(u8, u32)> = match trustees.trustees.first() {
-            Some(trustee) => self
-                .shares_held_by(patient.id, trustee.address.as_str())
-                .await?
-                .into_iter()
-                .map(|share| (share.category.code(), share.epoch))
-                .collect(),
-            None => BTreeSet::new(),
-        };
-        let stored: BTreeSet<(u8, u32)> = self
-            .own_envelopes(patient.id)
+        let escrowed: BTreeSet<(u8, u32)> = self
+            .escrowed_epochs(patient.id, &trustees)
             .await?
             .into_iter()
+            .map(|share| (share.category.code(), share.epoch))
+            .collect();
+        let stored: BTreeSet<(u8, u32)> = envelopes
+            .iter()
             .map(|envelope| (envelope.category.code(), envelope.epoch))
             .collect();
         let mut restored = 0;
@@ -149,6 +145,22 @@ impl Ehr {
                 .filter(|p| p.released < usize::from(p.needed))
                 .collect(),
         })
+    }
+
+    /// The shares the first trustee of `trustees` holds for a patient: every escrowed
+    /// (category, epoch), as every trustee of a set holds one share of each.
+    pub(crate) async fn escrowed_epochs(
+        &self,
+        patient_id: PatientId,
+        trustees: &TrusteesResponse,
+    ) -> Result<Vec<EscrowedShare>> {
+        match trustees.trustees.first() {
+            Some(first) => {
+                self.shares_held_by(patient_id, first.address.as_str())
+                    .await
+            }
+            None => Ok(vec![]),
+        }
     }
 
     /// Every share one trustee holds for a patient, by (category, epoch).
