@@ -83,11 +83,7 @@ pub struct StoredEscrowPolicy {
 impl StoredEscrowPolicy {
     /// The categories whose every epoch the trustees hold shares of.
     pub fn escrowed(&self) -> Vec<Category> {
-        if self.recovery {
-            Category::ALL.to_vec()
-        } else {
-            self.emergency.clone()
-        }
+        ehr_types::escrow::escrowed_categories(&self.emergency, self.recovery)
     }
 }
 

@@ -73,16 +73,12 @@ impl Ehr {
         categories: Vec<Category>,
         recovery: bool,
     ) -> Result<(usize, TxOutcome)> {
+        let escrowed = ehr_types::escrow::escrowed_categories(&categories, recovery);
         let mut msgs = vec![ContractMsg::Access(AccessMsg::SetEscrowPolicy {
             patient_id: patient.id,
-            categories: categories.clone(),
+            categories,
             recovery,
         })];
-        let escrowed: Vec<Category> = if recovery {
-            Category::ALL.to_vec()
-        } else {
-            categories
-        };
         let mut escrows = Vec::new();
         if !escrowed.is_empty() {
             let trustees = self.trustees().await?;

@@ -107,6 +107,16 @@ pub struct EscrowPolicyResponse {
     pub escrowed: Vec<Category>,
 }
 
+/// The categories whose every epoch the trustees hold shares of: all of them when the patient
+/// escrows for recovery, else the ones opened in an emergency.
+pub fn escrowed_categories(emergency: &[Category], recovery: bool) -> Vec<Category> {
+    if recovery {
+        Category::ALL.to_vec()
+    } else {
+        emergency.to_vec()
+    }
+}
+
 impl EscrowPolicyResponse {
     pub fn escrows(&self, category: Category) -> bool {
         self.escrowed.contains(&category)
