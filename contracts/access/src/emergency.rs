@@ -3,14 +3,13 @@ use cw_storage_plus::Bound;
 use ehr_types::access::EmergencyResponse;
 use ehr_types::escrow::{EmergenciesResponse, EmergencyEvent, EmergencyReason};
 use ehr_types::pagination::collect_page;
-use ehr_types::registry::PatientStatus;
 use ehr_types::validate::validate_emergency_reason;
 use ehr_types::{AuditAction, PatientId};
 
 use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
-use crate::registry_client::{ensure_credentialed, load_patient};
+use crate::registry_client::{ensure_credentialed, load_active_patient};
 use crate::state::{EmergencyWindow, CONFIG, EMERGENCY, EMERGENCY_COUNT, EMERGENCY_LOG};
 
 pub fn execute_emergency_access(
@@ -22,10 +21,7 @@ pub fn execute_emergency_access(
 ) -> Result<Response, ContractError> {
     ensure_credentialed(deps.as_ref(), &info.sender)?;
     validate_emergency_reason(&reason)?;
-    let patient = load_patient(deps.as_ref(), patient_id)?;
-    if patient.status != PatientStatus::Active {
-        return Err(ContractError::PatientNotActive { patient_id });
-    }
+    load_active_patient(deps.as_ref(), patient_id)?;
     let duration = CONFIG.load(deps.storage)?.emergency_access_seconds;
     let window = EmergencyWindow {
         started: env.block.time,

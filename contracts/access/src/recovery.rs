@@ -24,7 +24,9 @@ use crate::audit::append;
 use crate::error::ContractError;
 use crate::escrow::{ensure_trustee, escrow_policy, release, ReleaseTo};
 use crate::keys::current_epoch;
-use crate::registry_client::{current_patient_of, load_owned_active_patient, load_patient};
+use crate::registry_client::{
+    current_patient_of, load_active_patient, load_owned_active_patient, load_patient,
+};
 use crate::state::{
     FormerOwnerKey, StoredRecovery, CONFIG, FORMER_OWNER_KEYS, OWNER_GENERATION, RECOVERIES,
     RECOVERY_COUNT, RECOVERY_LOG,
@@ -53,10 +55,7 @@ pub fn execute_request_recovery(
     patient_id: PatientId,
     encryption_key: Binary,
 ) -> Result<Response, ContractError> {
-    let patient = load_patient(deps.as_ref(), patient_id)?;
-    if patient.status != PatientStatus::Active {
-        return Err(ContractError::PatientNotActive { patient_id });
-    }
+    load_active_patient(deps.as_ref(), patient_id)?;
     if !escrow_policy(deps.storage, patient_id)?.recovery {
         return Err(ContractError::RecoveryNotEnabled { patient_id });
     }
@@ -160,10 +159,7 @@ pub fn execute_approve_recovery(
     if !escrow_policy(deps.storage, patient_id)?.recovery {
         return Err(ContractError::RecoveryNotEnabled { patient_id });
     }
-    let patient = load_patient(deps.as_ref(), patient_id)?;
-    if patient.status != PatientStatus::Active {
-        return Err(ContractError::PatientNotActive { patient_id });
-    }
+    let patient = load_active_patient(deps.as_ref(), patient_id)?;
     if recovery.approvals.contains(&info.sender) {
         return Err(ContractError::AlreadyApproved {
             trustee: info.sender.to_string(),

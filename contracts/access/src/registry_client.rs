@@ -14,6 +14,18 @@ pub fn load_patient(deps: Deps, patient_id: PatientId) -> Result<PatientInfo, Co
         .map_err(|_| ContractError::PatientNotFound { patient_id })
 }
 
+/// The patient, if it is active.
+pub fn load_active_patient(
+    deps: Deps,
+    patient_id: PatientId,
+) -> Result<PatientInfo, ContractError> {
+    let patient = load_patient(deps, patient_id)?;
+    if patient.status != PatientStatus::Active {
+        return Err(ContractError::PatientNotActive { patient_id });
+    }
+    Ok(patient)
+}
+
 /// The patient, if it is active and `actor` owns it.
 pub fn load_owned_active_patient(
     deps: Deps,

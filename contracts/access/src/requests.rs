@@ -2,14 +2,13 @@ use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response, StdError, T
 use cw_storage_plus::Bound;
 use ehr_types::access::{AccessRequestInfo, KeyEnvelope, RequestStatus, RequestsResponse, Scope};
 use ehr_types::pagination::collect_page;
-use ehr_types::registry::PatientStatus;
 use ehr_types::{AuditAction, Category, PatientId, RequestId};
 
 use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::grants::{store_grant, validate_categories, GrantTerms};
-use crate::registry_client::{ensure_credentialed, load_owned_active_patient, load_patient};
+use crate::registry_client::{ensure_credentialed, load_active_patient, load_owned_active_patient};
 use crate::state::{requests, LAST_REQUEST_ID};
 
 pub fn execute_request_access(
@@ -21,10 +20,7 @@ pub fn execute_request_access(
     categories: Vec<Category>,
 ) -> Result<Response, ContractError> {
     ensure_credentialed(deps.as_ref(), &info.sender)?;
-    let patient = load_patient(deps.as_ref(), patient_id)?;
-    if patient.status != PatientStatus::Active {
-        return Err(ContractError::PatientNotActive { patient_id });
-    }
+    let patient = load_active_patient(deps.as_ref(), patient_id)?;
     if patient.owner == info.sender {
         return Err(ContractError::CannotGrantSelf);
     }
