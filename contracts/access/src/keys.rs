@@ -14,7 +14,7 @@ use ehr_types::access::{
 };
 use ehr_types::escrow::TrusteeShare;
 use ehr_types::pagination::page_size;
-use ehr_types::registry::PatientStatus;
+use ehr_types::registry::{PatientStatus, ProviderInfo};
 use ehr_types::validate::{validate_envelope, MAX_KEY_HOLDERS};
 use ehr_types::{AuditAction, Category, PatientId};
 
@@ -22,7 +22,7 @@ use crate::audit::append;
 use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::grants::{grant_allows, writes_by_grant};
-use crate::registry_client::{is_credentialed, load_patient};
+use crate::registry_client::{credentialed_provider, is_credentialed, load_patient};
 use crate::state::{
     category_epoch_key, grants, split_category_epoch_key, StoredOwnEnvelope, EMERGENCY, EPOCHS,
     FORMER_OWNER_KEYS, HOLDER_ENVELOPES, KEY_HOLDERS, OWN_ENVELOPES,
@@ -276,9 +276,22 @@ pub fn query_key_holders(
             });
         }
     }
+    // A reader that lacks the key can get only the next one: the current epoch's files were
+    // written while it was left out (or before it could receive keys).
+    let unserved = readers_of(deps, &env, patient_id, category)?
+        .into_iter()
+        .filter(|reader| {
+            reader.encryption_key.is_some()
+                && !holders
+                    .iter()
+                    .any(|holder| holder.address == reader.address)
+        })
+        .map(|reader| reader.address)
+        .collect();
     Ok(KeyHoldersResponse {
         epoch,
         stale: holders.iter().any(|holder| !holder.entitled),
+        unserved,
         holders,
     })
 }
@@ -289,18 +302,30 @@ pub fn query_readers(
     patient_id: PatientId,
     category: Category,
 ) -> Result<ReadersResponse, ContractError> {
+    let readers = readers_of(deps, &env, patient_id, category)?
+        .into_iter()
+        .map(|provider| provider.address)
+        .collect();
+    Ok(ReadersResponse { readers })
+}
+
+/// The providers (other than the patient) that are to get the next epoch's key of `category`.
+fn readers_of(
+    deps: Deps,
+    env: &Env,
+    patient_id: PatientId,
+    category: Category,
+) -> Result<Vec<ProviderInfo>, ContractError> {
     let now = env.block.time;
-    let mut readers = Vec::new();
+    let mut readers: Vec<ProviderInfo> = Vec::new();
     // A query: bounded by the patient's grants, not by an execute path's gas.
     for item in grants()
         .prefix(patient_id)
         .range(deps.storage, None, None, Order::Ascending)
     {
         let (grantee, grant) = item?;
-        if grant_allows(&grant, now, Scope::Read, Some(category))
-            && is_credentialed(deps, &grantee)?
-        {
-            readers.push(grantee);
+        if grant_allows(&grant, now, Scope::Read, Some(category)) {
+            readers.extend(credentialed_provider(deps, &grantee)?);
         }
     }
     // A doctor in an active emergency window may read too (`may_read`), so a rotation must keep
@@ -314,11 +339,11 @@ pub fn query_readers(
         let in_emergency = EMERGENCY
             .may_load(deps.storage, (patient_id, &holder))?
             .is_some_and(|window| window.is_active(now));
-        if in_emergency && !readers.contains(&holder) && is_credentialed(deps, &holder)? {
-            readers.push(holder);
+        if in_emergency && !readers.iter().any(|reader| reader.address == holder) {
+            readers.extend(credentialed_provider(deps, &holder)?);
         }
     }
-    Ok(ReadersResponse { readers })
+    Ok(readers)
 }
 
 pub fn query_key_envelopes(

@@ -54,6 +54,14 @@ pub fn ensure_credentialed(deps: Deps, address: &Addr) -> Result<(), ContractErr
 }
 
 pub fn is_credentialed(deps: Deps, address: &Addr) -> Result<bool, ContractError> {
+    Ok(credentialed_provider(deps, address)?.is_some())
+}
+
+/// The provider at `address`, if it is credentialed.
+pub fn credentialed_provider(
+    deps: Deps,
+    address: &Addr,
+) -> Result<Option<ProviderInfo>, ContractError> {
     let registry = CONFIG.load(deps.storage)?.registry;
     // The registry answers "provider not found" with an error: that, too, means not credentialed.
     let provider: Option<ProviderInfo> = deps
@@ -65,7 +73,7 @@ pub fn is_credentialed(deps: Deps, address: &Addr) -> Result<bool, ContractError
             },
         )
         .ok();
-    Ok(provider.is_some_and(|provider| provider.credentialed))
+    Ok(provider.filter(|provider| provider.credentialed))
 }
 
 /// The patient `address` owns, if any.

@@ -244,8 +244,9 @@ impl Ehr {
     }
 
     /// The key new files of `category` are written with: the current epoch's while its holders
-    /// may all still read the category and this identity holds it; otherwise a new epoch's key
-    /// with the `RotateKey` that must go in the same transaction as the write.
+    /// may all still read the category, every reader holds it and this identity holds it;
+    /// otherwise a new epoch's key with the `RotateKey` that must go in the same transaction as
+    /// the write.
     async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<WritingKey> {
         if patient.status != ehr_types::registry::PatientStatus::Active {
             return Err(ClientError::InvalidInput(format!(
@@ -262,7 +263,7 @@ impl Ehr {
                 category,
             })
             .await?;
-        if !holders.stale {
+        if !holders.must_rotate() {
             let context = EnvelopeContext {
                 patient_id: patient.id,
                 category,

@@ -113,6 +113,7 @@ impl RegistryOpsBench {
                         epoch: 0,
                         holders: vec![],
                         stale: false,
+                        unserved: vec![],
                     }),
                     _ => to_json_binary(&PermissionResponse {
                         allowed: true,

@@ -12,7 +12,8 @@
 //! Every party's client behaves like the real one: it fetches every envelope wrapped to it
 //! (`OwnEnvelopes` for the patient, `KeyEnvelopes` for a doctor), opens it with its own secret
 //! key and keeps every key it ever opened, created or combined. A writer queries `KeyHolders`;
-//! when the epoch is stale or it lacks the current key, it sends `[RotateKey, write]` in one
+//! when the epoch is stale, a reader lacks its key (a doctor credentialed again after a rotation
+//! left it out) or the writer lacks it, it sends `[RotateKey, write]` in one
 //! atomic execution, with a fresh category key wrapped to the patient's registered key and to
 //! every `Readers` entry that published one, and, for an escrowed category, split into shares
 //! sealed to each trustee (`RotateKey.escrow`). The patient's first key of a category (epoch 0)
@@ -929,8 +930,8 @@ fn own_key(
     (key, msgs)
 }
 
-/// What the real writer's client does: rotate first if the epoch is stale or it lacks the
-/// current key (the patient makes the first key of an epoch nobody rotated to), escrow a new key
+/// What the real writer's client does: rotate first if the epoch is stale, a reader lacks its
+/// key (`must_rotate`) or the writer lacks it (the patient makes the first key of an epoch nobody rotated to), escrow a new key
 /// when the patient escrows its category, then seal the file under the epoch it writes with, all
 /// in one transaction.
 fn client_write(
@@ -962,8 +963,8 @@ fn client_write(
     let held = writer.keys.get(&(category.code(), holders.epoch)).cloned();
     let mut msgs = Vec::new();
     let (epoch, key, source) = match held {
-        Some(key) if !holders.stale => (holders.epoch, key, KeySource::Held),
-        None if writer_is_patient && !holders.stale => {
+        Some(key) if !holders.must_rotate() => (holders.epoch, key, KeySource::Held),
+        None if writer_is_patient && !holders.must_rotate() => {
             let (key, own) = own_key(suite, patient_id, writer, category, holders.epoch);
             msgs.extend(own);
             (holders.epoch, key, KeySource::Own)
@@ -1707,9 +1708,54 @@ impl World {
     }
 }
 
+/// 64 cases in CI; `PROPTEST_CASES` runs more.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(64)
+}
+
+fn run(ops: &[Op]) {
+    let mut world = World::new();
+    for (step, op) in ops.iter().enumerate() {
+        world.step = step;
+        world.apply(op);
+    }
+    if std::env::var_os("KEY_LIFECYCLE_STATS").is_some() {
+        eprintln!("{:?}", world.stats);
+    }
+}
+
+/// Found by the property test in CI: the patient's write while the doctor's credential was
+/// withdrawn opened epoch 1 without it; restored, it may read again, and the next write must
+/// hand it the next key instead of writing into epoch 1.
+#[test]
+fn a_doctor_credentialed_again_opens_the_next_file() {
+    let imaging = 2;
+    run(&[
+        Op::Grant {
+            doctor: 3,
+            scope: Scope::Read,
+            categories: 1 << imaging,
+            expires_in: None,
+        },
+        Op::Decredential { doctor: 3 },
+        Op::Add {
+            writer: Writer::Patient,
+            category: imaging,
+        },
+        Op::Recredential { doctor: 3 },
+        Op::Add {
+            writer: Writer::Patient,
+            category: imaging,
+        },
+    ]);
+}
+
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 64,
+        cases: cases(),
         max_shrink_iters: 1024,
         ..ProptestConfig::default()
     })]
@@ -1718,13 +1764,6 @@ proptest! {
     fn no_party_opens_a_file_written_after_it_lost_access(
         ops in prop::collection::vec(op(), 1..=40)
     ) {
-        let mut world = World::new();
-        for (step, op) in ops.iter().enumerate() {
-            world.step = step;
-            world.apply(op);
-        }
-        if std::env::var_os("KEY_LIFECYCLE_STATS").is_some() {
-            eprintln!("{:?}", world.stats);
-        }
+        run(&ops);
     }
 }

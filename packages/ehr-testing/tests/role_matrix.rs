@@ -921,6 +921,7 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                                 entitled: false
                             }],
                             stale: true,
+                            unserved: vec![],
                         },
                         "{category:?}"
                     );
@@ -1038,6 +1039,7 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                             entitled: true
                         }],
                         stale: false,
+                        unserved: vec![],
                     }
                 );
                 assert_eq!(suite.epoch(roles.patient_id, Category::Note), 1);

@@ -281,7 +281,7 @@ pub enum QueryMsg {
     Epochs { patient_id: PatientId },
     /// The current epoch of a category and the parties (other than the patient) that were handed
     /// its key, each with whether it may still read the category. Any holder that may not makes
-    /// the epoch stale: a write into it must rotate first.
+    /// the epoch stale: a write into it must rotate first. Also the readers that lack the key.
     #[returns(KeyHoldersResponse)]
     KeyHolders {
         patient_id: PatientId,
@@ -408,6 +408,19 @@ pub struct KeyHoldersResponse {
     pub holders: Vec<KeyHolder>,
     /// True when a holder may no longer read the category: the next write must rotate.
     pub stale: bool,
+    /// Parties that may read the category now and have published an encryption key, yet were
+    /// not handed the current epoch's key: a doctor whose credential was restored after a
+    /// rotation left it out, or one that published its key after its grant. The next write
+    /// rotates so that they get the next key (the files of the current epoch stay closed to them).
+    pub unserved: Vec<Addr>,
+}
+
+impl KeyHoldersResponse {
+    /// Whether the next write must open a new epoch: a holder lost the right to read, or a
+    /// reader lacks the current key.
+    pub fn must_rotate(&self) -> bool {
+        self.stale || !self.unserved.is_empty()
+    }
 }
 
 #[cw_serde]

@@ -453,6 +453,7 @@ export interface KeyHoldersResponse {
   epoch: number;
   holders: KeyHolder[];
   stale: boolean;
+  unserved: Addr[];
 }
 export interface KeyHolder {
   address: Addr;

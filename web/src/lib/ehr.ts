@@ -294,8 +294,8 @@ export class Ehr {
   private keyFor = (patientId: bigint, category: Category, epoch: number) => this.categoryKeys.get(keyId(Number(patientId), category, epoch));
 
   /**
-   * The key a new file of a category is sealed with. The current epoch's, when this wallet holds it
-   * and every holder of it may still read the category; otherwise a new key for the next epoch,
+   * The key a new file of a category is sealed with. The current epoch's, when this wallet holds it,
+   * every holder of it may still read the category and every reader holds it; otherwise a new key for the next epoch,
    * wrapped to the patient's registered key and to every reader with a registered encryption key,
    * returned as the `rotation` to send in the same transaction as the write (keys.ts `keyDecision`).
    */
@@ -303,7 +303,7 @@ export class Ehr {
     await this.ensureRegisteredKey(patient);
     const holders = await this.accessQuery.keyHolders({ patientId: patient.id, category });
     let key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
-    if (!key && !holders.stale) {
+    if (!key && !holders.stale && holders.unserved.length === 0) {
       await this.loadKeys(patient);
       key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
     }

@@ -6,15 +6,18 @@ import { keyDecision, keyRotatedText, rotationCandidates, rotationRecipients } f
 
 describe("rotation decision", () => {
   it("seals under the current epoch when it is fresh and this wallet holds its key", () => {
-    expect(keyDecision({ epoch: 3, stale: false }, true)).toEqual({ rotate: false, epoch: 3 });
+    expect(keyDecision({ epoch: 3, stale: false, unserved: [] }, true)).toEqual({ rotate: false, epoch: 3 });
   });
   it("rotates to the next epoch when a holder lost access (stale), even holding the key", () => {
-    expect(keyDecision({ epoch: 3, stale: true }, true)).toEqual({ rotate: true, epoch: 4, reason: "stale" });
-    expect(keyDecision({ epoch: 0, stale: true }, false)).toEqual({ rotate: true, epoch: 1, reason: "stale" });
+    expect(keyDecision({ epoch: 3, stale: true, unserved: [] }, true)).toEqual({ rotate: true, epoch: 4, reason: "stale" });
+    expect(keyDecision({ epoch: 0, stale: true, unserved: [] }, false)).toEqual({ rotate: true, epoch: 1, reason: "stale" });
+  });
+  it("rotates when a reader lacks the current key (unserved), even holding it", () => {
+    expect(keyDecision({ epoch: 1, stale: false, unserved: ["wasm1doctor"] }, true)).toEqual({ rotate: true, epoch: 2, reason: "unserved" });
   });
   it("rotates when this wallet lacks the current key (a first write, or a key it was never handed)", () => {
-    expect(keyDecision({ epoch: 0, stale: false }, false)).toEqual({ rotate: true, epoch: 1, reason: "no-key" });
-    expect(keyDecision({ epoch: 7, stale: false }, false)).toEqual({ rotate: true, epoch: 8, reason: "no-key" });
+    expect(keyDecision({ epoch: 0, stale: false, unserved: [] }, false)).toEqual({ rotate: true, epoch: 1, reason: "no-key" });
+    expect(keyDecision({ epoch: 7, stale: false, unserved: [] }, false)).toEqual({ rotate: true, epoch: 8, reason: "no-key" });
   });
 });
 

@@ -11,14 +11,17 @@ export type KeyDecision =
   | { rotate: false; epoch: number }
   /**
    * Open `epoch` (the current one plus 1) with a new key in the same transaction as the write:
-   * "stale" when a holder of the current key may no longer read the category, "no-key" when this
-   * wallet does not hold the current key.
+   * "stale" when a holder of the current key may no longer read the category, "unserved" when a
+   * party that may read it lacks the current key (a doctor credentialed again after a rotation left
+   * it out, or one that published its key after its grant), "no-key" when this wallet does not hold
+   * the current key.
    */
-  | { rotate: true; epoch: number; reason: "stale" | "no-key" };
+  | { rotate: true; epoch: number; reason: "stale" | "unserved" | "no-key" };
 
-/** What a write into a category does with its key, given the chain's key holders and whether this wallet holds the current key. */
-export function keyDecision(holders: Pick<KeyHoldersResponse, "epoch" | "stale">, holdsCurrentKey: boolean): KeyDecision {
+/** What a write into a category does with its key, given the chain's key holders and whether this wallet holds the current key (ehr-types `KeyHoldersResponse::must_rotate`). */
+export function keyDecision(holders: Pick<KeyHoldersResponse, "epoch" | "stale" | "unserved">, holdsCurrentKey: boolean): KeyDecision {
   if (holders.stale) return { rotate: true, epoch: holders.epoch + 1, reason: "stale" };
+  if (holders.unserved.length > 0) return { rotate: true, epoch: holders.epoch + 1, reason: "unserved" };
   if (!holdsCurrentKey) return { rotate: true, epoch: holders.epoch + 1, reason: "no-key" };
   return { rotate: false, epoch: holders.epoch };
 }
