@@ -332,6 +332,10 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
             patient_id,
             category,
         } => to_json_binary(&keys::query_key_holders(deps, env, patient_id, category)?),
+        QueryMsg::WriteEpoch {
+            patient_id,
+            category,
+        } => to_json_binary(&keys::query_write_epoch(deps, env, patient_id, category)?),
         QueryMsg::Readers {
             patient_id,
             category,

@@ -2,7 +2,7 @@
 //! whether each may still read the category, and rotation to a new epoch when one may not.
 //!
 //! The rule this module keeps: a write goes into an epoch only while every holder of its key may
-//! still read the category (the registry checks `KeyHolders` on every write). An epoch whose
+//! still read the category (the registry checks `WriteEpoch` on every write). An epoch whose
 //! holder lost that right is stale; `RotateKey` opens the next epoch with envelopes for the
 //! parties still entitled, so the party that lost access never holds the key of a later file.
 
@@ -10,7 +10,7 @@ use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Respons
 use cw_storage_plus::Bound;
 use ehr_types::access::{
     CategoryEpoch, EpochsResponse, KeyEnvelope, KeyEnvelopesResponse, KeyHolder,
-    KeyHoldersResponse, ReadersResponse, RecipientEnvelope, Scope,
+    KeyHoldersResponse, ReadersResponse, RecipientEnvelope, Scope, WriteEpochResponse,
 };
 use ehr_types::escrow::TrusteeShare;
 use ehr_types::pagination::page_size;
@@ -251,12 +251,13 @@ pub fn execute_rotate_key(
         .add_attribute("epoch", epoch.to_string()))
 }
 
-pub fn query_key_holders(
+/// The current epoch of a category and its holders, each with whether it may still read it.
+fn holders_of(
     deps: Deps,
-    env: Env,
+    env: &Env,
     patient_id: PatientId,
     category: Category,
-) -> Result<KeyHoldersResponse, ContractError> {
+) -> Result<(u32, Vec<KeyHolder>), ContractError> {
     let epoch = current_epoch(deps.storage, patient_id, category)?;
     let mut holders = Vec::new();
     // At most MAX_KEY_HOLDERS.
@@ -264,7 +265,7 @@ pub fn query_key_holders(
         .may_load(deps.storage, (patient_id, category.code()))?
         .unwrap_or_default()
     {
-        let entitled = may_read(deps, &env, patient_id, &address, category)?;
+        let entitled = may_read(deps, env, patient_id, &address, category)?;
         holders.push(KeyHolder { address, entitled });
     }
     // The owner before a recovery holds the epoch that was current then, and may read nothing.
@@ -276,6 +277,33 @@ pub fn query_key_holders(
             });
         }
     }
+    Ok((epoch, holders))
+}
+
+fn is_stale(holders: &[KeyHolder]) -> bool {
+    holders.iter().any(|holder| !holder.entitled)
+}
+
+pub fn query_write_epoch(
+    deps: Deps,
+    env: Env,
+    patient_id: PatientId,
+    category: Category,
+) -> Result<WriteEpochResponse, ContractError> {
+    let (epoch, holders) = holders_of(deps, &env, patient_id, category)?;
+    Ok(WriteEpochResponse {
+        epoch,
+        stale: is_stale(&holders),
+    })
+}
+
+pub fn query_key_holders(
+    deps: Deps,
+    env: Env,
+    patient_id: PatientId,
+    category: Category,
+) -> Result<KeyHoldersResponse, ContractError> {
+    let (epoch, holders) = holders_of(deps, &env, patient_id, category)?;
     // A reader that lacks the key can get only the next one: the current epoch's files were
     // written while it was left out (or before it could receive keys).
     let unserved = readers_of(deps, &env, patient_id, category)?
@@ -290,7 +318,7 @@ pub fn query_key_holders(
         .collect();
     Ok(KeyHoldersResponse {
         epoch,
-        stale: holders.iter().any(|holder| !holder.entitled),
+        stale: is_stale(&holders),
         unserved,
         holders,
     })

@@ -3,7 +3,7 @@
 
 use cosmwasm_std::{to_json_binary, Addr, Api, Deps, WasmMsg};
 use ehr_types::access::{
-    KeyHoldersResponse, PermissionResponse, QueryMsg as AccessQueryMsg, Scope,
+    PermissionResponse, QueryMsg as AccessQueryMsg, Scope, WriteEpochResponse,
 };
 use ehr_types::escrow::TrusteesResponse;
 use ehr_types::registry::PatientInfo;
@@ -84,9 +84,9 @@ pub fn ensure_write_epoch(
     category: Category,
     epoch: u32,
 ) -> Result<(), ContractError> {
-    let holders: KeyHoldersResponse = deps.querier.query_wasm_smart(
+    let holders: WriteEpochResponse = deps.querier.query_wasm_smart(
         access_contract(deps)?,
-        &AccessQueryMsg::KeyHolders {
+        &AccessQueryMsg::WriteEpoch {
             patient_id,
             category,
         },

@@ -10,7 +10,7 @@ use cosmwasm_std::{
     SystemResult, WasmQuery,
 };
 use ehr_registry::contract::{execute, instantiate, query};
-use ehr_types::access::{KeyHoldersResponse, PermissionResponse, QueryMsg as AccessQueryMsg};
+use ehr_types::access::{PermissionResponse, QueryMsg as AccessQueryMsg, WriteEpochResponse};
 use ehr_types::registry::{ExecuteMsg, InstantiateMsg, QueryMsg, RecordInfo};
 use ehr_types::{Category, PatientId, RecordId};
 
@@ -109,11 +109,9 @@ impl RegistryOpsBench {
         querier.update_wasm(|query: &WasmQuery| {
             let answer = match query {
                 WasmQuery::Smart { msg, .. } => match from_json(msg) {
-                    Ok(AccessQueryMsg::KeyHolders { .. }) => to_json_binary(&KeyHoldersResponse {
+                    Ok(AccessQueryMsg::WriteEpoch { .. }) => to_json_binary(&WriteEpochResponse {
                         epoch: 0,
-                        holders: vec![],
                         stale: false,
-                        unserved: vec![],
                     }),
                     _ => to_json_binary(&PermissionResponse {
                         allowed: true,

@@ -13,8 +13,8 @@
 //! (`OwnEnvelopes` for the patient, `KeyEnvelopes` for a doctor), opens it with its own secret
 //! key and keeps every key it ever opened, created or combined. A writer queries `KeyHolders`;
 //! when the epoch is stale, a reader lacks its key (a doctor credentialed again after a rotation
-//! left it out) or the writer lacks it, it sends `[RotateKey, write]` in one
-//! atomic execution, with a fresh category key wrapped to the patient's registered key and to
+//! left it out) or the writer lacks it, it sends `[RotateKey, write]` in one atomic execution,
+//! with a fresh category key wrapped to the patient's registered key and to
 //! every `Readers` entry that published one, and, for an escrowed category, split into shares
 //! sealed to each trustee (`RotateKey.escrow`). The patient's first key of a category (epoch 0)
 //! goes on chain with `StoreOwnEnvelopes`, and its shares with `EscrowShares`, in the execution
@@ -931,9 +931,9 @@ fn own_key(
 }
 
 /// What the real writer's client does: rotate first if the epoch is stale, a reader lacks its
-/// key (`must_rotate`) or the writer lacks it (the patient makes the first key of an epoch nobody rotated to), escrow a new key
-/// when the patient escrows its category, then seal the file under the epoch it writes with, all
-/// in one transaction.
+/// key (`must_rotate`) or the writer lacks it (the patient makes the first key of an epoch
+/// nobody rotated to), escrow a new key when the patient escrows its category, then seal the
+/// file under the epoch it writes with, all in one transaction.
 fn client_write(
     suite: &mut Suite,
     patient_id: PatientId,

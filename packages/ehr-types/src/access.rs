@@ -281,9 +281,17 @@ pub enum QueryMsg {
     Epochs { patient_id: PatientId },
     /// The current epoch of a category and the parties (other than the patient) that were handed
     /// its key, each with whether it may still read the category. Any holder that may not makes
-    /// the epoch stale: a write into it must rotate first. Also the readers that lack the key.
+    /// the epoch stale: a write into it must rotate first. Also the readers that lack the key
+    /// (which reads every grant of the patient: clients ask it, the registry asks `WriteEpoch`).
     #[returns(KeyHoldersResponse)]
     KeyHolders {
+        patient_id: PatientId,
+        category: Category,
+    },
+    /// What the registry checks on every write: the current epoch of a category and whether it
+    /// is stale, bounded by `MAX_KEY_HOLDERS` (`KeyHolders` without the readers).
+    #[returns(WriteEpochResponse)]
+    WriteEpoch {
         patient_id: PatientId,
         category: Category,
     },
@@ -413,6 +421,13 @@ pub struct KeyHoldersResponse {
     /// rotation left it out, or one that published its key after its grant. The next write
     /// rotates so that they get the next key (the files of the current epoch stay closed to them).
     pub unserved: Vec<Addr>,
+}
+
+#[cw_serde]
+pub struct WriteEpochResponse {
+    pub epoch: u32,
+    /// True when a holder may no longer read the category: a write into it is refused.
+    pub stale: bool,
 }
 
 impl KeyHoldersResponse {

@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo } from "./EhrAccess.types";
+import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo, WriteEpochResponse } from "./EhrAccess.types";
 export interface EhrAccessReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -143,6 +143,13 @@ export interface EhrAccessReadOnlyInterface {
     category: Category;
     patientId: number;
   }) => Promise<KeyHoldersResponse>;
+  writeEpoch: ({
+    category,
+    patientId
+  }: {
+    category: Category;
+    patientId: number;
+  }) => Promise<WriteEpochResponse>;
   readers: ({
     category,
     patientId
@@ -198,6 +205,7 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
     this.ownEnvelopes = this.ownEnvelopes.bind(this);
     this.epochs = this.epochs.bind(this);
     this.keyHolders = this.keyHolders.bind(this);
+    this.writeEpoch = this.writeEpoch.bind(this);
     this.readers = this.readers.bind(this);
     this.keyEnvelopes = this.keyEnvelopes.bind(this);
     this.auditLog = this.auditLog.bind(this);
@@ -463,6 +471,20 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
   }): Promise<KeyHoldersResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       key_holders: {
+        category,
+        patient_id: patientId
+      }
+    });
+  };
+  writeEpoch = async ({
+    category,
+    patientId
+  }: {
+    category: Category;
+    patientId: number;
+  }): Promise<WriteEpochResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      write_epoch: {
         category,
         patient_id: patientId
       }

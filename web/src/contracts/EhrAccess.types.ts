@@ -349,6 +349,11 @@ export type QueryMsg = {
     patient_id: number;
   };
 } | {
+  write_epoch: {
+    category: Category;
+    patient_id: number;
+  };
+} | {
   readers: {
     category: Category;
     patient_id: number;
@@ -527,4 +532,8 @@ export interface TrusteesResponse {
 export interface TrusteeInfo {
   address: Addr;
   encryption_key?: Binary | null;
+}
+export interface WriteEpochResponse {
+  epoch: number;
+  stale: boolean;
 }

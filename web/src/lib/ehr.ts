@@ -33,7 +33,7 @@ import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../cr
 import type { Deploy } from "./deploy";
 import { explain, KeyMismatchError, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
-import { keyDecision, rotationCandidates, rotationRecipients } from "./keys";
+import { keyDecision, mustRotate, rotationCandidates, rotationRecipients } from "./keys";
 import { capitalise, Names } from "./names";
 import { ContractQuerier } from "./query";
 import { escrowedCategories, epochsToEscrow } from "./recovery";
@@ -295,15 +295,15 @@ export class Ehr {
 
   /**
    * The key a new file of a category is sealed with. The current epoch's, when this wallet holds it,
-   * every holder of it may still read the category and every reader holds it; otherwise a new key for the next epoch,
-   * wrapped to the patient's registered key and to every reader with a registered encryption key,
+   * every holder of it may still read the category and every reader holds it; otherwise a new key
+   * for the next epoch, wrapped to the patient's registered key and to every reader with a registered encryption key,
    * returned as the `rotation` to send in the same transaction as the write (keys.ts `keyDecision`).
    */
   async writingKey(patient: PatientInfo, category: Category): Promise<WritePlan> {
     await this.ensureRegisteredKey(patient);
     const holders = await this.accessQuery.keyHolders({ patientId: patient.id, category });
     let key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
-    if (!key && !holders.stale && holders.unserved.length === 0) {
+    if (!key && !mustRotate(holders)) {
       await this.loadKeys(patient);
       key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
     }

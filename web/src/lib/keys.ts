@@ -18,8 +18,15 @@ export type KeyDecision =
    */
   | { rotate: true; epoch: number; reason: "stale" | "unserved" | "no-key" };
 
-/** What a write into a category does with its key, given the chain's key holders and whether this wallet holds the current key (ehr-types `KeyHoldersResponse::must_rotate`). */
-export function keyDecision(holders: Pick<KeyHoldersResponse, "epoch" | "stale" | "unserved">, holdsCurrentKey: boolean): KeyDecision {
+type EpochState = Pick<KeyHoldersResponse, "epoch" | "stale" | "unserved">;
+
+/** Whether the next write must open a new epoch whatever this wallet holds (ehr-types `KeyHoldersResponse::must_rotate`). */
+export function mustRotate(holders: EpochState): boolean {
+  return holders.stale || holders.unserved.length > 0;
+}
+
+/** What a write into a category does with its key, given the chain's key holders and whether this wallet holds the current key. */
+export function keyDecision(holders: EpochState, holdsCurrentKey: boolean): KeyDecision {
   if (holders.stale) return { rotate: true, epoch: holders.epoch + 1, reason: "stale" };
   if (holders.unserved.length > 0) return { rotate: true, epoch: holders.epoch + 1, reason: "unserved" };
   if (!holdsCurrentKey) return { rotate: true, epoch: holders.epoch + 1, reason: "no-key" };
