@@ -4,10 +4,11 @@
 
 CHAIN_LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 
+# The chain's settings from its `env` command: the loopback localnet, or CHAIN_ENV_SCRIPT (scripts/network).
 chain_env() {
-  # WASMD IPFS CLIENT_HOME CHAIN_ID DENOM VALIDATORS RPC NODE REST IPFS_API
-  eval "$("$CHAIN_LIB_ROOT/scripts/localnet" env)"
-  export WASMD CLIENT_HOME CHAIN_ID DENOM RPC NODE REST IPFS_API
+  # WASMD IPFS CLIENT_HOME CHAIN_ID DENOM VALIDATORS RPC NODE REST IPFS_API RPC_URLS DEPLOY_FILE
+  eval "$("${CHAIN_ENV_SCRIPT:-$CHAIN_LIB_ROOT/scripts/localnet}" env)"
+  export WASMD CLIENT_HOME CHAIN_ID DENOM RPC NODE REST IPFS_API RPC_URLS DEPLOY_FILE
 }
 
 addr_of() { "$WASMD" keys show "$1" -a --keyring-backend test --home "$CLIENT_HOME"; }
@@ -56,9 +57,16 @@ event_attr() {
 # Smart query; prints the `data` JSON.
 wq() { "$WASMD" query wasm contract-state smart "$1" "$2" --node "$NODE" --output json | jq -c .data; }
 
+# RPC URL of node i: from chain_env's RPC_URLS, else the loopback localnet's port for node i.
+rpc_of() {
+  local urls
+  read -r -a urls <<<"${RPC_URLS:-}"
+  echo "${urls[$1]:-http://127.0.0.1:$((26657 + 10 * $1))}"
+}
+
 # Latest height of node i (empty when it does not answer).
 node_height() {
-  curl -s --max-time 2 "http://127.0.0.1:$((26657 + 10 * $1))/status" 2>/dev/null |
+  curl -s --max-time 2 "$(rpc_of "$1")/status" 2>/dev/null |
     jq -r '.result.sync_info.latest_block_height // empty' 2>/dev/null || true
 }
 
