@@ -22,7 +22,7 @@ use ehr_types::{Category, PatientId, RecordId, RequestId};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::config::{resolve, Overrides};
+use crate::config::{failover_notice, resolve, Overrides};
 use crate::{Cli, Command};
 
 #[derive(Subcommand)]
@@ -251,7 +251,8 @@ impl Cx {
         let resolved = resolve(self.overrides.take().expect("resolved once"))?;
         let storage = Storage::new(self.home.join("blobs"), resolved.ipfs_api.as_deref())?;
         Ok((
-            ChainClient::new(resolved.chain)?,
+            ChainClient::new(resolved.chain)?
+                .on_failover(|unanswered, now| eprintln!("{}", failover_notice(unanswered, now))),
             storage,
             resolved.accounts_file,
         ))
@@ -372,6 +373,7 @@ pub async fn run(cli: Cli) -> Result<()> {
             no_ipfs: cli.no_ipfs,
             gas_adjustment: cli.gas_adjustment,
             commit_timeout_secs: cli.commit_timeout,
+            rpc_timeout_secs: cli.rpc_timeout,
         }),
     };
     match cli.command {

@@ -11,7 +11,10 @@ use serde::Deserialize;
 #[derive(Deserialize)]
 struct DeployFile {
     chain_id: String,
-    rpc_url: String,
+    /// The preferred RPC endpoint; `rpc_urls` may add others, tried in order when it does not answer.
+    rpc_url: Option<String>,
+    #[serde(default)]
+    rpc_urls: Vec<String>,
     denom: String,
     bech32_prefix: String,
     contracts: DeployContracts,
@@ -34,13 +37,15 @@ struct DeployContract {
 pub struct Overrides {
     pub config: Option<PathBuf>,
     pub chain_id: Option<String>,
-    pub rpc: Option<String>,
+    /// `--rpc` values (repeated flag, or EHR_RPC), each possibly comma-separated.
+    pub rpc: Vec<String>,
     pub registry: Option<String>,
     pub access: Option<String>,
     pub ipfs_api: Option<String>,
     pub no_ipfs: bool,
     pub gas_adjustment: f64,
     pub commit_timeout_secs: u64,
+    pub rpc_timeout_secs: u64,
 }
 
 pub struct Resolved {
@@ -91,11 +96,8 @@ pub fn resolve(o: Overrides) -> Result<Resolved> {
             deploy.as_ref().map(|d| d.chain_id.clone()),
             "chain id (--chain-id)",
         )?,
-        rpc_url: pick(
-            o.rpc,
-            deploy.as_ref().map(|d| d.rpc_url.clone()),
-            "RPC url (--rpc)",
-        )?,
+        rpc_urls: rpc_urls(&o.rpc, deploy.as_ref()),
+        rpc_timeout: Duration::from_secs(o.rpc_timeout_secs),
         registry: pick(
             o.registry,
             deploy
@@ -116,6 +118,9 @@ pub fn resolve(o: Overrides) -> Result<Resolved> {
         gas_adjustment: o.gas_adjustment,
         commit_timeout: Duration::from_secs(o.commit_timeout_secs),
     };
+    if chain.rpc_urls.is_empty() {
+        bail!("no RPC url: pass --rpc (or EHR_RPC), or run scripts/deploy to write .localnet/deploy.json");
+    }
     let ipfs_api = if o.no_ipfs {
         None
     } else {
@@ -131,4 +136,122 @@ pub fn resolve(o: Overrides) -> Result<Resolved> {
         ipfs_api,
         accounts_file,
     })
+}
+
+/// The RPC endpoints in order of preference: those of `--rpc`/EHR_RPC when given, else the deploy
+/// file's `rpc_url` followed by its `rpc_urls`. A value may list several, comma-separated; blanks
+/// and repeats are dropped.
+fn rpc_urls(flag: &[String], deploy: Option<&DeployFile>) -> Vec<String> {
+    let values: Vec<&String> = if flag.is_empty() {
+        deploy.map_or_else(Vec::new, |d| d.rpc_url.iter().chain(&d.rpc_urls).collect())
+    } else {
+        flag.iter().collect()
+    };
+    let mut urls: Vec<String> = Vec::new();
+    for url in values
+        .iter()
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+    {
+        if !url.is_empty() && !urls.iter().any(|known| known == url) {
+            urls.push(url.to_string());
+        }
+    }
+    urls
+}
+
+/// What people read when the client moves to another endpoint.
+pub fn failover_notice(unanswered: &[String], now: &str) -> String {
+    match unanswered {
+        [one] => format!("node {one} does not answer; using {now}"),
+        several => format!("nodes {} do not answer; using {now}", several.join(", ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deploy(rpc_url: Option<&str>, rpc_urls: &[&str]) -> DeployFile {
+        let mut file = serde_json::json!({
+            "chain_id": "ehr-local-1",
+            "denom": "stake",
+            "bech32_prefix": "wasm",
+            "contracts": {"registry": {"address": "r"}, "access": {"address": "a"}},
+        });
+        if let Some(url) = rpc_url {
+            file["rpc_url"] = url.into();
+        }
+        if !rpc_urls.is_empty() {
+            file["rpc_urls"] = rpc_urls.into();
+        }
+        serde_json::from_value(file).unwrap()
+    }
+
+    fn strings(values: &[&str]) -> Vec<String> {
+        values.iter().map(|v| v.to_string()).collect()
+    }
+
+    #[test]
+    fn the_deploy_file_gives_rpc_url_first_then_rpc_urls() {
+        assert_eq!(
+            rpc_urls(&[], Some(&deploy(Some("http://a:26657"), &[]))),
+            strings(&["http://a:26657"])
+        );
+        assert_eq!(
+            rpc_urls(
+                &[],
+                Some(&deploy(
+                    Some("http://b:26657"),
+                    &["http://a:26657", "http://b:26657", "http://c:26657"]
+                ))
+            ),
+            strings(&["http://b:26657", "http://a:26657", "http://c:26657"])
+        );
+        assert_eq!(
+            rpc_urls(
+                &[],
+                Some(&deploy(None, &["http://a:26657", "http://c:26657"]))
+            ),
+            strings(&["http://a:26657", "http://c:26657"])
+        );
+        assert!(rpc_urls(&[], Some(&deploy(None, &[]))).is_empty());
+        assert!(rpc_urls(&[], None).is_empty());
+    }
+
+    #[test]
+    fn flag_or_env_values_replace_the_file_s_and_may_list_several() {
+        let file = deploy(Some("http://file:26657"), &["http://file2:26657"]);
+        // EHR_RPC arrives as one value; repeated flags as several.
+        assert_eq!(
+            rpc_urls(&strings(&["http://a:26657, http://b:26657,"]), Some(&file)),
+            strings(&["http://a:26657", "http://b:26657"])
+        );
+        assert_eq!(
+            rpc_urls(
+                &strings(&[
+                    "http://a:26657,http://b:26657",
+                    "http://c:26657",
+                    "http://a:26657"
+                ]),
+                Some(&file)
+            ),
+            strings(&["http://a:26657", "http://b:26657", "http://c:26657"])
+        );
+    }
+
+    #[test]
+    fn failover_is_said_in_words() {
+        assert_eq!(
+            failover_notice(&strings(&["http://a:26657"]), "http://b:26657"),
+            "node http://a:26657 does not answer; using http://b:26657"
+        );
+        assert_eq!(
+            failover_notice(
+                &strings(&["http://a:26657", "http://b:26657"]),
+                "http://c:26657"
+            ),
+            "nodes http://a:26657, http://b:26657 do not answer; using http://c:26657"
+        );
+    }
 }

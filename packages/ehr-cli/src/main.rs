@@ -24,9 +24,13 @@ pub struct Cli {
     config: Option<PathBuf>,
     #[arg(long, env = "EHR_CHAIN_ID", global = true)]
     chain_id: Option<String>,
-    /// CometBFT RPC url, e.g. http://127.0.0.1:26657
+    /// CometBFT RPC url, e.g. http://127.0.0.1:26657; several (comma-separated or the flag
+    /// repeated) are tried in order when one does not answer.
     #[arg(long, env = "EHR_RPC", global = true)]
-    rpc: Option<String>,
+    rpc: Vec<String>,
+    /// Seconds an RPC endpoint has to answer before the next one is tried.
+    #[arg(long, env = "EHR_RPC_TIMEOUT", default_value_t = 5, global = true)]
+    rpc_timeout: u64,
     #[arg(long, env = "EHR_REGISTRY", global = true)]
     registry: Option<String>,
     #[arg(long, env = "EHR_ACCESS", global = true)]

@@ -1,10 +1,17 @@
 //! The chain side: ABCI queries over CometBFT RPC (contract state, account, simulate), signing,
 //! gas from simulation with a margin, broadcast_tx_sync and a bounded wait for the commit.
 //!
+//! The client knows several RPC endpoints of the same chain and uses one at a time: a request the
+//! endpoint in use does not answer (connection failure, or no answer within `rpc_timeout`) goes to
+//! the next one; errors a node answers with (ABCI, contract) are returned as they are.
+//!
 //! One [`Session`] per signing account keeps the next sequence number locally, so many
 //! transactions can be in the mempool at once; a sequence mismatch (another client used the
 //! account) re-reads the expected number from the node's error and re-signs.
 
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use cosmrs::cosmwasm::MsgExecuteContract;
@@ -18,11 +25,13 @@ use cosmrs::proto::cosmwasm::wasm::v1::{
     QuerySmartContractStateRequest, QuerySmartContractStateResponse,
 };
 use cosmrs::proto::prost::Message;
+use cosmrs::rpc::error::ErrorDetail;
 use cosmrs::rpc::{Client, HttpClient, HttpClientUrl};
 use cosmrs::tx::{Body, Fee, Msg, SignDoc, SignerInfo};
 use cosmrs::{AccountId, Any, Coin};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::error::{ClientError, Result};
@@ -31,7 +40,11 @@ use crate::error::{ClientError, Result};
 #[derive(Debug, Clone)]
 pub struct ChainConfig {
     pub chain_id: String,
-    pub rpc_url: String,
+    /// CometBFT RPC endpoints of the chain, the preferred one first (at least one).
+    pub rpc_urls: Vec<String>,
+    /// How long one RPC request may take before its endpoint counts as not answering (a node
+    /// whose network link is cut does not refuse, it just never answers).
+    pub rpc_timeout: Duration,
     pub registry: String,
     pub access: String,
     pub bech32_prefix: String,
@@ -88,48 +101,127 @@ pub struct PendingTx {
     pub submitted: Instant,
 }
 
+struct Endpoint {
+    url: String,
+    rpc: HttpClient,
+}
+
+/// Told (endpoints that did not answer, the one now in use) when the client moves to another endpoint.
+type FailoverNotice = Arc<dyn Fn(&[String], &str) + Send + Sync>;
+
+/// A node's answer to a request, and whether endpoints tried before it did not answer.
+struct Answer<T> {
+    answer: std::result::Result<T, cosmrs::rpc::Error>,
+    after_unanswered: bool,
+}
+
 /// Read-only access to the chain.
 #[derive(Clone)]
 pub struct ChainClient {
-    rpc: HttpClient,
+    endpoints: Arc<[Endpoint]>,
+    /// The endpoint in use, shared by every clone: one failover serves them all.
+    current: Arc<AtomicUsize>,
+    notice: FailoverNotice,
     pub config: ChainConfig,
 }
 
 impl ChainClient {
     pub fn new(config: ChainConfig) -> Result<Self> {
-        let url: HttpClientUrl = config
-            .rpc_url
-            .parse()
-            .map_err(|e| ClientError::InvalidInput(format!("RPC url {}: {e}", config.rpc_url)))?;
-        let rpc = HttpClient::builder(url)
-            .compat_mode(cosmrs::rpc::client::CompatMode::V0_38)
-            .build()
-            .map_err(|e| ClientError::InvalidInput(format!("RPC url {}: {e}", config.rpc_url)))?;
-        Ok(Self { rpc, config })
+        if config.rpc_urls.is_empty() {
+            return Err(ClientError::InvalidInput("no RPC url".into()));
+        }
+        let endpoints = config
+            .rpc_urls
+            .iter()
+            .map(|url| {
+                let invalid = |e: cosmrs::rpc::Error| {
+                    ClientError::InvalidInput(format!("RPC url {url}: {e}"))
+                };
+                let parsed: HttpClientUrl = url.parse().map_err(invalid)?;
+                let rpc = HttpClient::builder(parsed)
+                    .compat_mode(cosmrs::rpc::client::CompatMode::V0_38)
+                    .timeout(config.rpc_timeout)
+                    .build()
+                    .map_err(invalid)?;
+                Ok(Endpoint {
+                    url: url.clone(),
+                    rpc,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            endpoints: endpoints.into(),
+            current: Arc::new(AtomicUsize::new(0)),
+            notice: Arc::new(|unanswered, now| {
+                tracing::warn!(?unanswered, now, "RPC endpoint failover")
+            }),
+            config,
+        })
     }
 
-    fn node_down(&self, error: impl std::fmt::Display) -> ClientError {
-        let reason = error.to_string();
-        if reason.contains("onnection refused")
-            || reason.contains("error trying to connect")
-            || reason.contains("dns error")
-        {
-            ClientError::NodeDown {
-                url: self.config.rpc_url.clone(),
-                reason,
+    /// Replaces the default notice of a failover (a tracing warning), e.g. with a line for people.
+    pub fn on_failover(mut self, notice: impl Fn(&[String], &str) + Send + Sync + 'static) -> Self {
+        self.notice = Arc::new(notice);
+        self
+    }
+
+    /// Sends `request` to the endpoint in use; when it does not answer, to the next one, each
+    /// endpoint at most once. The first answer is returned, error answers included: only a
+    /// missing answer is a reason to move on. All silent is [`ClientError::NodeDown`].
+    async fn request<T, F, Fut>(&self, request: F) -> Result<Answer<T>>
+    where
+        F: Fn(HttpClient) -> Fut,
+        Fut: Future<Output = std::result::Result<T, cosmrs::rpc::Error>>,
+    {
+        let start = self.current.load(Ordering::Acquire);
+        let mut unanswered = Vec::new();
+        for step in 0..self.endpoints.len() {
+            let at = (start + step) % self.endpoints.len();
+            let endpoint = &self.endpoints[at];
+            match request(endpoint.rpc.clone()).await {
+                Err(error) if is_unanswered(&error) => {
+                    unanswered.push((endpoint.url.clone(), error.trace().root_cause().to_string()));
+                }
+                answer => {
+                    // Concurrent requests that failed over together announce it once.
+                    if at != start
+                        && self
+                            .current
+                            .compare_exchange(start, at, Ordering::AcqRel, Ordering::Acquire)
+                            .is_ok()
+                    {
+                        let urls: Vec<String> =
+                            unanswered.iter().map(|(url, _)| url.clone()).collect();
+                        (self.notice)(&urls, &endpoint.url);
+                    }
+                    return Ok(Answer {
+                        answer,
+                        after_unanswered: !unanswered.is_empty(),
+                    });
+                }
             }
-        } else {
-            ClientError::Rpc(reason)
         }
+        Err(ClientError::NodeDown {
+            tried: unanswered
+                .into_iter()
+                .map(|(url, reason)| format!("{url}: {reason}"))
+                .collect(),
+        })
     }
 
     /// `abci_query` with a gRPC method path; a non-zero code carries the module's error text.
     async fn abci_query(&self, path: &str, request: Vec<u8>) -> Result<Vec<u8>> {
         let response = self
-            .rpc
-            .abci_query(Some(path.to_string()), request, None, false)
-            .await
-            .map_err(|e| self.node_down(e))?;
+            .request(|rpc| {
+                let request = request.clone();
+                async move {
+                    rpc.abci_query(Some(path.to_string()), request, None, false)
+                        .await
+                }
+            })
+            .await?
+            .answer
+            .map_err(rpc_error)?;
         if response.code.is_err() {
             return Err(ClientError::from_contract_log(&response.log));
         }
@@ -137,7 +229,11 @@ impl ChainClient {
     }
 
     pub async fn latest_height(&self) -> Result<u64> {
-        let status = self.rpc.status().await.map_err(|e| self.node_down(e))?;
+        let status = self
+            .request(|rpc| async move { rpc.status().await })
+            .await?
+            .answer
+            .map_err(rpc_error)?;
         Ok(status.sync_info.latest_block_height.value())
     }
 
@@ -225,24 +321,39 @@ impl ChainClient {
     }
 
     /// broadcast_tx_sync: only CheckTx's `code` and the hash are relied on (the `data` field of
-    /// the sync response may not decode with every node version).
+    /// the sync response may not decode with every node version). Fails over with the very same
+    /// bytes, so the transaction keeps its hash and can commit at most once.
     pub async fn broadcast(
         &self,
         tx_bytes: Vec<u8>,
     ) -> Result<std::result::Result<String, (u32, String, String)>> {
-        let response = self
-            .rpc
-            .broadcast_tx_sync(tx_bytes)
-            .await
-            .map_err(|e| self.node_down(e))?;
-        if response.code.is_err() {
-            return Ok(Err((
+        let hash = tx_hash(&tx_bytes);
+        let sent = self
+            .request(|rpc| {
+                let tx_bytes = tx_bytes.clone();
+                async move { rpc.broadcast_tx_sync(tx_bytes).await }
+            })
+            .await?;
+        match sent.answer {
+            Ok(response) if response.code.is_ok() => Ok(Ok(response.hash.to_string())),
+            // An endpoint that did not answer may still have taken the transaction: then the next
+            // node refuses these bytes as already seen (an RPC error) or, once they committed, by
+            // their used sequence. Only the hash tells; signing anew could commit the write twice.
+            Ok(response)
+                if sent.after_unanswered
+                    && response.codespace == "sdk"
+                    && response.code.value() == 32 =>
+            {
+                Ok(Ok(hash))
+            }
+            Err(_) if sent.after_unanswered => Ok(Ok(hash)),
+            Ok(response) => Ok(Err((
                 response.code.value(),
                 response.codespace,
                 response.log,
-            )));
+            ))),
+            Err(error) => Err(rpc_error(error)),
         }
-        Ok(Ok(response.hash.to_string()))
     }
 
     /// Polls for the transaction until it is committed or `timeout` passes.
@@ -257,7 +368,11 @@ impl ChainClient {
             .map_err(|e| ClientError::InvalidInput(format!("tx hash {}: {e}", pending.hash)))?;
         let deadline = Instant::now() + timeout;
         loop {
-            match self.rpc.tx(hash, false).await {
+            match self
+                .request(|rpc| async move { rpc.tx(hash, false).await })
+                .await?
+                .answer
+            {
                 Ok(found) => {
                     let result = found.tx_result;
                     let gas_wanted = u64::try_from(result.gas_wanted).unwrap_or_default();
@@ -305,7 +420,7 @@ impl ChainClient {
                 Err(error) => {
                     let text = error.to_string();
                     if !text.contains("not found") {
-                        return Err(self.node_down(text));
+                        return Err(ClientError::Rpc(text));
                     }
                 }
             }
@@ -318,6 +433,27 @@ impl ChainClient {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
+}
+
+/// Whether the endpoint gave no answer: the HTTP layer failed (connection refused or reset, name
+/// not resolved, timeout) or a gateway in front of the node reported it unavailable. Everything
+/// else is the node's answer.
+fn is_unanswered(error: &cosmrs::rpc::Error) -> bool {
+    match error.detail() {
+        ErrorDetail::Http(_) => true,
+        ErrorDetail::HttpRequestFailed(failed) => failed.status.is_server_error(),
+        _ => false,
+    }
+}
+
+/// An error the node answered with.
+fn rpc_error(error: cosmrs::rpc::Error) -> ClientError {
+    ClientError::Rpc(error.to_string())
+}
+
+/// CometBFT's transaction hash: sha256 of the bytes, upper-case hex.
+fn tx_hash(tx_bytes: &[u8]) -> String {
+    hex::encode_upper(Sha256::digest(tx_bytes))
 }
 
 fn tx_failure(hash: &str, code: u32, codespace: &str, log: &str, gas_wanted: u64) -> ClientError {
@@ -561,7 +697,212 @@ impl Session {
 
 #[cfg(test)]
 mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
     use super::*;
+
+    /// A port that was bound and closed again: connecting is refused.
+    async fn refused() -> String {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        drop(listener);
+        url
+    }
+
+    /// Accepts connections and never answers, like a node whose link is cut. Counts them.
+    async fn silent() -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                count.fetch_add(1, Ordering::SeqCst);
+                held.push(socket);
+            }
+        });
+        (url, accepted)
+    }
+
+    /// Answers every JSON-RPC request with `result`. Counts the requests.
+    async fn answering(result: &'static str) -> (String, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let served = Arc::new(AtomicUsize::new(0));
+        let count = served.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let count = count.clone();
+                tokio::spawn(async move {
+                    let mut request = Vec::new();
+                    let mut buffer = [0u8; 4096];
+                    while let Ok(n @ 1..) = socket.read(&mut buffer).await {
+                        request.extend_from_slice(&buffer[..n]);
+                        if complete(&request) {
+                            count.fetch_add(1, Ordering::SeqCst);
+                            let body = format!(r#"{{"jsonrpc":"2.0","id":0,"result":{result}}}"#);
+                            let response = format!(
+                                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                                body.len()
+                            );
+                            socket.write_all(response.as_bytes()).await.unwrap();
+                            request.clear();
+                        }
+                    }
+                });
+            }
+        });
+        (url, served)
+    }
+
+    /// Whether an HTTP request (headers and a `content-length` body) has fully arrived.
+    fn complete(request: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(request);
+        let Some((head, body)) = text.split_once("\r\n\r\n") else {
+            return false;
+        };
+        let length = head
+            .lines()
+            .find_map(|line| {
+                let (name, value) = line.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            })
+            .unwrap_or(0);
+        body.len() >= length
+    }
+
+    const ABCI_OK: &str = r#"{"response":{"code":0,"log":"","info":"","index":"0","key":null,"value":"AQID","proofOps":null,"height":"5","codespace":""}}"#;
+    const ABCI_REFUSED: &str = r#"{"response":{"code":5,"log":"patient 9 not found: query wasm contract failed","info":"","index":"0","key":null,"value":null,"proofOps":null,"height":"5","codespace":"wasm"}}"#;
+    const CHECK_TX_WRONG_SEQUENCE: &str = r#"{"code":32,"data":"","log":"account sequence mismatch, expected 8, got 7: incorrect account sequence","codespace":"sdk","hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+
+    const TX_COMMITTED: &str = r#"{"hash":"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855","height":"7","index":0,"tx_result":{"code":0,"data":null,"log":"","info":"","gas_wanted":"100","gas_used":"90","events":[],"codespace":""},"tx":"AQID"}"#;
+
+    fn client(urls: &[&String]) -> (ChainClient, Arc<std::sync::Mutex<Vec<String>>>) {
+        let notices = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = notices.clone();
+        let chain = ChainClient::new(ChainConfig {
+            chain_id: "test-1".into(),
+            rpc_urls: urls.iter().map(|url| url.to_string()).collect(),
+            rpc_timeout: Duration::from_millis(300),
+            registry: String::new(),
+            access: String::new(),
+            bech32_prefix: "wasm".into(),
+            denom: "stake".into(),
+            gas_price: 0.0,
+            gas_adjustment: 1.3,
+            commit_timeout: Duration::from_secs(1),
+        })
+        .unwrap()
+        .on_failover(move |unanswered, now| {
+            seen.lock()
+                .unwrap()
+                .push(format!("{} -> {now}", unanswered.join(",")));
+        });
+        (chain, notices)
+    }
+
+    #[tokio::test]
+    async fn a_request_moves_past_refusing_and_silent_endpoints_in_order_and_stays() {
+        let refused = refused().await;
+        let (silent, silent_hits) = silent().await;
+        let (live, live_hits) = answering(ABCI_OK).await;
+        let (chain, notices) = client(&[&refused, &silent, &live]);
+
+        assert_eq!(chain.abci_query("/q", vec![]).await.unwrap(), vec![1, 2, 3]);
+        assert_eq!(
+            *notices.lock().unwrap(),
+            vec![format!("{refused},{silent} -> {live}")]
+        );
+        // Clones share the endpoint in use: the next request goes straight to it, unannounced.
+        assert_eq!(
+            chain.clone().abci_query("/q", vec![]).await.unwrap(),
+            vec![1, 2, 3]
+        );
+        assert_eq!(silent_hits.load(Ordering::SeqCst), 1);
+        assert_eq!(live_hits.load(Ordering::SeqCst), 2);
+        assert_eq!(notices.lock().unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn all_endpoints_down_is_node_down_naming_each_in_order() {
+        let refused = refused().await;
+        let (silent, silent_hits) = silent().await;
+        let (chain, notices) = client(&[&refused, &silent]);
+        let started = Instant::now();
+        match chain.latest_height().await {
+            Err(ClientError::NodeDown { tried }) => {
+                assert_eq!(tried.len(), 2);
+                assert!(tried[0].starts_with(&format!("{refused}: ")), "{tried:?}");
+                assert!(tried[1].starts_with(&format!("{silent}: ")), "{tried:?}");
+            }
+            other => panic!("unexpected {:?}", other.map(|_| ())),
+        }
+        // Each endpoint once, the silent one for about the timeout.
+        assert_eq!(silent_hits.load(Ordering::SeqCst), 1);
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert!(notices.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_error_the_node_answers_with_is_no_reason_to_fail_over() {
+        let (refusing, _) = answering(ABCI_REFUSED).await;
+        let (other, other_hits) = answering(ABCI_OK).await;
+        let (chain, notices) = client(&[&refusing, &other]);
+        assert!(matches!(
+            chain.abci_query("/q", vec![]).await,
+            Err(ClientError::NotFound(_))
+        ));
+        assert_eq!(other_hits.load(Ordering::SeqCst), 0);
+        assert!(notices.lock().unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_broadcast_nobody_answered_is_waited_for_by_hash_not_signed_again() {
+        let tx = b"signed transaction bytes".to_vec();
+        // The node answered: its refusal stands, so the session may resync and sign again.
+        let (wrong_sequence, _) = answering(CHECK_TX_WRONG_SEQUENCE).await;
+        let (chain, _) = client(&[&wrong_sequence]);
+        assert!(matches!(
+            chain.broadcast(tx.clone()).await.unwrap(),
+            Err((32, _, _))
+        ));
+        // The first endpoint took the bytes and went silent: they may be in its mempool, and
+        // the same refusal now means their sequence may be used by this very transaction.
+        let (silent, _) = silent().await;
+        let (wrong_sequence, resent) = answering(CHECK_TX_WRONG_SEQUENCE).await;
+        let (chain, _) = client(&[&silent, &wrong_sequence]);
+        assert_eq!(chain.broadcast(tx.clone()).await.unwrap(), Ok(tx_hash(&tx)));
+        assert_eq!(resent.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn waiting_for_the_commit_fails_over_too() {
+        let refused = refused().await;
+        let (live, _) = answering(TX_COMMITTED).await;
+        let (chain, notices) = client(&[&refused, &live]);
+        let pending = PendingTx {
+            hash: "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855".into(),
+            gas_wanted: 100,
+            submitted: Instant::now(),
+        };
+        let outcome = chain
+            .wait_for_commit(&pending, Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!((outcome.height, outcome.gas_used), (7, 90));
+        assert_eq!(notices.lock().unwrap().len(), 1);
+    }
+
+    #[test]
+    fn tx_hash_is_cometbft_s() {
+        assert_eq!(
+            tx_hash(b""),
+            "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+        );
+    }
 
     #[test]
     fn expected_sequence_is_read_from_the_node_error() {

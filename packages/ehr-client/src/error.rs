@@ -5,8 +5,9 @@ use ehr_types::{PatientId, RecordId};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("node down: cannot reach the CometBFT RPC at {url} ({reason}); is the localnet running? (scripts/localnet status)")]
-    NodeDown { url: String, reason: String },
+    /// No endpoint answered; `tried` says "url: why" for each, in the order tried.
+    #[error("node down: no CometBFT RPC endpoint answers ({}); is the localnet running? (scripts/localnet status)", .tried.join("; "))]
+    NodeDown { tried: Vec<String> },
 
     #[error("RPC error: {0}")]
     Rpc(String),

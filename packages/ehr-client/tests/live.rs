@@ -11,7 +11,8 @@ use ehr_types::Category;
 fn config(deploy: &serde_json::Value) -> ChainConfig {
     ChainConfig {
         chain_id: deploy["chain_id"].as_str().unwrap().to_string(),
-        rpc_url: deploy["rpc_url"].as_str().unwrap().to_string(),
+        rpc_urls: vec![deploy["rpc_url"].as_str().unwrap().to_string()],
+        rpc_timeout: Duration::from_secs(5),
         registry: deploy["contracts"]["registry"]["address"]
             .as_str()
             .unwrap()
