@@ -15,6 +15,12 @@ need_tools() {
   fi
 }
 
+# Run a command silently; on failure show the end of what it said.
+quiet() {
+  local out
+  out=$("$@" 2>&1) || { tail -n 5 <<<"$out" >&2; return 1; }
+}
+
 # Set `key = value` (value is raw TOML) inside [section] of a TOML file ("" = top level).
 toml_set() {
   local file=$1 sec=$2 key=$3 val=$4
