@@ -436,12 +436,12 @@ impl ChainClient {
 }
 
 /// Whether the endpoint gave no answer: the HTTP layer failed (connection refused or reset, name
-/// not resolved, timeout) or a gateway in front of the node reported it unavailable. Everything
-/// else is the node's answer.
+/// not resolved, timeout) or a gateway in front of the node reported it unavailable (502-504; a
+/// node's own 500 is an answer). Everything else is the node's answer.
 fn is_unanswered(error: &cosmrs::rpc::Error) -> bool {
     match error.detail() {
         ErrorDetail::Http(_) => true,
-        ErrorDetail::HttpRequestFailed(failed) => failed.status.is_server_error(),
+        ErrorDetail::HttpRequestFailed(failed) => matches!(failed.status.as_u16(), 502..=504),
         _ => false,
     }
 }
