@@ -4,6 +4,8 @@ import type { ChainInfo } from "@keplr-wallet/types";
 export interface Deploy {
   chain_id: string;
   rpc_url: string;
+  /** More RPC endpoints of the chain, tried after rpc_url when it does not answer (rpc.ts). */
+  rpc_urls?: string[];
   rest_url: string;
   denom: string;
   gas_price: string;
@@ -21,14 +23,14 @@ export async function loadDeploy(url = "/deploy.json"): Promise<Deploy> {
   return (await res.json()) as Deploy;
 }
 
-/** What Keplr's experimentalSuggestChain needs for the local chain. */
-export function chainInfo(d: Deploy): ChainInfo {
+/** What Keplr's experimentalSuggestChain needs for the local chain; `rpc` is the endpoint the page uses. */
+export function chainInfo(d: Deploy, rpc: string): ChainInfo {
   const p = d.bech32_prefix;
   const currency = { coinDenom: d.denom.toUpperCase(), coinMinimalDenom: d.denom, coinDecimals: 6 };
   return {
     chainId: d.chain_id,
     chainName: `ehr-chain (${d.chain_id})`,
-    rpc: d.rpc_url,
+    rpc,
     rest: d.rest_url,
     bip44: { coinType: d.coin_type },
     bech32Config: {

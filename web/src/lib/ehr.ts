@@ -3,6 +3,7 @@
 // write goes through here.
 import type { ExecuteInstruction, SigningCosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import type { OfflineSigner } from "@cosmjs/proto-signing";
+import { Comet38Client } from "@cosmjs/tendermint-rpc";
 import { randomBytes } from "@noble/ciphers/utils.js";
 import { EhrAccessQueryClient } from "../contracts/EhrAccess.client";
 import type {
@@ -37,6 +38,7 @@ import { keyDecision, mustRotate, rotationCandidates, rotationRecipients } from 
 import { capitalise, Names } from "./names";
 import { ContractQuerier } from "./query";
 import { escrowedCategories, epochsToEscrow } from "./recovery";
+import type { FailoverRpc } from "./rpc";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
 
 const PAGE = 100; // the contracts' maximum page size
@@ -128,31 +130,33 @@ export class Ehr {
 
   private constructor(
     readonly deploy: Deploy,
+    private readonly rpc: FailoverRpc,
     readonly address: string,
     private readonly signer: OfflineSigner,
-    querier: ContractQuerier,
     readonly walletKey: X25519KeyPair,
   ) {
+    const querier = ContractQuerier.over(rpc);
     this.registry = new EhrRegistryQueryClient(querier.asCosmWasmClient(), deploy.contracts.registry.address);
     this.accessQuery = new EhrAccessQueryClient(querier.asCosmWasmClient(), deploy.contracts.access.address);
     this.ipfs = new Ipfs(deploy.ipfs_api_url);
     this.names = new Names(this.registry, address, this.accessQuery);
   }
 
-  static async nodeChainId(deploy: Deploy): Promise<string> {
-    return (await ContractQuerier.connect(deploy.rpc_url)).chainId();
+  /** The chain id of the first endpoint that answers (which `rpc` then stays on). */
+  static nodeChainId(rpc: FailoverRpc): Promise<string> {
+    return ContractQuerier.over(rpc).chainId();
   }
 
-  static async open(deploy: Deploy, address: string, signer: OfflineSigner, wallet: ArbitrarySigner): Promise<Ehr> {
-    const [querier, walletKey] = await Promise.all([ContractQuerier.connect(deploy.rpc_url), sessionWalletKey(wallet, deploy, address)]);
-    return new Ehr(deploy, address, signer, querier, walletKey);
+  /** Queries and transactions go through `rpc`, which moves to the next endpoint when one does not answer. */
+  static async open(deploy: Deploy, rpc: FailoverRpc, address: string, signer: OfflineSigner, wallet: ArbitrarySigner): Promise<Ehr> {
+    return new Ehr(deploy, rpc, address, signer, await sessionWalletKey(wallet, deploy, address));
   }
 
-  /** The signing client, loaded and connected on first use (or by `preloadSigning`); a failed connection is retried on the next call. */
+  /** The signing client over `rpc`, loaded on first use (or by `preloadSigning`); a failed load is retried on the next call. */
   private signing(): Promise<SigningCosmWasmClient> {
     this.signingClient ??= (async () => {
       const [{ SigningCosmWasmClient }, { GasPrice }] = await Promise.all([import("@cosmjs/cosmwasm-stargate"), import("@cosmjs/stargate")]);
-      return SigningCosmWasmClient.connectWithSigner(this.deploy.rpc_url, this.signer, { gasPrice: GasPrice.fromString(this.deploy.gas_price) });
+      return SigningCosmWasmClient.createWithSigner(Comet38Client.create(this.rpc), this.signer, { gasPrice: GasPrice.fromString(this.deploy.gas_price) });
     })().catch((e: unknown) => {
       this.signingClient = undefined;
       throw e;

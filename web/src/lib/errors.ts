@@ -1,5 +1,6 @@
 // Turns failures into sentences a patient or doctor understands, keeping the technical detail apart.
 import { CryptoError } from "../crypto/errors";
+import { NodeDownError } from "./rpc";
 
 export type ProblemKind =
   | "unauthorized"
@@ -115,6 +116,8 @@ export function explain(error: unknown): Problem {
   const detail = error instanceof Error ? error.message : String(error);
   const text = detail.toLowerCase();
   const p = (kind: ProblemKind, message: string): Problem => ({ kind, message, detail });
+  if (error instanceof NodeDownError)
+    return p("node-down", `No chain node answers (${error.urls.join(", ")}). Check that the localnet is running, then try again.`);
   if (error instanceof IpfsError) return p("ipfs-down", "The file store (IPFS) is not reachable. Nothing was lost: try again when it is back.");
   if (error instanceof CryptoError) {
     if (error.kind === "MissingCategoryKey" || error.kind === "EnvelopeDoesNotOpen")

@@ -2,7 +2,7 @@
 // signing client, which brings most of CosmJS and its protobuf types, is loaded on the first
 // transaction (Ehr.signing), so the page that lists a patient's records starts sooner.
 import { fromUtf8, toUtf8 } from "@cosmjs/encoding";
-import { Comet38Client } from "@cosmjs/tendermint-rpc";
+import { Comet38Client, type RpcClient } from "@cosmjs/tendermint-rpc";
 import type { CosmWasmClient } from "@cosmjs/cosmwasm-stargate";
 import { QuerySmartContractStateRequest, QuerySmartContractStateResponse } from "cosmjs-types/cosmwasm/wasm/v1/query";
 
@@ -11,8 +11,9 @@ const SMART_QUERY_PATH = "/cosmwasm.wasm.v1.Query/SmartContractState";
 export class ContractQuerier {
   private constructor(private readonly rpc: Comet38Client) {}
 
-  static async connect(rpcUrl: string): Promise<ContractQuerier> {
-    return new ContractQuerier(await Comet38Client.connect(rpcUrl));
+  /** Queries through `rpc` (rpc.ts FailoverRpc: the endpoint that answers). */
+  static over(rpc: RpcClient): ContractQuerier {
+    return new ContractQuerier(Comet38Client.create(rpc));
   }
 
   async chainId(): Promise<string> {

@@ -17,6 +17,14 @@ describe("security headers", () => {
     });
   });
 
+  it("allows every RPC endpoint the page may fail over to", () => {
+    expect(connectSources({ ...deploy, rpc_urls: ["http://127.0.0.1:26657", "http://10.77.0.12:26657/"] })).toEqual([
+      "http://127.0.0.1:26657",
+      "http://10.77.0.12:26657",
+      "http://127.0.0.1:5001",
+    ]);
+  });
+
   it("never allows inline script, eval, the REST URL or the IPFS gateway", () => {
     const csp = securityHeaders(deploy)["Content-Security-Policy"];
     expect(csp).not.toContain("unsafe-inline");
@@ -26,7 +34,16 @@ describe("security headers", () => {
   });
 
   it("falls back to any loopback port without a (usable) deploy file", () => {
-    for (const d of [undefined, null, "nonsense", {}, { rpc_url: "http://127.0.0.1:26657" }, { rpc_url: 5, ipfs_api_url: "http://127.0.0.1:5001" }]) {
+    for (const d of [
+      undefined,
+      null,
+      "nonsense",
+      {},
+      { rpc_url: "http://127.0.0.1:26657" },
+      { rpc_url: 5, ipfs_api_url: "http://127.0.0.1:5001" },
+      { ...deploy, rpc_urls: "http://10.77.0.12:26657" },
+      { ...deploy, rpc_urls: ["http://10.77.0.12:26657", "http://h;script-src 'unsafe-inline'"] },
+    ]) {
       expect(connectSources(d)).toEqual([...FALLBACK_CONNECT_SRC]);
     }
     expect(securityHeaders(undefined)["Content-Security-Policy"]).toContain("connect-src 'self' http://127.0.0.1:* ws://127.0.0.1:*;");

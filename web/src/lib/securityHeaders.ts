@@ -5,7 +5,8 @@
 //   - scripts: its own module chunks (Vite emits no inline script in a build) — no 'unsafe-inline', no eval;
 //   - styles: one stylesheet file; React's `style={{…}}` props are set through the CSSOM, which CSP does
 //     not restrict, so no 'unsafe-inline' for styles either (the dev server needs it, see below);
-//   - fetches: /deploy.json from its own origin, CometBFT's RPC (rpc_url) and kubo's API (ipfs_api_url).
+//   - fetches: /deploy.json from its own origin, CometBFT's RPC (rpc_url and any rpc_urls, rpc.ts fails
+//     over between them) and kubo's API (ipfs_api_url).
 //     Keplr talks to the chain's REST URL from the extension, not from the page; the IPFS gateway is
 //     never used by the page.
 
@@ -27,13 +28,15 @@ export function cspOrigin(url: unknown): string | undefined {
   return ORIGIN.test(origin) ? origin : undefined;
 }
 
-/** connect-src beyond 'self': the RPC and kubo API the deploy file names, else the loopback fallback. */
+/** connect-src beyond 'self': the RPC endpoints and kubo API the deploy file names, else the loopback fallback. */
 export function connectSources(deploy: unknown): string[] {
   const d = (deploy && typeof deploy === "object" ? deploy : {}) as Record<string, unknown>;
-  const rpc = cspOrigin(d.rpc_url);
+  const more = d.rpc_urls ?? [];
+  if (!Array.isArray(more)) return [...FALLBACK_CONNECT_SRC];
+  const rpcs = [d.rpc_url, ...more].map(cspOrigin);
   const ipfs = cspOrigin(d.ipfs_api_url);
-  if (!rpc || !ipfs) return [...FALLBACK_CONNECT_SRC];
-  return [...new Set([rpc, ipfs])];
+  if (rpcs.some((rpc) => !rpc) || !ipfs) return [...FALLBACK_CONNECT_SRC];
+  return [...new Set([...(rpcs as string[]), ipfs])];
 }
 
 export interface DevServer {

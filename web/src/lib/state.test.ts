@@ -106,10 +106,10 @@ describe("errors a person understands", () => {
 });
 
 describe("Keplr chain info", () => {
-  it("is built from the deploy file", () => {
+  it("is built from the deploy file, with the RPC endpoint in use", () => {
     const d = { chain_id: "ehr-local-1", rpc_url: "http://127.0.0.1:26657", rest_url: "http://127.0.0.1:1317", denom: "stake", bech32_prefix: "wasm", coin_type: 118 } as Deploy;
-    const c = chainInfo(d);
-    expect(c).toMatchObject({ chainId: "ehr-local-1", rpc: d.rpc_url, rest: d.rest_url, bip44: { coinType: 118 }, features: ["cosmwasm"] });
+    const c = chainInfo(d, "http://10.77.0.12:26657");
+    expect(c).toMatchObject({ chainId: "ehr-local-1", rpc: "http://10.77.0.12:26657", rest: d.rest_url, bip44: { coinType: 118 }, features: ["cosmwasm"] });
     expect(Object.values(c.bech32Config!)).toEqual(["wasm", "wasmpub", "wasmvaloper", "wasmvaloperpub", "wasmvalcons", "wasmvalconspub"]);
     expect(c.feeCurrencies[0].coinMinimalDenom).toBe("stake");
   });

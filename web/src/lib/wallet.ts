@@ -23,13 +23,13 @@ export async function findKeplr(waitMs = 1500): Promise<Keplr | undefined> {
   return window.keplr;
 }
 
-export async function connectKeplr(deploy: Deploy, nodeChainId: string): Promise<WalletState> {
+export async function connectKeplr(deploy: Deploy, nodeChainId: string, rpcUrl: string): Promise<WalletState> {
   const keplr = await findKeplr();
   if (!keplr) return { status: "missing" };
   if (nodeChainId !== deploy.chain_id)
     return { status: "wrong-chain", detail: `The node runs chain ${nodeChainId}, but this page was set up for ${deploy.chain_id}. Redeploy, then reload.` };
   try {
-    await keplr.experimentalSuggestChain(chainInfo(deploy));
+    await keplr.experimentalSuggestChain(chainInfo(deploy, rpcUrl));
   } catch (e) {
     return { status: "wrong-chain", detail: `Keplr did not add the chain ${deploy.chain_id}: ${(e as Error).message}` };
   }

@@ -4,6 +4,7 @@ import type { DesignationResponse } from "../contracts/EhrRegistry.types";
 import { loadDeploy, type Deploy } from "../lib/deploy";
 import { Ehr } from "../lib/ehr";
 import { explain, type Problem } from "../lib/errors";
+import { FailoverRpc, rpcEndpoints } from "../lib/rpc";
 import { connectKeplr, type WalletState } from "../lib/wallet";
 import { AdminDashboard } from "./AdminDashboard";
 import { listing } from "../lib/names";
@@ -26,9 +27,10 @@ export function App() {
     setPhase({ at: "starting" });
     try {
       const deploy = await loadDeploy();
-      const wallet = await connectKeplr(deploy, await Ehr.nodeChainId(deploy));
+      const rpc = new FailoverRpc(rpcEndpoints(deploy));
+      const wallet = await connectKeplr(deploy, await Ehr.nodeChainId(rpc), rpc.url);
       if (wallet.status !== "connected") return setPhase({ at: "wallet", wallet, deploy });
-      const ehr = await Ehr.open(deploy, wallet.address, wallet.signer, wallet.keplr);
+      const ehr = await Ehr.open(deploy, rpc, wallet.address, wallet.signer, wallet.keplr);
       setPhase({ at: "ready", ehr, designation: await ehr.designation() });
     } catch (e) {
       setPhase({ at: "problem", problem: explain(e) });
