@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/deploy, test-live, test-fault and bench-gas (source it; needs a running localnet).
+# Helpers shared by scripts/deploy, test-live, test-network and bench-gas (source it; needs a running chain:
+# the localnet, or the network of scripts/network with CHAIN_ENV_SCRIPT).
 # Every wait is bounded.
 
 CHAIN_LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
