@@ -8,6 +8,7 @@ pub mod access;
 pub mod audit;
 pub mod blob;
 pub mod category;
+pub mod error_code;
 pub mod escrow;
 pub mod pagination;
 pub mod recovery;
@@ -17,6 +18,7 @@ pub mod validate;
 pub use audit::{AuditAction, AuditEntry};
 pub use blob::BlobRef;
 pub use category::Category;
+pub use error_code::ErrorCode;
 pub use validate::ValidationError;
 
 /// Patient ids are assigned by the registry from 1 upward, never zero, never reused.

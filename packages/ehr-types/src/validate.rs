@@ -4,6 +4,7 @@ use cosmwasm_std::Binary;
 use thiserror::Error;
 
 use crate::blob::BlobRef;
+use crate::error_code::{ErrorCode, Tag};
 use crate::escrow::{EmergencyReason, MAX_REASON_CODE_LEN};
 
 pub const SHA256_HEX_LEN: usize = 64;
@@ -52,6 +53,46 @@ pub enum ValidationError {
         field: DirectoryField,
         rule: DirectoryTextRule,
     },
+}
+
+impl ValidationError {
+    /// The tag of this error as a contract's `invalid_input`: which rule failed (and, for the
+    /// directory, which field), so a client need not read the sentence.
+    pub fn tag(&self) -> Tag {
+        let tag = Tag::new(ErrorCode::InvalidInput);
+        match self {
+            ValidationError::InvalidSha256 => tag.with("rule", "sha256"),
+            ValidationError::InvalidUri => tag.with("rule", "uri"),
+            ValidationError::UriHashMismatch => tag.with("rule", "uri_hash"),
+            ValidationError::InvalidBlobSize => tag.with("rule", "blob_size"),
+            ValidationError::InvalidPublicKey { .. } => tag.with("rule", "public_key"),
+            ValidationError::InvalidEnvelope { .. } => tag.with("rule", "envelope"),
+            ValidationError::TooManyEnvelopes => tag.with("rule", "envelope_count"),
+            ValidationError::InvalidRecordCount { .. } => tag.with("rule", "record_count"),
+            ValidationError::InvalidReasonCode => tag.with("rule", "reason_code"),
+            ValidationError::InvalidDirectoryText { field, rule } => {
+                let tag = tag.with("rule", "directory_text").with(
+                    "field",
+                    match field {
+                        DirectoryField::DisplayName => "display_name",
+                        DirectoryField::Organization => "organization",
+                    },
+                );
+                match rule {
+                    DirectoryTextRule::Empty => tag.with("text_rule", "empty"),
+                    DirectoryTextRule::TooLong { max_chars } => {
+                        tag.with("text_rule", "too_long").with("max", max_chars)
+                    }
+                    DirectoryTextRule::SurroundingSpace => {
+                        tag.with("text_rule", "surrounding_space")
+                    }
+                    DirectoryTextRule::ControlCharacter => {
+                        tag.with("text_rule", "control_character")
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// The professional directory fields a provider is listed under (public, not health data).
