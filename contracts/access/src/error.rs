@@ -1,123 +1,124 @@
 use cosmwasm_std::{StdError, Timestamp};
+use ehr_types::error_code::{self, ErrorCode, Tag};
 use ehr_types::{Category, PatientId, RequestId, ValidationError};
 use thiserror::Error;
 
 #[derive(Error, Debug)]
 pub enum ContractError {
-    #[error(transparent)]
+    #[error("{tag}{0}", tag = self.tag())]
     Std(#[from] StdError),
 
-    #[error(transparent)]
+    #[error("{tag}{0}", tag = self.tag())]
     Validation(#[from] ValidationError),
 
-    #[error("invalid address: {address}")]
+    #[error("{tag}invalid address: {address}", tag = self.tag())]
     InvalidAddress { address: String },
 
-    #[error("unauthorized: {action}")]
+    #[error("{tag}unauthorized: {action}", tag = self.tag())]
     Unauthorized { action: String },
 
-    #[error("not a credentialed doctor: {address}")]
+    #[error("{tag}not a credentialed doctor: {address}", tag = self.tag())]
     NotCredentialed { address: String },
 
-    #[error("patient {patient_id} not found")]
+    #[error("{tag}patient {patient_id} not found", tag = self.tag())]
     PatientNotFound { patient_id: PatientId },
 
-    #[error("patient {patient_id} is not active")]
+    #[error("{tag}patient {patient_id} is not active", tag = self.tag())]
     PatientNotActive { patient_id: PatientId },
 
-    #[error("patient {patient_id} is not deleted")]
+    #[error("{tag}patient {patient_id} is not deleted", tag = self.tag())]
     PatientNotDeleted { patient_id: PatientId },
 
-    #[error("a patient cannot grant access to their own address")]
+    #[error("{tag}a patient cannot grant access to their own address", tag = self.tag())]
     CannotGrantSelf,
 
-    #[error("a grant needs at least one category")]
+    #[error("{tag}a grant needs at least one category", tag = self.tag())]
     NoCategories,
 
-    #[error("category {category:?} is listed twice")]
+    #[error("{tag}category {category:?} is listed twice", tag = self.tag())]
     DuplicateCategory { category: Category },
 
-    #[error("expiry {expires} is not in the future")]
+    #[error("{tag}expiry {expires} is not in the future", tag = self.tag())]
     ExpiryInPast { expires: Timestamp },
 
-    #[error("key envelope for {category:?} but the grant does not cover that category")]
+    #[error("{tag}key envelope for {category:?} but the grant does not cover that category", tag = self.tag())]
     EnvelopeCategoryNotGranted { category: Category },
 
-    #[error("an own envelope for {category:?} epoch {epoch} is already stored")]
+    #[error("{tag}an own envelope for {category:?} epoch {epoch} is already stored", tag = self.tag())]
     EnvelopeExists { category: Category, epoch: u32 },
 
-    #[error("no grant of patient {patient_id} to {grantee}")]
+    #[error("{tag}no grant of patient {patient_id} to {grantee}", tag = self.tag())]
     GrantNotFound {
         patient_id: PatientId,
         grantee: String,
     },
 
-    #[error("request {request_id} not found")]
+    #[error("{tag}request {request_id} not found", tag = self.tag())]
     RequestNotFound { request_id: RequestId },
 
-    #[error("request {request_id} was already decided")]
+    #[error("{tag}request {request_id} was already decided", tag = self.tag())]
     RequestNotPending { request_id: RequestId },
 
-    #[error("the registry may only log one or more registry actions")]
+    #[error("{tag}the registry may only log one or more registry actions", tag = self.tag())]
     ActionNotLoggable,
 
-    #[error("emergency access must last between 1 second and {max} seconds")]
+    #[error("{tag}emergency access must last between 1 second and {max} seconds", tag = self.tag())]
     InvalidEmergencyDuration { max: u64 },
 
-    #[error("key epoch {got} of {category:?} cannot be opened: the next epoch is {expected}")]
+    #[error("{tag}key epoch {got} of {category:?} cannot be opened: the next epoch is {expected}", tag = self.tag())]
     EpochMismatch {
         category: Category,
         expected: u32,
         got: u32,
     },
 
-    #[error("an envelope for {category:?} epoch {epoch} is ahead of the current epoch {current}")]
+    #[error("{tag}an envelope for {category:?} epoch {epoch} is ahead of the current epoch {current}", tag = self.tag())]
     EnvelopeEpochAhead {
         category: Category,
         epoch: u32,
         current: u32,
     },
 
-    #[error("{recipient} may not read {category:?}: no new key may be wrapped to it")]
+    #[error("{tag}{recipient} may not read {category:?}: no new key may be wrapped to it", tag = self.tag())]
     RecipientNotEntitled {
         recipient: String,
         category: Category,
     },
 
-    #[error("{recipient} is listed twice")]
+    #[error("{tag}{recipient} is listed twice", tag = self.tag())]
     DuplicateRecipient { recipient: String },
 
-    #[error("the new {category:?} key leaves out {holder}, who may still read it")]
+    #[error("{tag}the new {category:?} key leaves out {holder}, who may still read it", tag = self.tag())]
     HolderLeftOut { holder: String, category: Category },
 
-    #[error("{category:?} already has {max} key holders besides the patient")]
+    #[error("{tag}{category:?} already has {max} key holders besides the patient", tag = self.tag())]
     TooManyKeyHolders { category: Category, max: usize },
 
-    #[error("nothing to update")]
+    #[error("{tag}nothing to update", tag = self.tag())]
     NothingToUpdate,
 
     #[error(
-        "a trustee set needs 2 to {max} distinct trustees and a threshold from 2 to their number"
+        "{tag}a trustee set needs 2 to {max} distinct trustees and a threshold from 2 to their number", tag = self.tag()
     )]
     InvalidTrusteeSet { max: usize },
 
-    #[error("not a trustee of the network: {address}")]
+    #[error("{tag}not a trustee of the network: {address}", tag = self.tag())]
     NotTrustee { address: String },
 
-    #[error("no trustee set is configured: nothing can be escrowed")]
+    #[error("{tag}no trustee set is configured: nothing can be escrowed", tag = self.tag())]
     NoTrustees,
 
-    #[error("trustee {trustee} has not published an encryption key yet")]
+    #[error("{tag}trustee {trustee} has not published an encryption key yet", tag = self.tag())]
     TrusteeKeyMissing { trustee: String },
 
-    #[error("{category:?} is not escrowed by patient {patient_id}")]
+    #[error("{tag}{category:?} is not escrowed by patient {patient_id}", tag = self.tag())]
     CategoryNotEscrowed {
         patient_id: PatientId,
         category: Category,
     },
 
     #[error(
-        "{category:?} epoch {epoch} needs exactly one share for each of the {expected} trustees"
+        "{tag}{category:?} epoch {epoch} needs exactly one share for each of the {expected} trustees", tag = self.tag()
     )]
     EscrowSharesMismatch {
         category: Category,
@@ -125,58 +126,193 @@ pub enum ContractError {
         expected: usize,
     },
 
-    #[error("at most {max} epochs or shares in one message")]
+    #[error("{tag}at most {max} epochs or shares in one message", tag = self.tag())]
     TooManyEscrowItems { max: usize },
 
-    #[error("{doctor} has no active emergency access to patient {patient_id}")]
+    #[error("{tag}{doctor} has no active emergency access to patient {patient_id}", tag = self.tag())]
     NoActiveEmergency {
         patient_id: PatientId,
         doctor: String,
     },
 
-    #[error("no share of {category:?} epoch {epoch} is escrowed with {trustee}")]
+    #[error("{tag}no share of {category:?} epoch {epoch} is escrowed with {trustee}", tag = self.tag())]
     ShareNotEscrowed {
         category: Category,
         epoch: u32,
         trustee: String,
     },
 
-    #[error("the share of {category:?} epoch {epoch} was already released to {doctor} in this emergency")]
+    #[error("{tag}the share of {category:?} epoch {epoch} was already released to {doctor} in this emergency", tag = self.tag())]
     AlreadyReleased {
         category: Category,
         epoch: u32,
         doctor: String,
     },
 
-    #[error("a wallet-recovery request must wait between 1 second and {max} seconds")]
+    #[error("{tag}a wallet-recovery request must wait between 1 second and {max} seconds", tag = self.tag())]
     InvalidRecoveryWait { max: u64 },
 
-    #[error("patient {patient_id} does not escrow its keys for recovery")]
+    #[error("{tag}patient {patient_id} does not escrow its keys for recovery", tag = self.tag())]
     RecoveryNotEnabled { patient_id: PatientId },
 
-    #[error("{address} is already a patient (patient {patient_id})")]
+    #[error("{tag}{address} is already a patient (patient {patient_id})", tag = self.tag())]
     AlreadyPatient {
         address: String,
         patient_id: PatientId,
     },
 
-    #[error("patient {patient_id} has no pending recovery request")]
+    #[error("{tag}patient {patient_id} has no pending recovery request", tag = self.tag())]
     NoPendingRecovery { patient_id: PatientId },
 
-    #[error("the recovery request may be approved from {not_before} on")]
+    #[error("{tag}the recovery request may be approved from {not_before} on", tag = self.tag())]
     RecoveryWaiting { not_before: Timestamp },
 
-    #[error("{trustee} already approved this recovery request")]
+    #[error("{tag}{trustee} already approved this recovery request", tag = self.tag())]
     AlreadyApproved { trustee: String },
 
-    #[error("patient {patient_id} has no completed recovery whose new owner still owns it")]
+    #[error("{tag}patient {patient_id} has no completed recovery whose new owner still owns it", tag = self.tag())]
     NoCompletedRecovery { patient_id: PatientId },
 
-    #[error("the share of {category:?} epoch {epoch} was already released to the recovered owner")]
+    #[error("{tag}the share of {category:?} epoch {epoch} was already released to the recovered owner", tag = self.tag())]
     AlreadyReleasedForRecovery { category: Category, epoch: u32 },
 }
 
 impl ContractError {
+    /// The stable code clients dispatch on (ehr_types::error_code); exhaustive, so a new
+    /// variant needs one to compile.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ContractError::Std(_) => ErrorCode::Std,
+            ContractError::Validation(_) => ErrorCode::InvalidInput,
+            ContractError::InvalidAddress { .. } => ErrorCode::InvalidAddress,
+            ContractError::Unauthorized { .. } => ErrorCode::Unauthorized,
+            ContractError::NotCredentialed { .. } => ErrorCode::NotCredentialed,
+            ContractError::PatientNotFound { .. }
+            | ContractError::GrantNotFound { .. }
+            | ContractError::RequestNotFound { .. } => ErrorCode::NotFound,
+            ContractError::PatientNotActive { .. } | ContractError::PatientNotDeleted { .. } => {
+                ErrorCode::WrongPatientStatus
+            }
+            ContractError::CannotGrantSelf => ErrorCode::CannotGrantSelf,
+            ContractError::NoCategories => ErrorCode::NoCategories,
+            ContractError::DuplicateCategory { .. } => ErrorCode::DuplicateCategory,
+            ContractError::ExpiryInPast { .. } => ErrorCode::ExpiryInPast,
+            ContractError::EnvelopeCategoryNotGranted { .. } => ErrorCode::EnvelopeNotGranted,
+            ContractError::EnvelopeExists { .. } => ErrorCode::EnvelopeExists,
+            ContractError::RequestNotPending { .. } => ErrorCode::RequestNotPending,
+            ContractError::ActionNotLoggable => ErrorCode::ActionNotLoggable,
+            ContractError::InvalidEmergencyDuration { .. } => ErrorCode::InvalidEmergencyDuration,
+            ContractError::EpochMismatch { .. } => ErrorCode::EpochMismatch,
+            ContractError::EnvelopeEpochAhead { .. } => ErrorCode::EnvelopeEpochAhead,
+            ContractError::RecipientNotEntitled { .. } => ErrorCode::RecipientNotEntitled,
+            ContractError::DuplicateRecipient { .. } => ErrorCode::DuplicateRecipient,
+            ContractError::HolderLeftOut { .. } => ErrorCode::HolderLeftOut,
+            ContractError::TooManyKeyHolders { .. } => ErrorCode::TooManyKeyHolders,
+            ContractError::NothingToUpdate => ErrorCode::NothingToUpdate,
+            ContractError::InvalidTrusteeSet { .. } => ErrorCode::InvalidTrusteeSet,
+            ContractError::NotTrustee { .. } => ErrorCode::NotTrustee,
+            ContractError::NoTrustees => ErrorCode::NoTrustees,
+            ContractError::TrusteeKeyMissing { .. } => ErrorCode::TrusteeKeyMissing,
+            ContractError::CategoryNotEscrowed { .. } | ContractError::ShareNotEscrowed { .. } => {
+                ErrorCode::NotEscrowed
+            }
+            ContractError::EscrowSharesMismatch { .. } => ErrorCode::EscrowSharesMismatch,
+            ContractError::TooManyEscrowItems { .. } => ErrorCode::TooManyEscrowItems,
+            ContractError::NoActiveEmergency { .. } => ErrorCode::NoActiveEmergency,
+            ContractError::AlreadyReleased { .. }
+            | ContractError::AlreadyReleasedForRecovery { .. } => ErrorCode::AlreadyReleased,
+            ContractError::InvalidRecoveryWait { .. } => ErrorCode::InvalidRecoveryWait,
+            ContractError::RecoveryNotEnabled { .. } => ErrorCode::RecoveryNotEnabled,
+            ContractError::AlreadyPatient { .. } => ErrorCode::AlreadyPatient,
+            ContractError::NoPendingRecovery { .. } => ErrorCode::NoPendingRecovery,
+            ContractError::RecoveryWaiting { .. } => ErrorCode::RecoveryWaiting,
+            ContractError::AlreadyApproved { .. } => ErrorCode::AlreadyApproved,
+            ContractError::NoCompletedRecovery { .. } => ErrorCode::NoCompletedRecovery,
+        }
+    }
+
+    /// The code with the numbers and names a client may need, as the Display text's prefix.
+    pub fn tag(&self) -> Tag {
+        let tag = Tag::new(self.code());
+        match self {
+            ContractError::Std(error) => error_code::std_tag(error),
+            ContractError::Validation(error) => error.tag(),
+            ContractError::PatientNotFound { patient_id }
+            | ContractError::GrantNotFound { patient_id, .. }
+            | ContractError::NoActiveEmergency { patient_id, .. }
+            | ContractError::RecoveryNotEnabled { patient_id }
+            | ContractError::AlreadyPatient { patient_id, .. }
+            | ContractError::NoPendingRecovery { patient_id }
+            | ContractError::NoCompletedRecovery { patient_id } => tag.with("patient", patient_id),
+            ContractError::PatientNotActive { patient_id } => {
+                tag.with("patient", patient_id).with("expected", "active")
+            }
+            ContractError::PatientNotDeleted { patient_id } => {
+                tag.with("patient", patient_id).with("expected", "deleted")
+            }
+            ContractError::CategoryNotEscrowed {
+                patient_id,
+                category,
+            } => tag
+                .with("patient", patient_id)
+                .with("category", category.name()),
+            ContractError::RequestNotFound { request_id }
+            | ContractError::RequestNotPending { request_id } => tag.with("request", request_id),
+            ContractError::ExpiryInPast { expires } => tag.with("expires", expires.nanos()),
+            ContractError::RecoveryWaiting { not_before } => {
+                tag.with("not_before", not_before.nanos())
+            }
+            ContractError::DuplicateCategory { category }
+            | ContractError::EnvelopeCategoryNotGranted { category }
+            | ContractError::RecipientNotEntitled { category, .. }
+            | ContractError::HolderLeftOut { category, .. } => {
+                tag.with("category", category.name())
+            }
+            ContractError::EnvelopeExists { category, epoch }
+            | ContractError::ShareNotEscrowed {
+                category, epoch, ..
+            }
+            | ContractError::AlreadyReleased {
+                category, epoch, ..
+            }
+            | ContractError::AlreadyReleasedForRecovery { category, epoch } => {
+                tag.with("category", category.name()).with("epoch", epoch)
+            }
+            ContractError::EpochMismatch {
+                category,
+                expected,
+                got,
+            } => tag
+                .with("category", category.name())
+                .with("epoch", got)
+                .with("expected", expected),
+            ContractError::EnvelopeEpochAhead {
+                category,
+                epoch,
+                current,
+            } => tag
+                .with("category", category.name())
+                .with("epoch", epoch)
+                .with("current", current),
+            ContractError::TooManyKeyHolders { category, max } => {
+                tag.with("category", category.name()).with("max", max)
+            }
+            ContractError::EscrowSharesMismatch {
+                category,
+                epoch,
+                expected,
+            } => tag
+                .with("category", category.name())
+                .with("epoch", epoch)
+                .with("expected", expected),
+            ContractError::InvalidEmergencyDuration { max }
+            | ContractError::InvalidRecoveryWait { max } => tag.with("max", max),
+            ContractError::InvalidTrusteeSet { max }
+            | ContractError::TooManyEscrowItems { max } => tag.with("max", max),
+            _ => tag,
+        }
+    }
+
     pub fn unauthorized(action: &str) -> Self {
         ContractError::Unauthorized {
             action: action.to_string(),

@@ -1,95 +1,176 @@
 use cosmwasm_std::StdError;
+use ehr_types::error_code::{self, ErrorCode, Tag};
 use ehr_types::registry::PatientStatus;
 use ehr_types::{Category, PatientId, RecordId, ValidationError};
 use thiserror::Error;
 
 #[derive(Error, Debug)]
 pub enum ContractError {
-    #[error(transparent)]
+    #[error("{tag}{0}", tag = self.tag())]
     Std(#[from] StdError),
 
-    #[error(transparent)]
+    #[error("{tag}{0}", tag = self.tag())]
     Validation(#[from] ValidationError),
 
-    #[error("invalid address: {address}")]
+    #[error("{tag}invalid address: {address}", tag = self.tag())]
     InvalidAddress { address: String },
 
-    #[error("unauthorized: {action}")]
+    #[error("{tag}unauthorized: {action}", tag = self.tag())]
     Unauthorized { action: String },
 
-    #[error("not a credentialed doctor: {address}")]
+    #[error("{tag}not a credentialed doctor: {address}", tag = self.tag())]
     NotCredentialed { address: String },
 
-    #[error("already a credentialed doctor under this name and organisation: {address}")]
+    #[error("{tag}already a credentialed doctor under this name and organisation: {address}", tag = self.tag())]
     AlreadyCredentialed { address: String },
 
-    #[error("the access contract is not set")]
+    #[error("{tag}the access contract is not set", tag = self.tag())]
     AccessContractNotSet,
 
-    #[error("address {address} already has patient {patient_id}")]
+    #[error("{tag}address {address} already has patient {patient_id}", tag = self.tag())]
     AlreadyPatient {
         address: String,
         patient_id: PatientId,
     },
 
-    #[error("patient {patient_id} not found")]
+    #[error("{tag}patient {patient_id} not found", tag = self.tag())]
     PatientNotFound { patient_id: PatientId },
 
-    #[error("no current patient for address {address}")]
+    #[error("{tag}no current patient for address {address}", tag = self.tag())]
     NoPatientForAddress { address: String },
 
-    #[error("patient {patient_id} is {status:?}, not {expected:?}")]
+    #[error("{tag}patient {patient_id} is {status:?}, not {expected:?}", tag = self.tag())]
     WrongPatientStatus {
         patient_id: PatientId,
         status: PatientStatus,
         expected: PatientStatus,
     },
 
-    #[error("record {record_id} not found")]
+    #[error("{tag}record {record_id} not found", tag = self.tag())]
     RecordNotFound { record_id: RecordId },
 
-    #[error("record {record_id} is deleted")]
+    #[error("{tag}record {record_id} is deleted", tag = self.tag())]
     RecordDeleted { record_id: RecordId },
 
-    #[error("this ciphertext is already registered for the patient as record {record_id}")]
+    #[error("{tag}this ciphertext is already registered for the patient as record {record_id}", tag = self.tag())]
     DuplicateBlob { record_id: RecordId },
 
-    #[error("one batch holds the same ciphertext twice: {sha256}")]
+    #[error("{tag}one batch holds the same ciphertext twice: {sha256}", tag = self.tag())]
     DuplicateBlobInBatch { sha256: String },
 
-    #[error("no record of patient {patient_id} has sha256 {sha256}")]
+    #[error("{tag}no record of patient {patient_id} has sha256 {sha256}", tag = self.tag())]
     HashNotFound {
         patient_id: PatientId,
         sha256: String,
     },
 
-    #[error("the profile category is reserved for the patient profile")]
+    #[error("{tag}the profile category is reserved for the patient profile", tag = self.tag())]
     ProfileCategoryReserved,
 
-    #[error("{count} addresses asked for at once, at most {max}")]
+    #[error("{tag}{count} addresses asked for at once, at most {max}", tag = self.tag())]
     TooManyAddresses { count: usize, max: usize },
 
-    #[error("provider {address} not found")]
+    #[error("{tag}provider {address} not found", tag = self.tag())]
     ProviderNotFound { address: String },
 
-    #[error("{category:?} is written under key epoch {current}, not {epoch}")]
+    #[error("{tag}{category:?} is written under key epoch {current}, not {epoch}", tag = self.tag())]
     WrongKeyEpoch {
         category: Category,
         epoch: u32,
         current: u32,
     },
 
-    #[error("{category:?} key epoch {epoch} is stale (someone who holds its key may no longer read it): rotate the key in the same transaction")]
+    #[error("{tag}{category:?} key epoch {epoch} is stale (someone who holds its key may no longer read it): rotate the key in the same transaction", tag = self.tag())]
     StaleKeyEpoch { category: Category, epoch: u32 },
 
-    #[error("version conflict: the file is based on version {base_version}, but the current version is {current}")]
+    #[error("{tag}version conflict: the file is based on version {base_version}, but the current version is {current}", tag = self.tag())]
     VersionConflict { base_version: u32, current: u32 },
 
-    #[error("nothing to update")]
+    #[error("{tag}nothing to update", tag = self.tag())]
     NothingToUpdate,
 }
 
+fn status_name(status: PatientStatus) -> &'static str {
+    match status {
+        PatientStatus::Pending => "pending",
+        PatientStatus::Active => "active",
+        PatientStatus::Deleted => "deleted",
+    }
+}
+
 impl ContractError {
+    /// The stable code clients dispatch on (ehr_types::error_code); exhaustive, so a new
+    /// variant needs one to compile.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ContractError::Std(_) => ErrorCode::Std,
+            ContractError::Validation(_) => ErrorCode::InvalidInput,
+            ContractError::InvalidAddress { .. } => ErrorCode::InvalidAddress,
+            ContractError::Unauthorized { .. } => ErrorCode::Unauthorized,
+            ContractError::NotCredentialed { .. } => ErrorCode::NotCredentialed,
+            ContractError::AlreadyCredentialed { .. } => ErrorCode::AlreadyCredentialed,
+            ContractError::AccessContractNotSet => ErrorCode::NotConfigured,
+            ContractError::AlreadyPatient { .. } => ErrorCode::AlreadyPatient,
+            ContractError::PatientNotFound { .. }
+            | ContractError::NoPatientForAddress { .. }
+            | ContractError::RecordNotFound { .. }
+            | ContractError::HashNotFound { .. }
+            | ContractError::ProviderNotFound { .. } => ErrorCode::NotFound,
+            ContractError::WrongPatientStatus { .. } => ErrorCode::WrongPatientStatus,
+            ContractError::RecordDeleted { .. } => ErrorCode::RecordDeleted,
+            ContractError::DuplicateBlob { .. } => ErrorCode::DuplicateBlob,
+            ContractError::DuplicateBlobInBatch { .. } => ErrorCode::DuplicateInBatch,
+            ContractError::ProfileCategoryReserved => ErrorCode::ProfileCategoryReserved,
+            ContractError::TooManyAddresses { .. } => ErrorCode::TooManyAddresses,
+            ContractError::WrongKeyEpoch { .. } => ErrorCode::WrongKeyEpoch,
+            ContractError::StaleKeyEpoch { .. } => ErrorCode::StaleKeyEpoch,
+            ContractError::VersionConflict { .. } => ErrorCode::VersionConflict,
+            ContractError::NothingToUpdate => ErrorCode::NothingToUpdate,
+        }
+    }
+
+    /// The code with the numbers and names a client may need, as the Display text's prefix.
+    pub fn tag(&self) -> Tag {
+        let tag = Tag::new(self.code());
+        match self {
+            ContractError::Std(error) => error_code::std_tag(error),
+            ContractError::Validation(error) => error.tag(),
+            ContractError::AlreadyPatient { patient_id, .. }
+            | ContractError::PatientNotFound { patient_id }
+            | ContractError::HashNotFound { patient_id, .. } => tag.with("patient", patient_id),
+            ContractError::WrongPatientStatus {
+                patient_id,
+                status,
+                expected,
+            } => tag
+                .with("patient", patient_id)
+                .with("status", status_name(*status))
+                .with("expected", status_name(*expected)),
+            ContractError::RecordNotFound { record_id }
+            | ContractError::RecordDeleted { record_id }
+            | ContractError::DuplicateBlob { record_id } => tag.with("record", record_id),
+            ContractError::TooManyAddresses { count, max } => {
+                tag.with("count", count).with("max", max)
+            }
+            ContractError::WrongKeyEpoch {
+                category,
+                epoch,
+                current,
+            } => tag
+                .with("category", category.name())
+                .with("epoch", epoch)
+                .with("current", current),
+            ContractError::StaleKeyEpoch { category, epoch } => {
+                tag.with("category", category.name()).with("epoch", epoch)
+            }
+            ContractError::VersionConflict {
+                base_version,
+                current,
+            } => tag.with("base", base_version).with("current", current),
+            _ => tag,
+        }
+    }
+
     pub fn unauthorized(action: &str) -> Self {
         ContractError::Unauthorized {
             action: action.to_string(),

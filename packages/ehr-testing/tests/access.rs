@@ -159,14 +159,14 @@ fn grant_input_is_checked() {
                     envelope: cosmwasm_std::Binary::from(vec![0u8; 257]),
                 }],
             ),
-            ValidationError::InvalidEnvelope { len: 257 }.to_string(),
+            AccessError::Validation(ValidationError::InvalidEnvelope { len: 257 }).to_string(),
         ),
         (
             grant(
                 vec![Category::Lab],
                 vec![sample_envelope(Category::Lab, 0); MAX_ENVELOPES + 1],
             ),
-            ValidationError::TooManyEnvelopes.to_string(),
+            AccessError::Validation(ValidationError::TooManyEnvelopes).to_string(),
         ),
     ];
     for (msg, expected) in cases {
@@ -724,7 +724,8 @@ fn rotate_key_refusals_leave_state_unchanged() {
         (
             "empty own envelope",
             bad_envelope,
-            ehr_types::ValidationError::InvalidEnvelope { len: 0 }.to_string(),
+            AccessError::Validation(ehr_types::ValidationError::InvalidEnvelope { len: 0 })
+                .to_string(),
         ),
     ];
     for (what, msg, expected) in refused_from_patient {
@@ -1503,7 +1504,7 @@ fn own_envelopes_are_stored_once_and_listed_by_category_and_epoch() {
             epoch: 1,
             envelope: cosmwasm_std::Binary::default(),
         }]),
-        &ValidationError::InvalidEnvelope { len: 0 }.to_string(),
+        &AccessError::Validation(ValidationError::InvalidEnvelope { len: 0 }).to_string(),
     );
     let listed = |category| -> Vec<(Category, u32)> {
         let response: access::OwnEnvelopesResponse = suite

@@ -107,27 +107,27 @@ fn bad_input_is_refused_with_its_own_error() {
     let cases: Vec<(BlobRef, String)> = vec![
         (
             with(|b| b.sha256 = b.sha256.to_uppercase()),
-            ValidationError::InvalidSha256.to_string(),
+            RegistryError::Validation(ValidationError::InvalidSha256).to_string(),
         ),
         (
             with(|b| b.sha256.truncate(10)),
-            ValidationError::InvalidSha256.to_string(),
+            RegistryError::Validation(ValidationError::InvalidSha256).to_string(),
         ),
         (
             with(|b| b.uri = "https://example.org/file".into()),
-            ValidationError::InvalidUri.to_string(),
+            RegistryError::Validation(ValidationError::InvalidUri).to_string(),
         ),
         (
             with(|b| b.uri = "ipfs://Jane Doe, HIV positive".into()),
-            ValidationError::InvalidUri.to_string(),
+            RegistryError::Validation(ValidationError::InvalidUri).to_string(),
         ),
         (
             with(|b| b.uri = format!("ehrfs://{}", "0".repeat(64))),
-            ValidationError::UriHashMismatch.to_string(),
+            RegistryError::Validation(ValidationError::UriHashMismatch).to_string(),
         ),
         (
             with(|b| b.size = 0),
-            ValidationError::InvalidBlobSize.to_string(),
+            RegistryError::Validation(ValidationError::InvalidBlobSize).to_string(),
         ),
     ];
     for (blob, expected) in cases {
@@ -174,7 +174,7 @@ fn bad_input_is_refused_with_its_own_error() {
             encryption_key: cosmwasm_std::Binary::from([1u8; 31]),
             profile: None,
         },
-        &ValidationError::InvalidPublicKey { len: 31 }.to_string(),
+        &RegistryError::Validation(ValidationError::InvalidPublicKey { len: 31 }).to_string(),
     );
     // Malformed JSON never reaches the contract logic and changes nothing either.
     let before = suite.dump_state();
@@ -414,11 +414,12 @@ fn a_batch_adds_every_record_in_order_or_none() {
     let refused = [
         (
             new_records(&suite, roles.patient_id, &[]),
-            ValidationError::InvalidRecordCount { count: 0 }.to_string(),
+            RegistryError::Validation(ValidationError::InvalidRecordCount { count: 0 }).to_string(),
         ),
         (
             new_records(&suite, roles.patient_id, &too_many),
-            ValidationError::InvalidRecordCount { count: 1001 }.to_string(),
+            RegistryError::Validation(ValidationError::InvalidRecordCount { count: 1001 })
+                .to_string(),
         ),
         (
             new_records(
@@ -428,7 +429,10 @@ fn a_batch_adds_every_record_in_order_or_none() {
             ),
             RegistryError::ProfileCategoryReserved.to_string(),
         ),
-        (bad_blob, ValidationError::InvalidBlobSize.to_string()),
+        (
+            bad_blob,
+            RegistryError::Validation(ValidationError::InvalidBlobSize).to_string(),
+        ),
         (
             new_records(
                 &suite,
