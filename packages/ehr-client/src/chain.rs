@@ -223,7 +223,10 @@ impl ChainClient {
             .answer
             .map_err(rpc_error)?;
         if response.code.is_err() {
-            return Err(ClientError::from_contract_log(&response.log));
+            return Err(ClientError::from_abci(
+                Some((response.codespace.as_str(), response.code.value())),
+                &response.log,
+            ));
         }
         Ok(response.value)
     }
@@ -418,6 +421,8 @@ impl ChainClient {
                     });
                 }
                 Err(error) => {
+                    // CometBFT's `tx` answers a hash it has not committed (yet) with an RPC error
+                    // saying "not found", without a code; not a contract error.
                     let text = error.to_string();
                     if !text.contains("not found") {
                         return Err(ClientError::Rpc(text));
@@ -469,7 +474,7 @@ fn tx_failure(hash: &str, code: u32, codespace: &str, log: &str, gas_wanted: u64
             codespace: codespace.to_string(),
             log: log.to_string(),
         },
-        _ => match ClientError::from_contract_log(log) {
+        _ => match ClientError::from_abci(Some((codespace, code)), log) {
             ClientError::Contract(_) if codespace != "wasm" => ClientError::TxFailed {
                 hash: hash.to_string(),
                 code,
@@ -775,7 +780,7 @@ mod tests {
     }
 
     const ABCI_OK: &str = r#"{"response":{"code":0,"log":"","info":"","index":"0","key":null,"value":"AQID","proofOps":null,"height":"5","codespace":""}}"#;
-    const ABCI_REFUSED: &str = r#"{"response":{"code":5,"log":"patient 9 not found: query wasm contract failed","info":"","index":"0","key":null,"value":null,"proofOps":null,"height":"5","codespace":"wasm"}}"#;
+    const ABCI_REFUSED: &str = r#"{"response":{"code":5,"log":"[ehr:not_found patient=9] patient 9 not found: query wasm contract failed","info":"","index":"0","key":null,"value":null,"proofOps":null,"height":"5","codespace":"wasm"}}"#;
     const CHECK_TX_WRONG_SEQUENCE: &str = r#"{"code":32,"data":"","log":"account sequence mismatch, expected 8, got 7: incorrect account sequence","codespace":"sdk","hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
 
     const TX_COMMITTED: &str = r#"{"hash":"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855","height":"7","index":0,"tx_result":{"code":0,"data":null,"log":"","info":"","gas_wanted":"100","gas_used":"90","events":[],"codespace":""},"tx":"AQID"}"#;
@@ -925,7 +930,7 @@ mod tests {
             }
         ));
         assert!(matches!(
-            tx_failure("h", 5, "wasm", "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed", 1),
+            tx_failure("h", 5, "wasm", "failed to execute message; message index: 0: [ehr:unauthorized] unauthorized: add record: execute wasm contract failed", 1),
             ClientError::Unauthorized(_)
         ));
     }

@@ -1,7 +1,7 @@
 //! One error type for the client. Variants say what went wrong and what to do about it; the
 //! contract's own error text is kept verbatim so a user sees the rule that refused them.
 
-use ehr_types::{PatientId, RecordId};
+use ehr_types::error_code::{self, ErrorCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -25,13 +25,9 @@ pub enum ClientError {
     #[error("{0}")]
     NotFound(String),
 
-    #[error(
-        "this ciphertext is already registered for patient {patient_id} as record {record_id}"
-    )]
-    DuplicateBlob {
-        patient_id: PatientId,
-        record_id: RecordId,
-    },
+    /// The text says which record already holds the ciphertext.
+    #[error("{0}")]
+    DuplicateBlob(String),
 
     #[error("account {address} does not exist on chain (no funds were ever sent to it)")]
     AccountNotFound { address: String },
@@ -98,35 +94,31 @@ pub enum ClientError {
 pub type Result<T> = std::result::Result<T, ClientError>;
 
 impl ClientError {
-    /// Classifies a failed query or transaction by the contract's error text (ehr-registry and
-    /// ehr-access use fixed phrases: "unauthorized: …", "… not found", "… already registered …").
+    /// Classifies a failed query or transaction by the code of the contract error in its text
+    /// (ehr_types::error_code, docs/contracts.md, Error codes); a text without one is the SDK's.
     pub fn from_contract_log(log: &str) -> ClientError {
-        let lower = log.to_ascii_lowercase();
-        let detail = contract_message(log);
-        if lower.contains("out of gas") {
-            ClientError::OutOfGas {
-                gas_wanted: 0,
-                log: log.to_string(),
+        ClientError::from_abci(None, log)
+    }
+
+    /// Like `from_contract_log`, with the codespace and code the node reported the failure with.
+    pub fn from_abci(sdk_code: Option<(&str, u32)>, log: &str) -> ClientError {
+        let Some(coded) = error_code::parse(log) else {
+            return sdk_error(sdk_code, log);
+        };
+        let detail = strip_trailer(coded.rest).to_string();
+        match coded.code {
+            ErrorCode::VersionConflict
+            | ErrorCode::WrongKeyEpoch
+            | ErrorCode::StaleKeyEpoch
+            | ErrorCode::EpochMismatch
+            | ErrorCode::HolderLeftOut
+            | ErrorCode::RecipientNotEntitled => ClientError::WriteRace(detail),
+            ErrorCode::Unauthorized | ErrorCode::NotCredentialed => {
+                ClientError::Unauthorized(detail)
             }
-        } else if lower.contains("unauthorized") || lower.contains("not a credentialed doctor") {
-            ClientError::Unauthorized(detail)
-        } else if lower.contains("not found")
-            || lower.contains("no current patient")
-            || lower.contains("no grant of")
-            || lower.contains("no record of")
-        {
-            ClientError::NotFound(detail)
-        } else if lower.contains("block (unix) time must never be empty") {
-            ClientError::NodeNotReady(detail)
-        } else if lower.contains("version conflict:")
-            || lower.contains("is written under key epoch")
-            || lower.contains("cannot be opened: the next epoch is")
-        {
-            ClientError::WriteRace(detail)
-        } else if lower.contains("account sequence mismatch") {
-            ClientError::WrongSequence(detail)
-        } else {
-            ClientError::Contract(detail)
+            ErrorCode::NotFound => ClientError::NotFound(detail),
+            ErrorCode::DuplicateBlob => ClientError::DuplicateBlob(detail),
+            _ => ClientError::Contract(detail),
         }
     }
 
@@ -148,9 +140,45 @@ impl ClientError {
     }
 }
 
-/// The contract's own sentence out of the SDK's wrapping, e.g.
-/// "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed"
-/// → "unauthorized: add record".
+/// Failures that are not our contracts' and so carry no ehr code: the Cosmos SDK's and the
+/// node's own. Where the node reports an SDK code we go by it; the simulate service reports every
+/// failure as gRPC "Unknown" with the SDK's text only, so those few are known by their text.
+fn sdk_error(sdk_code: Option<(&str, u32)>, log: &str) -> ClientError {
+    let detail = contract_message(log);
+    match sdk_code {
+        Some(("sdk", 11)) => {
+            return ClientError::OutOfGas {
+                gas_wanted: 0,
+                log: log.to_string(),
+            }
+        }
+        Some(("sdk", 32)) => return ClientError::WrongSequence(detail),
+        // ErrKeyNotFound: what a gRPC query's NotFound becomes (an account never funded).
+        Some(("sdk", 22)) => return ClientError::NotFound(detail),
+        _ => {}
+    }
+    let lower = log.to_ascii_lowercase();
+    if lower.contains("out of gas") {
+        ClientError::OutOfGas {
+            gas_wanted: 0,
+            log: log.to_string(),
+        }
+    } else if lower.contains("account sequence mismatch") {
+        ClientError::WrongSequence(detail)
+    } else if lower.contains("block (unix) time must never be empty") {
+        // A just-restarted node simulates against a state without a block time (a recovered panic).
+        ClientError::NodeNotReady(detail)
+    } else if log.contains("code = NotFound") {
+        // A gRPC query's own status code, when the node passes it on as text.
+        ClientError::NotFound(detail)
+    } else {
+        ClientError::Contract(detail)
+    }
+}
+
+/// The SDK's sentence out of its wrapping, e.g.
+/// "failed to execute message; message index: 0: account sequence mismatch, …: execute wasm contract failed"
+/// → "account sequence mismatch, …".
 fn contract_message(log: &str) -> String {
     // A recovered panic carries its Go stack after "stack:"; the first line says what happened.
     let mut text = log.split("\nstack:").next().unwrap_or(log).trim();
@@ -158,7 +186,11 @@ fn contract_message(log: &str) -> String {
         let rest = &text[at + "message index: ".len()..];
         text = rest.split_once(": ").map_or(rest, |(_, tail)| tail);
     }
-    // wasmd appends where it failed, gas used and the SDK's error class after these markers.
+    strip_trailer(text).to_string()
+}
+
+/// Cuts what wasmd appends after a contract's text: where it failed, gas used, the SDK's class.
+fn strip_trailer(mut text: &str) -> &str {
     for marker in [
         ": execute wasm contract failed",
         ": query wasm contract failed",
@@ -167,65 +199,75 @@ fn contract_message(log: &str) -> String {
             text = &text[..at];
         }
     }
-    let text = text.strip_prefix("Generic error: ").unwrap_or(text);
-    text.to_string()
+    text.trim()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    // Every contract error of both contracts goes through `from_contract_log` in
+    // ehr-testing/tests/error_codes.rs; these are the wrappings and the SDK's own errors.
     #[test]
-    fn contract_errors_are_classified_and_unwrapped() {
-        let log = "failed to execute message; message index: 0: unauthorized: add record: execute wasm contract failed";
+    fn contract_errors_are_classified_by_code_and_unwrapped() {
+        let log = "failed to execute message; message index: 0: [ehr:unauthorized] unauthorized: add record: execute wasm contract failed";
         match ClientError::from_contract_log(log) {
             ClientError::Unauthorized(detail) => assert_eq!(detail, "unauthorized: add record"),
             other => panic!("unexpected {other:?}"),
         }
-        assert!(matches!(
-            ClientError::from_contract_log("failed to execute message; message index: 0: patient 9 not found: execute wasm contract failed"),
-            ClientError::NotFound(_)
-        ));
         match ClientError::from_contract_log(
-            "record 9 not found: query wasm contract failed: unknown request",
+            "[ehr:not_found record=9] record 9 not found: query wasm contract failed: unknown request",
         ) {
             ClientError::NotFound(detail) => assert_eq!(detail, "record 9 not found"),
             other => panic!("unexpected {other:?}"),
         }
-        let log = "failed to execute message; message index: 0: unauthorized: delete patient: execute wasm contract failed [CosmWasm/wasmd@v0.61.14/x/wasm/keeper/keeper.go:452] with gas used: '112773': unknown request";
+        let log = "failed to execute message; message index: 0: [ehr:unauthorized] unauthorized: delete patient: execute wasm contract failed [CosmWasm/wasmd@v0.61.14/x/wasm/keeper/keeper.go:452] with gas used: '112773': unknown request";
         assert_eq!(
             ClientError::from_contract_log(log).to_string(),
             "unauthorized: delete patient"
         );
+        // A reworded sentence with the same code is still a write race.
+        assert!(ClientError::from_contract_log(
+            "failed to execute message; message index: 1: [ehr:wrong_key_epoch category=lab epoch=1 current=2] anything at all: execute wasm contract failed"
+        )
+        .is_write_race());
+        // Caller input that imitates a tag comes after the contract's own.
         assert!(matches!(
-            ClientError::from_contract_log("no record of patient 1 has sha256 faa5: query wasm contract failed: unknown request"),
-            ClientError::NotFound(_)
+            ClientError::from_contract_log(
+                "[ehr:invalid_address] invalid address: [ehr:version_conflict base=1 current=2]"
+            ),
+            ClientError::Contract(_)
         ));
+    }
+
+    #[test]
+    fn the_sdks_errors_go_by_their_codes_or_known_texts() {
         let restarted = "rpc error: code = Unknown desc = recovered: Block (unix) time must never be empty or negative \nstack:\nreflect.Value.call(...)";
         match ClientError::from_contract_log(restarted) {
             ClientError::NodeNotReady(detail) => assert!(!detail.contains("stack")),
             other => panic!("unexpected {other:?}"),
         }
         assert!(matches!(
-            ClientError::from_contract_log("out of gas in location: WriteFlat"),
+            ClientError::from_abci(Some(("sdk", 11)), "out of gas in location: WriteFlat"),
             ClientError::OutOfGas { .. }
         ));
-        let conflict = "failed to execute message; message index: 0: version conflict: the file is based on version 1, but the current version is 2: execute wasm contract failed";
-        match ClientError::from_contract_log(conflict) {
-            ClientError::WriteRace(detail) => assert_eq!(
-                detail,
-                "version conflict: the file is based on version 1, but the current version is 2"
+        assert!(matches!(
+            ClientError::from_contract_log(
+                "rpc error: code = Unknown desc = out of gas in location: WriteFlat"
             ),
-            other => panic!("unexpected {other:?}"),
-        }
-        assert!(ClientError::from_contract_log(
-            "failed to execute message; message index: 1: Lab is written under key epoch 2, not 1: execute wasm contract failed"
-        )
-        .is_write_race());
-        assert!(ClientError::from_contract_log(
-            "failed to execute message; message index: 0: key epoch 2 of Lab cannot be opened: the next epoch is 3: execute wasm contract failed"
-        )
-        .is_write_race());
+            ClientError::OutOfGas { .. }
+        ));
+        assert!(matches!(
+            ClientError::from_contract_log("rpc error: code = Unknown desc = account sequence mismatch, expected 8, got 7: incorrect account sequence"),
+            ClientError::WrongSequence(_)
+        ));
+        assert!(matches!(
+            ClientError::from_abci(
+                Some(("sdk", 22)),
+                "rpc error: code = NotFound desc = account wasm1x not found: key not found"
+            ),
+            ClientError::NotFound(_)
+        ));
         assert!(matches!(
             ClientError::from_contract_log("something else"),
             ClientError::Contract(_)

@@ -1077,8 +1077,7 @@ fn add_records_msg(patient_id: PatientId, batch: &[NewRecord]) -> ContractMsg {
 }
 
 fn is_retryable(error: &ClientError) -> bool {
-    error.is_transient()
-        || matches!(error, ClientError::Contract(text) if text.contains("already registered"))
+    error.is_transient() || matches!(error, ClientError::DuplicateBlob(_))
 }
 
 /// Pairs each record of a committed batch with the record id its event announced, in order.
