@@ -32,7 +32,7 @@ import { combineShares, openShare, sealShare, splitKey } from "../crypto/escrow"
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
 import type { Deploy } from "./deploy";
-import { explain, KeyMismatchError, onceMoreOnConflict } from "./errors";
+import { explain, KeyMismatchError, onceMoreOnConflict, parseErrorCode } from "./errors";
 import { Ipfs } from "./ipfs";
 import { keyDecision, mustRotate, rotationCandidates, rotationRecipients } from "./keys";
 import { capitalise, Names } from "./names";
@@ -698,7 +698,7 @@ export class Ehr {
       const r = await this.registry.recordBySha256({ patientId, sha256 });
       return { recordId: r.id, version: r.latest.version };
     } catch (e) {
-      if ((e as Error).message.includes("no record of patient")) return undefined;
+      if (parseErrorCode(e)?.code === "not_found") return undefined;
       throw e;
     }
   }

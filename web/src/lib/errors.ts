@@ -38,35 +38,60 @@ export class KeyMismatchError extends Error {
 }
 
 /**
- * Refusals of a write that the writer's client answers by re-reading, re-sealing and sending once
- * more (ehr.ts `upload`, `saveProfile`): someone else wrote first. The contracts say so only in the
- * Display text of their errors (no error code reaches the client: the wasm module wraps the text),
- * so each pattern here is the contract's `#[error(...)]` template, kept in one place:
- *  - "version": registry VersionConflict, another version of the record (or profile) landed first;
- *  - "key-epoch": the category's key moved on between reading and writing: registry WrongKeyEpoch
- *    or StaleKeyEpoch, access EpochMismatch (another rotation landed first), HolderLeftOut or
- *    RecipientNotEntitled (someone's access changed after the readers were read).
+ * A contract error's stable code, its fields and its English sentence. Both contracts start the
+ * Display text of every error with `[ehr:CODE key=value …] ` (packages/ehr-types/src/error_code.rs,
+ * docs/contracts.md, Error codes), and that text reaches us wrapped by wasmd and CosmJS; clients go
+ * by the code and fields, the sentence is only shown.
  */
-export type ChainConflict = { kind: "version"; baseVersion: number; current: number } | { kind: "key-epoch"; what: string };
+export interface CodedError {
+  code: string;
+  fields: Record<string, string>;
+  sentence: string;
+}
 
-const CONFLICTS: { re: RegExp; conflict: (m: RegExpMatchArray) => ChainConflict }[] = [
-  // contracts/registry/src/error.rs
-  { re: /version conflict: the file is based on version (\d+), but the current version is (\d+)/, conflict: (m) => ({ kind: "version", baseVersion: Number(m[1]), current: Number(m[2]) }) },
-  { re: /\w+ is written under key epoch \d+, not \d+/, conflict: (m) => ({ kind: "key-epoch", what: m[0] }) },
-  { re: /\w+ key epoch \d+ is stale/, conflict: (m) => ({ kind: "key-epoch", what: m[0] }) },
-  // contracts/access/src/error.rs
-  { re: /key epoch \d+ of \w+ cannot be opened: the next epoch is \d+/, conflict: (m) => ({ kind: "key-epoch", what: m[0] }) },
-  { re: /the new \w+ key leaves out \S+, who may still read it/, conflict: (m) => ({ kind: "key-epoch", what: m[0] }) },
-  { re: /\S+ may not read \w+: no new key may be wrapped to it/, conflict: (m) => ({ kind: "key-epoch", what: m[0] }) },
-];
+const OPEN = "[ehr:";
+
+/** The first tag in the text (the contract's own: caller input, which may imitate a tag, only ever follows it). */
+export function parseErrorCode(error: unknown): CodedError | undefined {
+  const text = error instanceof Error ? error.message : String(error);
+  const at = text.indexOf(OPEN);
+  if (at < 0) return undefined;
+  const close = text.indexOf("]", at);
+  if (close < 0) return undefined;
+  const [code, ...words] = text.slice(at + OPEN.length, close).split(" ");
+  if (!/^[a-z_]+$/.test(code)) return undefined;
+  const fields: Record<string, string> = {};
+  for (const word of words) {
+    const eq = word.indexOf("=");
+    if (eq < 0) return undefined;
+    fields[word.slice(0, eq)] = word.slice(eq + 1);
+  }
+  let sentence = text.slice(close + 1).replace(/^ /, "");
+  // wasmd appends where it failed, gas used and the SDK's error class after these markers
+  for (const marker of [": execute wasm contract failed", ": query wasm contract failed"]) {
+    const end = sentence.indexOf(marker);
+    if (end >= 0) sentence = sentence.slice(0, end);
+  }
+  return { code, fields, sentence: sentence.trim() };
+}
+
+/**
+ * Refusals of a write that the writer's client answers by re-reading, re-sealing and sending once
+ * more (ehr.ts `upload`, `saveProfile`): someone else wrote first.
+ *  - "version": `version_conflict`, another version of the record (or profile) landed first;
+ *  - "key-epoch": the category's key moved on between reading and writing: `wrong_key_epoch`,
+ *    `stale_key_epoch`, `epoch_mismatch` (another rotation landed first), `holder_left_out`,
+ *    `recipient_not_entitled` (someone's access changed after the readers were read).
+ */
+export type ChainConflict = { kind: "version"; baseVersion: number; current: number } | { kind: "key-epoch"; code: string; category?: string };
+
+const KEY_EPOCH_CODES = new Set(["wrong_key_epoch", "stale_key_epoch", "epoch_mismatch", "holder_left_out", "recipient_not_entitled"]);
 
 /** The conflict a failed write reports, or undefined for every other failure. */
 export function chainConflict(error: unknown): ChainConflict | undefined {
-  const text = error instanceof Error ? error.message : String(error);
-  for (const { re, conflict } of CONFLICTS) {
-    const m = re.exec(text);
-    if (m) return conflict(m);
-  }
+  const coded = parseErrorCode(error);
+  if (coded?.code === "version_conflict") return { kind: "version", baseVersion: Number(coded.fields.base), current: Number(coded.fields.current) };
+  if (coded && KEY_EPOCH_CODES.has(coded.code)) return { kind: "key-epoch", code: coded.code, category: coded.fields.category };
   return undefined;
 }
 
@@ -126,26 +151,54 @@ export function explain(error: unknown): Problem {
       return p("integrity", "This file does not match what the chain says it should be. It is not shown.");
     return p("integrity", "This file is not a readable ehr-chain record.");
   }
-  const conflict = chainConflict(error);
-  if (conflict?.kind === "version") return p("conflict", "Someone else changed this record while you were saving. Reload it, then save yours again.");
-  if (conflict) return p("conflict", "The keys of this category changed while you were saving. Nothing was saved: try again.");
-  if (/key holders besides the patient/.test(text))
-    return p("other", "This category already has the most key holders the chain allows (32 besides the patient): revoke someone first.");
-  if (text.includes("is not in the future")) return p("other", "The expiry must be in the future.");
-  // contracts/registry/src/error.rs AlreadyCredentialed, ehr-types InvalidDirectoryText
-  if (text.includes("already a credentialed doctor under this name"))
-    return p("duplicate", "This doctor is already credentialed under this name and organisation: nothing changed.");
-  const listing = /invalid (display name|organization): ([^;:]+)/.exec(detail);
-  if (listing) return p("other", `The ${listing[1] === "organization" ? "organisation" : "display name"} was refused: ${listing[2].trim()}.`);
-  if (/addresses asked for at once, at most/.test(text)) return p("other", "Too many names were looked up at once.");
+  const coded = parseErrorCode(error);
+  if (coded) return explainCoded(coded, p);
+  // Not our contracts' (they always carry a code): the browser's, the wallet's and the node's own words.
   if (text.includes("expired")) return p("expired", "Your access has expired. Ask the patient to grant it again.");
-  if (text.includes("unauthorized") || text.includes("not a credentialed doctor") || text.includes("no grant"))
-    return p("unauthorized", "You are not allowed to do this. The patient must grant you access first (or an admin must credential you).");
-  if (text.includes("already registered"))
-    return p("duplicate", "This file is already registered for the patient: nothing was added twice.");
-  if (text.includes("not found")) return p("not-found", "It was not found on the chain.");
   if (text.includes("failed to fetch") || text.includes("networkerror") || text.includes("econnrefused") || text.includes("load failed"))
     return p("node-down", "The chain node is not reachable. Check that the localnet is running, then try again.");
   if (text.includes("request rejected") || text.includes("keplr")) return p("wallet", "The wallet refused the request.");
   return p("other", `Something went wrong: ${detail}`);
+}
+
+const DIRECTORY_TEXT_RULES: Record<string, (max: string | undefined) => string> = {
+  empty: () => "must not be empty",
+  too_long: (max) => `at most ${max} characters`,
+  surrounding_space: () => "no leading or trailing white space",
+  control_character: () => "no control or text-direction characters",
+};
+
+/** A contract's refusal in words, by its code (the table in docs/contracts.md, Error codes). */
+function explainCoded({ code, fields, sentence }: CodedError, p: (kind: ProblemKind, message: string) => Problem): Problem {
+  switch (code) {
+    case "version_conflict":
+      return p("conflict", "Someone else changed this record while you were saving. Reload it, then save yours again.");
+    case "wrong_key_epoch":
+    case "stale_key_epoch":
+    case "epoch_mismatch":
+    case "holder_left_out":
+    case "recipient_not_entitled":
+      return p("conflict", "The keys of this category changed while you were saving. Nothing was saved: try again.");
+    case "too_many_key_holders":
+      return p("other", `This category already has the most key holders the chain allows (${fields.max} besides the patient): revoke someone first.`);
+    case "expiry_in_past":
+      return p("other", "The expiry must be in the future.");
+    case "already_credentialed":
+      return p("duplicate", "This doctor is already credentialed under this name and organisation: nothing changed.");
+    case "invalid_input": {
+      const rule = fields.rule === "directory_text" ? DIRECTORY_TEXT_RULES[fields.text_rule] : undefined;
+      if (rule) return p("other", `The ${fields.field === "organization" ? "organisation" : "display name"} was refused: ${rule(fields.max)}.`);
+      break;
+    }
+    case "too_many_addresses":
+      return p("other", "Too many names were looked up at once.");
+    case "unauthorized":
+    case "not_credentialed":
+      return p("unauthorized", "You are not allowed to do this. The patient must grant you access first (or an admin must credential you).");
+    case "duplicate_blob":
+      return p("duplicate", "This file is already registered for the patient: nothing was added twice.");
+    case "not_found":
+      return p("not-found", "It was not found on the chain.");
+  }
+  return p("other", `Something went wrong: ${sentence}`);
 }

@@ -61,14 +61,14 @@ describe("audit: key_rotated in words", () => {
   });
 });
 
-// The contracts' Display texts as a failed simulate/broadcast reports them (CosmJS wraps them).
+// The contracts' Display texts (code prefix, then the sentence) as a failed simulate/broadcast reports them (CosmJS wraps them).
 const wrapped = (text: string) => new Error(`Query failed with (6): rpc error: code = Unknown desc = failed to execute message; message index: 1: ${text}: execute wasm contract failed [CosmWasm/wasmd@v0.61.14/x/wasm/keeper/keeper.go:436] with gas used: '181234': unknown request`);
-const VERSION = wrapped("version conflict: the file is based on version 2, but the current version is 3");
-const WRONG_EPOCH = wrapped("Lab is written under key epoch 2, not 1");
-const STALE = wrapped("Note key epoch 4 is stale (someone who holds its key may no longer read it): rotate the key in the same transaction");
-const EPOCH_MISMATCH = new Error("message index: 0: key epoch 3 of Lab cannot be opened: the next epoch is 4: execute wasm contract failed");
-const LEFT_OUT = wrapped("the new Lab key leaves out wasm1abc, who may still read it");
-const NOT_ENTITLED = wrapped("wasm1abc may not read Lab: no new key may be wrapped to it");
+const VERSION = wrapped("[ehr:version_conflict base=2 current=3] version conflict: the file is based on version 2, but the current version is 3");
+const WRONG_EPOCH = wrapped("[ehr:wrong_key_epoch category=lab epoch=1 current=2] Lab is written under key epoch 2, not 1");
+const STALE = wrapped("[ehr:stale_key_epoch category=note epoch=4] Note key epoch 4 is stale (someone who holds its key may no longer read it): rotate the key in the same transaction");
+const EPOCH_MISMATCH = new Error("message index: 0: [ehr:epoch_mismatch category=lab epoch=3 expected=4] key epoch 3 of Lab cannot be opened: the next epoch is 4: execute wasm contract failed");
+const LEFT_OUT = wrapped("[ehr:holder_left_out category=lab] the new Lab key leaves out wasm1abc, who may still read it");
+const NOT_ENTITLED = wrapped("[ehr:recipient_not_entitled category=lab] wasm1abc may not read Lab: no new key may be wrapped to it");
 
 describe("conflict classification", () => {
   it("reads the version conflict with both versions", () => {
@@ -76,13 +76,15 @@ describe("conflict classification", () => {
   });
   it("reads every way the category's key moved on between reading and writing", () => {
     for (const e of [WRONG_EPOCH, STALE, EPOCH_MISMATCH, LEFT_OUT, NOT_ENTITLED]) expect(chainConflict(e)?.kind).toBe("key-epoch");
+    expect(chainConflict(STALE)).toEqual({ kind: "key-epoch", code: "stale_key_epoch", category: "note" });
   });
   it("is no conflict for anything else", () => {
     for (const e of [
-      new Error("unauthorized: update record"),
-      new Error("record 4 is deleted"),
+      new Error("[ehr:unauthorized] unauthorized: update record"),
+      new Error("[ehr:record_deleted record=4] record 4 is deleted"),
+      new Error("version conflict: the file is based on version 2, but the current version is 3"), // no code: not the contract's
       new TypeError("Failed to fetch"),
-      new Error("Lab already has 32 key holders besides the patient"),
+      new Error("[ehr:too_many_key_holders category=lab max=32] Lab already has 32 key holders besides the patient"),
       "version 2",
     ])
       expect(chainConflict(e)).toBeUndefined();
@@ -95,7 +97,7 @@ describe("conflict classification", () => {
     expect(twice.message).toContain("Someone else changed record #9");
     expect(twice.message).toContain("version 4");
     expect(twice.detail).toContain("version conflict");
-    expect(explain(new ConflictError({ kind: "key-epoch", what: "x" }, "the lab records", STALE)).message).toContain("The keys of the lab records changed");
+    expect(explain(new ConflictError({ kind: "key-epoch", code: "stale_key_epoch", category: "lab" }, "the lab records", STALE)).message).toContain("The keys of the lab records changed");
   });
 });
 
@@ -127,7 +129,7 @@ describe("retry once on conflict", () => {
     expect(a.told[1]?.kind).toBe("key-epoch");
   });
   it("a second conflict says someone else changed the record; no third attempt", async () => {
-    const a = attempts(VERSION, wrapped("version conflict: the file is based on version 3, but the current version is 4"));
+    const a = attempts(VERSION, wrapped("[ehr:version_conflict base=3 current=4] version conflict: the file is based on version 3, but the current version is 4"));
     const err = await onceMoreOnConflict("record #1", a.run).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ConflictError);
     expect((err as ConflictError).conflict).toEqual({ kind: "version", baseVersion: 3, current: 4 });

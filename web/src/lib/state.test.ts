@@ -88,20 +88,20 @@ describe("grants", () => {
 describe("errors a person understands", () => {
   const kind = (e: unknown) => explain(e).kind;
   it("classifies chain, IPFS, key and integrity failures", () => {
-    expect(kind(new Error("Query failed with (6): unauthorized: add record: execute wasm contract failed"))).toBe("unauthorized");
-    expect(kind(new Error("not a credentialed doctor: wasm1x"))).toBe("unauthorized");
+    expect(kind(new Error("Query failed with (6): [ehr:unauthorized] unauthorized: add record: execute wasm contract failed"))).toBe("unauthorized");
+    expect(kind(new Error("[ehr:not_credentialed] not a credentialed doctor: wasm1x"))).toBe("unauthorized");
     expect(kind(new TypeError("Failed to fetch"))).toBe("node-down");
     expect(kind(new IpfsError("IPFS at http://127.0.0.1:5001 is not reachable"))).toBe("ipfs-down");
     expect(kind(new CryptoError("MissingCategoryKey", "x"))).toBe("keys");
     expect(kind(new CryptoError("Tampered", "x"))).toBe("integrity");
-    expect(kind(new Error("this ciphertext is already registered for the patient as record 4"))).toBe("duplicate");
+    expect(kind(new Error("[ehr:duplicate_blob record=4] this ciphertext is already registered for the patient as record 4"))).toBe("duplicate");
     expect(kind(new Error("your grant expired"))).toBe("expired");
-    expect(explain(new Error("expiry 5 is not in the future")).message).toBe("The expiry must be in the future.");
+    expect(explain(new Error("[ehr:expiry_in_past expires=5000000000] expiry 5.000000000 is not in the future")).message).toBe("The expiry must be in the future.");
   });
   it("says what the registry refused of a provider's listing", () => {
-    expect(explain(new Error("failed to execute message; message index: 0: already a credentialed doctor under this name and organisation: wasm1x: execute wasm contract failed")).kind).toBe("duplicate");
-    expect(explain(new Error("message index: 0: invalid display name: at most 64 characters: execute wasm contract failed")).message).toBe("The display name was refused: at most 64 characters.");
-    expect(explain(new Error("invalid organization: no control or text-direction characters")).message).toBe("The organisation was refused: no control or text-direction characters.");
+    expect(explain(new Error("failed to execute message; message index: 0: [ehr:already_credentialed] already a credentialed doctor under this name and organisation: wasm1x: execute wasm contract failed")).kind).toBe("duplicate");
+    expect(explain(new Error("message index: 0: [ehr:invalid_input rule=directory_text field=display_name text_rule=too_long max=64] invalid display name: at most 64 characters: execute wasm contract failed")).message).toBe("The display name was refused: at most 64 characters.");
+    expect(explain(new Error("[ehr:invalid_input rule=directory_text field=organization text_rule=control_character] invalid organization: no control or text-direction characters")).message).toBe("The organisation was refused: no control or text-direction characters.");
   });
 });
 
