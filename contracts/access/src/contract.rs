@@ -7,9 +7,11 @@ use ehr_types::access::ConfigResponse;
 use ehr_types::recovery::DEFAULT_RECOVERY_WAIT_SECONDS;
 
 use crate::error::ContractError;
-use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
+use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
 use crate::state::{Config, CONFIG};
-use crate::{audit, emergency, envelopes, escrow, grants, keys, recovery, requests};
+use crate::{
+    admin, audit, emergency, envelopes, escrow, grants, keys, migrations, recovery, requests,
+};
 
 pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -24,7 +26,7 @@ pub fn validate_address(api: &dyn Api, address: &str) -> Result<Addr, ContractEr
         })
 }
 
-fn validate_emergency_duration(seconds: u64) -> Result<u64, ContractError> {
+pub(crate) fn validate_emergency_duration(seconds: u64) -> Result<u64, ContractError> {
     if (1..=MAX_EMERGENCY_ACCESS_SECONDS).contains(&seconds) {
         Ok(seconds)
     } else {
@@ -34,7 +36,7 @@ fn validate_emergency_duration(seconds: u64) -> Result<u64, ContractError> {
     }
 }
 
-fn validate_recovery_wait(seconds: u64) -> Result<u64, ContractError> {
+pub(crate) fn validate_recovery_wait(seconds: u64) -> Result<u64, ContractError> {
     if (1..=MAX_RECOVERY_WAIT_SECONDS).contains(&seconds) {
         Ok(seconds)
     } else {
@@ -82,16 +84,17 @@ pub fn execute(
 ) -> Result<Response, ContractError> {
     match msg {
         ExecuteMsg::UpdateConfig {
-            admin,
             emergency_access_seconds,
             recovery_wait_seconds,
-        } => execute_update_config(
+        } => admin::execute_update_config(
             deps,
             info,
-            admin,
             emergency_access_seconds,
             recovery_wait_seconds,
         ),
+        ExecuteMsg::ProposeAdmin { address } => admin::execute_propose_admin(deps, info, address),
+        ExecuteMsg::AcceptAdmin {} => admin::execute_accept_admin(deps, info),
+        ExecuteMsg::CancelAdminProposal {} => admin::execute_cancel_admin_proposal(deps, info),
         ExecuteMsg::Grant {
             patient_id,
             grantee,
@@ -194,37 +197,16 @@ pub fn execute(
     }
 }
 
-pub fn execute_update_config(
-    deps: DepsMut,
-    info: MessageInfo,
-    admin: Option<String>,
-    emergency_access_seconds: Option<u64>,
-    recovery_wait_seconds: Option<u64>,
-) -> Result<Response, ContractError> {
-    let mut config = CONFIG.load(deps.storage)?;
-    if info.sender != config.admin {
-        return Err(ContractError::unauthorized("update config"));
-    }
-    if admin.is_none() && emergency_access_seconds.is_none() && recovery_wait_seconds.is_none() {
-        return Err(ContractError::NothingToUpdate);
-    }
-    if let Some(seconds) = recovery_wait_seconds {
-        config.recovery_wait_seconds = validate_recovery_wait(seconds)?;
-    }
-    if let Some(admin) = admin {
-        config.admin = validate_address(deps.api, &admin)?;
-    }
-    if let Some(seconds) = emergency_access_seconds {
-        config.emergency_access_seconds = validate_emergency_duration(seconds)?;
-    }
-    CONFIG.save(deps.storage, &config)?;
-    Ok(Response::new().add_attribute("action", "update_config"))
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn migrate(deps: DepsMut, _env: Env, msg: MigrateMsg) -> Result<Response, ContractError> {
+    migrations::migrate(deps, msg)
 }
 
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
     let response = match msg {
         QueryMsg::Config {} => to_json_binary(&query_config(deps)?),
+        QueryMsg::PendingAdmin {} => to_json_binary(&admin::query_pending_admin(deps)?),
         QueryMsg::Grant {
             patient_id,
             grantee,

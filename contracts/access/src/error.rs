@@ -97,6 +97,18 @@ pub enum ContractError {
     #[error("{tag}nothing to update", tag = self.tag())]
     NothingToUpdate,
 
+    #[error("{tag}no admin handover is pending", tag = self.tag())]
+    NoAdminProposal,
+
+    #[error("{tag}cannot migrate {contract}: this code is {name}", name = crate::contract::CONTRACT_NAME, tag = self.tag())]
+    ForeignContract { contract: String },
+
+    #[error("{tag}cannot migrate from version {stored} down to {current}", tag = self.tag())]
+    Downgrade { stored: String, current: String },
+
+    #[error("{tag}the stored contract version {version} is not a semantic version", tag = self.tag())]
+    InvalidVersion { version: String },
+
     #[error(
         "{tag}a trustee set needs 2 to {max} distinct trustees and a threshold from 2 to their number", tag = self.tag()
     )]
@@ -209,6 +221,10 @@ impl ContractError {
             ContractError::HolderLeftOut { .. } => ErrorCode::HolderLeftOut,
             ContractError::TooManyKeyHolders { .. } => ErrorCode::TooManyKeyHolders,
             ContractError::NothingToUpdate => ErrorCode::NothingToUpdate,
+            ContractError::NoAdminProposal => ErrorCode::NoPendingAdmin,
+            ContractError::ForeignContract { .. } => ErrorCode::ForeignContract,
+            ContractError::Downgrade { .. } => ErrorCode::Downgrade,
+            ContractError::InvalidVersion { .. } => ErrorCode::InvalidVersion,
             ContractError::InvalidTrusteeSet { .. } => ErrorCode::InvalidTrusteeSet,
             ContractError::NotTrustee { .. } => ErrorCode::NotTrustee,
             ContractError::NoTrustees => ErrorCode::NoTrustees,

@@ -2,6 +2,7 @@
 //! requests, time-boxed emergency access with k-of-n trustee key escrow, and each patient's
 //! audit log; wallet recovery approved by k trustees.
 
+mod admin;
 pub mod audit;
 pub mod contract;
 mod emergency;
@@ -10,6 +11,7 @@ pub mod error;
 mod escrow;
 mod grants;
 mod keys;
+mod migrations;
 pub mod msg;
 mod recovery;
 mod registry_client;

@@ -15,6 +15,8 @@ pub struct Config {
 }
 
 pub const CONFIG: Item<Config> = Item::new("config");
+/// The address proposed as the next admin until it accepts (or the admin cancels).
+pub const PENDING_ADMIN: Item<Addr> = Item::new("pending_admin");
 
 pub struct GrantIndexes<'a> {
     pub grantee: MultiIndex<'a, Addr, GrantInfo, (PatientId, Addr)>,

@@ -4,10 +4,10 @@ use cosmwasm_std::{to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Resp
 use ehr_types::registry::{ConfigResponse, NewRecord, PatientCountResponse};
 
 use crate::error::ContractError;
-use crate::msg::{ExecuteMsg, InstantiateMsg, QueryMsg};
+use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
 use crate::permissions::validate_address;
 use crate::state::{Config, CONFIG, LAST_PATIENT_ID, LAST_RECORD_ID, PATIENT_COUNTS};
-use crate::{patients, providers, records};
+use crate::{admin, migrations, patients, providers, records};
 
 pub const CONTRACT_NAME: &str = "crates.io:ehr-registry";
 pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -55,10 +55,12 @@ pub fn execute(
     msg: ExecuteMsg,
 ) -> Result<Response, ContractError> {
     match msg {
-        ExecuteMsg::UpdateConfig {
-            admin,
-            access_contract,
-        } => execute_update_config(deps, info, admin, access_contract),
+        ExecuteMsg::SetAccessContract { address } => {
+            admin::execute_set_access_contract(deps, info, address)
+        }
+        ExecuteMsg::ProposeAdmin { address } => admin::execute_propose_admin(deps, info, address),
+        ExecuteMsg::AcceptAdmin {} => admin::execute_accept_admin(deps, info),
+        ExecuteMsg::CancelAdminProposal {} => admin::execute_cancel_admin_proposal(deps, info),
         ExecuteMsg::CredentialProvider {
             address,
             display_name,
@@ -160,33 +162,16 @@ pub fn execute(
     }
 }
 
-pub fn execute_update_config(
-    deps: DepsMut,
-    info: MessageInfo,
-    admin: Option<String>,
-    access_contract: Option<String>,
-) -> Result<Response, ContractError> {
-    let mut config = CONFIG.load(deps.storage)?;
-    if info.sender != config.admin {
-        return Err(ContractError::unauthorized("update config"));
-    }
-    if admin.is_none() && access_contract.is_none() {
-        return Err(ContractError::NothingToUpdate);
-    }
-    if let Some(admin) = admin {
-        config.admin = validate_address(deps.api, &admin)?;
-    }
-    if let Some(access_contract) = access_contract {
-        config.access_contract = Some(validate_address(deps.api, &access_contract)?);
-    }
-    CONFIG.save(deps.storage, &config)?;
-    Ok(Response::new().add_attribute("action", "update_config"))
+#[cfg_attr(not(feature = "library"), entry_point)]
+pub fn migrate(deps: DepsMut, _env: Env, msg: MigrateMsg) -> Result<Response, ContractError> {
+    migrations::migrate(deps, msg)
 }
 
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
     let response = match msg {
         QueryMsg::Config {} => to_json_binary(&query_config(deps)?),
+        QueryMsg::PendingAdmin {} => to_json_binary(&admin::query_pending_admin(deps)?),
         QueryMsg::Designation { address } => {
             to_json_binary(&providers::query_designation(deps, address)?)
         }

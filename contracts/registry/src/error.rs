@@ -86,8 +86,20 @@ pub enum ContractError {
     #[error("{tag}version conflict: the file is based on version {base_version}, but the current version is {current}", tag = self.tag())]
     VersionConflict { base_version: u32, current: u32 },
 
-    #[error("{tag}nothing to update", tag = self.tag())]
-    NothingToUpdate,
+    #[error("{tag}the access contract is already set to {address}; only a migration may re-point it", tag = self.tag())]
+    AccessContractAlreadySet { address: String },
+
+    #[error("{tag}no admin handover is pending", tag = self.tag())]
+    NoAdminProposal,
+
+    #[error("{tag}cannot migrate {contract}: this code is {name}", name = crate::contract::CONTRACT_NAME, tag = self.tag())]
+    ForeignContract { contract: String },
+
+    #[error("{tag}cannot migrate from version {stored} down to {current}", tag = self.tag())]
+    Downgrade { stored: String, current: String },
+
+    #[error("{tag}the stored contract version {version} is not a semantic version", tag = self.tag())]
+    InvalidVersion { version: String },
 }
 
 fn status_name(status: PatientStatus) -> &'static str {
@@ -125,7 +137,11 @@ impl ContractError {
             ContractError::WrongKeyEpoch { .. } => ErrorCode::WrongKeyEpoch,
             ContractError::StaleKeyEpoch { .. } => ErrorCode::StaleKeyEpoch,
             ContractError::VersionConflict { .. } => ErrorCode::VersionConflict,
-            ContractError::NothingToUpdate => ErrorCode::NothingToUpdate,
+            ContractError::AccessContractAlreadySet { .. } => ErrorCode::AlreadyConfigured,
+            ContractError::NoAdminProposal => ErrorCode::NoPendingAdmin,
+            ContractError::ForeignContract { .. } => ErrorCode::ForeignContract,
+            ContractError::Downgrade { .. } => ErrorCode::Downgrade,
+            ContractError::InvalidVersion { .. } => ErrorCode::InvalidVersion,
         }
     }
 

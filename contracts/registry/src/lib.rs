@@ -1,8 +1,10 @@
 //! ehr-registry: who is who (admin, doctors, patients) and the version chains of every record's
 //! encrypted file. Writes by anyone but the patient need a grant from the access contract.
 
+mod admin;
 pub mod contract;
 pub mod error;
+mod migrations;
 pub mod msg;
 mod patients;
 mod permissions;

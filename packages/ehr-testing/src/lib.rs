@@ -19,19 +19,25 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 pub fn registry_contract() -> Box<dyn Contract<Empty>> {
-    Box::new(ContractWrapper::new(
-        ehr_registry::contract::execute,
-        ehr_registry::contract::instantiate,
-        ehr_registry::contract::query,
-    ))
+    Box::new(
+        ContractWrapper::new(
+            ehr_registry::contract::execute,
+            ehr_registry::contract::instantiate,
+            ehr_registry::contract::query,
+        )
+        .with_migrate(ehr_registry::contract::migrate),
+    )
 }
 
 pub fn access_contract() -> Box<dyn Contract<Empty>> {
-    Box::new(ContractWrapper::new(
-        ehr_access::contract::execute,
-        ehr_access::contract::instantiate,
-        ehr_access::contract::query,
-    ))
+    Box::new(
+        ContractWrapper::new(
+            ehr_access::contract::execute,
+            ehr_access::contract::instantiate,
+            ehr_access::contract::query,
+        )
+        .with_migrate(ehr_access::contract::migrate),
+    )
 }
 
 /// A blob reference for a ciphertext held in the embedded store (`ehrfs://<sha256>`).
@@ -154,7 +160,7 @@ impl Suite {
                 &registry::InstantiateMsg { admin: None },
                 &[],
                 "ehr-registry",
-                None,
+                Some(admin.to_string()),
             )
             .expect("instantiate registry");
         let access = app
@@ -169,7 +175,7 @@ impl Suite {
                 },
                 &[],
                 "ehr-access",
-                None,
+                Some(admin.to_string()),
             )
             .expect("instantiate access");
         let mut suite = Suite {
@@ -182,9 +188,8 @@ impl Suite {
             .execute(
                 &suite.admin.clone(),
                 Target::Registry,
-                &registry::ExecuteMsg::UpdateConfig {
-                    admin: None,
-                    access_contract: Some(suite.access.to_string()),
+                &registry::ExecuteMsg::SetAccessContract {
+                    address: suite.access.to_string(),
                 },
             )
             .expect("wire registry to access");
@@ -767,6 +772,8 @@ pub fn attribute_of(attributes: &[Attribute], key: &str) -> u64 {
 /// `doctor_with_grant` and no epoch is stale.
 pub struct Roles {
     pub admin: Addr,
+    /// The access contract the registry is wired to.
+    pub access_contract: Addr,
     pub patient: Addr,
     pub patient_id: PatientId,
     pub other_patient: Addr,
@@ -850,6 +857,7 @@ impl Suite {
         suite.rotate_every_category(&patient, patient_id);
         let roles = Roles {
             admin: suite.admin.clone(),
+            access_contract: suite.access.clone(),
             patient,
             patient_id,
             other_patient,

@@ -143,9 +143,8 @@ impl RegistryOpsBench {
             InstantiateMsg { admin: None },
         )
         .expect("instantiate");
-        let wire = ExecuteMsg::UpdateConfig {
-            admin: None,
-            access_contract: Some(api.addr_make("access").into_string()),
+        let wire = ExecuteMsg::SetAccessContract {
+            address: api.addr_make("access").into_string(),
         };
         execute(deps.as_mut(), env.clone(), admin_info.clone(), wire).expect("wire access");
         let credential = crate::credential_msg(&doctor);

@@ -1247,7 +1247,6 @@ fn admins_settings_are_validated() {
         &admin,
         Target::Access,
         &access::ExecuteMsg::UpdateConfig {
-            admin: None,
             emergency_access_seconds: Some(0),
             recovery_wait_seconds: None,
         },
@@ -1257,7 +1256,6 @@ fn admins_settings_are_validated() {
         &admin,
         Target::Access,
         &access::ExecuteMsg::UpdateConfig {
-            admin: None,
             emergency_access_seconds: None,
             recovery_wait_seconds: Some(31 * 24 * 3600),
         },
@@ -1270,7 +1268,6 @@ fn admins_settings_are_validated() {
         &admin,
         Target::Access,
         &access::ExecuteMsg::UpdateConfig {
-            admin: None,
             emergency_access_seconds: None,
             recovery_wait_seconds: None,
         },
@@ -1279,11 +1276,13 @@ fn admins_settings_are_validated() {
     suite.execute_expecting_error(
         &admin,
         Target::Registry,
-        &ehr_types::registry::ExecuteMsg::UpdateConfig {
-            admin: None,
-            access_contract: None,
+        &ehr_types::registry::ExecuteMsg::SetAccessContract {
+            address: "Not An Address".into(),
         },
-        &RegistryError::NothingToUpdate.to_string(),
+        &RegistryError::AccessContractAlreadySet {
+            address: suite.access.to_string(),
+        }
+        .to_string(),
     );
     suite.execute_expecting_error(
         &admin,

@@ -97,7 +97,20 @@ fn registry_samples() -> Vec<RegistryError> {
             base_version: 3,
             current: 4,
         },
-        RegistryError::NothingToUpdate,
+        RegistryError::AccessContractAlreadySet {
+            address: "wasm1access".into(),
+        },
+        RegistryError::NoAdminProposal,
+        RegistryError::ForeignContract {
+            contract: "crates.io:cw20-base".into(),
+        },
+        RegistryError::Downgrade {
+            stored: "0.2.0".into(),
+            current: "0.1.0".into(),
+        },
+        RegistryError::InvalidVersion {
+            version: "v1".into(),
+        },
     ]
 }
 
@@ -214,6 +227,17 @@ fn access_samples() -> Vec<AccessError> {
             category: Category::Allergy,
             epoch: 1,
         },
+        AccessError::NoAdminProposal,
+        AccessError::ForeignContract {
+            contract: "crates.io:cw20-base".into(),
+        },
+        AccessError::Downgrade {
+            stored: "0.2.0".into(),
+            current: "0.1.0".into(),
+        },
+        AccessError::InvalidVersion {
+            version: "v1".into(),
+        },
     ]
 }
 
@@ -297,7 +321,8 @@ fn cases() -> Vec<Case> {
         AccessContractNotSet, AlreadyPatient, PatientNotFound, NoPatientForAddress,
         WrongPatientStatus, RecordNotFound, RecordDeleted, DuplicateBlob, DuplicateBlobInBatch,
         HashNotFound, ProfileCategoryReserved, TooManyAddresses, ProviderNotFound, WrongKeyEpoch,
-        StaleKeyEpoch, VersionConflict, NothingToUpdate,
+        StaleKeyEpoch, VersionConflict, AccessContractAlreadySet, NoAdminProposal, ForeignContract,
+        Downgrade, InvalidVersion,
     );
     let (access_name, access_all) = variant_names!(AccessError:
         Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, PatientNotFound,
@@ -309,7 +334,8 @@ fn cases() -> Vec<Case> {
         TrusteeKeyMissing, CategoryNotEscrowed, EscrowSharesMismatch, TooManyEscrowItems,
         NoActiveEmergency, ShareNotEscrowed, AlreadyReleased, InvalidRecoveryWait,
         RecoveryNotEnabled, AlreadyPatient, NoPendingRecovery, RecoveryWaiting, AlreadyApproved,
-        NoCompletedRecovery, AlreadyReleasedForRecovery,
+        NoCompletedRecovery, AlreadyReleasedForRecovery, NoAdminProposal, ForeignContract,
+        Downgrade, InvalidVersion,
     );
     let registry: Vec<Case> = registry_samples()
         .iter()

@@ -14,6 +14,7 @@ use ehr_testing::{
     sample_blob, sample_envelope, sample_public_key, Roles, Suite, Target, RECOVERY_WAIT_SECONDS,
 };
 use ehr_types::access::{self, KeyHolder, KeyHoldersResponse, RequestStatus, Scope};
+use ehr_types::admin::PendingAdminResponse;
 use ehr_types::escrow::{
     EmergencyReason, EpochEscrow, EscrowPolicyResponse, EscrowedSharesResponse, ReleasedShare,
     ReleasedSharesResponse, TrusteesResponse,
@@ -207,11 +208,24 @@ fn registry_holds(suite: &Suite, needle: &[u8]) -> bool {
 /// The messages the matrix sends, one per ExecuteMsg variant of both contracts.
 fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
     vec![
+        // The registry is wired already: nobody may re-point it (only a migration may).
         |suite, _| {
-            Msg::Registry(registry::ExecuteMsg::UpdateConfig {
-                admin: None,
-                access_contract: Some(suite.addr("new_access_contract").to_string()),
+            Msg::Registry(registry::ExecuteMsg::SetAccessContract {
+                address: suite.addr("new_access_contract").to_string(),
             })
+        },
+        |suite, _| {
+            Msg::Registry(registry::ExecuteMsg::ProposeAdmin {
+                address: suite.addr("new_admin").to_string(),
+            })
+        },
+        |suite, roles| {
+            propose_stranger_as_admin(suite, roles, Target::Registry);
+            Msg::Registry(registry::ExecuteMsg::AcceptAdmin {})
+        },
+        |suite, roles| {
+            propose_stranger_as_admin(suite, roles, Target::Registry);
+            Msg::Registry(registry::ExecuteMsg::CancelAdminProposal {})
         },
         |suite, _| {
             Msg::Registry(registry::ExecuteMsg::CredentialProvider {
@@ -307,10 +321,22 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
         },
         |_, _| {
             Msg::Access(access::ExecuteMsg::UpdateConfig {
-                admin: None,
                 emergency_access_seconds: Some(60),
                 recovery_wait_seconds: Some(120),
             })
+        },
+        |suite, _| {
+            Msg::Access(access::ExecuteMsg::ProposeAdmin {
+                address: suite.addr("new_admin").to_string(),
+            })
+        },
+        |suite, roles| {
+            propose_stranger_as_admin(suite, roles, Target::Access);
+            Msg::Access(access::ExecuteMsg::AcceptAdmin {})
+        },
+        |suite, roles| {
+            propose_stranger_as_admin(suite, roles, Target::Access);
+            Msg::Access(access::ExecuteMsg::CancelAdminProposal {})
         },
         |suite, roles| {
             Msg::Access(access::ExecuteMsg::Grant {
@@ -473,6 +499,45 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
     ]
 }
 
+/// The admin proposes the stranger as the next admin of one contract.
+fn propose_stranger_as_admin(suite: &mut Suite, roles: &Roles, target: Target) {
+    let address = roles.stranger.to_string();
+    let admin = &roles.admin;
+    match target {
+        Target::Registry => suite.execute(
+            admin,
+            target,
+            &registry::ExecuteMsg::ProposeAdmin { address },
+        ),
+        Target::Access => {
+            suite.execute(admin, target, &access::ExecuteMsg::ProposeAdmin { address })
+        }
+    }
+    .expect("propose admin");
+}
+
+/// (admin, pending admin) of one contract.
+fn admins(suite: &Suite, target: Target) -> (Addr, Option<Addr>) {
+    let pending: PendingAdminResponse = match target {
+        Target::Registry => suite.query(target, &registry::QueryMsg::PendingAdmin {}),
+        Target::Access => suite.query(target, &access::QueryMsg::PendingAdmin {}),
+    }
+    .unwrap();
+    let admin = match target {
+        Target::Registry => {
+            let config: registry::ConfigResponse =
+                suite.query(target, &registry::QueryMsg::Config {}).unwrap();
+            config.admin
+        }
+        Target::Access => {
+            let config: access::ConfigResponse =
+                suite.query(target, &access::QueryMsg::Config {}).unwrap();
+            config.admin
+        }
+    };
+    (admin, pending.address)
+}
+
 /// The patient escrows Allergy; its current epoch (1) has both trustees' shares.
 fn escrow_allergy(suite: &mut Suite, roles: &Roles) {
     escrow(suite, roles, false);
@@ -578,16 +643,51 @@ fn rule(msg: &Msg) -> Rule {
 fn registry_rule(msg: &registry::ExecuteMsg) -> Rule {
     use registry::ExecuteMsg as M;
     match msg {
-        M::UpdateConfig { .. } => Rule {
-            expect: |role, _| only(&[Admin], role, registry_unauthorized("update config")),
-            effect: |suite, _, _| {
-                let config: registry::ConfigResponse = suite
-                    .query(Target::Registry, &registry::QueryMsg::Config {})
-                    .unwrap();
+        M::SetAccessContract { .. } => Rule {
+            expect: |role, roles| {
+                Some(match role {
+                    Admin => RegistryError::AccessContractAlreadySet {
+                        address: roles.access_contract.to_string(),
+                    }
+                    .to_string(),
+                    _ => registry_unauthorized("set access contract"),
+                })
+            },
+            effect: |_, _, role| unreachable!("{role:?} may not re-point the access contract"),
+        },
+        M::ProposeAdmin { .. } => Rule {
+            expect: |role, _| only(&[Admin], role, registry_unauthorized("propose admin")),
+            effect: |suite, roles, _| {
                 assert_eq!(
-                    config.access_contract,
-                    Some(suite.addr("new_access_contract"))
+                    admins(suite, Target::Registry),
+                    (roles.admin.clone(), Some(suite.addr("new_admin")))
                 );
+            },
+        },
+        M::AcceptAdmin {} => Rule {
+            expect: |role, _| only(&[Stranger], role, registry_unauthorized("accept admin")),
+            effect: |suite, roles, _| {
+                assert_eq!(
+                    admins(suite, Target::Registry),
+                    (roles.stranger.clone(), None)
+                );
+                assert_eq!(
+                    admins(suite, Target::Access).0,
+                    roles.admin,
+                    "each contract hands its admin role on by itself"
+                );
+            },
+        },
+        M::CancelAdminProposal {} => Rule {
+            expect: |role, _| {
+                only(
+                    &[Admin],
+                    role,
+                    registry_unauthorized("cancel admin proposal"),
+                )
+            },
+            effect: |suite, roles, _| {
+                assert_eq!(admins(suite, Target::Registry), (roles.admin.clone(), None));
             },
         },
         M::CredentialProvider { .. } => Rule {
@@ -894,6 +994,35 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                     ),
                     (60, 120)
                 );
+            },
+        },
+        M::ProposeAdmin { .. } => Rule {
+            expect: |role, _| only(&[Admin], role, access_unauthorized("propose admin")),
+            effect: |suite, roles, _| {
+                assert_eq!(
+                    admins(suite, Target::Access),
+                    (roles.admin.clone(), Some(suite.addr("new_admin")))
+                );
+            },
+        },
+        M::AcceptAdmin {} => Rule {
+            expect: |role, _| only(&[Stranger], role, access_unauthorized("accept admin")),
+            effect: |suite, roles, _| {
+                assert_eq!(
+                    admins(suite, Target::Access),
+                    (roles.stranger.clone(), None)
+                );
+                assert_eq!(
+                    admins(suite, Target::Registry).0,
+                    roles.admin,
+                    "each contract hands its admin role on by itself"
+                );
+            },
+        },
+        M::CancelAdminProposal {} => Rule {
+            expect: |role, _| only(&[Admin], role, access_unauthorized("cancel admin proposal")),
+            effect: |suite, roles, _| {
+                assert_eq!(admins(suite, Target::Access), (roles.admin.clone(), None));
             },
         },
         M::Grant { .. } => Rule {
@@ -1451,6 +1580,6 @@ fn every_execute_msg_for_every_role() {
             }
         }
     }
-    assert_eq!(allowed + refused, 36 * 10);
+    assert_eq!(allowed + refused, 42 * 10);
     println!("role matrix: {allowed} allowed, {refused} refused with the exact error");
 }

@@ -49,15 +49,27 @@ pub struct RecipientEnvelope {
     pub envelope: Binary,
 }
 
+/// Sent with `wasmd tx wasm migrate`: `{}`.
+#[cw_serde]
+#[derive(Default)]
+pub struct MigrateMsg {}
+
 #[cw_serde]
 pub enum ExecuteMsg {
-    /// Admin only.
+    /// Admin only: the emergency-access window and the wallet-recovery wait. The admin role
+    /// itself is handed on with `ProposeAdmin` / `AcceptAdmin`.
     UpdateConfig {
-        admin: Option<String>,
         emergency_access_seconds: Option<u64>,
         #[serde(default)]
         recovery_wait_seconds: Option<u64>,
     },
+    /// Admin only: propose the next admin (replaces a pending proposal). Nothing changes until
+    /// the proposed address sends `AcceptAdmin`.
+    ProposeAdmin { address: String },
+    /// The proposed address only: become the admin.
+    AcceptAdmin {},
+    /// Admin only: withdraw the pending proposal.
+    CancelAdminProposal {},
     /// The patient: grant (or replace the grant of) a credentialed doctor.
     Grant {
         patient_id: PatientId,
@@ -187,6 +199,9 @@ pub enum ExecuteMsg {
 pub enum QueryMsg {
     #[returns(ConfigResponse)]
     Config {},
+    /// The address proposed as the next admin, if any.
+    #[returns(crate::admin::PendingAdminResponse)]
+    PendingAdmin {},
     #[returns(GrantResponse)]
     Grant {
         patient_id: PatientId,

@@ -90,6 +90,11 @@ error_codes! {
     RecoveryWaiting = "recovery_waiting",
     AlreadyApproved = "already_approved",
     NoCompletedRecovery = "no_completed_recovery",
+    NoPendingAdmin = "no_pending_admin",
+    AlreadyConfigured = "already_configured",
+    ForeignContract = "foreign_contract",
+    Downgrade = "downgrade",
+    InvalidVersion = "invalid_version",
 }
 
 impl fmt::Display for ErrorCode {

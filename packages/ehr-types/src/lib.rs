@@ -5,6 +5,7 @@
 //! and key envelopes (ciphertext).
 
 pub mod access;
+pub mod admin;
 pub mod audit;
 pub mod blob;
 pub mod category;

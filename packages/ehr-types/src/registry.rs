@@ -11,14 +11,29 @@ pub struct InstantiateMsg {
     pub admin: Option<String>,
 }
 
+/// Sent with `wasmd tx wasm migrate`; `{}` for a plain upgrade.
+#[cw_serde]
+#[derive(Default)]
+pub struct MigrateMsg {
+    /// Re-point the registry at another access contract. The one way to change it after the
+    /// wiring; absent, the access contract stays.
+    #[serde(default)]
+    pub access_contract: Option<String>,
+}
+
 #[cw_serde]
 pub enum ExecuteMsg {
-    /// Admin only: hand the admin role on and/or set the access contract that grants write
-    /// permission and keeps the audit log.
-    UpdateConfig {
-        admin: Option<String>,
-        access_contract: Option<String>,
-    },
+    /// Admin only, once (the wiring after instantiate): set the access contract that grants
+    /// write permission and keeps the audit log. It cannot be re-pointed afterwards except by a
+    /// migration whose `MigrateMsg` names the new one.
+    SetAccessContract { address: String },
+    /// Admin only: propose the next admin (replaces a pending proposal). Nothing changes until
+    /// the proposed address sends `AcceptAdmin`.
+    ProposeAdmin { address: String },
+    /// The proposed address only: become the admin.
+    AcceptAdmin {},
+    /// Admin only: withdraw the pending proposal.
+    CancelAdminProposal {},
     /// Admin only: credential an address as a doctor.
     /// Admin only: credential a doctor under the name and organisation patients will see
     /// (professional directory data, public on chain; see `validate_directory_text`).
@@ -117,6 +132,9 @@ pub struct NewRecord {
 pub enum QueryMsg {
     #[returns(ConfigResponse)]
     Config {},
+    /// The address proposed as the next admin, if any.
+    #[returns(crate::admin::PendingAdminResponse)]
+    PendingAdmin {},
     /// What an address is on chain: the web UI routes by this after login.
     #[returns(DesignationResponse)]
     Designation { address: String },

@@ -7,10 +7,11 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo, WriteEpochResponse } from "./EhrAccess.types";
+import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, MigrateMsg, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PendingAdminResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo, WriteEpochResponse } from "./EhrAccess.types";
 export interface EhrAccessReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
+  pendingAdmin: () => Promise<PendingAdminResponse>;
   grant: ({
     grantee,
     patientId
@@ -187,6 +188,7 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
     this.client = client;
     this.contractAddress = contractAddress;
     this.config = this.config.bind(this);
+    this.pendingAdmin = this.pendingAdmin.bind(this);
     this.grant = this.grant.bind(this);
     this.grantsByPatient = this.grantsByPatient.bind(this);
     this.grantsByGrantee = this.grantsByGrantee.bind(this);
@@ -213,6 +215,11 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
   config = async (): Promise<ConfigResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       config: {}
+    });
+  };
+  pendingAdmin = async (): Promise<PendingAdminResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      pending_admin: {}
     });
   };
   grant = async ({
@@ -549,14 +556,19 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
   contractAddress: string;
   sender: string;
   updateConfig: ({
-    admin,
     emergencyAccessSeconds,
     recoveryWaitSeconds
   }: {
-    admin?: string;
     emergencyAccessSeconds?: number;
     recoveryWaitSeconds?: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  proposeAdmin: ({
+    address
+  }: {
+    address: string;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  acceptAdmin: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  cancelAdminProposal: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   grant: ({
     categories,
     expires,
@@ -719,6 +731,9 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.sender = sender;
     this.contractAddress = contractAddress;
     this.updateConfig = this.updateConfig.bind(this);
+    this.proposeAdmin = this.proposeAdmin.bind(this);
+    this.acceptAdmin = this.acceptAdmin.bind(this);
+    this.cancelAdminProposal = this.cancelAdminProposal.bind(this);
     this.grant = this.grant.bind(this);
     this.revoke = this.revoke.bind(this);
     this.purgeDeletedGrants = this.purgeDeletedGrants.bind(this);
@@ -740,20 +755,38 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.logActions = this.logActions.bind(this);
   }
   updateConfig = async ({
-    admin,
     emergencyAccessSeconds,
     recoveryWaitSeconds
   }: {
-    admin?: string;
     emergencyAccessSeconds?: number;
     recoveryWaitSeconds?: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       update_config: {
-        admin,
         emergency_access_seconds: emergencyAccessSeconds,
         recovery_wait_seconds: recoveryWaitSeconds
       }
+    }, fee_, memo_, funds_);
+  };
+  proposeAdmin = async ({
+    address
+  }: {
+    address: string;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      propose_admin: {
+        address
+      }
+    }, fee_, memo_, funds_);
+  };
+  acceptAdmin = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      accept_admin: {}
+    }, fee_, memo_, funds_);
+  };
+  cancelAdminProposal = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      cancel_admin_proposal: {}
     }, fee_, memo_, funds_);
   };
   grant = async ({

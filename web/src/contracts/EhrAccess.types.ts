@@ -12,10 +12,17 @@ export interface InstantiateMsg {
 }
 export type ExecuteMsg = {
   update_config: {
-    admin?: string | null;
     emergency_access_seconds?: number | null;
     recovery_wait_seconds?: number | null;
   };
+} | {
+  propose_admin: {
+    address: string;
+  };
+} | {
+  accept_admin: {};
+} | {
+  cancel_admin_proposal: {};
 } | {
   grant: {
     categories: Category[];
@@ -256,6 +263,8 @@ export interface ReleasedShare {
 export type QueryMsg = {
   config: {};
 } | {
+  pending_admin: {};
+} | {
   grant: {
     grantee: string;
     patient_id: number;
@@ -386,6 +395,7 @@ export interface CategoryEpoch {
   category: Category;
   epoch: number;
 }
+export interface MigrateMsg {}
 export interface AuditLogResponse {
   entries: AuditEntry[];
 }
@@ -466,6 +476,9 @@ export interface KeyHolder {
 }
 export interface OwnEnvelopesResponse {
   key_envelopes: KeyEnvelope[];
+}
+export interface PendingAdminResponse {
+  address?: Addr | null;
 }
 export interface PermissionResponse {
   allowed: boolean;

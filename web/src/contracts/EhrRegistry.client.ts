@@ -7,10 +7,11 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, DirectoryResponse, DirectoryEntry, ProviderInfo, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse } from "./EhrRegistry.types";
+import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, MigrateMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, DirectoryResponse, DirectoryEntry, ProviderInfo, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, PendingAdminResponse, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse } from "./EhrRegistry.types";
 export interface EhrRegistryReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
+  pendingAdmin: () => Promise<PendingAdminResponse>;
   designation: ({
     address
   }: {
@@ -100,6 +101,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
     this.client = client;
     this.contractAddress = contractAddress;
     this.config = this.config.bind(this);
+    this.pendingAdmin = this.pendingAdmin.bind(this);
     this.designation = this.designation.bind(this);
     this.provider = this.provider.bind(this);
     this.providers = this.providers.bind(this);
@@ -117,6 +119,11 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
   config = async (): Promise<ConfigResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       config: {}
+    });
+  };
+  pendingAdmin = async (): Promise<PendingAdminResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      pending_admin: {}
     });
   };
   designation = async ({
@@ -290,13 +297,18 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
 export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
   contractAddress: string;
   sender: string;
-  updateConfig: ({
-    accessContract,
-    admin
+  setAccessContract: ({
+    address
   }: {
-    accessContract?: string;
-    admin?: string;
+    address: string;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  proposeAdmin: ({
+    address
+  }: {
+    address: string;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  acceptAdmin: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  cancelAdminProposal: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   credentialProvider: ({
     address,
     displayName,
@@ -418,7 +430,10 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     this.client = client;
     this.sender = sender;
     this.contractAddress = contractAddress;
-    this.updateConfig = this.updateConfig.bind(this);
+    this.setAccessContract = this.setAccessContract.bind(this);
+    this.proposeAdmin = this.proposeAdmin.bind(this);
+    this.acceptAdmin = this.acceptAdmin.bind(this);
+    this.cancelAdminProposal = this.cancelAdminProposal.bind(this);
     this.credentialProvider = this.credentialProvider.bind(this);
     this.revokeProvider = this.revokeProvider.bind(this);
     this.setProviderKey = this.setProviderKey.bind(this);
@@ -435,18 +450,36 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     this.updateRecord = this.updateRecord.bind(this);
     this.deleteRecord = this.deleteRecord.bind(this);
   }
-  updateConfig = async ({
-    accessContract,
-    admin
+  setAccessContract = async ({
+    address
   }: {
-    accessContract?: string;
-    admin?: string;
+    address: string;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
-      update_config: {
-        access_contract: accessContract,
-        admin
+      set_access_contract: {
+        address
       }
+    }, fee_, memo_, funds_);
+  };
+  proposeAdmin = async ({
+    address
+  }: {
+    address: string;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      propose_admin: {
+        address
+      }
+    }, fee_, memo_, funds_);
+  };
+  acceptAdmin = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      accept_admin: {}
+    }, fee_, memo_, funds_);
+  };
+  cancelAdminProposal = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      cancel_admin_proposal: {}
     }, fee_, memo_, funds_);
   };
   credentialProvider = async ({

@@ -8,10 +8,17 @@ export interface InstantiateMsg {
   admin?: string | null;
 }
 export type ExecuteMsg = {
-  update_config: {
-    access_contract?: string | null;
-    admin?: string | null;
+  set_access_contract: {
+    address: string;
   };
+} | {
+  propose_admin: {
+    address: string;
+  };
+} | {
+  accept_admin: {};
+} | {
+  cancel_admin_proposal: {};
 } | {
   credential_provider: {
     address: string;
@@ -106,6 +113,8 @@ export interface NewRecord {
 export type QueryMsg = {
   config: {};
 } | {
+  pending_admin: {};
+} | {
   designation: {
     address: string;
   };
@@ -166,6 +175,9 @@ export type QueryMsg = {
     sha256: string;
   };
 };
+export interface MigrateMsg {
+  access_contract?: string | null;
+}
 export type Addr = string;
 export interface ConfigResponse {
   access_contract?: Addr | null;
@@ -215,6 +227,9 @@ export interface PatientCountResponse {
 }
 export interface PatientsResponse {
   patients: PatientInfo[];
+}
+export interface PendingAdminResponse {
+  address?: Addr | null;
 }
 export interface ProvidersResponse {
   providers: ProviderInfo[];

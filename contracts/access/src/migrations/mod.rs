@@ -1,0 +1,51 @@
+//! Migrations, one module per release (as mars-protocol's `migrations/`): each step brings the
+//! storage of the release before it to its own layout and records its version. `migrate` first
+//! checks the stored cw2 version: this contract's name, and not newer than this code.
+
+mod v0_1_0;
+
+use cosmwasm_std::{DepsMut, Response};
+use ehr_types::access::MigrateMsg;
+use semver::Version;
+
+use crate::contract::{CONTRACT_NAME, CONTRACT_VERSION};
+use crate::error::ContractError;
+
+fn parse(version: &str) -> Result<Version, ContractError> {
+    Version::parse(version).map_err(|_| ContractError::InvalidVersion {
+        version: version.to_string(),
+    })
+}
+
+pub fn migrate(deps: DepsMut, _msg: MigrateMsg) -> Result<Response, ContractError> {
+    let stored = cw2::get_contract_version(deps.storage)?;
+    if stored.contract != CONTRACT_NAME {
+        return Err(ContractError::ForeignContract {
+            contract: stored.contract,
+        });
+    }
+    if parse(&stored.version)? > parse(CONTRACT_VERSION)? {
+        return Err(ContractError::Downgrade {
+            stored: stored.version,
+            current: CONTRACT_VERSION.to_string(),
+        });
+    }
+
+    v0_1_0::migrate(deps.storage)?;
+
+    Ok(Response::new()
+        .add_attribute("action", "migrate")
+        .add_attribute("from_version", stored.version)
+        .add_attribute("to_version", CONTRACT_VERSION))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_step_is_this_release() {
+        // A version bump in Cargo.toml needs its own step file, even if it only bumps.
+        assert_eq!(v0_1_0::VERSION, CONTRACT_VERSION);
+    }
+}

@@ -1,0 +1,65 @@
+//! Migrations, one module per release (as mars-protocol's `migrations/`): each step brings the
+//! storage of the release before it to its own layout and records its version. `migrate` first
+//! checks the stored cw2 version: this contract's name, and not newer than this code.
+
+mod v0_1_0;
+
+use cosmwasm_std::{DepsMut, Response};
+use ehr_types::registry::MigrateMsg;
+use semver::Version;
+
+use crate::contract::{CONTRACT_NAME, CONTRACT_VERSION};
+use crate::error::ContractError;
+use crate::permissions::validate_address;
+use crate::state::CONFIG;
+
+fn parse(version: &str) -> Result<Version, ContractError> {
+    Version::parse(version).map_err(|_| ContractError::InvalidVersion {
+        version: version.to_string(),
+    })
+}
+
+pub fn migrate(deps: DepsMut, msg: MigrateMsg) -> Result<Response, ContractError> {
+    let stored = cw2::get_contract_version(deps.storage)?;
+    if stored.contract != CONTRACT_NAME {
+        return Err(ContractError::ForeignContract {
+            contract: stored.contract,
+        });
+    }
+    if parse(&stored.version)? > parse(CONTRACT_VERSION)? {
+        return Err(ContractError::Downgrade {
+            stored: stored.version,
+            current: CONTRACT_VERSION.to_string(),
+        });
+    }
+    // Validated before any write, so a refused migration leaves the state unchanged.
+    let access_contract = msg
+        .access_contract
+        .map(|address| validate_address(deps.api, &address))
+        .transpose()?;
+
+    v0_1_0::migrate(deps.storage)?;
+
+    let mut response = Response::new()
+        .add_attribute("action", "migrate")
+        .add_attribute("from_version", stored.version)
+        .add_attribute("to_version", CONTRACT_VERSION);
+    if let Some(access_contract) = access_contract {
+        let mut config = CONFIG.load(deps.storage)?;
+        config.access_contract = Some(access_contract.clone());
+        CONFIG.save(deps.storage, &config)?;
+        response = response.add_attribute("access_contract", access_contract);
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_step_is_this_release() {
+        // A version bump in Cargo.toml needs its own step file, even if it only bumps.
+        assert_eq!(v0_1_0::VERSION, CONTRACT_VERSION);
+    }
+}
