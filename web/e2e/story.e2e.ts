@@ -432,10 +432,14 @@ describe("patient and doctors", () => {
     const page = doctor1.page;
     await page.route("http://127.0.0.1:26657/**", (route) => route.abort("connectionrefused"));
     const form = page.getByRole("form", { name: "Request access" });
-    await form.getByLabel("Patient id").fill(String(patientId));
-    await form.getByRole("button", { name: "Request", exact: true }).click();
-    await alert(page, "The chain node is not reachable");
-    await page.unroute("http://127.0.0.1:26657/**");
+    try {
+      await form.getByLabel("Patient id").fill(String(patientId));
+      await form.getByRole("button", { name: "Request", exact: true }).click();
+      await alert(page, "The chain node is not reachable");
+    } finally {
+      // The later tests use this page: a failure here must not leave its node cut off.
+      await page.unroute("http://127.0.0.1:26657/**");
+    }
     await form.getByRole("button", { name: "Request", exact: true }).click();
     await status(page, `Request sent to patient #${patientId}`);
   });

@@ -142,7 +142,12 @@ export function explain(error: unknown): Problem {
   const text = detail.toLowerCase();
   const p = (kind: ProblemKind, message: string): Problem => ({ kind, message, detail });
   if (error instanceof NodeDownError)
-    return p("node-down", `No chain node answers (${error.urls.join(", ")}). Check that the localnet is running, then try again.`);
+    return p(
+      "node-down",
+      error.urls.length === 1
+        ? `The chain node is not reachable (${error.urls[0]}). Check that the localnet is running, then try again.`
+        : `None of the chain nodes is reachable (${error.urls.join(", ")}). Check that the network is running, then try again.`,
+    );
   if (error instanceof IpfsError) return p("ipfs-down", "The file store (IPFS) is not reachable. Nothing was lost: try again when it is back.");
   if (error instanceof CryptoError) {
     if (error.kind === "MissingCategoryKey" || error.kind === "EnvelopeDoesNotOpen")

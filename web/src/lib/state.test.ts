@@ -7,6 +7,7 @@ import { CryptoError } from "../crypto/errors";
 import { chainInfo, type Deploy } from "./deploy";
 import { chainTime, grantActive, mayManage, mayWrite } from "./ehr";
 import { explain, IpfsError } from "./errors";
+import { NodeDownError } from "./rpc";
 import { byNewest, filterRows, fromChainTime, metadataOf, recordDocument, rowOf, type RecordRow } from "./records";
 
 const info = (id: number, category: RecordInfo["category"], author: string, iso: string): RecordInfo => ({
@@ -91,6 +92,10 @@ describe("errors a person understands", () => {
     expect(kind(new Error("Query failed with (6): [ehr:unauthorized] unauthorized: add record: execute wasm contract failed"))).toBe("unauthorized");
     expect(kind(new Error("[ehr:not_credentialed] not a credentialed doctor: wasm1x"))).toBe("unauthorized");
     expect(kind(new TypeError("Failed to fetch"))).toBe("node-down");
+    expect(explain(new NodeDownError(["http://127.0.0.1:26657"])).message).toBe(
+      "The chain node is not reachable (http://127.0.0.1:26657). Check that the localnet is running, then try again.",
+    );
+    expect(explain(new NodeDownError(["http://a:26657", "http://b:26657"]))).toMatchObject({ kind: "node-down", message: expect.stringContaining("None of the chain nodes is reachable (http://a:26657, http://b:26657)") });
     expect(kind(new IpfsError("IPFS at http://127.0.0.1:5001 is not reachable"))).toBe("ipfs-down");
     expect(kind(new CryptoError("MissingCategoryKey", "x"))).toBe("keys");
     expect(kind(new CryptoError("Tampered", "x"))).toBe("integrity");
