@@ -1,5 +1,6 @@
 use cosmwasm_std::{StdError, Timestamp};
 use ehr_types::error_code::{self, ErrorCode, Tag};
+use ehr_types::upgrade::UpgradeRefusal;
 use ehr_types::{Category, PatientId, RequestId, ValidationError};
 use thiserror::Error;
 
@@ -187,6 +188,20 @@ pub enum ContractError {
 
     #[error("{tag}the share of {category:?} epoch {epoch} was already released to the recovered owner", tag = self.tag())]
     AlreadyReleasedForRecovery { category: Category, epoch: u32 },
+}
+
+impl From<UpgradeRefusal> for ContractError {
+    fn from(refusal: UpgradeRefusal) -> Self {
+        match refusal {
+            UpgradeRefusal::ForeignContract { contract } => {
+                ContractError::ForeignContract { contract }
+            }
+            UpgradeRefusal::Downgrade { stored, current } => {
+                ContractError::Downgrade { stored, current }
+            }
+            UpgradeRefusal::InvalidVersion { version } => ContractError::InvalidVersion { version },
+        }
+    }
 }
 
 impl ContractError {

@@ -1,6 +1,7 @@
 use cosmwasm_std::StdError;
 use ehr_types::error_code::{self, ErrorCode, Tag};
 use ehr_types::registry::PatientStatus;
+use ehr_types::upgrade::UpgradeRefusal;
 use ehr_types::{Category, PatientId, RecordId, ValidationError};
 use thiserror::Error;
 
@@ -107,6 +108,20 @@ fn status_name(status: PatientStatus) -> &'static str {
         PatientStatus::Pending => "pending",
         PatientStatus::Active => "active",
         PatientStatus::Deleted => "deleted",
+    }
+}
+
+impl From<UpgradeRefusal> for ContractError {
+    fn from(refusal: UpgradeRefusal) -> Self {
+        match refusal {
+            UpgradeRefusal::ForeignContract { contract } => {
+                ContractError::ForeignContract { contract }
+            }
+            UpgradeRefusal::Downgrade { stored, current } => {
+                ContractError::Downgrade { stored, current }
+            }
+            UpgradeRefusal::InvalidVersion { version } => ContractError::InvalidVersion { version },
+        }
     }
 }
 

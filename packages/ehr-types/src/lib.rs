@@ -14,6 +14,7 @@ pub mod escrow;
 pub mod pagination;
 pub mod recovery;
 pub mod registry;
+pub mod upgrade;
 pub mod validate;
 
 pub use audit::{AuditAction, AuditEntry};

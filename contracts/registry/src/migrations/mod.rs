@@ -6,32 +6,21 @@ mod v0_1_0;
 
 use cosmwasm_std::{DepsMut, Response};
 use ehr_types::registry::MigrateMsg;
-use semver::Version;
+use ehr_types::upgrade::check_upgrade;
 
 use crate::contract::{CONTRACT_NAME, CONTRACT_VERSION};
 use crate::error::ContractError;
 use crate::permissions::validate_address;
 use crate::state::CONFIG;
 
-fn parse(version: &str) -> Result<Version, ContractError> {
-    Version::parse(version).map_err(|_| ContractError::InvalidVersion {
-        version: version.to_string(),
-    })
-}
-
 pub fn migrate(deps: DepsMut, msg: MigrateMsg) -> Result<Response, ContractError> {
     let stored = cw2::get_contract_version(deps.storage)?;
-    if stored.contract != CONTRACT_NAME {
-        return Err(ContractError::ForeignContract {
-            contract: stored.contract,
-        });
-    }
-    if parse(&stored.version)? > parse(CONTRACT_VERSION)? {
-        return Err(ContractError::Downgrade {
-            stored: stored.version,
-            current: CONTRACT_VERSION.to_string(),
-        });
-    }
+    check_upgrade(
+        &stored.contract,
+        &stored.version,
+        CONTRACT_NAME,
+        CONTRACT_VERSION,
+    )?;
     // Validated before any write, so a refused migration leaves the state unchanged.
     let access_contract = msg
         .access_contract
