@@ -4,6 +4,8 @@
 # Every wait is bounded.
 
 CHAIN_LIB_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+# shellcheck source=ports.sh
+source "$CHAIN_LIB_ROOT/scripts/lib/ports.sh"
 
 # The chain's settings from its `env` command: the loopback localnet, or CHAIN_ENV_SCRIPT (scripts/network).
 chain_env() {
@@ -62,7 +64,7 @@ wq() { "$WASMD" query wasm contract-state smart "$1" "$2" --node "$NODE" --outpu
 rpc_of() {
   local urls
   read -r -a urls <<<"${RPC_URLS:-}"
-  echo "${urls[$1]:-http://127.0.0.1:$((26657 + 10 * $1))}"
+  echo "${urls[$1]:-http://127.0.0.1:$(rpc_port "$1")}"
 }
 
 # Latest height of node i (empty when it does not answer).
