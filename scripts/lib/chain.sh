@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# Helpers shared by scripts/deploy, test-live, test-network and bench-gas (source it; needs a running chain:
+# Helpers shared by scripts/deploy, test-live, test-client, test-network and bench-gas (source it; needs a running chain:
 # the localnet, or the network of scripts/network with CHAIN_ENV_SCRIPT).
 # Every wait is bounded.
 
@@ -83,4 +83,20 @@ wait_height() {
     sleep 0.2
   done
   return 1
+}
+
+# ehr-client's plaintext scan (packages/ehr-client/tests/plaintext_scan.rs): TEST chain_holds_no_plaintext scans
+# the running chain (RPC, IPFS_API), stored_files_hold_no_plaintext the files under EHR_SCAN_DIR. Prints its
+# summary line; on failure its whole output (where each marker was found), and returns 1.
+# Usage: plaintext_scan TEST MARKERS_FILE CONTROL...
+plaintext_scan() {
+  local test=$1 markers=$2 out
+  shift 2
+  if out=$(EHR_SCAN_MARKERS="$markers" EHR_SCAN_CONTROLS="$*" EHR_SCAN_RPC="$RPC" EHR_SCAN_IPFS_API="$IPFS_API" \
+    cargo test --locked -q -p ehr-client --test plaintext_scan -- --ignored --exact "$test" --nocapture 2>&1); then
+    sed -n 's/^scan: //p' <<<"$out"
+  else
+    echo "$out" >&2
+    return 1
+  fi
 }

@@ -110,8 +110,8 @@ struct Endpoint {
 type FailoverNotice = Arc<dyn Fn(&[String], &str) + Send + Sync>;
 
 /// A node's answer to a request, and whether endpoints tried before it did not answer.
-struct Answer<T> {
-    answer: std::result::Result<T, cosmrs::rpc::Error>,
+pub(crate) struct Answer<T> {
+    pub(crate) answer: std::result::Result<T, cosmrs::rpc::Error>,
     after_unanswered: bool,
 }
 
@@ -168,7 +168,7 @@ impl ChainClient {
     /// Sends `request` to the endpoint in use; when it does not answer, to the next one, each
     /// endpoint at most once. The first answer is returned, error answers included: only a
     /// missing answer is a reason to move on. All silent is [`ClientError::NodeDown`].
-    async fn request<T, F, Fut>(&self, request: F) -> Result<Answer<T>>
+    pub(crate) async fn request<T, F, Fut>(&self, request: F) -> Result<Answer<T>>
     where
         F: Fn(HttpClient) -> Fut,
         Fut: Future<Output = std::result::Result<T, cosmrs::rpc::Error>>,
@@ -210,7 +210,7 @@ impl ChainClient {
     }
 
     /// `abci_query` with a gRPC method path; a non-zero code carries the module's error text.
-    async fn abci_query(&self, path: &str, request: Vec<u8>) -> Result<Vec<u8>> {
+    pub(crate) async fn abci_query(&self, path: &str, request: Vec<u8>) -> Result<Vec<u8>> {
         let response = self
             .request(|rpc| {
                 let request = request.clone();

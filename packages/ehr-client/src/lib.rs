@@ -7,6 +7,7 @@ pub mod directory;
 pub mod error;
 pub mod escrow;
 pub mod identity;
+pub mod ledger;
 pub mod paging;
 pub mod records;
 pub mod recovery;
