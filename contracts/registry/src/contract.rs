@@ -75,6 +75,9 @@ pub fn execute(
                 organization,
             },
         ),
+        ExecuteMsg::SetRegistrars { addresses } => {
+            providers::execute_set_registrars(deps, info, addresses)
+        }
         ExecuteMsg::RevokeProvider { address } => {
             providers::execute_revoke_provider(deps, env, info, address)
         }
@@ -172,6 +175,7 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
     let response = match msg {
         QueryMsg::Config {} => to_json_binary(&query_config(deps)?),
         QueryMsg::PendingAdmin {} => to_json_binary(&admin::query_pending_admin(deps)?),
+        QueryMsg::Registrars {} => to_json_binary(&providers::query_registrars(deps)?),
         QueryMsg::Designation { address } => {
             to_json_binary(&providers::query_designation(deps, address)?)
         }

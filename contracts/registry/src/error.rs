@@ -25,6 +25,9 @@ pub enum ContractError {
     #[error("{tag}already a credentialed doctor under this name and organisation: {address}", tag = self.tag())]
     AlreadyCredentialed { address: String },
 
+    #[error("{tag}registrars: at most {max} distinct addresses", tag = self.tag())]
+    InvalidRegistrarSet { max: usize },
+
     #[error("{tag}the access contract is not set", tag = self.tag())]
     AccessContractNotSet,
 
@@ -136,6 +139,7 @@ impl ContractError {
             ContractError::Unauthorized { .. } => ErrorCode::Unauthorized,
             ContractError::NotCredentialed { .. } => ErrorCode::NotCredentialed,
             ContractError::AlreadyCredentialed { .. } => ErrorCode::AlreadyCredentialed,
+            ContractError::InvalidRegistrarSet { .. } => ErrorCode::InvalidRegistrarSet,
             ContractError::AccessContractNotSet => ErrorCode::NotConfigured,
             ContractError::AlreadyPatient { .. } => ErrorCode::AlreadyPatient,
             ContractError::PatientNotFound { .. }
@@ -183,6 +187,7 @@ impl ContractError {
             ContractError::TooManyAddresses { count, max } => {
                 tag.with("count", count).with("max", max)
             }
+            ContractError::InvalidRegistrarSet { max } => tag.with("max", max),
             ContractError::WrongKeyEpoch {
                 category,
                 epoch,

@@ -3,20 +3,64 @@ use cw_storage_plus::Bound;
 use ehr_types::pagination::collect_page;
 use ehr_types::registry::{
     Designation, DesignationResponse, DirectoryEntry, DirectoryResponse, PatientStatus,
-    ProviderInfo, ProvidersResponse, MAX_DIRECTORY_LOOKUP,
+    ProviderInfo, ProvidersResponse, RegistrarsResponse, MAX_DIRECTORY_LOOKUP, MAX_REGISTRARS,
 };
 use ehr_types::validate::{validate_directory_text, validate_public_key, DirectoryField};
 
 use crate::error::ContractError;
 use crate::permissions::{is_credentialed, is_trustee, validate_address};
-use crate::state::{CONFIG, CURRENT_PATIENT, PATIENTS, PROVIDERS};
+use crate::state::{CONFIG, CURRENT_PATIENT, PATIENTS, PROVIDERS, REGISTRARS};
 
-fn ensure_admin(deps: Deps, info: &MessageInfo, action: &str) -> Result<(), ContractError> {
-    if CONFIG.load(deps.storage)?.admin == info.sender {
+fn is_registrar(storage: &dyn Storage, address: &Addr) -> Result<bool, ContractError> {
+    Ok(REGISTRARS
+        .may_load(storage)?
+        .is_some_and(|registrars| registrars.contains(address)))
+}
+
+/// Credentialing is the admin's or a registrar's.
+fn ensure_credentialing(deps: Deps, info: &MessageInfo, action: &str) -> Result<(), ContractError> {
+    if CONFIG.load(deps.storage)?.admin == info.sender || is_registrar(deps.storage, &info.sender)?
+    {
         Ok(())
     } else {
         Err(ContractError::unauthorized(action))
     }
+}
+
+pub fn execute_set_registrars(
+    deps: DepsMut,
+    info: MessageInfo,
+    addresses: Vec<String>,
+) -> Result<Response, ContractError> {
+    if CONFIG.load(deps.storage)?.admin != info.sender {
+        return Err(ContractError::unauthorized("set registrars"));
+    }
+    let invalid = ContractError::InvalidRegistrarSet {
+        max: MAX_REGISTRARS,
+    };
+    if addresses.len() > MAX_REGISTRARS {
+        return Err(invalid);
+    }
+    // Bounded by MAX_REGISTRARS.
+    let mut registrars: Vec<Addr> = Vec::with_capacity(addresses.len());
+    for address in &addresses {
+        let address = validate_address(deps.api, address)?;
+        if registrars.contains(&address) {
+            return Err(invalid);
+        }
+        registrars.push(address);
+    }
+    let count = registrars.len();
+    REGISTRARS.save(deps.storage, &registrars)?;
+    Ok(Response::new()
+        .add_attribute("action", "set_registrars")
+        .add_attribute("count", count.to_string()))
+}
+
+pub fn query_registrars(deps: Deps) -> Result<RegistrarsResponse, ContractError> {
+    Ok(RegistrarsResponse {
+        registrars: REGISTRARS.may_load(deps.storage)?.unwrap_or_default(),
+    })
 }
 
 /// A provider whose credential is in force.
@@ -42,13 +86,13 @@ pub fn execute_credential_provider(
     address: String,
     listing: Listing,
 ) -> Result<Response, ContractError> {
-    ensure_admin(deps.as_ref(), &info, "credential provider")?;
+    ensure_credentialing(deps.as_ref(), &info, "credential provider")?;
     let address = validate_address(deps.api, &address)?;
     validate_directory_text(DirectoryField::DisplayName, &listing.display_name)?;
     validate_directory_text(DirectoryField::Organization, &listing.organization)?;
     let existing = PROVIDERS.may_load(deps.storage, &address)?;
     if let Some(mut provider) = existing.clone().filter(|provider| provider.credentialed) {
-        // Credentialed already: the admin may correct the listing, nothing else changes.
+        // Credentialed already: the admin or a registrar may correct the listing, nothing else changes.
         if (&provider.display_name, &provider.organization)
             == (&listing.display_name, &listing.organization)
         {
@@ -84,7 +128,7 @@ pub fn execute_revoke_provider(
     info: MessageInfo,
     address: String,
 ) -> Result<Response, ContractError> {
-    ensure_admin(deps.as_ref(), &info, "revoke provider")?;
+    ensure_credentialing(deps.as_ref(), &info, "revoke provider")?;
     let address = validate_address(deps.api, &address)?;
     let mut provider = load_credentialed(deps.storage, &address)?;
     provider.credentialed = false;
@@ -128,6 +172,8 @@ pub fn query_designation(
         .map(|p| p.id);
     let designation = if CONFIG.load(deps.storage)?.admin == address {
         Some(Designation::Admin)
+    } else if is_registrar(deps.storage, &address)? {
+        Some(Designation::Registrar)
     } else if is_credentialed(deps, &address)? {
         Some(Designation::Doctor)
     } else if is_trustee(deps, &address)? {

@@ -16,6 +16,9 @@ pub const CONFIG: Item<Config> = Item::new("config");
 /// The address proposed as the next admin until it accepts (or the admin cancels).
 pub const PENDING_ADMIN: Item<Addr> = Item::new("pending_admin");
 
+/// The admin's registrars (at most `MAX_REGISTRARS`); absent before the first `SetRegistrars`.
+pub const REGISTRARS: Item<Vec<Addr>> = Item::new("registrars");
+
 pub const PROVIDERS: Map<&Addr, ProviderInfo> = Map::new("providers");
 
 /// The last patient id handed out; ids start at 1 and are never reused.

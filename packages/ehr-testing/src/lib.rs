@@ -304,6 +304,16 @@ impl Suite {
             .expect("credential doctor");
     }
 
+    /// The admin names the registrars (who credential and withdraw doctors).
+    pub fn set_registrars(&mut self, registrars: &[&Addr]) {
+        let admin = self.admin.clone();
+        let msg = registry::ExecuteMsg::SetRegistrars {
+            addresses: registrars.iter().map(|r| r.to_string()).collect(),
+        };
+        self.execute(&admin, Target::Registry, &msg)
+            .expect("set registrars");
+    }
+
     pub fn decredential(&mut self, doctor: &Addr) {
         let admin = self.admin.clone();
         let msg = registry::ExecuteMsg::RevokeProvider {
@@ -794,6 +804,8 @@ pub struct Roles {
     pub trustee: Addr,
     /// The other trustee.
     pub other_trustee: Addr,
+    /// Named by the admin to credential and withdraw doctors.
+    pub registrar: Addr,
     /// A Lab record of the patient, added by the patient under epoch 0.
     pub record_id: RecordId,
     /// A pending request of `doctor_without_grant` to read the patient's Lab records.
@@ -815,10 +827,12 @@ impl Suite {
             "stranger",
             "trustee",
             "other_trustee",
+            "registrar",
         ];
-        let [patient, other_patient, with_grant, without_grant, expired, revoked, uncredentialed, stranger, trustee, other_trustee] =
+        let [patient, other_patient, with_grant, without_grant, expired, revoked, uncredentialed, stranger, trustee, other_trustee, registrar] =
             names.map(|name| suite.addr(name));
         suite.set_trustees(&[&trustee, &other_trustee], 2);
+        suite.set_registrars(&[&registrar]);
         for doctor in [
             &with_grant,
             &without_grant,
@@ -870,6 +884,7 @@ impl Suite {
             stranger,
             trustee,
             other_trustee,
+            registrar,
             record_id,
             request_id,
         };

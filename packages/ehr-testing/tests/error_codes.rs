@@ -77,6 +77,7 @@ fn registry_samples() -> Vec<RegistryError> {
             sha256: "ab".repeat(32),
         },
         RegistryError::ProfileCategoryReserved,
+        RegistryError::InvalidRegistrarSet { max: 8 },
         RegistryError::TooManyAddresses {
             count: 101,
             max: 100,
@@ -322,7 +323,7 @@ fn cases() -> Vec<Case> {
         WrongPatientStatus, RecordNotFound, RecordDeleted, DuplicateBlob, DuplicateBlobInBatch,
         HashNotFound, ProfileCategoryReserved, TooManyAddresses, ProviderNotFound, WrongKeyEpoch,
         StaleKeyEpoch, VersionConflict, AccessContractAlreadySet, NoAdminProposal, ForeignContract,
-        Downgrade, InvalidVersion,
+        Downgrade, InvalidVersion, InvalidRegistrarSet,
     );
     let (access_name, access_all) = variant_names!(AccessError:
         Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, PatientNotFound,

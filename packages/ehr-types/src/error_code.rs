@@ -77,6 +77,7 @@ error_codes! {
     ActionNotLoggable = "action_not_loggable",
     InvalidEmergencyDuration = "invalid_emergency_duration",
     InvalidTrusteeSet = "invalid_trustee_set",
+    InvalidRegistrarSet = "invalid_registrar_set",
     NoTrustees = "no_trustees",
     TrusteeKeyMissing = "trustee_key_missing",
     NotEscrowed = "not_escrowed",

@@ -34,15 +34,18 @@ pub enum ExecuteMsg {
     AcceptAdmin {},
     /// Admin only: withdraw the pending proposal.
     CancelAdminProposal {},
-    /// Admin only: credential an address as a doctor.
-    /// Admin only: credential a doctor under the name and organisation patients will see
+    /// Admin only: the registrars, operator keys that credential and withdraw doctors day to
+    /// day, so that the admin (a k-of-n multisig) is needed only for governance. Replaces the
+    /// set; at most `MAX_REGISTRARS`, no address twice; empty leaves credentialing to the admin.
+    SetRegistrars { addresses: Vec<String> },
+    /// Admin or registrar: credential a doctor under the name and organisation patients will see
     /// (professional directory data, public on chain; see `validate_directory_text`).
     CredentialProvider {
         address: String,
         display_name: String,
         organization: String,
     },
-    /// Admin only: withdraw a doctor's credential. Their grants stop working at once.
+    /// Admin or registrar: withdraw a doctor's credential. Their grants stop working at once.
     RevokeProvider { address: String },
     /// Credentialed doctor: publish the X25519 public key that grants wrap category keys to.
     SetProviderKey { encryption_key: Binary },
@@ -135,6 +138,9 @@ pub enum QueryMsg {
     /// The address proposed as the next admin, if any.
     #[returns(crate::admin::PendingAdminResponse)]
     PendingAdmin {},
+    /// The registrars the admin has named.
+    #[returns(RegistrarsResponse)]
+    Registrars {},
     /// What an address is on chain: the web UI routes by this after login.
     #[returns(DesignationResponse)]
     Designation { address: String },
@@ -193,6 +199,14 @@ pub enum QueryMsg {
     },
 }
 
+/// The most registrars the admin may name (a bound on the membership check of every credential).
+pub const MAX_REGISTRARS: usize = 8;
+
+#[cw_serde]
+pub struct RegistrarsResponse {
+    pub registrars: Vec<Addr>,
+}
+
 #[cw_serde]
 pub struct ConfigResponse {
     pub admin: Addr,
@@ -203,6 +217,8 @@ pub struct ConfigResponse {
 #[derive(Copy, Eq)]
 pub enum Designation {
     Admin,
+    /// Credentials and withdraws doctors for the admin (`SetRegistrars`).
+    Registrar,
     Doctor,
     /// One of the network's trustees (the access contract's trustee set).
     Trustee,
@@ -211,7 +227,7 @@ pub enum Designation {
 
 #[cw_serde]
 pub struct DesignationResponse {
-    /// The strongest role of the address (Admin, then Doctor, then Trustee, then Patient), none
+    /// The strongest role of the address (Admin, then Registrar, Doctor, Trustee, Patient), none
     /// when unknown.
     pub designation: Option<Designation>,
     /// The address's current patient id, also for an admin or doctor who is a patient too.

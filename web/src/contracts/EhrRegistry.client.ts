@@ -7,11 +7,12 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, MigrateMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, DirectoryResponse, DirectoryEntry, ProviderInfo, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, PendingAdminResponse, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse } from "./EhrRegistry.types";
+import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, MigrateMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, DirectoryResponse, DirectoryEntry, ProviderInfo, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, PendingAdminResponse, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse, RegistrarsResponse } from "./EhrRegistry.types";
 export interface EhrRegistryReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
   pendingAdmin: () => Promise<PendingAdminResponse>;
+  registrars: () => Promise<RegistrarsResponse>;
   designation: ({
     address
   }: {
@@ -102,6 +103,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
     this.contractAddress = contractAddress;
     this.config = this.config.bind(this);
     this.pendingAdmin = this.pendingAdmin.bind(this);
+    this.registrars = this.registrars.bind(this);
     this.designation = this.designation.bind(this);
     this.provider = this.provider.bind(this);
     this.providers = this.providers.bind(this);
@@ -124,6 +126,11 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
   pendingAdmin = async (): Promise<PendingAdminResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       pending_admin: {}
+    });
+  };
+  registrars = async (): Promise<RegistrarsResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      registrars: {}
     });
   };
   designation = async ({
@@ -309,6 +316,11 @@ export interface EhrRegistryInterface extends EhrRegistryReadOnlyInterface {
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   acceptAdmin: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   cancelAdminProposal: (fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  setRegistrars: ({
+    addresses
+  }: {
+    addresses: string[];
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   credentialProvider: ({
     address,
     displayName,
@@ -434,6 +446,7 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
     this.proposeAdmin = this.proposeAdmin.bind(this);
     this.acceptAdmin = this.acceptAdmin.bind(this);
     this.cancelAdminProposal = this.cancelAdminProposal.bind(this);
+    this.setRegistrars = this.setRegistrars.bind(this);
     this.credentialProvider = this.credentialProvider.bind(this);
     this.revokeProvider = this.revokeProvider.bind(this);
     this.setProviderKey = this.setProviderKey.bind(this);
@@ -480,6 +493,17 @@ export class EhrRegistryClient extends EhrRegistryQueryClient implements EhrRegi
   cancelAdminProposal = async (fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       cancel_admin_proposal: {}
+    }, fee_, memo_, funds_);
+  };
+  setRegistrars = async ({
+    addresses
+  }: {
+    addresses: string[];
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      set_registrars: {
+        addresses
+      }
     }, fee_, memo_, funds_);
   };
   credentialProvider = async ({

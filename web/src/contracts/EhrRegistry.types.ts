@@ -20,6 +20,10 @@ export type ExecuteMsg = {
 } | {
   cancel_admin_proposal: {};
 } | {
+  set_registrars: {
+    addresses: string[];
+  };
+} | {
   credential_provider: {
     address: string;
     display_name: string;
@@ -115,6 +119,8 @@ export type QueryMsg = {
 } | {
   pending_admin: {};
 } | {
+  registrars: {};
+} | {
   designation: {
     address: string;
   };
@@ -183,7 +189,7 @@ export interface ConfigResponse {
   access_contract?: Addr | null;
   admin: Addr;
 }
-export type Designation = ("admin" | "doctor" | "patient") | "trustee";
+export type Designation = ("admin" | "doctor" | "patient") | "registrar" | "trustee";
 export interface DesignationResponse {
   designation?: Designation | null;
   patient_id?: number | null;
@@ -255,4 +261,7 @@ export interface RecordHistoryResponse {
 }
 export interface RecordsResponse {
   records: RecordInfo[];
+}
+export interface RegistrarsResponse {
+  registrars: Addr[];
 }

@@ -108,7 +108,7 @@ function screen(phase: Phase, retry: () => void, refresh: () => void) {
       return <WalletScreen wallet={phase.wallet} deploy={phase.deploy} retry={retry} />;
     case "ready": {
       const d = phase.designation;
-      if (d.designation === "admin") return <AdminDashboard ehr={phase.ehr} />;
+      if (d.designation === "admin" || d.designation === "registrar") return <AdminDashboard ehr={phase.ehr} />;
       if (d.designation === "doctor") return <DoctorDashboard ehr={phase.ehr} />;
       if (d.designation === "trustee") return <TrusteeScreen />;
       if (d.designation === "patient" && d.patient_id) return <PatientDashboard ehr={phase.ehr} patientId={d.patient_id} onDeleted={refresh} />;
