@@ -4,17 +4,21 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::{anyhow, bail, Result};
 use clap::{Args, Subcommand, ValueEnum};
+use cosmwasm_std::Timestamp;
 use ehr_client::directory::category_labels;
+use ehr_client::escrow::ReleaseProgress;
 use ehr_client::trustee::{AgentPolicy, TrusteeAgent};
 use ehr_client::{local_time, ContractMsg};
 use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
-use ehr_types::escrow::{EmergencyReason, DEFAULT_EMERGENCY_CATEGORIES};
+use ehr_types::escrow::{EmergencyReason, TrusteesResponse, DEFAULT_EMERGENCY_CATEGORIES};
 use ehr_types::{Category, PatientId};
-use serde_json::json;
+use serde::Serialize;
 
-use crate::commands::{parse_category, patient_id, Cx};
+use crate::args::parse_category;
+use crate::context::{patient_id, Cx};
+use crate::output::{output, Output, Render};
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ReasonKind {
@@ -108,43 +112,261 @@ fn reason(args: &EmergencyArgs) -> Result<EmergencyReason> {
     })
 }
 
-pub async fn emergency(cx: &mut Cx, args: EmergencyArgs) -> Result<()> {
+/// `ehr emergency`: the window the doctor opened and what the trustees may release in it.
+#[derive(Serialize)]
+struct EmergencyDeclared {
+    patient_id: PatientId,
+    purpose_of_use: &'static str,
+    reason: String,
+    expires: Timestamp,
+    expires_local: String,
+    /// The categories the patient escrows: the ones the trustees release keys of.
+    escrowed: Vec<Category>,
+    threshold: u8,
+    trustees: usize,
+    tx: String,
+}
+
+impl Render for EmergencyDeclared {
+    fn human(&self) -> String {
+        let opens = if self.escrowed.is_empty() {
+            "the patient escrows no categories: no keys will be released".to_string()
+        } else {
+            format!(
+                "{} of the {} trustees must release their shares of {}; `ehr escrow status --patient {}` shows how far they are",
+                self.threshold,
+                self.trustees,
+                category_labels(&self.escrowed),
+                self.patient_id
+            )
+        };
+        format!(
+            "emergency access to patient {} ({}, {}) until {}, in the patient's audit log; {opens}  tx {}",
+            self.patient_id, self.reason, self.purpose_of_use, self.expires_local, self.tx
+        )
+    }
+}
+
+/// `escrow set` and `escrow off`.
+#[derive(Serialize)]
+struct EscrowSet {
+    patient_id: PatientId,
+    categories: Vec<Category>,
+    recovery: bool,
+    epochs_escrowed: usize,
+    tx: String,
+}
+
+impl Render for EscrowSet {
+    fn human(&self) -> String {
+        let recovery = if self.recovery {
+            "; every category is escrowed for wallet recovery"
+        } else {
+            ""
+        };
+        if self.categories.is_empty() && !self.recovery {
+            return format!(
+                "patient {} escrows nothing from now on  tx {}",
+                self.patient_id, self.tx
+            );
+        }
+        format!(
+            "patient {}: {} opens in an emergency{recovery} ({} key epochs split and sealed to the trustees)  tx {}",
+            self.patient_id,
+            emergency_categories(&self.categories),
+            self.epochs_escrowed,
+            self.tx
+        )
+    }
+}
+
+fn emergency_categories(categories: &[Category]) -> String {
+    if categories.is_empty() {
+        "nothing".to_string()
+    } else {
+        category_labels(categories)
+    }
+}
+
+/// `escrow show`.
+#[derive(Serialize)]
+struct EscrowShown {
+    patient_id: PatientId,
+    categories: Vec<Category>,
+    recovery: bool,
+    escrowed: Vec<Category>,
+    trustees: TrusteesResponse,
+}
+
+impl Render for EscrowShown {
+    fn human(&self) -> String {
+        let recovery = if self.recovery {
+            "every category is escrowed, so a lost wallet can be recovered"
+        } else {
+            "no wallet recovery"
+        };
+        format!(
+            "patient {}: {} of {} trustees open {} in an emergency; {recovery}",
+            self.patient_id,
+            self.trustees.threshold,
+            self.trustees.trustees.len(),
+            emergency_categories(&self.categories)
+        )
+    }
+}
+
+/// `escrow status`: the doctor's window and the shares released in it.
+#[derive(Serialize)]
+struct EscrowStatus {
+    patient_id: PatientId,
+    active: bool,
+    expires: Option<Timestamp>,
+    expires_local: Option<String>,
+    progress: Vec<ReleaseProgress>,
+}
+
+impl Render for EscrowStatus {
+    fn human(&self) -> String {
+        let state = match (self.active, &self.expires_local) {
+            (true, Some(end)) => format!("emergency active until {end}"),
+            (false, Some(end)) => format!("emergency ended {end}"),
+            (_, None) => "no emergency declared".into(),
+        };
+        if self.progress.is_empty() {
+            return format!("{state}; no trustee has released a share yet");
+        }
+        let lines: Vec<String> = self
+            .progress
+            .iter()
+            .map(|p| {
+                let open = if p.released >= usize::from(p.needed) {
+                    "open"
+                } else {
+                    "waiting for the trustees"
+                };
+                format!(
+                    "{} epoch {}: {} of {} shares, {open}",
+                    p.category.label(),
+                    p.epoch,
+                    p.released,
+                    p.needed
+                )
+            })
+            .collect();
+        format!("{state}\n{}", lines.join("\n"))
+    }
+}
+
+/// `trustee set`.
+#[derive(Serialize)]
+struct TrusteesSet {
+    trustees: Vec<String>,
+    threshold: u8,
+    tx: String,
+}
+
+impl Render for TrusteesSet {
+    fn human(&self) -> String {
+        format!(
+            "{} of {} trustees now open escrowed keys  tx {}",
+            self.threshold,
+            self.trustees.len(),
+            self.tx
+        )
+    }
+}
+
+/// `trustee list`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct TrusteeList(TrusteesResponse);
+
+impl Render for TrusteeList {
+    fn human(&self) -> String {
+        let t = &self.0;
+        if t.threshold == 0 {
+            return "no trustees: emergencies release no keys".into();
+        }
+        let lines: Vec<String> = t
+            .trustees
+            .iter()
+            .map(|trustee| {
+                let key = if trustee.encryption_key.is_some() {
+                    "key published"
+                } else {
+                    "no key yet"
+                };
+                format!("{}  {key}", trustee.address)
+            })
+            .collect();
+        format!(
+            "{} of {} trustees open an escrowed key (trustee set version {})\n{}",
+            t.threshold,
+            t.trustees.len(),
+            t.set_version,
+            lines.join("\n")
+        )
+    }
+}
+
+/// `trustee publish`.
+#[derive(Serialize)]
+struct TrusteeKeyPublished {
+    address: String,
+    tx: String,
+}
+
+impl Render for TrusteeKeyPublished {
+    fn human(&self) -> String {
+        format!("trustee key of {} published  tx {}", self.address, self.tx)
+    }
+}
+
+/// `trustee serve --once`.
+#[derive(Serialize)]
+struct AgentPass {
+    emergencies_handled: usize,
+}
+
+impl Render for AgentPass {
+    fn human(&self) -> String {
+        format!(
+            "handled {} emergencies and the open wallet recoveries",
+            self.emergencies_handled
+        )
+    }
+}
+
+pub async fn emergency(cx: &mut Cx, args: EmergencyArgs) -> Result<Output> {
     let reason = reason(&args)?;
     let ehr = cx.ehr()?;
     let tx = ehr.emergency(args.patient, reason.clone()).await?;
     let window = ehr
         .emergency_window(args.patient, &ehr.identity.address)
         .await?;
+    let expires = window.expires.ok_or_else(|| {
+        anyhow!(
+            "tx {} declared the emergency, but the chain reports no window for patient {}",
+            tx.hash,
+            args.patient
+        )
+    })?;
     let escrowed = ehr.escrow_policy(args.patient).await?.categories;
     let trustees = ehr.trustees().await?;
-    let until = window.expires.map(local_time).unwrap_or_default();
-    cx.print(
-        json!({"patient_id": args.patient, "purpose_of_use": reason.purpose_of_use(), "expires": window.expires, "escrowed": escrowed, "threshold": trustees.threshold, "tx": tx.hash}),
-        || {
-            let opens = if escrowed.is_empty() {
-                "the patient escrows no categories: no keys will be released".to_string()
-            } else {
-                format!(
-                    "{} of the {} trustees must release their shares of {}; `ehr escrow status --patient {}` shows how far they are",
-                    trustees.threshold,
-                    trustees.trustees.len(),
-                    category_labels(&escrowed),
-                    args.patient
-                )
-            };
-            format!(
-                "emergency access to patient {} ({}, {}) until {until}, in the patient's audit log; {opens}  tx {}",
-                args.patient,
-                reason.describe(),
-                reason.purpose_of_use(),
-                tx.hash
-            )
-        },
-    );
-    Ok(())
+    output(EmergencyDeclared {
+        patient_id: args.patient,
+        purpose_of_use: reason.purpose_of_use(),
+        reason: reason.describe(),
+        expires,
+        expires_local: local_time(expires),
+        escrowed,
+        threshold: trustees.threshold,
+        trustees: trustees.trustees.len(),
+        tx: tx.hash,
+    })
 }
 
-pub async fn escrow(cx: &mut Cx, cmd: EscrowCmd) -> Result<()> {
+pub async fn escrow(cx: &mut Cx, cmd: EscrowCmd) -> Result<Output> {
     match cmd {
         EscrowCmd::Set {
             patient,
@@ -159,66 +381,26 @@ pub async fn escrow(cx: &mut Cx, cmd: EscrowCmd) -> Result<()> {
             let ehr = cx.ehr()?;
             let patient = patient_id(&ehr, patient).await?;
             let policy = ehr.escrow_policy(patient).await?;
-            let trustees = ehr.trustees().await?;
-            cx.print(
-                json!({"patient_id": patient, "categories": policy.categories, "recovery": policy.recovery, "escrowed": policy.escrowed, "trustees": trustees}),
-                || {
-                    let emergency = if policy.categories.is_empty() {
-                        "nothing".to_string()
-                    } else {
-                        category_labels(&policy.categories)
-                    };
-                    let recovery = if policy.recovery {
-                        "every category is escrowed, so a lost wallet can be recovered"
-                    } else {
-                        "no wallet recovery"
-                    };
-                    format!(
-                        "patient {patient}: {} of {} trustees open {emergency} in an emergency; {recovery}",
-                        trustees.threshold,
-                        trustees.trustees.len()
-                    )
-                },
-            );
-            Ok(())
+            output(EscrowShown {
+                patient_id: patient,
+                categories: policy.categories,
+                recovery: policy.recovery,
+                escrowed: policy.escrowed,
+                trustees: ehr.trustees().await?,
+            })
         }
         EscrowCmd::Status { patient } => {
             let ehr = cx.ehr()?;
             let window = ehr.emergency_window(patient, &ehr.identity.address).await?;
             let mut keyring = ehr_crypto::CategoryKeyring::new();
             let progress = ehr.combine_released(patient, &mut keyring).await?;
-            cx.print(
-                json!({"patient_id": patient, "active": window.active, "expires": window.expires, "progress": progress}),
-                || {
-                    let state = match (window.active, window.expires) {
-                        (true, Some(end)) => format!("emergency active until {}", local_time(end)),
-                        (false, Some(end)) => format!("emergency ended {}", local_time(end)),
-                        _ => "no emergency declared".into(),
-                    };
-                    if progress.is_empty() {
-                        return format!("{state}; no trustee has released a share yet");
-                    }
-                    let lines: Vec<String> = progress
-                        .iter()
-                        .map(|p| {
-                            let open = if p.released >= usize::from(p.needed) {
-                                "open"
-                            } else {
-                                "waiting for the trustees"
-                            };
-                            format!(
-                                "{} epoch {}: {} of {} shares, {open}",
-                                p.category.label(),
-                                p.epoch,
-                                p.released,
-                                p.needed
-                            )
-                        })
-                        .collect();
-                    format!("{state}\n{}", lines.join("\n"))
-                },
-            );
-            Ok(())
+            output(EscrowStatus {
+                patient_id: patient,
+                active: window.active,
+                expires: window.expires,
+                expires_local: window.expires.map(local_time),
+                progress,
+            })
         }
     }
 }
@@ -228,38 +410,21 @@ async fn set_escrow(
     patient: Option<PatientId>,
     categories: Vec<Category>,
     recovery: bool,
-) -> Result<()> {
+) -> Result<Output> {
     let ehr = cx.ehr()?;
     let patient = patient_id(&ehr, patient).await?;
     let info = ehr.patient(patient).await?;
-    let (epochs, tx) = ehr.set_escrow(&info, categories.clone(), recovery).await?;
-    cx.print(
-        json!({"patient_id": patient, "categories": categories, "recovery": recovery, "epochs_escrowed": epochs, "tx": tx.hash}),
-        || {
-            let recovery = if recovery {
-                "; every category is escrowed for wallet recovery"
-            } else {
-                ""
-            };
-            if categories.is_empty() && recovery.is_empty() {
-                format!("patient {patient} escrows nothing from now on  tx {}", tx.hash)
-            } else {
-                let emergency = if categories.is_empty() {
-                    "nothing".to_string()
-                } else {
-                    category_labels(&categories)
-                };
-                format!(
-                    "patient {patient}: {emergency} opens in an emergency{recovery} ({epochs} key epochs split and sealed to the trustees)  tx {}",
-                    tx.hash
-                )
-            }
-        },
-    );
-    Ok(())
+    let (epochs_escrowed, tx) = ehr.set_escrow(&info, categories.clone(), recovery).await?;
+    output(EscrowSet {
+        patient_id: patient,
+        categories,
+        recovery,
+        epochs_escrowed,
+        tx: tx.hash,
+    })
 }
 
-pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<()> {
+pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<Output> {
     match cmd {
         TrusteeCmd::Set {
             threshold,
@@ -277,58 +442,24 @@ pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<()> {
                     threshold,
                 })])
                 .await?;
-            cx.print(
-                json!({"trustees": addresses, "threshold": threshold, "tx": tx.hash}),
-                || {
-                    format!(
-                        "{threshold} of {} trustees now open escrowed keys  tx {}",
-                        addresses.len(),
-                        tx.hash
-                    )
-                },
-            );
+            output(TrusteesSet {
+                trustees: addresses,
+                threshold,
+                tx: tx.hash,
+            })
         }
         TrusteeCmd::List => {
             let (chain, _, _) = cx.chain()?;
-            let trustees: ehr_types::escrow::TrusteesResponse =
-                chain.access(&AccessQuery::Trustees {}).await?;
-            cx.print(serde_json::to_value(&trustees)?, || {
-                if trustees.threshold == 0 {
-                    return "no trustees: emergencies release no keys".into();
-                }
-                let lines: Vec<String> = trustees
-                    .trustees
-                    .iter()
-                    .map(|t| {
-                        let key = if t.encryption_key.is_some() {
-                            "key published"
-                        } else {
-                            "no key yet"
-                        };
-                        format!("{}  {key}", t.address)
-                    })
-                    .collect();
-                format!(
-                    "{} of {} trustees open an escrowed key (trustee set version {})\n{}",
-                    trustees.threshold,
-                    trustees.trustees.len(),
-                    trustees.set_version,
-                    lines.join("\n")
-                )
-            });
+            let trustees: TrusteesResponse = chain.access(&AccessQuery::Trustees {}).await?;
+            output(TrusteeList(trustees))
         }
         TrusteeCmd::Publish => {
             let ehr = cx.ehr()?;
             let tx = ehr.publish_trustee_key().await?;
-            cx.print(
-                json!({"address": ehr.identity.address, "tx": tx.hash}),
-                || {
-                    format!(
-                        "trustee key of {} published  tx {}",
-                        ehr.identity.address, tx.hash
-                    )
-                },
-            );
+            output(TrusteeKeyPublished {
+                address: ehr.identity.address,
+                tx: tx.hash,
+            })
         }
         TrusteeCmd::Serve {
             state,
@@ -352,11 +483,133 @@ pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<()> {
                 state_path,
             };
             if once {
-                agent.pass().await?;
-            } else {
-                agent.serve().await?;
+                return output(AgentPass {
+                    emergencies_handled: agent.pass().await?,
+                });
             }
+            agent.serve().await?;
+            bail!("the trustee agent stopped watching")
         }
     }
-    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ehr_types::escrow::TrusteeInfo;
+
+    #[test]
+    fn an_emergency_says_what_opens_and_how() {
+        let expires = Timestamp::from_seconds(1_796_000_000);
+        let mut declared = EmergencyDeclared {
+            patient_id: 2,
+            purpose_of_use: "ETREAT",
+            reason: "treatment of a patient who cannot consent".into(),
+            expires,
+            expires_local: local_time(expires),
+            escrowed: vec![Category::Allergy, Category::Prescription],
+            threshold: 2,
+            trustees: 3,
+            tx: "EF".into(),
+        };
+        let json = serde_json::to_value(&declared).unwrap();
+        assert_eq!(json["patient_id"], 2);
+        assert_eq!(json["expires"], "1796000000000000000");
+        assert_eq!(
+            json["escrowed"],
+            serde_json::json!(["allergy", "prescription"])
+        );
+        assert_eq!(
+            declared.human(),
+            format!(
+                "emergency access to patient 2 (treatment of a patient who cannot consent, ETREAT) until {}, in the patient's audit log; 2 of the 3 trustees must release their shares of Allergy, Prescription; `ehr escrow status --patient 2` shows how far they are  tx EF",
+                local_time(expires)
+            )
+        );
+        declared.escrowed.clear();
+        assert!(declared
+            .human()
+            .contains("the patient escrows no categories: no keys will be released"));
+    }
+
+    #[test]
+    fn escrow_set_says_what_opens_or_that_nothing_does() {
+        let mut set = EscrowSet {
+            patient_id: 1,
+            categories: vec![Category::Allergy],
+            recovery: true,
+            epochs_escrowed: 4,
+            tx: "AA".into(),
+        };
+        assert_eq!(
+            set.human(),
+            "patient 1: Allergy opens in an emergency; every category is escrowed for wallet recovery (4 key epochs split and sealed to the trustees)  tx AA"
+        );
+        set.categories.clear();
+        assert!(set
+            .human()
+            .starts_with("patient 1: nothing opens in an emergency; every category"));
+        set.recovery = false;
+        assert_eq!(set.human(), "patient 1 escrows nothing from now on  tx AA");
+    }
+
+    #[test]
+    fn escrow_status_counts_shares_per_key() {
+        let status = EscrowStatus {
+            patient_id: 1,
+            active: true,
+            expires: Some(Timestamp::from_seconds(1_796_000_000)),
+            expires_local: Some("Wed 2 Dec 2026 14:05 WET".into()),
+            progress: vec![
+                ReleaseProgress {
+                    category: Category::Allergy,
+                    epoch: 0,
+                    released: 2,
+                    needed: 2,
+                },
+                ReleaseProgress {
+                    category: Category::Profile,
+                    epoch: 1,
+                    released: 1,
+                    needed: 2,
+                },
+            ],
+        };
+        assert_eq!(
+            status.human(),
+            "emergency active until Wed 2 Dec 2026 14:05 WET\nAllergy epoch 0: 2 of 2 shares, open\nProfile epoch 1: 1 of 2 shares, waiting for the trustees"
+        );
+        let none = EscrowStatus {
+            patient_id: 1,
+            active: false,
+            expires: None,
+            expires_local: None,
+            progress: vec![],
+        };
+        assert_eq!(
+            none.human(),
+            "no emergency declared; no trustee has released a share yet"
+        );
+        assert_eq!(
+            serde_json::to_value(&none).unwrap()["expires"],
+            serde_json::Value::Null
+        );
+    }
+
+    #[test]
+    fn the_trustee_list_is_the_chain_s_answer() {
+        let list = TrusteeList(TrusteesResponse {
+            trustees: vec![TrusteeInfo {
+                address: cosmwasm_std::Addr::unchecked("wasm1trustee"),
+                encryption_key: None,
+            }],
+            threshold: 2,
+            set_version: 1,
+        });
+        assert_eq!(serde_json::to_value(&list).unwrap()["threshold"], 2);
+        assert_eq!(
+            list.human(),
+            "2 of 1 trustees open an escrowed key (trustee set version 1)\nwasm1trustee  no key yet"
+        );
+    }
 }

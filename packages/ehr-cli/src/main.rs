@@ -1,16 +1,30 @@
 //! `ehr`: the ehr-chain command line. Every health-data file is encrypted here before it leaves
 //! the machine; the chain only receives hashes, locators and wrapped keys.
 
+mod access;
+mod args;
+mod bench;
 mod breakglass;
-mod commands;
 mod config;
+mod context;
 mod fhir;
+mod import;
+mod keys;
+mod output;
+mod patient;
 mod people;
+mod record;
 mod recovery;
+mod verify;
 
 use std::path::PathBuf;
 
+use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+
+use crate::config::Overrides;
+use crate::context::Cx;
+use crate::output::{ErrorOutput, Output};
 
 #[derive(Parser)]
 #[command(name = "ehr", version, about = "Encrypted health records on ehr-chain")]
@@ -64,29 +78,29 @@ pub struct Cli {
 pub enum Command {
     /// Wallet keys (mnemonics) the CLI signs with.
     #[command(subcommand)]
-    Keys(commands::KeysCmd),
+    Keys(keys::KeysCmd),
     /// Patients: register, propose, accept, show, update, delete, list, count.
     #[command(subcommand)]
-    Patient(commands::PatientCmd),
+    Patient(patient::PatientCmd),
     /// Encrypted records: add, update, get, history, list.
     #[command(subcommand)]
-    Record(commands::RecordCmd),
+    Record(record::RecordCmd),
     /// Re-hash stored ciphertexts and compare with the chain.
-    Verify(commands::VerifyArgs),
+    Verify(verify::VerifyArgs),
     /// Grant a doctor access to categories, sharing their keys.
-    Grant(commands::GrantArgs),
+    Grant(access::GrantArgs),
     /// Who has access to a patient's records: names, what they may do, until when.
-    Grants(people::GrantsArgs),
+    Grants(people::PatientArg),
     /// Remove a doctor's grant; new records of its categories get a new key epoch.
-    Revoke(commands::RevokeArgs),
+    Revoke(access::RevokeArgs),
     /// A doctor asks a patient for access.
-    Request(commands::RequestArgs),
+    Request(access::RequestArgs),
     /// Access requests of a patient (or the ones you made with --mine).
-    Requests(commands::RequestsArgs),
+    Requests(access::RequestsArgs),
     /// The patient approves a request (the grant carries the category keys).
-    Approve(commands::DecideArgs),
+    Approve(access::DecideArgs),
     /// The patient denies a request.
-    Deny(commands::DecideArgs),
+    Deny(access::DecideArgs),
     /// A doctor breaks the glass: time-boxed emergency access with a coded reason (always in the
     /// patient's audit log); the trustees release the patient's escrowed keys.
     Emergency(breakglass::EmergencyArgs),
@@ -101,15 +115,68 @@ pub enum Command {
     #[command(subcommand)]
     Recovery(recovery::RecoveryCmd),
     /// A patient's audit log, in words and local times.
-    Audit(commands::PatientArg),
+    Audit(people::PatientArg),
     /// The provider directory: the admin credentials doctors under a name and organisation.
     #[command(subcommand)]
     Provider(people::ProviderCmd),
     /// Import data.
     #[command(subcommand)]
-    Import(commands::ImportCmd),
+    Import(import::ImportCmd),
     /// Committed records/s, submit→commit latency and gas per record at a batch size.
-    Bench(commands::BenchArgs),
+    Bench(bench::BenchArgs),
+}
+
+/// Runs the command and returns what it prints.
+async fn dispatch(cx: &mut Cx, command: Command) -> Result<Output> {
+    match command {
+        Command::Keys(cmd) => keys::run(cx, cmd).await,
+        Command::Patient(cmd) => patient::run(cx, cmd).await,
+        Command::Record(cmd) => record::run(cx, cmd).await,
+        Command::Verify(args) => verify::run(cx, args).await,
+        Command::Grant(args) => access::grant(cx, args).await,
+        Command::Grants(args) => people::grants(cx, args).await,
+        Command::Revoke(args) => access::revoke(cx, args).await,
+        Command::Request(args) => access::request(cx, args).await,
+        Command::Requests(args) => access::requests(cx, args).await,
+        Command::Approve(args) => access::approve(cx, args).await,
+        Command::Deny(args) => access::deny(cx, args).await,
+        Command::Emergency(args) => breakglass::emergency(cx, args).await,
+        Command::Escrow(cmd) => breakglass::escrow(cx, cmd).await,
+        Command::Trustee(cmd) => breakglass::trustee(cx, cmd).await,
+        Command::Recovery(cmd) => recovery::run(cx, cmd).await,
+        Command::Audit(args) => people::audit(cx, args).await,
+        Command::Provider(cmd) => people::provider(cx, cmd).await,
+        Command::Import(cmd) => import::run(cx, cmd).await,
+        Command::Bench(args) => bench::run(cx, args).await,
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let home = match cli.home {
+        Some(h) => h,
+        None => PathBuf::from(std::env::var("HOME").context("HOME is not set: pass --home")?)
+            .join(".ehr"),
+    };
+    let json = cli.json;
+    let mut cx = Cx::new(
+        home,
+        json,
+        cli.from,
+        Overrides {
+            config: cli.config,
+            chain_id: cli.chain_id,
+            rpc: cli.rpc,
+            registry: cli.registry,
+            access: cli.access,
+            ipfs_api: cli.ipfs_api,
+            no_ipfs: cli.no_ipfs,
+            gas_adjustment: cli.gas_adjustment,
+            commit_timeout_secs: cli.commit_timeout,
+            rpc_timeout_secs: cli.rpc_timeout,
+        },
+    );
+    let output = dispatch(&mut cx, cli.command).await?;
+    output::print(output.as_ref(), json)
 }
 
 fn main() {
@@ -125,9 +192,15 @@ fn main() {
         .enable_all()
         .build()
         .expect("tokio runtime");
-    if let Err(error) = runtime.block_on(commands::run(cli)) {
+    if let Err(error) = runtime.block_on(run(cli)) {
         if json {
-            println!("{}", serde_json::json!({ "error": format!("{error:#}") }));
+            let said = ErrorOutput {
+                error: format!("{error:#}"),
+            };
+            println!(
+                "{}",
+                serde_json::to_string(&said).expect("a string field serializes")
+            );
         }
         eprintln!("error: {error:#}");
         std::process::exit(1);

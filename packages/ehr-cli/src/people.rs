@@ -4,22 +4,20 @@
 
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use cosmwasm_std::{Addr, Timestamp};
-use ehr_client::directory::{category_labels, scope_words};
+use cosmwasm_std::Addr;
+use ehr_client::directory::{category_labels, scope_words, AuditLine};
 use ehr_client::paging::all_pages;
 use ehr_client::{local_time, ContractMsg, Directory, Ehr};
-use ehr_types::access::{
-    AuditLogResponse, GrantInfo, GrantsResponse, QueryMsg as AccessQuery, Scope,
-};
+use ehr_types::access::{AuditLogResponse, GrantInfo, GrantsResponse, QueryMsg as AccessQuery};
 use ehr_types::registry::{
     ExecuteMsg as RegistryMsg, ProviderInfo, ProvidersResponse, QueryMsg as RegistryQuery,
 };
 use ehr_types::validate::{validate_directory_text, DirectoryField};
-use ehr_types::{AuditEntry, Category, PatientId};
+use ehr_types::{AuditEntry, PatientId};
 use serde::Serialize;
-use serde_json::json;
 
-use crate::commands::{patient_id, Cx, PatientArg};
+use crate::context::{patient_id, Cx};
+use crate::output::{lines, output, Output, Render};
 
 #[derive(Subcommand)]
 pub enum ProviderCmd {
@@ -42,8 +40,9 @@ pub enum ProviderCmd {
     List,
 }
 
+/// `--patient ID`: a patient other than the caller's own.
 #[derive(Args)]
-pub struct GrantsArgs {
+pub struct PatientArg {
     #[arg(long)]
     patient: Option<PatientId>,
 }
@@ -136,28 +135,94 @@ pub async fn directory(
     .await?)
 }
 
-/// The grantee's name and what the grant gives, for the output of `ehr grant`.
-pub async fn grant_summary(
-    ehr: &Ehr,
-    grantee: &str,
-    scope: Scope,
-    categories: &[Category],
-    expires: Option<Timestamp>,
-) -> Result<String> {
-    let grantee = Addr::unchecked(grantee);
-    let names = directory(ehr, None, [grantee.clone()]).await?;
-    let until = expires
-        .map(|t| format!("until {}", local_time(t)))
-        .unwrap_or_else(|| "with no end date".into());
-    Ok(format!(
-        "{} now has {} access to {} {until}",
-        names.name(&grantee),
-        scope_words(scope),
-        category_labels(categories)
-    ))
+/// The name the signed-in user reads for one address.
+pub async fn name_of(ehr: &Ehr, address: &str) -> Result<String> {
+    let address = Addr::unchecked(address);
+    Ok(directory(ehr, None, [address.clone()])
+        .await?
+        .name(&address))
 }
 
-pub async fn provider(cx: &mut Cx, cmd: ProviderCmd) -> Result<()> {
+/// `provider credential`.
+#[derive(Serialize)]
+struct Credentialed {
+    address: String,
+    display_name: String,
+    organization: String,
+    tx: String,
+}
+
+impl Render for Credentialed {
+    fn human(&self) -> String {
+        format!(
+            "{}, {} is a credentialed provider  tx {}",
+            self.display_name, self.organization, self.tx
+        )
+    }
+}
+
+/// `provider withdraw`.
+#[derive(Serialize)]
+struct Withdrawn {
+    address: String,
+    name: String,
+    tx: String,
+}
+
+impl Render for Withdrawn {
+    fn human(&self) -> String {
+        format!(
+            "withdrew the credential of {}: their grants stop now, and every category key they hold is stale (the next write rotates it)  tx {}",
+            self.name, self.tx
+        )
+    }
+}
+
+/// `provider list`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct ProviderList(Vec<ProviderLine>);
+
+impl Render for ProviderList {
+    fn human(&self) -> String {
+        lines(&self.0, ToString::to_string, "no providers listed")
+    }
+}
+
+/// `ehr grants`: the JSON is the list of grants.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct GrantList {
+    #[serde(skip)]
+    patient_id: PatientId,
+    grants: Vec<GrantLine>,
+}
+
+impl Render for GrantList {
+    fn human(&self) -> String {
+        lines(
+            &self.grants,
+            ToString::to_string,
+            &format!(
+                "nobody but you has access to patient {}'s records",
+                self.patient_id
+            ),
+        )
+    }
+}
+
+/// `ehr audit`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct AuditLog(Vec<AuditLine>);
+
+impl Render for AuditLog {
+    fn human(&self) -> String {
+        lines(&self.0, ToString::to_string, "the audit log is empty")
+    }
+}
+
+pub async fn provider(cx: &mut Cx, cmd: ProviderCmd) -> Result<Output> {
     match cmd {
         ProviderCmd::Credential {
             doctor,
@@ -177,10 +242,12 @@ pub async fn provider(cx: &mut Cx, cmd: ProviderCmd) -> Result<()> {
                     organization: organization.clone(),
                 })])
                 .await?;
-            cx.print(
-                json!({"address": address, "display_name": name, "organization": organization, "tx": tx.hash}),
-                || format!("{name}, {organization} is a credentialed provider  tx {}", tx.hash),
-            );
+            output(Credentialed {
+                address,
+                display_name: name,
+                organization,
+                tx: tx.hash,
+            })
         }
         ProviderCmd::Withdraw { doctor } => {
             let address = cx.address_of(&doctor)?;
@@ -191,11 +258,11 @@ pub async fn provider(cx: &mut Cx, cmd: ProviderCmd) -> Result<()> {
                     address: address.clone(),
                 })])
                 .await?;
-            let names = directory(&ehr, None, [Addr::unchecked(&address)]).await?;
-            let name = names.name(&Addr::unchecked(&address));
-            cx.print(json!({"address": address, "name": name, "tx": tx.hash}), || {
-                format!("withdrew the credential of {name}: their grants stop now, and every category key they hold is stale (the next write rotates it)  tx {}", tx.hash)
-            });
+            output(Withdrawn {
+                name: name_of(&ehr, &address).await?,
+                address,
+                tx: tx.hash,
+            })
         }
         ProviderCmd::List => {
             let (chain, _, _) = cx.chain()?;
@@ -215,23 +282,14 @@ pub async fn provider(cx: &mut Cx, cmd: ProviderCmd) -> Result<()> {
                 },
             )
             .await?;
-            let lines: Vec<ProviderLine> = providers.into_iter().map(ProviderLine::new).collect();
-            cx.print(serde_json::to_value(&lines)?, || {
-                if lines.is_empty() {
-                    return "no providers listed".into();
-                }
-                lines
-                    .iter()
-                    .map(ToString::to_string)
-                    .collect::<Vec<_>>()
-                    .join("\n")
-            });
+            output(ProviderList(
+                providers.into_iter().map(ProviderLine::new).collect(),
+            ))
         }
     }
-    Ok(())
 }
 
-pub async fn grants(cx: &mut Cx, args: GrantsArgs) -> Result<()> {
+pub async fn grants(cx: &mut Cx, args: PatientArg) -> Result<Output> {
     let ehr = cx.ehr()?;
     let patient = patient_id(&ehr, args.patient).await?;
     let info = ehr.patient(patient).await?;
@@ -276,20 +334,13 @@ pub async fn grants(cx: &mut Cx, args: GrantsArgs) -> Result<()> {
             grant,
         })
         .collect();
-    cx.print(serde_json::to_value(&lines)?, || {
-        if lines.is_empty() {
-            return format!("nobody but you has access to patient {patient}'s records");
-        }
-        lines
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
-    Ok(())
+    output(GrantList {
+        patient_id: patient,
+        grants: lines,
+    })
 }
 
-pub async fn audit(cx: &mut Cx, args: PatientArg) -> Result<()> {
+pub async fn audit(cx: &mut Cx, args: PatientArg) -> Result<Output> {
     let ehr = cx.ehr()?;
     let patient = patient_id(&ehr, args.patient).await?;
     let info = ehr.patient(patient).await?;
@@ -321,13 +372,92 @@ pub async fn audit(cx: &mut Cx, args: PatientArg) -> Result<()> {
         std::iter::once(e.actor.clone()).chain(grantee)
     });
     let names = directory(&ehr, Some(&info.owner), mentioned).await?;
-    let lines = names.audit_lines(&entries);
-    cx.print(serde_json::to_value(&lines)?, || {
-        lines
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join("\n")
-    });
-    Ok(())
+    output(AuditLog(names.audit_lines(&entries)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cosmwasm_std::Timestamp;
+    use ehr_types::access::Scope;
+    use ehr_types::Category;
+
+    fn grant_line(
+        expires_local: Option<&str>,
+        expired: bool,
+        withdrawn: Option<&str>,
+    ) -> GrantLine {
+        GrantLine {
+            grant: GrantInfo {
+                patient_id: 1,
+                grantee: Addr::unchecked("wasm1doctor"),
+                scope: Scope::Read,
+                categories: vec![Category::Lab],
+                expires: None,
+                granted_at: Timestamp::from_seconds(1),
+            },
+            grantee_name: "Dr Ben Okafor, Riverside Clinic".into(),
+            access: scope_words(Scope::Read),
+            expires_local: expires_local.map(str::to_string),
+            expired,
+            credential_withdrawn_local: withdrawn.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn grants_say_until_when_and_a_withdrawn_credential() {
+        let list = GrantList {
+            patient_id: 1,
+            grants: vec![
+                grant_line(None, false, Some("Wed 2 Dec 2026 14:05 WET")),
+                grant_line(Some("Thu 3 Dec 2026 09:00 WET"), true, None),
+            ],
+        };
+        assert_eq!(
+            list.human(),
+            "Dr Ben Okafor, Riverside Clinic: read access to Lab, no end date  (credential withdrawn Wed 2 Dec 2026 14:05 WET: no access)\nDr Ben Okafor, Riverside Clinic: read access to Lab, expired Thu 3 Dec 2026 09:00 WET"
+        );
+        let json = serde_json::to_value(&list).unwrap();
+        assert_eq!(json[0]["grantee"], "wasm1doctor");
+        assert_eq!(json[0]["patient_id"], 1);
+        assert_eq!(json[1]["expired"], true);
+        let none = GrantList {
+            patient_id: 1,
+            grants: vec![],
+        };
+        assert_eq!(
+            none.human(),
+            "nobody but you has access to patient 1's records"
+        );
+        assert_eq!(serde_json::to_value(&none).unwrap(), serde_json::json!([]));
+    }
+
+    #[test]
+    fn providers_show_their_credential_status() {
+        let mut provider = ProviderInfo {
+            address: Addr::unchecked("wasm1doctor"),
+            display_name: "Dr Ana Lima".into(),
+            organization: "St Mary Hospital".into(),
+            credentialed: true,
+            encryption_key: None,
+            credentialed_at: Timestamp::from_seconds(1_796_000_000),
+            withdrawn_at: None,
+        };
+        let line = ProviderLine::new(provider.clone());
+        assert_eq!(
+            line.to_string(),
+            format!(
+                "Dr Ana Lima, St Mary Hospital  credentialed since {}; no encryption key published yet  (wasm1doctor)",
+                local_time(provider.credentialed_at)
+            )
+        );
+        provider.credentialed = false;
+        provider.withdrawn_at = Some(Timestamp::from_seconds(1_796_000_100));
+        let list = ProviderList(vec![ProviderLine::new(provider)]);
+        assert!(list.human().contains("credential withdrawn "));
+        let json = serde_json::to_value(&list).unwrap();
+        assert_eq!(json[0]["display_name"], "Dr Ana Lima");
+        assert!(json[0]["withdrawn_at_local"].is_string());
+        assert_eq!(ProviderList(vec![]).human(), "no providers listed");
+    }
 }
