@@ -2,11 +2,11 @@ use cosmwasm_std::{Addr, Deps, DepsMut, Env, MessageInfo, Order, Response, Stora
 use cw_storage_plus::Bound;
 use ehr_types::access::AuditLogResponse;
 use ehr_types::pagination::collect_page;
-use ehr_types::{AuditAction, AuditEntry, PatientId};
+use ehr_types::{AuditAction, PatientId};
 
-use crate::contract::validate_address;
 use crate::error::ContractError;
-use crate::state::{AUDIT, AUDIT_LEN, CONFIG};
+use crate::state::{StoredAuditEntry, AUDIT, AUDIT_LEN, CONFIG};
+use ehr_types::validate::validate_address;
 
 /// Appends one entry to a patient's log in constant work.
 pub fn append(
@@ -34,7 +34,7 @@ fn append_all(
         AUDIT.save(
             storage,
             (patient_id, seq),
-            &AuditEntry {
+            &StoredAuditEntry {
                 patient_id,
                 seq,
                 time,

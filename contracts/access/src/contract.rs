@@ -1,50 +1,19 @@
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
-use cosmwasm_std::{
-    to_json_binary, Addr, Api, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult,
-};
-use ehr_types::access::ConfigResponse;
+use cosmwasm_std::{to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Response};
 use ehr_types::recovery::DEFAULT_RECOVERY_WAIT_SECONDS;
+use ehr_types::validate::validate_address;
 
+use crate::config::{
+    validate_emergency_duration, validate_recovery_wait, DEFAULT_EMERGENCY_ACCESS_SECONDS,
+};
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
-use crate::state::{Config, CONFIG};
+use crate::state::{Config, ADMIN, CONFIG};
 use crate::{
-    admin, audit, emergency, envelopes, escrow, grants, keys, migrations, recovery, requests,
+    audit, config, emergency, envelopes, escrow, grants, keys, migrations, recovery, requests,
+    CONTRACT_NAME, CONTRACT_VERSION,
 };
-
-pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
-pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
-pub const DEFAULT_EMERGENCY_ACCESS_SECONDS: u64 = 24 * 60 * 60;
-pub const MAX_EMERGENCY_ACCESS_SECONDS: u64 = 7 * 24 * 60 * 60;
-pub const MAX_RECOVERY_WAIT_SECONDS: u64 = 30 * 24 * 60 * 60;
-
-pub fn validate_address(api: &dyn Api, address: &str) -> Result<Addr, ContractError> {
-    api.addr_validate(address)
-        .map_err(|_| ContractError::InvalidAddress {
-            address: address.to_string(),
-        })
-}
-
-pub(crate) fn validate_emergency_duration(seconds: u64) -> Result<u64, ContractError> {
-    if (1..=MAX_EMERGENCY_ACCESS_SECONDS).contains(&seconds) {
-        Ok(seconds)
-    } else {
-        Err(ContractError::InvalidEmergencyDuration {
-            max: MAX_EMERGENCY_ACCESS_SECONDS,
-        })
-    }
-}
-
-pub(crate) fn validate_recovery_wait(seconds: u64) -> Result<u64, ContractError> {
-    if (1..=MAX_RECOVERY_WAIT_SECONDS).contains(&seconds) {
-        Ok(seconds)
-    } else {
-        Err(ContractError::InvalidRecoveryWait {
-            max: MAX_RECOVERY_WAIT_SECONDS,
-        })
-    }
-}
 
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn instantiate(
@@ -86,15 +55,17 @@ pub fn execute(
         ExecuteMsg::UpdateConfig {
             emergency_access_seconds,
             recovery_wait_seconds,
-        } => admin::execute_update_config(
+        } => config::execute_update_config(
             deps,
             info,
             emergency_access_seconds,
             recovery_wait_seconds,
         ),
-        ExecuteMsg::ProposeAdmin { address } => admin::execute_propose_admin(deps, info, address),
-        ExecuteMsg::AcceptAdmin {} => admin::execute_accept_admin(deps, info),
-        ExecuteMsg::CancelAdminProposal {} => admin::execute_cancel_admin_proposal(deps, info),
+        ExecuteMsg::ProposeAdmin { address } => {
+            ADMIN.propose(deps.storage, deps.api, &info, &address)
+        }
+        ExecuteMsg::AcceptAdmin {} => ADMIN.accept(deps.storage, &info),
+        ExecuteMsg::CancelAdminProposal {} => ADMIN.cancel(deps.storage, &info),
         ExecuteMsg::Grant {
             patient_id,
             grantee,
@@ -205,8 +176,8 @@ pub fn migrate(deps: DepsMut, _env: Env, msg: MigrateMsg) -> Result<Response, Co
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
     let response = match msg {
-        QueryMsg::Config {} => to_json_binary(&query_config(deps)?),
-        QueryMsg::PendingAdmin {} => to_json_binary(&admin::query_pending_admin(deps)?),
+        QueryMsg::Config {} => to_json_binary(&config::query_config(deps)?),
+        QueryMsg::PendingAdmin {} => to_json_binary(&ADMIN.query_pending(deps.storage)?),
         QueryMsg::Grant {
             patient_id,
             grantee,
@@ -348,14 +319,4 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
         )?),
     };
     Ok(response?)
-}
-
-pub fn query_config(deps: Deps) -> StdResult<ConfigResponse> {
-    let config = CONFIG.load(deps.storage)?;
-    Ok(ConfigResponse {
-        admin: config.admin,
-        registry: config.registry,
-        emergency_access_seconds: config.emergency_access_seconds,
-        recovery_wait_seconds: config.recovery_wait_seconds,
-    })
 }

@@ -1,16 +1,18 @@
 use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response};
 use cw_storage_plus::Bound;
 use ehr_types::access::EmergencyResponse;
-use ehr_types::escrow::{EmergenciesResponse, EmergencyEvent, EmergencyReason};
+use ehr_types::escrow::{EmergenciesResponse, EmergencyReason};
 use ehr_types::pagination::collect_page;
 use ehr_types::validate::validate_emergency_reason;
 use ehr_types::{AuditAction, PatientId};
 
 use crate::audit::append;
-use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::registry_client::{ensure_credentialed, load_active_patient};
-use crate::state::{EmergencyWindow, CONFIG, EMERGENCY, EMERGENCY_COUNT, EMERGENCY_LOG};
+use crate::state::{
+    EmergencyWindow, StoredEmergencyEvent, CONFIG, EMERGENCY, EMERGENCY_COUNT, EMERGENCY_LOG,
+};
+use ehr_types::validate::validate_address;
 
 pub fn execute_emergency_access(
     deps: DepsMut,
@@ -34,7 +36,7 @@ pub fn execute_emergency_access(
     EMERGENCY_LOG.save(
         deps.storage,
         seq,
-        &EmergencyEvent {
+        &StoredEmergencyEvent {
             seq,
             patient_id,
             doctor: info.sender.clone(),

@@ -1,6 +1,8 @@
 use cosmwasm_std::{StdError, Timestamp};
+use ehr_types::admin::AdminError;
 use ehr_types::error_code::{self, ErrorCode, Tag};
 use ehr_types::upgrade::UpgradeRefusal;
+use ehr_types::validate::InvalidAddress;
 use ehr_types::{Category, PatientId, RequestId, ValidationError};
 use thiserror::Error;
 
@@ -101,7 +103,7 @@ pub enum ContractError {
     #[error("{tag}no admin handover is pending", tag = self.tag())]
     NoAdminProposal,
 
-    #[error("{tag}cannot migrate {contract}: this code is {name}", name = crate::contract::CONTRACT_NAME, tag = self.tag())]
+    #[error("{tag}cannot migrate {contract}: this code is {name}", name = crate::CONTRACT_NAME, tag = self.tag())]
     ForeignContract { contract: String },
 
     #[error("{tag}cannot migrate from version {stored} down to {current}", tag = self.tag())]
@@ -188,6 +190,23 @@ pub enum ContractError {
 
     #[error("{tag}the share of {category:?} epoch {epoch} was already released to the recovered owner", tag = self.tag())]
     AlreadyReleasedForRecovery { category: Category, epoch: u32 },
+}
+
+impl From<InvalidAddress> for ContractError {
+    fn from(invalid: InvalidAddress) -> Self {
+        ContractError::InvalidAddress {
+            address: invalid.address,
+        }
+    }
+}
+
+impl AdminError for ContractError {
+    fn unauthorized(action: &str) -> Self {
+        ContractError::unauthorized(action)
+    }
+    fn no_admin_proposal() -> Self {
+        ContractError::NoAdminProposal
+    }
 }
 
 impl From<UpgradeRefusal> for ContractError {

@@ -12,17 +12,15 @@ use cosmwasm_std::{
 };
 use cw_storage_plus::Bound;
 use ehr_types::escrow::{
-    EpochEscrow, EscrowCursor, EscrowPolicyResponse, EscrowedShare, EscrowedSharesResponse,
-    ReleaseCursor, ReleasedShare, ReleasedShareInfo, ReleasedSharesResponse, TrusteeInfo,
-    TrusteeShare, TrusteesResponse, MAX_ESCROWS_PER_MESSAGE, MAX_RELEASES_PER_MESSAGE,
-    MAX_TRUSTEES, MIN_THRESHOLD,
+    EpochEscrow, EscrowCursor, EscrowPolicyResponse, EscrowedSharesResponse, ReleaseCursor,
+    ReleasedShare, ReleasedSharesResponse, TrusteeInfo, TrusteeShare, TrusteesResponse,
+    MAX_ESCROWS_PER_MESSAGE, MAX_RELEASES_PER_MESSAGE, MAX_TRUSTEES, MIN_THRESHOLD,
 };
 use ehr_types::pagination::page_size;
 use ehr_types::validate::{validate_envelope, validate_public_key};
 use ehr_types::{AuditAction, Category, PatientId};
 
 use crate::audit::append;
-use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::grants::validate_categories;
 use crate::keys::{add_holder, current_epoch};
@@ -32,6 +30,7 @@ use crate::state::{
     StoredShare, TrusteeSet, CONFIG, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES,
     TRUSTEE_KEYS,
 };
+use ehr_types::validate::validate_address;
 
 pub fn execute_set_trustees(
     deps: DepsMut,
@@ -513,15 +512,8 @@ pub fn query_escrowed_shares(
         .range(deps.storage, start, None, Order::Ascending)
         .take(page_size(limit))
         .filter_map(|item| match item {
-            Ok((key, stored)) => split_category_epoch_key(key).map(|(category, epoch)| {
-                Ok(EscrowedShare {
-                    category,
-                    epoch,
-                    set_version: stored.set_version,
-                    threshold: stored.threshold,
-                    share: stored.share,
-                })
-            }),
+            Ok((key, stored)) => split_category_epoch_key(key)
+                .map(|(category, epoch)| Ok(stored.into_info(category, epoch))),
             Err(err) => Some(Err(err)),
         })
         .collect::<Result<_, _>>()?;
@@ -554,17 +546,8 @@ pub fn query_released_shares(
         .filter_map(|item| match item {
             Ok((key, stored)) => {
                 let head: [u8; 8] = key.get(..8)?.try_into().ok()?;
-                split_category_epoch_key(u64::from_be_bytes(head)).map(|(category, epoch)| {
-                    Ok(ReleasedShareInfo {
-                        category,
-                        epoch,
-                        trustee: stored.trustee,
-                        set_version: stored.set_version,
-                        threshold: stored.threshold,
-                        share: stored.share,
-                        released_at: stored.released_at,
-                    })
-                })
+                split_category_epoch_key(u64::from_be_bytes(head))
+                    .map(|(category, epoch)| Ok(stored.into_info(category, epoch)))
             }
             Err(err) => Some(Err(err)),
         })

@@ -1,21 +1,19 @@
 use cosmwasm_std::{Addr, Deps, DepsMut, Env, MessageInfo, Order, Response, Timestamp};
 use cw_storage_plus::Bound;
-use ehr_types::access::{
-    GrantInfo, GrantResponse, GrantsResponse, KeyEnvelope, PermissionResponse, Scope,
-};
+use ehr_types::access::{GrantResponse, GrantsResponse, KeyEnvelope, PermissionResponse, Scope};
 use ehr_types::pagination::collect_page;
 use ehr_types::registry::PatientStatus;
 use ehr_types::validate::MAX_ENVELOPES;
 use ehr_types::{AuditAction, Category, PatientId, ValidationError};
 
 use crate::audit::append;
-use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::keys::hand_envelope;
 use crate::registry_client::{
     ensure_credentialed, is_credentialed, load_owned_active_patient, load_patient,
 };
-use crate::state::{grants, EMERGENCY};
+use crate::state::{grants, StoredGrant, EMERGENCY};
+use ehr_types::validate::validate_address;
 
 /// Checks a category list: not empty, no repeats. Returns it sorted.
 pub fn validate_categories(categories: &[Category]) -> Result<Vec<Category>, ContractError> {
@@ -84,7 +82,7 @@ pub fn store_grant(
     let categories = validate_categories(&categories)?;
     validate_expiry(env, expires)?;
     validate_envelopes(&key_envelopes, &categories)?;
-    let grant = GrantInfo {
+    let grant = StoredGrant {
         patient_id,
         grantee: grantee.clone(),
         scope,
@@ -196,7 +194,9 @@ pub fn query_grant(
 ) -> Result<GrantResponse, ContractError> {
     let grantee = validate_address(deps.api, &grantee)?;
     Ok(GrantResponse {
-        grant: grants().may_load(deps.storage, (patient_id, grantee))?,
+        grant: grants()
+            .may_load(deps.storage, (patient_id, grantee))?
+            .map(Into::into),
     })
 }
 
@@ -259,7 +259,7 @@ pub fn writes_by_grant(
 }
 
 pub fn grant_allows(
-    grant: &GrantInfo,
+    grant: &StoredGrant,
     now: Timestamp,
     scope: Scope,
     category: Option<Category>,
@@ -302,8 +302,8 @@ pub fn query_permission(
 mod tests {
     use super::*;
 
-    fn grant(scope: Scope, categories: Vec<Category>, expires: Option<u64>) -> GrantInfo {
-        GrantInfo {
+    fn grant(scope: Scope, categories: Vec<Category>, expires: Option<u64>) -> StoredGrant {
+        StoredGrant {
             patient_id: 1,
             grantee: Addr::unchecked("doctor"),
             scope,

@@ -19,7 +19,6 @@ use ehr_types::validate::{validate_envelope, MAX_KEY_HOLDERS};
 use ehr_types::{AuditAction, Category, PatientId};
 
 use crate::audit::append;
-use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::grants::{grant_allows, writes_by_grant};
 use crate::registry_client::{credentialed_provider, is_credentialed, load_patient};
@@ -27,6 +26,7 @@ use crate::state::{
     category_epoch_key, grants, split_category_epoch_key, StoredOwnEnvelope, EMERGENCY, EPOCHS,
     FORMER_OWNER_KEYS, HOLDER_ENVELOPES, KEY_HOLDERS, OWN_ENVELOPES,
 };
+use ehr_types::validate::validate_address;
 
 pub fn current_epoch(
     storage: &dyn Storage,

@@ -2,8 +2,8 @@
 //! requests, time-boxed emergency access with k-of-n trustee key escrow, and each patient's
 //! audit log; wallet recovery approved by k trustees.
 
-mod admin;
 pub mod audit;
+mod config;
 pub mod contract;
 mod emergency;
 mod envelopes;
@@ -19,3 +19,6 @@ mod requests;
 pub mod state;
 
 pub use crate::error::ContractError;
+
+pub const CONTRACT_NAME: &str = "crates.io:ehr-access";
+pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");

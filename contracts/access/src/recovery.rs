@@ -13,9 +13,7 @@ use cosmwasm_std::{
 use cw_storage_plus::Bound;
 use ehr_types::escrow::ReleasedShare;
 use ehr_types::pagination::collect_page;
-use ehr_types::recovery::{
-    RecoveriesResponse, RecoveryEvent, RecoveryInfo, RecoveryResponse, RecoveryStatus,
-};
+use ehr_types::recovery::{RecoveriesResponse, RecoveryResponse, RecoveryStatus};
 use ehr_types::registry::{ExecuteMsg as RegistryMsg, PatientStatus};
 use ehr_types::validate::validate_public_key;
 use ehr_types::{AuditAction, Category, PatientId};
@@ -28,8 +26,8 @@ use crate::registry_client::{
     current_patient_of, load_active_patient, load_owned_active_patient, load_patient,
 };
 use crate::state::{
-    FormerOwnerKey, StoredRecovery, CONFIG, FORMER_OWNER_KEYS, OWNER_GENERATION, RECOVERIES,
-    RECOVERY_COUNT, RECOVERY_LOG,
+    FormerOwnerKey, StoredRecovery, StoredRecoveryEvent, CONFIG, FORMER_OWNER_KEYS,
+    OWNER_GENERATION, RECOVERIES, RECOVERY_COUNT, RECOVERY_LOG,
 };
 
 fn load_recovery(
@@ -91,7 +89,7 @@ pub fn execute_request_recovery(
     RECOVERY_LOG.save(
         deps.storage,
         seq,
-        &RecoveryEvent {
+        &StoredRecoveryEvent {
             seq,
             patient_id,
             new_owner: info.sender.clone(),
@@ -292,16 +290,7 @@ pub fn query_recovery(
 ) -> Result<RecoveryResponse, ContractError> {
     let recovery = RECOVERIES
         .may_load(deps.storage, patient_id)?
-        .map(|stored| RecoveryInfo {
-            patient_id,
-            new_owner: stored.new_owner,
-            requested_at: stored.requested_at,
-            not_before: stored.not_before,
-            approvals: stored.approvals,
-            status: stored.status,
-            decided_at: stored.decided_at,
-            former_owner: stored.former_owner,
-        });
+        .map(|stored| stored.into_info(patient_id));
     Ok(RecoveryResponse { recovery })
 }
 

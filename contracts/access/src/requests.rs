@@ -1,15 +1,15 @@
 use cosmwasm_std::{Deps, DepsMut, Env, MessageInfo, Order, Response, StdError, Timestamp};
 use cw_storage_plus::Bound;
-use ehr_types::access::{AccessRequestInfo, KeyEnvelope, RequestStatus, RequestsResponse, Scope};
+use ehr_types::access::{KeyEnvelope, RequestResponse, RequestStatus, RequestsResponse, Scope};
 use ehr_types::pagination::collect_page;
 use ehr_types::{AuditAction, Category, PatientId, RequestId};
 
 use crate::audit::append;
-use crate::contract::validate_address;
 use crate::error::ContractError;
 use crate::grants::{store_grant, validate_categories, GrantTerms};
 use crate::registry_client::{ensure_credentialed, load_active_patient, load_owned_active_patient};
-use crate::state::{requests, LAST_REQUEST_ID};
+use crate::state::{requests, StoredRequest, LAST_REQUEST_ID};
+use ehr_types::validate::validate_address;
 
 pub fn execute_request_access(
     deps: DepsMut,
@@ -30,7 +30,7 @@ pub fn execute_request_access(
         .unwrap_or(0)
         .checked_add(1)
         .ok_or_else(|| StdError::msg("request id space exhausted"))?;
-    let request = AccessRequestInfo {
+    let request = StoredRequest {
         id: request_id,
         patient_id,
         requester: info.sender.clone(),
@@ -61,7 +61,7 @@ fn load_decidable_request(
     info: &MessageInfo,
     request_id: RequestId,
     action: &str,
-) -> Result<AccessRequestInfo, ContractError> {
+) -> Result<StoredRequest, ContractError> {
     let request = requests()
         .may_load(deps.storage, request_id)?
         .ok_or(ContractError::RequestNotFound { request_id })?;
@@ -133,13 +133,12 @@ pub fn execute_deny_request(
         .add_attribute("request_id", request_id.to_string()))
 }
 
-pub fn query_request(
-    deps: Deps,
-    request_id: RequestId,
-) -> Result<AccessRequestInfo, ContractError> {
-    requests()
-        .may_load(deps.storage, request_id)?
-        .ok_or(ContractError::RequestNotFound { request_id })
+pub fn query_request(deps: Deps, request_id: RequestId) -> Result<RequestResponse, ContractError> {
+    Ok(RequestResponse {
+        request: requests()
+            .may_load(deps.storage, request_id)?
+            .map(Into::into),
+    })
 }
 
 pub fn query_requests_by_patient(

@@ -271,7 +271,7 @@ pub enum QueryMsg {
         start_after: Option<ReleaseCursor>,
         limit: Option<u32>,
     },
-    #[returns(AccessRequestInfo)]
+    #[returns(RequestResponse)]
     Request { request_id: RequestId },
     #[returns(RequestsResponse)]
     RequestsByPatient {
@@ -399,6 +399,12 @@ pub struct AccessRequestInfo {
     pub status: RequestStatus,
     pub created: Timestamp,
     pub decided: Option<Timestamp>,
+}
+
+#[cw_serde]
+pub struct RequestResponse {
+    /// `None` when no request has this id.
+    pub request: Option<AccessRequestInfo>,
 }
 
 #[cw_serde]

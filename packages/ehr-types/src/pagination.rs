@@ -11,13 +11,13 @@ pub fn page_size(limit: Option<u32>) -> usize {
 }
 
 /// The values of the first page of a storage range (keys dropped).
-pub fn collect_page<K, V>(
+pub fn collect_page<K, V: Into<R>, R>(
     range: impl Iterator<Item = StdResult<(K, V)>>,
     limit: Option<u32>,
-) -> StdResult<Vec<V>> {
+) -> StdResult<Vec<R>> {
     range
         .take(page_size(limit))
-        .map(|item| item.map(|(_, value)| value))
+        .map(|item| item.map(|(_, value)| value.into()))
         .collect()
 }
 

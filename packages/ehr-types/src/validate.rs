@@ -1,6 +1,6 @@
 //! Input rules shared by both contracts and checked by clients before they submit.
 
-use cosmwasm_std::Binary;
+use cosmwasm_std::{Addr, Api, Binary};
 use thiserror::Error;
 
 use crate::blob::BlobRef;
@@ -145,6 +145,20 @@ impl std::fmt::Display for DirectoryTextRule {
     }
 }
 
+/// An address a message names that the chain does not accept; each contract maps it to its own
+/// `InvalidAddress` error.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvalidAddress {
+    pub address: String,
+}
+
+/// The address as the chain spells it (bech32 with this chain's prefix, normalised).
+pub fn validate_address(api: &dyn Api, address: &str) -> Result<Addr, InvalidAddress> {
+    api.addr_validate(address).map_err(|_| InvalidAddress {
+        address: address.to_string(),
+    })
+}
+
 /// An `Other` reason's code is a short policy code, never free text (nothing clinical on chain).
 pub fn validate_emergency_reason(reason: &EmergencyReason) -> Result<(), ValidationError> {
     match reason {
@@ -259,6 +273,19 @@ mod tests {
             uri: uri.into(),
             size: 10,
         }
+    }
+
+    #[test]
+    fn an_address_must_be_one_the_chain_accepts() {
+        let api = cosmwasm_std::testing::MockApi::default();
+        let doctor = api.addr_make("doctor");
+        assert_eq!(validate_address(&api, doctor.as_str()), Ok(doctor.clone()));
+        assert_eq!(
+            validate_address(&api, "doctor"),
+            Err(InvalidAddress {
+                address: "doctor".into()
+            })
+        );
     }
 
     #[test]

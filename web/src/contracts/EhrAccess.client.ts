@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, MigrateMsg, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PendingAdminResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo, WriteEpochResponse } from "./EhrAccess.types";
+import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, MigrateMsg, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PendingAdminResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, RequestResponse, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo, WriteEpochResponse } from "./EhrAccess.types";
 export interface EhrAccessReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -106,7 +106,7 @@ export interface EhrAccessReadOnlyInterface {
     requestId
   }: {
     requestId: number;
-  }) => Promise<AccessRequestInfo>;
+  }) => Promise<RequestResponse>;
   requestsByPatient: ({
     limit,
     patientId,
@@ -403,7 +403,7 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
     requestId
   }: {
     requestId: number;
-  }): Promise<AccessRequestInfo> => {
+  }): Promise<RequestResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       request: {
         request_id: requestId

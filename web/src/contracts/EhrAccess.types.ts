@@ -524,6 +524,9 @@ export interface ReleasedShareInfo {
   trustee: Addr;
 }
 export type RequestStatus = "pending" | "approved" | "denied";
+export interface RequestResponse {
+  request?: AccessRequestInfo | null;
+}
 export interface AccessRequestInfo {
   categories: Category[];
   created: Timestamp;

@@ -8,8 +8,8 @@ use cosmwasm_std::{DepsMut, Response};
 use ehr_types::access::MigrateMsg;
 use ehr_types::upgrade::check_upgrade;
 
-use crate::contract::{CONTRACT_NAME, CONTRACT_VERSION};
 use crate::error::ContractError;
+use crate::{CONTRACT_NAME, CONTRACT_VERSION};
 
 pub fn migrate(deps: DepsMut, _msg: MigrateMsg) -> Result<Response, ContractError> {
     let stored = cw2::get_contract_version(deps.storage)?;
