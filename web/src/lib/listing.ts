@@ -15,9 +15,9 @@ const FIELD_WORDS: Record<ListingField, string> = { display_name: "The display n
 // which also strips U+FEFF and keeps U+0085.
 const WHITE_SPACE = "\\t-\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000";
 const SURROUNDING_SPACE = new RegExp(`^[${WHITE_SPACE}]|[${WHITE_SPACE}]$`, "u");
-// C0 and C1 controls (Rust's char::is_control), LRM/RLM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI; and
+// C0 and C1 controls (\p{Cc}, Rust's char::is_control), LRM/RLM, LRE/RLE/PDF/LRO/RLO, LRI/RLI/FSI/PDI; and
 // lone surrogates, which are no character at all (the chain could not even read them).
-const HIDDEN = /[\u0000-\u001f\u007f-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]|\p{Cs}/u;
+const HIDDEN = /[\p{Cc}\u200e\u200f\u202a-\u202e\u2066-\u2069]|\p{Cs}/u;
 
 export interface ListingProblem {
   field: ListingField;

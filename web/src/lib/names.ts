@@ -95,6 +95,8 @@ export class Names {
   private trusteeLookup?: Promise<void>;
   private readonly listeners = new Set<() => void>();
   private version = 0;
+  /** The namer of each patient owner until names change: a component depending on one re-renders then. */
+  private readonly namers = new Map<string | undefined, Namer>();
 
   constructor(
     private readonly source: DirectorySource,
@@ -149,7 +151,12 @@ export class Names {
   }
 
   namer(patientOwner?: string): Namer {
-    return Object.assign((address: string) => this.nameOf(address, patientOwner), { provider: (address: string) => this.provider(address) });
+    let namer = this.namers.get(patientOwner);
+    if (!namer) {
+      namer = Object.assign((address: string) => this.nameOf(address, patientOwner), { provider: (address: string) => this.provider(address) });
+      this.namers.set(patientOwner, namer);
+    }
+    return namer;
   }
 
   subscribe = (listener: () => void): (() => void) => {
@@ -160,6 +167,7 @@ export class Names {
 
   private changed(): void {
     this.version++;
+    this.namers.clear();
     for (const l of this.listeners) l();
   }
 

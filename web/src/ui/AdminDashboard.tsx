@@ -18,7 +18,8 @@ export function AdminDashboard({ ehr }: { ehr: Ehr }) {
   const [search, setSearch] = useState("");
   const action = useAction();
   const list = useAction();
-  const load = useCallback(() => list.run(async () => setProviders(await ehr.allProviders())), [ehr, list.run]);
+  const runList = list.run;
+  const load = useCallback(() => runList(async () => setProviders(await ehr.allProviders())), [ehr, runList]);
   useEffect(() => {
     void load();
   }, [load]);

@@ -23,22 +23,14 @@ type Phase =
 export function App() {
   const [phase, setPhase] = useState<Phase>({ at: "starting" });
 
-  const login = useCallback(async () => {
-    setPhase({ at: "starting" });
-    try {
-      const deploy = await loadDeploy();
-      const rpc = new FailoverRpc(rpcEndpoints(deploy));
-      const wallet = await connectKeplr(deploy, await Ehr.nodeChainId(rpc), rpc.url);
-      if (wallet.status !== "connected") return setPhase({ at: "wallet", wallet, deploy });
-      const ehr = await Ehr.open(deploy, rpc, wallet.address, wallet.signer, wallet.keplr);
-      setPhase({ at: "ready", ehr, designation: await ehr.designation() });
-    } catch (e) {
-      setPhase({ at: "problem", problem: explain(e) });
-    }
-  }, []);
+  // The phase says "starting" until the connection is made (from the first render, or set by `login`).
   useEffect(() => {
-    void login();
-  }, [login]);
+    void connect().then(setPhase);
+  }, []);
+  const login = useCallback(() => {
+    setPhase({ at: "starting" });
+    void connect().then(setPhase);
+  }, []);
   useEffect(() => {
     window.addEventListener("keplr_keystorechange", login);
     return () => window.removeEventListener("keplr_keystorechange", login);
@@ -71,6 +63,20 @@ export function App() {
       </main>
     </>
   );
+}
+
+/** Connects to the wallet and the chain; what to show next. */
+async function connect(): Promise<Phase> {
+  try {
+    const deploy = await loadDeploy();
+    const rpc = new FailoverRpc(rpcEndpoints(deploy));
+    const wallet = await connectKeplr(deploy, await Ehr.nodeChainId(rpc), rpc.url);
+    if (wallet.status !== "connected") return { at: "wallet", wallet, deploy };
+    const ehr = await Ehr.open(deploy, rpc, wallet.address, wallet.signer, wallet.keplr);
+    return { at: "ready", ehr, designation: await ehr.designation() };
+  } catch (e) {
+    return { at: "problem", problem: explain(e) };
+  }
 }
 
 /** Who is signed in: the role, a doctor's listing, and the address (short, in full in the tooltip). */

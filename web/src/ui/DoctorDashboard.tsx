@@ -1,6 +1,6 @@
 // The doctor's view: patients who granted access, their records (decrypted with the grant's keys),
 // access requests, proposing a new patient, emergency access.
-import { useCallback, useEffect, useRef, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useEffectEvent, useRef, useState, type FormEvent } from "react";
 import type { AccessRequestInfo, EmergencyReason, GrantInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
@@ -22,10 +22,11 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
   // Bumped when released key shares open a key: the records panel opens again with it.
   const [emergencyKeys, setEmergencyKeys] = useState(0);
   const action = useAction();
+  const runAction = action.run;
 
   const load = useCallback(
     (after?: number) =>
-      action.run(async () => {
+      runAction(async () => {
         const mine = await ehr.provider(ehr.address);
         ehr.names.prime([mine]);
         setMe(mine);
@@ -33,7 +34,7 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
         setGrants((old) => (after === undefined ? page : [...old, ...page]));
         setMore(page.length === 100);
       }),
-    [ehr, action.run],
+    [ehr, runAction],
   );
   useEffect(() => {
     void load();
@@ -219,8 +220,7 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
   const [progress, setProgress] = useState<ReleaseProgress[]>([]);
   const [problem, setProblem] = useState<string>();
   const opened = useRef(0);
-  const onOpenedRef = useRef(onOpened);
-  onOpenedRef.current = onOpened;
+  const announceOpened = useEffectEvent(onOpened);
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
@@ -236,7 +236,7 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
         const open = rows.filter((r) => r.open).length;
         if (open > opened.current) {
           opened.current = open;
-          onOpenedRef.current();
+          announceOpened();
         }
       } catch (e) {
         if (!stop) setProblem((e as Error).message);
@@ -279,7 +279,8 @@ function RequestAccessCard({ ehr }: { ehr: Ehr }) {
   const [categories, setCategories] = useState<Category[]>(["lab"]);
   const [mine, setMine] = useState<AccessRequestInfo[]>([]);
   const action = useAction();
-  const load = useCallback(() => action.run(async () => setMine(await ehr.myRequests())), [ehr, action.run]);
+  const runAction = action.run;
+  const load = useCallback(() => runAction(async () => setMine(await ehr.myRequests())), [ehr, runAction]);
   useEffect(() => {
     void load();
   }, [load]);

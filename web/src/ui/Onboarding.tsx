@@ -9,18 +9,19 @@ import { ProfileForm, profileBytes, type Profile } from "./Profile";
 
 export function Onboarding({ ehr, pendingPatientId, onDone }: { ehr: Ehr; pendingPatientId?: number; onDone: () => void }) {
   const action = useAction();
+  const runAction = action.run;
   const [proposal, setProposal] = useState<PatientInfo>();
   const [categories, setCategories] = useState<Category[]>(["note", "lab"]);
   const [scope, setScope] = useState<Scope>("write");
   const name = useNames(ehr, proposal?.owner);
   useEffect(() => {
     if (pendingPatientId)
-      void action.run(async () => {
+      void runAction(async () => {
         const p = await ehr.patient(pendingPatientId);
         if (p.proposed_by) await ehr.names.resolve([p.proposed_by]);
         setProposal(p);
       });
-  }, [ehr, pendingPatientId, action.run]);
+  }, [ehr, pendingPatientId, runAction]);
 
   const register = (p: Profile) => action.run(async () => {
     await ehr.registerPatient(profileBytes(p));

@@ -19,7 +19,8 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
   const [changes, setChanges] = useState(0);
   const changed = useCallback(() => setChanges((n) => n + 1), []);
   const action = useAction();
-  const reload = useCallback(() => action.run(async () => setPatient(await ehr.patient(patientId))), [ehr, patientId, action.run]);
+  const runAction = action.run;
+  const reload = useCallback(() => runAction(async () => setPatient(await ehr.patient(patientId))), [ehr, patientId, runAction]);
   useEffect(() => {
     void reload();
   }, [reload]);
@@ -63,15 +64,16 @@ function EmergencySettingsCard({ ehr, patient, changes, onChanged }: CardProps) 
   const [trustees, setTrustees] = useState<{ n: number; k: number; missingKeys: number }>();
   const action = useAction();
   const load = useAction();
+  const runLoad = load.run;
   useEffect(() => {
-    void load.run(async () => {
+    void runLoad(async () => {
       const [p, t] = await Promise.all([ehr.escrowPolicy(patient.id), ehr.trustees()]);
       setPolicy(p);
       if (p.categories.length) setChosen(p.categories);
       setRecovery(p.recovery);
       setTrustees({ n: t.trustees.length, k: t.threshold, missingKeys: t.trustees.filter((x) => !x.encryption_key).length });
     });
-  }, [ehr, patient.id, changes, load.run]);
+  }, [ehr, patient.id, changes, runLoad]);
   const none = trustees !== undefined && trustees.k === 0;
   const save = (chosenCategories: Category[], withRecovery: boolean) =>
     action.run(async () => {
@@ -146,9 +148,10 @@ function RecoveryAlert({ ehr, patient, changes, onChanged }: CardProps) {
   const [pending, setPending] = useState<RecoveryInfo>();
   const action = useAction();
   const load = useAction();
+  const runLoad = load.run;
   useEffect(() => {
-    void load.run(async () => setPending(pendingRecovery(await ehr.recovery(patient.id))));
-  }, [ehr, patient.id, changes, load.run]);
+    void runLoad(async () => setPending(pendingRecovery(await ehr.recovery(patient.id))));
+  }, [ehr, patient.id, changes, runLoad]);
   return (
     <>
       {load.status}
@@ -198,13 +201,14 @@ function ProfileCard({ ehr, patient, onSaved }: { ehr: Ehr; patient: PatientInfo
   const [integrity, setIntegrity] = useState<string>();
   const [editing, setEditing] = useState(false);
   const action = useAction();
+  const runAction = action.run;
   useEffect(() => {
-    void action.run(async () => {
+    void runAction(async () => {
       const p = await ehr.readProfile(patient);
       setIntegrity(p.integrity);
       if (p.plaintext) setProfile(profileOf(p.json));
     });
-  }, [ehr, patient, action.run]);
+  }, [ehr, patient, runAction]);
   return (
     <section className="card" aria-labelledby="profile-h">
       <h2 id="profile-h">
@@ -274,19 +278,20 @@ function GrantsCard({ ehr, patient, changes, onChanged }: CardProps) {
   const name = useNames(ehr, patient.owner);
   const action = useAction();
   const list = useAction(); // loads keep their own status, so a reload does not hide the action's message
+  const runList = list.run;
   const load = useCallback(
     () =>
-      list.run(async () => {
+      runList(async () => {
         const [found, providers] = await Promise.all([ehr.grantsByPatient(patient.id), ehr.allProviders()]);
         await ehr.names.resolve(found.map((g) => g.grantee));
         setGrants(found);
         setDoctors(providers.filter((p) => p.credentialed).sort((a, b) => listing(a).localeCompare(listing(b))));
       }),
-    [ehr, patient.id, list.run, changes],
+    [ehr, patient.id, runList],
   );
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, changes]);
   const pastedProblem = pasted.trim() ? addressProblem(pasted.trim(), ehr.deploy.bech32_prefix) : undefined;
   const grantee = pasted.trim() || chosen;
   const submit = (e: FormEvent) => {
@@ -397,18 +402,19 @@ function RequestsCard({ ehr, patient, changes, onChanged }: CardProps) {
   const name = useNames(ehr, patient.owner);
   const action = useAction();
   const list = useAction();
+  const runList = list.run;
   const load = useCallback(
     () =>
-      list.run(async () => {
+      runList(async () => {
         const found = await ehr.requestsByPatient(patient.id);
         await ehr.names.resolve(found.map((r) => r.requester));
         setRequests(found);
       }),
-    [ehr, patient.id, list.run, changes],
+    [ehr, patient.id, runList],
   );
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, changes]);
   const shown = requests.filter((r) => showDecided || r.status === "pending");
   return (
     <section className="card" aria-labelledby="requests-h">
@@ -458,20 +464,21 @@ function AuditCard({ ehr, patient, changes }: { ehr: Ehr; patient: PatientInfo; 
   const [kind, setKind] = useState("");
   const name = useNames(ehr, patient.owner);
   const action = useAction();
+  const runAction = action.run;
   const load = useCallback(
     (after?: number) =>
-      action.run(async () => {
+      runAction(async () => {
         const page = await ehr.auditLog(patient.id, after);
         // Everyone the page names, looked up before it shows: no address flashes by.
         await ehr.names.resolve(page.flatMap((e) => [e.actor, ...("access_granted" in e.action ? [e.action.access_granted.grantee] : "access_revoked" in e.action ? [e.action.access_revoked.grantee] : [])]));
         setEntries((old) => (after === undefined ? page : [...old, ...page]));
         setMore(page.length === 100);
       }),
-    [ehr, patient.id, action.run, changes],
+    [ehr, patient.id, runAction],
   );
   useEffect(() => {
     void load();
-  }, [load]);
+  }, [load, changes]);
   const rows: AuditRow[] = auditRows(entries, { name, time: (t) => localTime(t), provider: name.provider, admin: ehr.names.networkAdmin });
   const kinds = [...new Set(rows.map((r) => r.kind))].sort();
   const shown = rows.filter((r) => !kind || r.kind === kind).reverse(); // newest first

@@ -34,13 +34,17 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
   // What the last change made from an opened record said (its form closes with it).
   const [notice, setNotice] = useState<string>();
   const list = useAction();
+  const runList = list.run;
   const name = useNames(ehr, patient.owner);
+  // The rows as last rendered, for "load more" to page on from without reloading when they change.
   const rowsRef = useRef(rows);
-  rowsRef.current = rows;
+  useEffect(() => {
+    rowsRef.current = rows;
+  }, [rows]);
 
   const loadPage = useCallback(
     async (reset: boolean) => {
-      await list.run(async () => {
+      await runList(async () => {
         const after = reset ? undefined : rowsRef.current.at(-1)?.id;
         const page = await ehr.recordsPage(patient.id, chainCategory || undefined, after);
         await ehr.names.resolve(page.map((r) => r.author));
@@ -58,7 +62,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
       });
     },
     // `patient` (not only its id): opening the same patient again fetches it anew and reloads the list.
-    [ehr, patient, chainCategory, list.run],
+    [ehr, patient, chainCategory, runList],
   );
   useEffect(() => {
     void loadPage(true);

@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useState, useSyncExternalStore, type ReactNode } from "react";
+import { useCallback, useState, useSyncExternalStore, type ReactNode } from "react";
 import type { Category } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import type { Ehr } from "../lib/ehr";
@@ -83,8 +83,8 @@ export const short = shortAddress;
  * loading what shows them.
  */
 export function useNames(ehr: Ehr, patientOwner?: string): Namer {
-  const version = useSyncExternalStore(ehr.names.subscribe, ehr.names.getVersion);
-  return useMemo(() => ehr.names.namer(patientOwner), [ehr, patientOwner, version]);
+  useSyncExternalStore(ehr.names.subscribe, ehr.names.getVersion);
+  return ehr.names.namer(patientOwner);
 }
 
 /** A person by name ("you", "Dr Ana Lima, St Mary Hospital", …), the address in the tooltip only. Plain text: names are untrusted. */
