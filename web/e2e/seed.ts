@@ -77,7 +77,7 @@ export async function grantForSeconds(name: string, patientId: number, grantee: 
   const { me, client, wallet } = await signerOf(name);
   const reg = deploy.contracts.registry.address;
   const acc = deploy.contracts.access.address;
-  const { encryption_key: doctorKey } = await client.queryContractSmart(reg, { provider: { address: grantee } });
+  const { provider: { encryption_key: doctorKey } } = await client.queryContractSmart(reg, { provider: { address: grantee } });
   const own: { key_envelopes: KeyEnvelope[] } = await client.queryContractSmart(acc, { own_envelopes: { patient_id: patientId } });
   const key_envelopes = await Promise.all(
     own.key_envelopes

@@ -323,7 +323,7 @@ describe("patient and doctors", () => {
       expect(recovery).toMatchObject({ new_owner: stranger, status: "cancelled", approvals: [] });
       const said = ehrCli("stranger", "recovery", "status", "--patient", String(patientId)) as { recovery: { status: string; new_owner: string } };
       expect(said.recovery).toMatchObject({ status: "cancelled", new_owner: stranger });
-      expect((await asAdmin.queryContractSmart(deploy.contracts.registry.address, { patient: { patient_id: patientId } })).owner).toBe(patient.address);
+      expect((await asAdmin.queryContractSmart(deploy.contracts.registry.address, { patient: { patient_id: patientId } })).patient.owner).toBe(patient.address);
 
       await patient.page.reload();
       const audit = patient.page.getByRole("table", { name: "Audit log" });

@@ -112,6 +112,10 @@ pub enum ContractError {
     #[error("{tag}the stored contract version {version} is not a semantic version", tag = self.tag())]
     InvalidVersion { version: String },
 
+    /// The registry did not answer a query (not a refusal: a failure of the call).
+    #[error("{tag}the registry's {query} query failed: {error}", tag = self.tag())]
+    RegistryQueryFailed { query: &'static str, error: String },
+
     #[error(
         "{tag}a trustee set needs 2 to {max} distinct trustees and a threshold from 2 to their number", tag = self.tag()
     )]
@@ -259,6 +263,7 @@ impl ContractError {
             ContractError::ForeignContract { .. } => ErrorCode::ForeignContract,
             ContractError::Downgrade { .. } => ErrorCode::Downgrade,
             ContractError::InvalidVersion { .. } => ErrorCode::InvalidVersion,
+            ContractError::RegistryQueryFailed { .. } => ErrorCode::PeerQueryFailed,
             ContractError::InvalidTrusteeSet { .. } => ErrorCode::InvalidTrusteeSet,
             ContractError::NotTrustee { .. } => ErrorCode::NotTrustee,
             ContractError::NoTrustees => ErrorCode::NoTrustees,
@@ -287,6 +292,7 @@ impl ContractError {
         match self {
             ContractError::Std(error) => error_code::std_tag(error),
             ContractError::Validation(error) => error.tag(),
+            ContractError::RegistryQueryFailed { query, .. } => tag.with("query", query),
             ContractError::PatientNotFound { patient_id }
             | ContractError::GrantNotFound { patient_id, .. }
             | ContractError::NoActiveEmergency { patient_id, .. }

@@ -1,17 +1,38 @@
 //! What the access contract asks the registry: who owns a patient, and who is a credentialed doctor.
 
 use cosmwasm_std::{Addr, Deps};
-use ehr_types::registry::{PatientInfo, PatientStatus, ProviderInfo, QueryMsg as RegistryQueryMsg};
+use ehr_types::registry::{
+    PatientInfo, PatientResponse, PatientStatus, ProviderInfo, ProviderResponse,
+    QueryMsg as RegistryQueryMsg,
+};
 use ehr_types::PatientId;
+use serde::de::DeserializeOwned;
 
 use crate::error::ContractError;
 use crate::state::CONFIG;
 
-pub fn load_patient(deps: Deps, patient_id: PatientId) -> Result<PatientInfo, ContractError> {
+/// Asks the registry. It answers "none" in the response; a failed call is `RegistryQueryFailed`
+/// naming the query, never taken for "no such patient" or "not credentialed".
+fn query_registry<T: DeserializeOwned>(
+    deps: Deps,
+    query: &'static str,
+    msg: &RegistryQueryMsg,
+) -> Result<T, ContractError> {
     let registry = CONFIG.load(deps.storage)?.registry;
     deps.querier
-        .query_wasm_smart(registry, &RegistryQueryMsg::Patient { patient_id })
-        .map_err(|_| ContractError::PatientNotFound { patient_id })
+        .query_wasm_smart(registry, msg)
+        .map_err(|error| ContractError::RegistryQueryFailed {
+            query,
+            error: error.to_string(),
+        })
+}
+
+pub fn load_patient(deps: Deps, patient_id: PatientId) -> Result<PatientInfo, ContractError> {
+    let response: PatientResponse =
+        query_registry(deps, "patient", &RegistryQueryMsg::Patient { patient_id })?;
+    response
+        .patient
+        .ok_or(ContractError::PatientNotFound { patient_id })
 }
 
 /// The patient, if it is active.
@@ -62,32 +83,24 @@ pub fn credentialed_provider(
     deps: Deps,
     address: &Addr,
 ) -> Result<Option<ProviderInfo>, ContractError> {
-    let registry = CONFIG.load(deps.storage)?.registry;
-    // The registry answers "provider not found" with an error: that, too, means not credentialed.
-    let provider: Option<ProviderInfo> = deps
-        .querier
-        .query_wasm_smart(
-            registry,
-            &RegistryQueryMsg::Provider {
-                address: address.to_string(),
-            },
-        )
-        .ok();
-    Ok(provider.filter(|provider| provider.credentialed))
+    let response: ProviderResponse = query_registry(
+        deps,
+        "provider",
+        &RegistryQueryMsg::Provider {
+            address: address.to_string(),
+        },
+    )?;
+    Ok(response.provider.filter(|provider| provider.credentialed))
 }
 
 /// The patient `address` owns, if any.
 pub fn current_patient_of(deps: Deps, address: &Addr) -> Result<Option<PatientId>, ContractError> {
-    let registry = CONFIG.load(deps.storage)?.registry;
-    // The registry answers "no patient for this address" with an error.
-    let patient: Option<PatientInfo> = deps
-        .querier
-        .query_wasm_smart(
-            registry,
-            &RegistryQueryMsg::PatientByAddress {
-                address: address.to_string(),
-            },
-        )
-        .ok();
-    Ok(patient.map(|patient| patient.id))
+    let response: PatientResponse = query_registry(
+        deps,
+        "patient_by_address",
+        &RegistryQueryMsg::PatientByAddress {
+            address: address.to_string(),
+        },
+    )?;
+    Ok(response.patient.map(|patient| patient.id))
 }

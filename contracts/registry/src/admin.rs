@@ -1,59 +1,11 @@
-//! Governance: the two-step admin handover and the one-time wiring to the access contract.
+//! Governance: the one-time wiring to the access contract (the admin handover is
+//! `ehr_types::admin::AdminRole`, as `state::ADMIN`).
 
-use cosmwasm_std::{Deps, DepsMut, MessageInfo, Response, StdResult};
-use ehr_types::admin::PendingAdminResponse;
+use cosmwasm_std::{DepsMut, MessageInfo, Response};
+use ehr_types::validate::validate_address;
 
 use crate::error::ContractError;
-use crate::permissions::validate_address;
-use crate::state::{CONFIG, PENDING_ADMIN};
-
-fn ensure_admin(deps: Deps, info: &MessageInfo, action: &str) -> Result<(), ContractError> {
-    if CONFIG.load(deps.storage)?.admin != info.sender {
-        return Err(ContractError::unauthorized(action));
-    }
-    Ok(())
-}
-
-pub fn execute_propose_admin(
-    deps: DepsMut,
-    info: MessageInfo,
-    address: String,
-) -> Result<Response, ContractError> {
-    ensure_admin(deps.as_ref(), &info, "propose admin")?;
-    let proposed = validate_address(deps.api, &address)?;
-    PENDING_ADMIN.save(deps.storage, &proposed)?;
-    Ok(Response::new()
-        .add_attribute("action", "propose_admin")
-        .add_attribute("proposed", proposed))
-}
-
-pub fn execute_accept_admin(deps: DepsMut, info: MessageInfo) -> Result<Response, ContractError> {
-    let proposed = PENDING_ADMIN
-        .may_load(deps.storage)?
-        .ok_or(ContractError::NoAdminProposal)?;
-    if proposed != info.sender {
-        return Err(ContractError::unauthorized("accept admin"));
-    }
-    let mut config = CONFIG.load(deps.storage)?;
-    config.admin = proposed;
-    CONFIG.save(deps.storage, &config)?;
-    PENDING_ADMIN.remove(deps.storage);
-    Ok(Response::new()
-        .add_attribute("action", "accept_admin")
-        .add_attribute("admin", config.admin))
-}
-
-pub fn execute_cancel_admin_proposal(
-    deps: DepsMut,
-    info: MessageInfo,
-) -> Result<Response, ContractError> {
-    ensure_admin(deps.as_ref(), &info, "cancel admin proposal")?;
-    if !PENDING_ADMIN.exists(deps.storage) {
-        return Err(ContractError::NoAdminProposal);
-    }
-    PENDING_ADMIN.remove(deps.storage);
-    Ok(Response::new().add_attribute("action", "cancel_admin_proposal"))
-}
+use crate::state::{ADMIN, CONFIG};
 
 /// Once only: a later re-pointing would bypass every permission and the audit log, so only a
 /// migration (an explicit `MigrateMsg`, under the chain's code-admin) may change it.
@@ -62,7 +14,7 @@ pub fn execute_set_access_contract(
     info: MessageInfo,
     address: String,
 ) -> Result<Response, ContractError> {
-    ensure_admin(deps.as_ref(), &info, "set access contract")?;
+    ADMIN.ensure::<ContractError>(deps.storage, &info.sender, "set access contract")?;
     let mut config = CONFIG.load(deps.storage)?;
     if let Some(current) = config.access_contract {
         return Err(ContractError::AccessContractAlreadySet {
@@ -75,10 +27,4 @@ pub fn execute_set_access_contract(
     Ok(Response::new()
         .add_attribute("action", "set_access_contract")
         .add_attribute("access_contract", access_contract))
-}
-
-pub fn query_pending_admin(deps: Deps) -> StdResult<PendingAdminResponse> {
-    Ok(PendingAdminResponse {
-        address: PENDING_ADMIN.may_load(deps.storage)?,
-    })
 }

@@ -1,16 +1,15 @@
 #[cfg(not(feature = "library"))]
 use cosmwasm_std::entry_point;
-use cosmwasm_std::{to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Response, StdResult};
+use cosmwasm_std::{to_json_binary, Binary, Deps, DepsMut, Env, MessageInfo, Response};
 use ehr_types::registry::{ConfigResponse, NewRecord, PatientCountResponse};
+use ehr_types::validate::validate_address;
 
 use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
-use crate::permissions::validate_address;
-use crate::state::{Config, CONFIG, LAST_PATIENT_ID, LAST_RECORD_ID, PATIENT_COUNTS};
-use crate::{admin, migrations, patients, providers, records};
-
-pub const CONTRACT_NAME: &str = "crates.io:ehr-registry";
-pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");
+use crate::state::{
+    Config, StoredPatientCounts, ADMIN, CONFIG, LAST_PATIENT_ID, LAST_RECORD_ID, PATIENT_COUNTS,
+};
+use crate::{admin, migrations, patients, providers, records, CONTRACT_NAME, CONTRACT_VERSION};
 
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn instantiate(
@@ -33,15 +32,7 @@ pub fn instantiate(
     )?;
     LAST_PATIENT_ID.save(deps.storage, &0)?;
     LAST_RECORD_ID.save(deps.storage, &0)?;
-    PATIENT_COUNTS.save(
-        deps.storage,
-        &PatientCountResponse {
-            active: 0,
-            pending: 0,
-            deleted: 0,
-            total: 0,
-        },
-    )?;
+    PATIENT_COUNTS.save(deps.storage, &StoredPatientCounts::default())?;
     Ok(Response::new()
         .add_attribute("action", "instantiate")
         .add_attribute("admin", admin))
@@ -58,9 +49,11 @@ pub fn execute(
         ExecuteMsg::SetAccessContract { address } => {
             admin::execute_set_access_contract(deps, info, address)
         }
-        ExecuteMsg::ProposeAdmin { address } => admin::execute_propose_admin(deps, info, address),
-        ExecuteMsg::AcceptAdmin {} => admin::execute_accept_admin(deps, info),
-        ExecuteMsg::CancelAdminProposal {} => admin::execute_cancel_admin_proposal(deps, info),
+        ExecuteMsg::ProposeAdmin { address } => {
+            ADMIN.propose(deps.storage, deps.api, &info, &address)
+        }
+        ExecuteMsg::AcceptAdmin {} => ADMIN.accept(deps.storage, &info),
+        ExecuteMsg::CancelAdminProposal {} => ADMIN.cancel(deps.storage, &info),
         ExecuteMsg::CredentialProvider {
             address,
             display_name,
@@ -173,8 +166,8 @@ pub fn migrate(deps: DepsMut, _env: Env, msg: MigrateMsg) -> Result<Response, Co
 #[cfg_attr(not(feature = "library"), entry_point)]
 pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractError> {
     let response = match msg {
-        QueryMsg::Config {} => to_json_binary(&query_config(deps)?),
-        QueryMsg::PendingAdmin {} => to_json_binary(&admin::query_pending_admin(deps)?),
+        QueryMsg::Config {} => to_json_binary(&ConfigResponse::from(CONFIG.load(deps.storage)?)),
+        QueryMsg::PendingAdmin {} => to_json_binary(&ADMIN.query_pending(deps.storage)?),
         QueryMsg::Registrars {} => to_json_binary(&providers::query_registrars(deps)?),
         QueryMsg::Designation { address } => {
             to_json_binary(&providers::query_designation(deps, address)?)
@@ -197,7 +190,9 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
         QueryMsg::Patients { start_after, limit } => {
             to_json_binary(&patients::query_patients(deps, start_after, limit)?)
         }
-        QueryMsg::PatientCount {} => to_json_binary(&PATIENT_COUNTS.load(deps.storage)?),
+        QueryMsg::PatientCount {} => to_json_binary(&PatientCountResponse::from(
+            PATIENT_COUNTS.load(deps.storage)?,
+        )),
         QueryMsg::Record { record_id } => to_json_binary(&records::query_record(deps, record_id)?),
         QueryMsg::RecordHistory {
             record_id,
@@ -238,14 +233,6 @@ pub fn query(deps: Deps, _env: Env, msg: QueryMsg) -> Result<Binary, ContractErr
     Ok(response?)
 }
 
-pub fn query_config(deps: Deps) -> StdResult<ConfigResponse> {
-    let config = CONFIG.load(deps.storage)?;
-    Ok(ConfigResponse {
-        admin: config.admin,
-        access_contract: config.access_contract,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use cosmwasm_std::testing::{message_info, mock_dependencies, mock_env};
@@ -268,14 +255,14 @@ mod tests {
             (CONTRACT_NAME, CONTRACT_VERSION)
         );
         assert_eq!(
-            query_config(deps.as_ref()).unwrap(),
+            ConfigResponse::from(CONFIG.load(&deps.storage).unwrap()),
             ConfigResponse {
                 admin,
                 access_contract: None
             }
         );
         assert_eq!(
-            PATIENT_COUNTS.load(&deps.storage).unwrap(),
+            PatientCountResponse::from(PATIENT_COUNTS.load(&deps.storage).unwrap()),
             PatientCountResponse {
                 active: 0,
                 pending: 0,

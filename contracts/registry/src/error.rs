@@ -1,7 +1,9 @@
 use cosmwasm_std::StdError;
+use ehr_types::admin::AdminError;
 use ehr_types::error_code::{self, ErrorCode, Tag};
 use ehr_types::registry::PatientStatus;
 use ehr_types::upgrade::UpgradeRefusal;
+use ehr_types::validate::InvalidAddress;
 use ehr_types::{Category, PatientId, RecordId, ValidationError};
 use thiserror::Error;
 
@@ -40,9 +42,6 @@ pub enum ContractError {
     #[error("{tag}patient {patient_id} not found", tag = self.tag())]
     PatientNotFound { patient_id: PatientId },
 
-    #[error("{tag}no current patient for address {address}", tag = self.tag())]
-    NoPatientForAddress { address: String },
-
     #[error("{tag}patient {patient_id} is {status:?}, not {expected:?}", tag = self.tag())]
     WrongPatientStatus {
         patient_id: PatientId,
@@ -62,20 +61,11 @@ pub enum ContractError {
     #[error("{tag}one batch holds the same ciphertext twice: {sha256}", tag = self.tag())]
     DuplicateBlobInBatch { sha256: String },
 
-    #[error("{tag}no record of patient {patient_id} has sha256 {sha256}", tag = self.tag())]
-    HashNotFound {
-        patient_id: PatientId,
-        sha256: String,
-    },
-
     #[error("{tag}the profile category is reserved for the patient profile", tag = self.tag())]
     ProfileCategoryReserved,
 
     #[error("{tag}{count} addresses asked for at once, at most {max}", tag = self.tag())]
     TooManyAddresses { count: usize, max: usize },
-
-    #[error("{tag}provider {address} not found", tag = self.tag())]
-    ProviderNotFound { address: String },
 
     #[error("{tag}{category:?} is written under key epoch {current}, not {epoch}", tag = self.tag())]
     WrongKeyEpoch {
@@ -96,7 +86,7 @@ pub enum ContractError {
     #[error("{tag}no admin handover is pending", tag = self.tag())]
     NoAdminProposal,
 
-    #[error("{tag}cannot migrate {contract}: this code is {name}", name = crate::contract::CONTRACT_NAME, tag = self.tag())]
+    #[error("{tag}cannot migrate {contract}: this code is {name}", name = crate::CONTRACT_NAME, tag = self.tag())]
     ForeignContract { contract: String },
 
     #[error("{tag}cannot migrate from version {stored} down to {current}", tag = self.tag())]
@@ -104,6 +94,10 @@ pub enum ContractError {
 
     #[error("{tag}the stored contract version {version} is not a semantic version", tag = self.tag())]
     InvalidVersion { version: String },
+
+    /// The access contract did not answer a query (not a refusal: a failure of the call).
+    #[error("{tag}the access contract's {query} query failed: {error}", tag = self.tag())]
+    AccessQueryFailed { query: &'static str, error: String },
 }
 
 fn status_name(status: PatientStatus) -> &'static str {
@@ -111,6 +105,23 @@ fn status_name(status: PatientStatus) -> &'static str {
         PatientStatus::Pending => "pending",
         PatientStatus::Active => "active",
         PatientStatus::Deleted => "deleted",
+    }
+}
+
+impl From<InvalidAddress> for ContractError {
+    fn from(invalid: InvalidAddress) -> Self {
+        ContractError::InvalidAddress {
+            address: invalid.address,
+        }
+    }
+}
+
+impl AdminError for ContractError {
+    fn unauthorized(action: &str) -> Self {
+        ContractError::unauthorized(action)
+    }
+    fn no_admin_proposal() -> Self {
+        ContractError::NoAdminProposal
     }
 }
 
@@ -142,11 +153,9 @@ impl ContractError {
             ContractError::InvalidRegistrarSet { .. } => ErrorCode::InvalidRegistrarSet,
             ContractError::AccessContractNotSet => ErrorCode::NotConfigured,
             ContractError::AlreadyPatient { .. } => ErrorCode::AlreadyPatient,
-            ContractError::PatientNotFound { .. }
-            | ContractError::NoPatientForAddress { .. }
-            | ContractError::RecordNotFound { .. }
-            | ContractError::HashNotFound { .. }
-            | ContractError::ProviderNotFound { .. } => ErrorCode::NotFound,
+            ContractError::PatientNotFound { .. } | ContractError::RecordNotFound { .. } => {
+                ErrorCode::NotFound
+            }
             ContractError::WrongPatientStatus { .. } => ErrorCode::WrongPatientStatus,
             ContractError::RecordDeleted { .. } => ErrorCode::RecordDeleted,
             ContractError::DuplicateBlob { .. } => ErrorCode::DuplicateBlob,
@@ -161,6 +170,7 @@ impl ContractError {
             ContractError::ForeignContract { .. } => ErrorCode::ForeignContract,
             ContractError::Downgrade { .. } => ErrorCode::Downgrade,
             ContractError::InvalidVersion { .. } => ErrorCode::InvalidVersion,
+            ContractError::AccessQueryFailed { .. } => ErrorCode::PeerQueryFailed,
         }
     }
 
@@ -171,8 +181,7 @@ impl ContractError {
             ContractError::Std(error) => error_code::std_tag(error),
             ContractError::Validation(error) => error.tag(),
             ContractError::AlreadyPatient { patient_id, .. }
-            | ContractError::PatientNotFound { patient_id }
-            | ContractError::HashNotFound { patient_id, .. } => tag.with("patient", patient_id),
+            | ContractError::PatientNotFound { patient_id } => tag.with("patient", patient_id),
             ContractError::WrongPatientStatus {
                 patient_id,
                 status,
@@ -188,6 +197,7 @@ impl ContractError {
                 tag.with("count", count).with("max", max)
             }
             ContractError::InvalidRegistrarSet { max } => tag.with("max", max),
+            ContractError::AccessQueryFailed { query, .. } => tag.with("query", query),
             ContractError::WrongKeyEpoch {
                 category,
                 epoch,

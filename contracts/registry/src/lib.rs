@@ -13,3 +13,6 @@ mod records;
 pub mod state;
 
 pub use crate::error::ContractError;
+
+pub const CONTRACT_NAME: &str = "crates.io:ehr-registry";
+pub const CONTRACT_VERSION: &str = env!("CARGO_PKG_VERSION");

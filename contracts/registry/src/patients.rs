@@ -2,27 +2,32 @@ use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Respons
 use cw_storage_plus::Bound;
 use ehr_types::access::Scope;
 use ehr_types::pagination::collect_page;
-use ehr_types::registry::{PatientCountResponse, PatientInfo, PatientStatus, PatientsResponse};
-use ehr_types::validate::{validate_blob, validate_public_key};
+use ehr_types::registry::{PatientResponse, PatientStatus, PatientsResponse};
+use ehr_types::validate::{validate_address, validate_blob, validate_public_key};
 use ehr_types::{AuditAction, BlobRef, Category, PatientId};
 
 use crate::error::ContractError;
 use crate::permissions::{
     audit_message, authorize, ensure_base_version, ensure_write_epoch, is_credentialed,
-    validate_address,
 };
-use crate::state::{CONFIG, CURRENT_PATIENT, LAST_PATIENT_ID, PATIENTS, PATIENT_COUNTS};
+use crate::state::{
+    StoredPatient, StoredPatientCounts, CONFIG, CURRENT_PATIENT, LAST_PATIENT_ID, PATIENTS,
+    PATIENT_COUNTS,
+};
 
 pub fn load_patient(
     storage: &dyn Storage,
     patient_id: PatientId,
-) -> Result<PatientInfo, ContractError> {
+) -> Result<StoredPatient, ContractError> {
     PATIENTS
         .may_load(storage, patient_id)?
         .ok_or(ContractError::PatientNotFound { patient_id })
 }
 
-pub fn ensure_status(patient: &PatientInfo, expected: PatientStatus) -> Result<(), ContractError> {
+pub fn ensure_status(
+    patient: &StoredPatient,
+    expected: PatientStatus,
+) -> Result<(), ContractError> {
     if patient.status == expected {
         Ok(())
     } else {
@@ -34,7 +39,7 @@ pub fn ensure_status(patient: &PatientInfo, expected: PatientStatus) -> Result<(
     }
 }
 
-fn status_counter(counts: &mut PatientCountResponse, status: PatientStatus) -> &mut u64 {
+fn status_counter(counts: &mut StoredPatientCounts, status: PatientStatus) -> &mut u64 {
     match status {
         PatientStatus::Pending => &mut counts.pending,
         PatientStatus::Active => &mut counts.active,
@@ -77,12 +82,12 @@ fn create_patient(
     profile: Option<BlobRef>,
     status: PatientStatus,
     proposed_by: Option<Addr>,
-) -> Result<PatientInfo, ContractError> {
+) -> Result<StoredPatient, ContractError> {
     let id = LAST_PATIENT_ID
         .load(deps.storage)?
         .checked_add(1)
         .ok_or_else(|| cosmwasm_std::StdError::msg("patient id space exhausted"))?;
-    let patient = PatientInfo {
+    let patient = StoredPatient {
         id,
         owner,
         encryption_key,
@@ -173,7 +178,7 @@ fn load_own_proposal(
     info: &MessageInfo,
     patient_id: PatientId,
     action: &str,
-) -> Result<PatientInfo, ContractError> {
+) -> Result<StoredPatient, ContractError> {
     let patient = load_patient(deps.storage, patient_id)?;
     if patient.owner != info.sender {
         return Err(ContractError::unauthorized(action));
@@ -217,7 +222,7 @@ pub fn execute_accept_patient(
 fn tombstone(
     storage: &mut dyn Storage,
     env: &Env,
-    mut patient: PatientInfo,
+    mut patient: StoredPatient,
 ) -> Result<(), ContractError> {
     let previous = patient.status;
     patient.status = PatientStatus::Deleted;
@@ -360,16 +365,22 @@ pub fn execute_transfer_patient(
         .add_attribute("new_owner", new_owner))
 }
 
-pub fn query_patient(deps: Deps, patient_id: PatientId) -> Result<PatientInfo, ContractError> {
-    load_patient(deps.storage, patient_id)
+pub fn query_patient(deps: Deps, patient_id: PatientId) -> Result<PatientResponse, ContractError> {
+    Ok(PatientResponse {
+        patient: PATIENTS.may_load(deps.storage, patient_id)?.map(Into::into),
+    })
 }
 
-pub fn query_patient_by_address(deps: Deps, address: String) -> Result<PatientInfo, ContractError> {
+pub fn query_patient_by_address(
+    deps: Deps,
+    address: String,
+) -> Result<PatientResponse, ContractError> {
     let owner = validate_address(deps.api, &address)?;
-    let patient_id = CURRENT_PATIENT
-        .may_load(deps.storage, &owner)?
-        .ok_or(ContractError::NoPatientForAddress { address })?;
-    load_patient(deps.storage, patient_id)
+    let patient = match CURRENT_PATIENT.may_load(deps.storage, &owner)? {
+        Some(patient_id) => Some(PATIENTS.load(deps.storage, patient_id)?.into()),
+        None => None,
+    };
+    Ok(PatientResponse { patient })
 }
 
 pub fn query_patients(

@@ -1,21 +1,30 @@
 //! Who may write what: the patient always, a credentialed doctor with a grant from the access
 //! contract, nobody else. Every write is also logged to the patient's audit log there.
 
-use cosmwasm_std::{to_json_binary, Addr, Api, Deps, WasmMsg};
+use cosmwasm_std::{to_json_binary, Addr, Deps, WasmMsg};
 use ehr_types::access::{
     PermissionResponse, QueryMsg as AccessQueryMsg, Scope, WriteEpochResponse,
 };
 use ehr_types::escrow::TrusteesResponse;
-use ehr_types::registry::PatientInfo;
 use ehr_types::{AuditAction, Category, PatientId};
+use serde::de::DeserializeOwned;
 
 use crate::error::ContractError;
-use crate::state::{CONFIG, PROVIDERS};
+use crate::state::{StoredPatient, CONFIG, PROVIDERS};
 
-pub fn validate_address(api: &dyn Api, address: &str) -> Result<Addr, ContractError> {
-    api.addr_validate(address)
-        .map_err(|_| ContractError::InvalidAddress {
-            address: address.to_string(),
+/// Asks the access contract; a failed call is `AccessQueryFailed` naming the query, never
+/// mistaken for an answer.
+fn query_access<T: DeserializeOwned>(
+    deps: Deps,
+    access: Addr,
+    query: &'static str,
+    msg: &AccessQueryMsg,
+) -> Result<T, ContractError> {
+    deps.querier
+        .query_wasm_smart(access, msg)
+        .map_err(|error| ContractError::AccessQueryFailed {
+            query,
+            error: error.to_string(),
         })
 }
 
@@ -30,9 +39,8 @@ pub fn is_trustee(deps: Deps, address: &Addr) -> Result<bool, ContractError> {
     let Some(access) = CONFIG.load(deps.storage)?.access_contract else {
         return Ok(false);
     };
-    let trustees: TrusteesResponse = deps
-        .querier
-        .query_wasm_smart(access, &AccessQueryMsg::Trustees {})?;
+    let trustees: TrusteesResponse =
+        query_access(deps, access, "trustees", &AccessQueryMsg::Trustees {})?;
     Ok(trustees.trustees.iter().any(|t| t.address == *address))
 }
 
@@ -48,7 +56,7 @@ fn access_contract(deps: Deps) -> Result<Addr, ContractError> {
 pub fn authorize(
     deps: Deps,
     actor: &Addr,
-    patient: &PatientInfo,
+    patient: &StoredPatient,
     scope: Scope,
     category: Option<Category>,
     action: &str,
@@ -59,8 +67,10 @@ pub fn authorize(
     if !is_credentialed(deps, actor)? {
         return Err(ContractError::unauthorized(action));
     }
-    let permission: PermissionResponse = deps.querier.query_wasm_smart(
+    let permission: PermissionResponse = query_access(
+        deps,
         access_contract(deps)?,
+        "permission",
         &AccessQueryMsg::Permission {
             patient_id: patient.id,
             actor: actor.to_string(),
@@ -84,8 +94,10 @@ pub fn ensure_write_epoch(
     category: Category,
     epoch: u32,
 ) -> Result<(), ContractError> {
-    let holders: WriteEpochResponse = deps.querier.query_wasm_smart(
+    let holders: WriteEpochResponse = query_access(
+        deps,
         access_contract(deps)?,
+        "write_epoch",
         &AccessQueryMsg::WriteEpoch {
             patient_id,
             category,

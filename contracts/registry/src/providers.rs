@@ -3,13 +3,17 @@ use cw_storage_plus::Bound;
 use ehr_types::pagination::collect_page;
 use ehr_types::registry::{
     Designation, DesignationResponse, DirectoryEntry, DirectoryResponse, PatientStatus,
-    ProviderInfo, ProvidersResponse, RegistrarsResponse, MAX_DIRECTORY_LOOKUP, MAX_REGISTRARS,
+    ProviderResponse, ProvidersResponse, RegistrarsResponse, MAX_DIRECTORY_LOOKUP, MAX_REGISTRARS,
 };
 use ehr_types::validate::{validate_directory_text, validate_public_key, DirectoryField};
 
 use crate::error::ContractError;
-use crate::permissions::{is_credentialed, is_trustee, validate_address};
-use crate::state::{CONFIG, CURRENT_PATIENT, PATIENTS, PROVIDERS, REGISTRARS};
+use ehr_types::validate::validate_address;
+
+use crate::permissions::{is_credentialed, is_trustee};
+use crate::state::{
+    StoredProvider, ADMIN, CONFIG, CURRENT_PATIENT, PATIENTS, PROVIDERS, REGISTRARS,
+};
 
 fn is_registrar(storage: &dyn Storage, address: &Addr) -> Result<bool, ContractError> {
     Ok(REGISTRARS
@@ -32,9 +36,7 @@ pub fn execute_set_registrars(
     info: MessageInfo,
     addresses: Vec<String>,
 ) -> Result<Response, ContractError> {
-    if CONFIG.load(deps.storage)?.admin != info.sender {
-        return Err(ContractError::unauthorized("set registrars"));
-    }
+    ADMIN.ensure::<ContractError>(deps.storage, &info.sender, "set registrars")?;
     let invalid = ContractError::InvalidRegistrarSet {
         max: MAX_REGISTRARS,
     };
@@ -64,7 +66,10 @@ pub fn query_registrars(deps: Deps) -> Result<RegistrarsResponse, ContractError>
 }
 
 /// A provider whose credential is in force.
-fn load_credentialed(storage: &dyn Storage, address: &Addr) -> Result<ProviderInfo, ContractError> {
+fn load_credentialed(
+    storage: &dyn Storage,
+    address: &Addr,
+) -> Result<StoredProvider, ContractError> {
     PROVIDERS
         .may_load(storage, address)?
         .filter(|provider| provider.credentialed)
@@ -107,7 +112,7 @@ pub fn execute_credential_provider(
             .add_attribute("action", "update_provider_listing")
             .add_attribute("provider", address));
     }
-    let provider = ProviderInfo {
+    let provider = StoredProvider {
         address: address.clone(),
         display_name: listing.display_name,
         organization: listing.organization,
@@ -190,13 +195,11 @@ pub fn query_designation(
     })
 }
 
-pub fn query_provider(deps: Deps, address: String) -> Result<ProviderInfo, ContractError> {
+pub fn query_provider(deps: Deps, address: String) -> Result<ProviderResponse, ContractError> {
     let address = validate_address(deps.api, &address)?;
-    PROVIDERS
-        .may_load(deps.storage, &address)?
-        .ok_or(ContractError::ProviderNotFound {
-            address: address.into_string(),
-        })
+    Ok(ProviderResponse {
+        provider: PROVIDERS.may_load(deps.storage, &address)?.map(Into::into),
+    })
 }
 
 pub fn query_directory(
@@ -213,7 +216,7 @@ pub fn query_directory(
         .iter()
         .map(|address| {
             let address = validate_address(deps.api, address)?;
-            let provider = PROVIDERS.may_load(deps.storage, &address)?;
+            let provider = PROVIDERS.may_load(deps.storage, &address)?.map(Into::into);
             Ok(DirectoryEntry { address, provider })
         })
         .collect::<Result<_, ContractError>>()?;

@@ -5,24 +5,27 @@ use cw_storage_plus::Bound;
 use ehr_types::access::Scope;
 use ehr_types::pagination::{collect_page, page_size};
 use ehr_types::registry::{
-    NewRecord, PatientStatus, RecordHistoryResponse, RecordInfo, RecordStatus, RecordVersion,
-    RecordsResponse,
+    NewRecord, PatientStatus, RecordHistoryResponse, RecordResponse, RecordStatus, RecordsResponse,
 };
-use ehr_types::validate::{validate_blob, validate_record_count, validate_sha256};
+use ehr_types::validate::{
+    validate_address, validate_blob, validate_record_count, validate_sha256,
+};
 use ehr_types::{AuditAction, BlobRef, Category, PatientId, RecordId};
 
 use crate::error::ContractError;
 use crate::patients::{ensure_status, load_patient};
 use crate::permissions::{
     audit_message, audit_messages, authorize, ensure_base_version, ensure_write_epoch,
-    validate_address,
 };
-use crate::state::{records, LAST_RECORD_ID, PATIENTS, RECORD_BY_HASH, RECORD_VERSIONS};
+use crate::state::{
+    records, StoredRecord, StoredRecordVersion, LAST_RECORD_ID, PATIENTS, RECORD_BY_HASH,
+    RECORD_VERSIONS,
+};
 
 /// The most stored entries one `PurgeDeletedRecords` removes.
 pub const MAX_PURGE: u32 = 100;
 
-fn load_record(storage: &dyn Storage, record_id: RecordId) -> Result<RecordInfo, ContractError> {
+fn load_record(storage: &dyn Storage, record_id: RecordId) -> Result<StoredRecord, ContractError> {
     records()
         .may_load(storage, record_id)?
         .ok_or(ContractError::RecordNotFound { record_id })
@@ -120,7 +123,7 @@ fn add_records(
         record_id = record_id
             .checked_add(1)
             .ok_or_else(|| StdError::msg("record id space exhausted"))?;
-        let first = RecordVersion {
+        let first = StoredRecordVersion {
             version: 1,
             epoch,
             blob,
@@ -136,7 +139,7 @@ fn add_records(
         records().save(
             deps.storage,
             record_id,
-            &RecordInfo {
+            &StoredRecord {
                 id: record_id,
                 patient_id,
                 category,
@@ -164,7 +167,7 @@ fn load_writable_record(
     record_id: RecordId,
     scope: Scope,
     action: &str,
-) -> Result<RecordInfo, ContractError> {
+) -> Result<StoredRecord, ContractError> {
     let record = load_record(deps.storage, record_id)?;
     if record.status == RecordStatus::Deleted {
         return Err(ContractError::RecordDeleted { record_id });
@@ -219,7 +222,7 @@ pub fn execute_update_record(
         .version
         .checked_add(1)
         .ok_or_else(|| StdError::msg("record version overflow"))?;
-    let next = RecordVersion {
+    let next = StoredRecordVersion {
         version,
         epoch,
         blob,
@@ -328,20 +331,20 @@ pub fn execute_purge_deleted_records(
         .add_attribute("removed", removed.to_string()))
 }
 
-/// A record as the current state shows it: the records of a deleted patient are gone.
-fn visible_record(deps: Deps, record: RecordInfo) -> Result<RecordInfo, ContractError> {
+/// A record as the current state shows it: `None` when there is none, and the records of a
+/// deleted patient are gone.
+fn visible_record(deps: Deps, record_id: RecordId) -> Result<Option<StoredRecord>, ContractError> {
+    let Some(record) = records().may_load(deps.storage, record_id)? else {
+        return Ok(None);
+    };
     let patient = load_patient(deps.storage, record.patient_id)?;
-    if patient.status == PatientStatus::Deleted {
-        Err(ContractError::RecordDeleted {
-            record_id: record.id,
-        })
-    } else {
-        Ok(record)
-    }
+    Ok((patient.status != PatientStatus::Deleted).then_some(record))
 }
 
-pub fn query_record(deps: Deps, record_id: RecordId) -> Result<RecordInfo, ContractError> {
-    visible_record(deps, load_record(deps.storage, record_id)?)
+pub fn query_record(deps: Deps, record_id: RecordId) -> Result<RecordResponse, ContractError> {
+    Ok(RecordResponse {
+        record: visible_record(deps, record_id)?.map(Into::into),
+    })
 }
 
 pub fn query_record_history(
@@ -350,7 +353,9 @@ pub fn query_record_history(
     start_after: Option<u32>,
     limit: Option<u32>,
 ) -> Result<RecordHistoryResponse, ContractError> {
-    visible_record(deps, load_record(deps.storage, record_id)?)?;
+    if visible_record(deps, record_id)?.is_none() {
+        return Ok(RecordHistoryResponse { versions: vec![] });
+    }
     let versions = collect_page(
         RECORD_VERSIONS.prefix(record_id).range(
             deps.storage,
@@ -370,8 +375,10 @@ pub fn query_records_by_patient(
     start_after: Option<RecordId>,
     limit: Option<u32>,
 ) -> Result<RecordsResponse, ContractError> {
-    let patient = load_patient(deps.storage, patient_id)?;
-    if patient.status == PatientStatus::Deleted {
+    let listed = PATIENTS
+        .may_load(deps.storage, patient_id)?
+        .is_some_and(|patient| patient.status != PatientStatus::Deleted);
+    if !listed {
         return Ok(RecordsResponse { records: vec![] });
     }
     let start = start_after.map(Bound::exclusive);
@@ -415,7 +422,7 @@ pub fn query_records_by_author(
     for item in authored {
         let (_, record) = item?;
         if PATIENTS.load(deps.storage, record.patient_id)?.status != PatientStatus::Deleted {
-            page.push(record);
+            page.push(record.into());
             if page.len() == size {
                 break;
             }
@@ -428,10 +435,11 @@ pub fn query_record_by_sha256(
     deps: Deps,
     patient_id: PatientId,
     sha256: String,
-) -> Result<RecordInfo, ContractError> {
+) -> Result<RecordResponse, ContractError> {
     validate_sha256(&sha256)?;
-    let record_id = RECORD_BY_HASH
-        .may_load(deps.storage, (patient_id, sha256.as_str()))?
-        .ok_or(ContractError::HashNotFound { patient_id, sha256 })?;
-    visible_record(deps, load_record(deps.storage, record_id)?)
+    let record = match RECORD_BY_HASH.may_load(deps.storage, (patient_id, sha256.as_str()))? {
+        Some(record_id) => visible_record(deps, record_id)?.map(Into::into),
+        None => None,
+    };
+    Ok(RecordResponse { record })
 }

@@ -5,9 +5,11 @@ use anyhow::Result;
 use clap::Args;
 use cosmwasm_std::Timestamp;
 use ehr_client::directory::{category_labels, scope_words};
+use ehr_client::error::ClientError;
 use ehr_client::{local_time, ContractMsg};
 use ehr_types::access::{
-    AccessRequestInfo, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery, RequestsResponse, Scope,
+    AccessRequestInfo, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery, RequestResponse,
+    RequestsResponse, Scope,
 };
 use ehr_types::{Category, PatientId, RequestId};
 use serde::Serialize;
@@ -305,13 +307,16 @@ pub async fn requests(cx: &mut Cx, args: RequestsArgs) -> Result<Output> {
 pub async fn approve(cx: &mut Cx, args: DecideArgs) -> Result<Output> {
     let expires = expiry(args.expires_in)?;
     let ehr = cx.ehr()?;
-    let request: AccessRequestInfo = ehr
+    let response: RequestResponse = ehr
         .session
         .chain
         .access(&AccessQuery::Request {
             request_id: args.request_id,
         })
         .await?;
+    let request = response
+        .request
+        .ok_or_else(|| ClientError::NotFound(format!("request {} not found", args.request_id)))?;
     let patient = ehr.patient(request.patient_id).await?;
     let key_envelopes = ehr
         .envelopes_for(&patient, request.requester.as_str(), &request.categories)

@@ -18,8 +18,8 @@ use ehr_types::access::{
 };
 use ehr_types::pagination::MAX_LIMIT;
 use ehr_types::registry::{
-    ExecuteMsg as RegistryMsg, NewRecord, PatientInfo, ProviderInfo, QueryMsg as RegistryQuery,
-    RecordHistoryResponse, RecordInfo, RecordVersion,
+    ExecuteMsg as RegistryMsg, NewRecord, PatientInfo, PatientResponse, ProviderResponse,
+    QueryMsg as RegistryQuery, RecordHistoryResponse, RecordInfo, RecordResponse, RecordVersion,
 };
 use ehr_types::validate::{MAX_ENVELOPES, MAX_RECORDS_PER_MESSAGE};
 use ehr_types::{BlobRef, Category, PatientId, RecordId};
@@ -57,21 +57,32 @@ pub struct Ehr {
 }
 
 impl Ehr {
+    /// The patient; `NotFound` when no patient has this id.
     pub async fn patient(&self, patient_id: PatientId) -> Result<PatientInfo> {
-        self.session
+        let response: PatientResponse = self
+            .session
             .chain
             .registry(&RegistryQuery::Patient { patient_id })
-            .await
+            .await?;
+        response
+            .patient
+            .ok_or_else(|| ClientError::NotFound(format!("patient {patient_id} not found")))
     }
 
+    /// The record; `NotFound` when there is none or its patient is deleted.
     pub async fn record(&self, record_id: RecordId) -> Result<RecordInfo> {
-        self.session
+        let response: RecordResponse = self
+            .session
             .chain
             .registry(&RegistryQuery::Record { record_id })
-            .await
+            .await?;
+        response
+            .record
+            .ok_or_else(|| ClientError::NotFound(format!("record {record_id} not found")))
     }
 
-    /// The whole version chain of a record (pages through the contract's listing).
+    /// The whole version chain of a record (pages through the contract's listing); `NotFound`
+    /// when the record is not there (every record has a first version).
     pub async fn history(&self, record_id: RecordId) -> Result<Vec<RecordVersion>> {
         let mut versions = Vec::new();
         loop {
@@ -86,6 +97,11 @@ impl Ehr {
                 .await?;
             let done = page.versions.len() < 100;
             versions.extend(page.versions);
+            if versions.is_empty() {
+                return Err(ClientError::NotFound(format!(
+                    "record {record_id} not found"
+                )));
+            }
             if done {
                 return Ok(versions);
             }
@@ -382,21 +398,16 @@ impl Ehr {
 
     /// A provider's published X25519 key; `None` when it has published none.
     async fn provider_public_key(&self, address: &str) -> Result<Option<X25519PublicKey>> {
-        let provider: ProviderInfo = match self
+        let response: ProviderResponse = self
             .session
             .chain
             .registry(&RegistryQuery::Provider {
                 address: address.to_string(),
             })
-            .await
-        {
-            Err(ClientError::NotFound(_)) => {
-                return Err(ClientError::InvalidInput(format!(
-                    "{address} is not a credentialed doctor"
-                )))
-            }
-            other => other?,
-        };
+            .await?;
+        let provider = response.provider.ok_or_else(|| {
+            ClientError::InvalidInput(format!("{address} is not a credentialed doctor"))
+        })?;
         provider
             .encryption_key
             .map(|key| public_key_of(&key, address))
@@ -633,24 +644,23 @@ impl Ehr {
         let mut done = Vec::new();
         let mut rest = Vec::new();
         for record in batch {
-            match self
+            let registered: RecordResponse = self
                 .session
                 .chain
-                .registry::<RecordInfo>(&RegistryQuery::RecordBySha256 {
+                .registry(&RegistryQuery::RecordBySha256 {
                     patient_id,
                     sha256: record.blob.sha256.clone(),
                 })
-                .await
-            {
-                Ok(found) => done.push(AddedRecord {
+                .await?;
+            match registered.record {
+                Some(found) => done.push(AddedRecord {
                     record_id: found.id,
                     category: record.category,
                     sha256: record.blob.sha256,
                     uri: record.blob.uri,
                     already_registered: true,
                 }),
-                Err(ClientError::NotFound(_)) => rest.push(record),
-                Err(error) => return Err(error),
+                None => rest.push(record),
             }
         }
         Ok((done, rest))

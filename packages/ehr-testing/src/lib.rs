@@ -428,7 +428,9 @@ impl Suite {
         record_id: RecordId,
         blob: BlobRef,
     ) -> Result<registry::ExecuteMsg, cosmwasm_std::StdError> {
-        let record = self.record(record_id)?;
+        let record = self
+            .record(record_id)
+            .ok_or_else(|| cosmwasm_std::StdError::msg(format!("no record {record_id}")))?;
         Ok(registry::ExecuteMsg::UpdateRecord {
             record_id,
             base_version: record.latest.version,
@@ -456,7 +458,10 @@ impl Suite {
     ) -> Result<registry::ExecuteMsg, cosmwasm_std::StdError> {
         Ok(registry::ExecuteMsg::UpdatePatient {
             patient_id,
-            base_version: self.patient(patient_id)?.profile_version,
+            base_version: self
+                .patient(patient_id)
+                .ok_or_else(|| cosmwasm_std::StdError::msg(format!("no patient {patient_id}")))?
+                .profile_version,
             epoch: self.epoch(patient_id, Category::Profile),
             profile,
         })
@@ -691,11 +696,15 @@ impl Suite {
 
     // ---- queries ----
 
-    pub fn patient(&self, patient_id: PatientId) -> Result<PatientInfo, cosmwasm_std::StdError> {
-        self.query(
-            Target::Registry,
-            &registry::QueryMsg::Patient { patient_id },
-        )
+    /// The patient with this id; `None` when there is none.
+    pub fn patient(&self, patient_id: PatientId) -> Option<PatientInfo> {
+        let response: registry::PatientResponse = self
+            .query(
+                Target::Registry,
+                &registry::QueryMsg::Patient { patient_id },
+            )
+            .expect("patient query");
+        response.patient
     }
 
     pub fn patient_count(&self) -> PatientCountResponse {
@@ -703,8 +712,12 @@ impl Suite {
             .expect("patient count")
     }
 
-    pub fn record(&self, record_id: RecordId) -> Result<RecordInfo, cosmwasm_std::StdError> {
-        self.query(Target::Registry, &registry::QueryMsg::Record { record_id })
+    /// The record with this id; `None` when there is none or its patient is deleted.
+    pub fn record(&self, record_id: RecordId) -> Option<RecordInfo> {
+        let response: registry::RecordResponse = self
+            .query(Target::Registry, &registry::QueryMsg::Record { record_id })
+            .expect("record query");
+        response.record
     }
 
     /// The whole version chain of a record, following pagination.

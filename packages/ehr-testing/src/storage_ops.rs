@@ -11,7 +11,7 @@ use cosmwasm_std::{
 };
 use ehr_registry::contract::{execute, instantiate, query};
 use ehr_types::access::{PermissionResponse, QueryMsg as AccessQueryMsg, WriteEpochResponse};
-use ehr_types::registry::{ExecuteMsg, InstantiateMsg, QueryMsg, RecordInfo};
+use ehr_types::registry::{ExecuteMsg, InstantiateMsg, QueryMsg, RecordResponse};
 use ehr_types::{Category, PatientId, RecordId};
 
 use crate::{attribute_of, sample_blob, sample_public_key};
@@ -222,8 +222,10 @@ impl RegistryOpsBench {
     fn latest_version(&self, record_id: RecordId) -> u32 {
         let msg = QueryMsg::Record { record_id };
         let answer = query(self.deps.as_ref(), self.env.clone(), msg).expect("record");
-        from_json::<RecordInfo>(&answer)
-            .expect("record info")
+        from_json::<RecordResponse>(&answer)
+            .expect("record response")
+            .record
+            .expect("the record")
             .latest
             .version
     }

@@ -1307,14 +1307,15 @@ fn admins_settings_are_validated() {
 }
 
 fn provider_info(suite: &Suite, doctor: &Addr) -> ehr_types::registry::ProviderInfo {
-    suite
+    let response: ehr_types::registry::ProviderResponse = suite
         .query(
             Target::Registry,
             &ehr_types::registry::QueryMsg::Provider {
                 address: doctor.to_string(),
             },
         )
-        .expect("provider")
+        .expect("provider query");
+    response.provider.expect("a provider")
 }
 
 #[test]

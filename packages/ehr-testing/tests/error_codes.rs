@@ -58,9 +58,6 @@ fn registry_samples() -> Vec<RegistryError> {
             patient_id: 1,
         },
         RegistryError::PatientNotFound { patient_id: 999 },
-        RegistryError::NoPatientForAddress {
-            address: "wasm1nobody".into(),
-        },
         RegistryError::WrongPatientStatus {
             patient_id: 1,
             status: PatientStatus::Active,
@@ -72,18 +69,11 @@ fn registry_samples() -> Vec<RegistryError> {
         RegistryError::DuplicateBlobInBatch {
             sha256: "ab".repeat(32),
         },
-        RegistryError::HashNotFound {
-            patient_id: 1,
-            sha256: "ab".repeat(32),
-        },
         RegistryError::ProfileCategoryReserved,
         RegistryError::InvalidRegistrarSet { max: 8 },
         RegistryError::TooManyAddresses {
             count: 101,
             max: 100,
-        },
-        RegistryError::ProviderNotFound {
-            address: DOCTOR.into(),
         },
         RegistryError::WrongKeyEpoch {
             category: Category::Lab,
@@ -111,6 +101,10 @@ fn registry_samples() -> Vec<RegistryError> {
         },
         RegistryError::InvalidVersion {
             version: "v1".into(),
+        },
+        RegistryError::AccessQueryFailed {
+            query: "write_epoch",
+            error: "Generic error: Querier contract error: [ehr:std] out of gas".into(),
         },
     ]
 }
@@ -239,6 +233,10 @@ fn access_samples() -> Vec<AccessError> {
         AccessError::InvalidVersion {
             version: "v1".into(),
         },
+        AccessError::RegistryQueryFailed {
+            query: "patient",
+            error: "Generic error: Querier contract error: [ehr:std] out of gas".into(),
+        },
     ]
 }
 
@@ -319,11 +317,11 @@ fn case(contract: &'static str, variant: &'static str, code: ErrorCode, display:
 fn cases() -> Vec<Case> {
     let (registry_name, registry_all) = variant_names!(RegistryError:
         Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, AlreadyCredentialed,
-        AccessContractNotSet, AlreadyPatient, PatientNotFound, NoPatientForAddress,
-        WrongPatientStatus, RecordNotFound, RecordDeleted, DuplicateBlob, DuplicateBlobInBatch,
-        HashNotFound, ProfileCategoryReserved, TooManyAddresses, ProviderNotFound, WrongKeyEpoch,
-        StaleKeyEpoch, VersionConflict, AccessContractAlreadySet, NoAdminProposal, ForeignContract,
-        Downgrade, InvalidVersion, InvalidRegistrarSet,
+        AccessContractNotSet, AlreadyPatient, PatientNotFound, WrongPatientStatus, RecordNotFound,
+        RecordDeleted, DuplicateBlob, DuplicateBlobInBatch, ProfileCategoryReserved,
+        TooManyAddresses, WrongKeyEpoch, StaleKeyEpoch, VersionConflict, AccessContractAlreadySet,
+        NoAdminProposal, ForeignContract, Downgrade, InvalidVersion, InvalidRegistrarSet,
+        AccessQueryFailed,
     );
     let (access_name, access_all) = variant_names!(AccessError:
         Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, PatientNotFound,
@@ -336,7 +334,7 @@ fn cases() -> Vec<Case> {
         NoActiveEmergency, ShareNotEscrowed, AlreadyReleased, InvalidRecoveryWait,
         RecoveryNotEnabled, AlreadyPatient, NoPendingRecovery, RecoveryWaiting, AlreadyApproved,
         NoCompletedRecovery, AlreadyReleasedForRecovery, NoAdminProposal, ForeignContract,
-        Downgrade, InvalidVersion,
+        Downgrade, InvalidVersion, RegistryQueryFailed,
     );
     let registry: Vec<Case> = registry_samples()
         .iter()

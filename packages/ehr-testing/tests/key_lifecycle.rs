@@ -73,7 +73,7 @@ use ehr_types::escrow::{
     ReleaseCursor, ReleasedShare, ReleasedShareInfo, ReleasedSharesResponse, TrusteeShare,
     TrusteesResponse, MAX_ESCROWS_PER_MESSAGE, MAX_RELEASES_PER_MESSAGE,
 };
-use ehr_types::registry::{self, PatientInfo, ProviderInfo, RecordInfo};
+use ehr_types::registry::{self, ProviderInfo};
 use ehr_types::{Category, PatientId, RecordId};
 use proptest::prelude::*;
 use serde::Serialize;
@@ -478,6 +478,16 @@ fn registry_query<R: serde::de::DeserializeOwned>(suite: &Suite, msg: &registry:
         .unwrap_or_else(|err| panic!("{msg:?}: {err}"))
 }
 
+fn provider_of(suite: &Suite, doctor: &Addr) -> ProviderInfo {
+    let response: registry::ProviderResponse = registry_query(
+        suite,
+        &registry::QueryMsg::Provider {
+            address: doctor.to_string(),
+        },
+    );
+    response.provider.expect("a provider")
+}
+
 fn key_holders(suite: &Suite, patient_id: PatientId, category: Category) -> KeyHoldersResponse {
     access_query(
         suite,
@@ -489,12 +499,7 @@ fn key_holders(suite: &Suite, patient_id: PatientId, category: Category) -> KeyH
 }
 
 fn provider_key(suite: &Suite, doctor: &Addr) -> Option<X25519PublicKey> {
-    let provider: ProviderInfo = registry_query(
-        suite,
-        &registry::QueryMsg::Provider {
-            address: doctor.to_string(),
-        },
-    );
+    let provider = provider_of(suite, doctor);
     provider.encryption_key.map(|key| public_key_of(&key))
 }
 
@@ -723,12 +728,7 @@ fn trustee_release(
     trustee: &Party,
     doctor: &Addr,
 ) -> Option<Served> {
-    let provider: ProviderInfo = registry_query(
-        suite,
-        &registry::QueryMsg::Provider {
-            address: doctor.to_string(),
-        },
-    );
+    let provider = provider_of(suite, doctor);
     let doctor_key = public_key_of(&provider.encryption_key.filter(|_| provider.credentialed)?);
     let window: EmergencyResponse = access_query(
         suite,
@@ -945,12 +945,7 @@ fn client_write(
     let (category, record_version, base_version) = match kind {
         WriteKind::Add(category) => (*category, 1, None),
         WriteKind::Update(record_id) => {
-            let record: RecordInfo = registry_query(
-                suite,
-                &registry::QueryMsg::Record {
-                    record_id: *record_id,
-                },
-            );
+            let record = suite.record(*record_id).expect("the record");
             (
                 record.category,
                 record.latest.version + 1,
@@ -977,8 +972,7 @@ fn client_write(
                 category,
                 epoch,
             };
-            let patient: PatientInfo =
-                registry_query(suite, &registry::QueryMsg::Patient { patient_id });
+            let patient = suite.patient(patient_id).expect("the patient");
             let patient_key = patient
                 .encryption_key
                 .as_ref()
@@ -1606,12 +1600,7 @@ impl World {
     fn check(&mut self, op: &Op, category: usize, written: &Written) {
         let step = self.step;
         // The chain registered exactly this file, under the epoch it is sealed with.
-        let record: RecordInfo = registry_query(
-            &self.suite,
-            &registry::QueryMsg::Record {
-                record_id: written.record_id,
-            },
-        );
+        let record = self.suite.record(written.record_id).expect("the record");
         assert_eq!(record.latest.blob, blob_of(&written.file), "step {step}");
         assert_eq!(record.latest.epoch, written.header.epoch, "step {step}");
         assert_eq!(

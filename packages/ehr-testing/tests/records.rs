@@ -6,7 +6,7 @@ use ehr_access::ContractError as AccessError;
 use ehr_registry::ContractError as RegistryError;
 use ehr_testing::{error_text, sample_blob, Suite, Target};
 use ehr_types::access::{KeyHolder, Scope};
-use ehr_types::registry::{self, NewRecord, RecordInfo, RecordStatus, RecordsResponse};
+use ehr_types::registry::{self, NewRecord, RecordStatus, RecordsResponse};
 use ehr_types::{AuditAction, BlobRef, Category, ValidationError};
 
 #[test]
@@ -43,7 +43,7 @@ fn updates_append_to_the_version_chain() {
 
     // Every version's hash leads back to the record (integrity lookups, idempotent retries).
     for n in 0..3 {
-        let found: RecordInfo = suite
+        let found: registry::RecordResponse = suite
             .query(
                 Target::Registry,
                 &registry::QueryMsg::RecordBySha256 {
@@ -52,7 +52,7 @@ fn updates_append_to_the_version_chain() {
                 },
             )
             .unwrap();
-        assert_eq!(found.id, record_id);
+        assert_eq!(found.record.map(|record| record.id), Some(record_id));
     }
 }
 

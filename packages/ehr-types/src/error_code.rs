@@ -96,6 +96,7 @@ error_codes! {
     ForeignContract = "foreign_contract",
     Downgrade = "downgrade",
     InvalidVersion = "invalid_version",
+    PeerQueryFailed = "peer_query_failed",
 }
 
 impl fmt::Display for ErrorCode {

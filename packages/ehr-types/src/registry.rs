@@ -144,7 +144,8 @@ pub enum QueryMsg {
     /// What an address is on chain: the web UI routes by this after login.
     #[returns(DesignationResponse)]
     Designation { address: String },
-    #[returns(ProviderInfo)]
+    /// `provider: null` when the address was never credentialed.
+    #[returns(ProviderResponse)]
     Provider { address: String },
     #[returns(ProvidersResponse)]
     Providers {
@@ -155,10 +156,11 @@ pub enum QueryMsg {
     /// put names on a page of grants, records or audit entries in one query.
     #[returns(DirectoryResponse)]
     Directory { addresses: Vec<String> },
-    #[returns(PatientInfo)]
+    /// `patient: null` when no patient has this id.
+    #[returns(PatientResponse)]
     Patient { patient_id: PatientId },
-    /// The current (not deleted) patient owned by an address.
-    #[returns(PatientInfo)]
+    /// The current (not deleted) patient owned by an address; `patient: null` when it has none.
+    #[returns(PatientResponse)]
     PatientByAddress { address: String },
     #[returns(PatientsResponse)]
     Patients {
@@ -167,15 +169,18 @@ pub enum QueryMsg {
     },
     #[returns(PatientCountResponse)]
     PatientCount {},
-    #[returns(RecordInfo)]
+    /// `record: null` when no record has this id or its patient is deleted.
+    #[returns(RecordResponse)]
     Record { record_id: RecordId },
+    /// The versions of a record, oldest first; empty when the record is not there (as `Record`).
     #[returns(RecordHistoryResponse)]
     RecordHistory {
         record_id: RecordId,
         start_after: Option<u32>,
         limit: Option<u32>,
     },
-    /// Records of a patient, optionally of one category, in id order.
+    /// Records of a patient, optionally of one category, in id order; empty for a deleted or
+    /// unknown patient.
     #[returns(RecordsResponse)]
     RecordsByPatient {
         patient_id: PatientId,
@@ -191,8 +196,8 @@ pub enum QueryMsg {
         limit: Option<u32>,
     },
     /// The record of a patient that holds a version with this ciphertext hash: lets clients retry
-    /// submissions without registering a file twice.
-    #[returns(RecordInfo)]
+    /// submissions without registering a file twice. `record: null` when none (as `Record`).
+    #[returns(RecordResponse)]
     RecordBySha256 {
         patient_id: PatientId,
         sha256: String,
@@ -249,6 +254,11 @@ pub struct ProviderInfo {
 }
 
 #[cw_serde]
+pub struct ProviderResponse {
+    pub provider: Option<ProviderInfo>,
+}
+
+#[cw_serde]
 pub struct ProvidersResponse {
     pub providers: Vec<ProviderInfo>,
 }
@@ -294,6 +304,11 @@ pub struct PatientInfo {
 }
 
 #[cw_serde]
+pub struct PatientResponse {
+    pub patient: Option<PatientInfo>,
+}
+
+#[cw_serde]
 pub struct PatientsResponse {
     pub patients: Vec<PatientInfo>,
 }
@@ -334,6 +349,11 @@ pub struct RecordInfo {
     pub status: RecordStatus,
     /// The newest version; its `version` is the length of the chain.
     pub latest: RecordVersion,
+}
+
+#[cw_serde]
+pub struct RecordResponse {
+    pub record: Option<RecordInfo>,
 }
 
 #[cw_serde]

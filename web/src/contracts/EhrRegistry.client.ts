@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, MigrateMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, DirectoryResponse, DirectoryEntry, ProviderInfo, PatientStatus, PatientInfo, PatientCountResponse, PatientsResponse, PendingAdminResponse, ProvidersResponse, RecordStatus, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse, RegistrarsResponse } from "./EhrRegistry.types";
+import { InstantiateMsg, ExecuteMsg, Binary, Category, BlobRef, NewRecord, QueryMsg, MigrateMsg, Addr, ConfigResponse, Designation, DesignationResponse, Timestamp, Uint64, DirectoryResponse, DirectoryEntry, ProviderInfo, PatientStatus, PatientResponse, PatientInfo, PatientCountResponse, PatientsResponse, PendingAdminResponse, ProviderResponse, ProvidersResponse, RecordStatus, RecordResponse, RecordInfo, RecordVersion, RecordHistoryResponse, RecordsResponse, RegistrarsResponse } from "./EhrRegistry.types";
 export interface EhrRegistryReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -22,7 +22,7 @@ export interface EhrRegistryReadOnlyInterface {
     address
   }: {
     address: string;
-  }) => Promise<ProviderInfo>;
+  }) => Promise<ProviderResponse>;
   providers: ({
     limit,
     startAfter
@@ -39,12 +39,12 @@ export interface EhrRegistryReadOnlyInterface {
     patientId
   }: {
     patientId: number;
-  }) => Promise<PatientInfo>;
+  }) => Promise<PatientResponse>;
   patientByAddress: ({
     address
   }: {
     address: string;
-  }) => Promise<PatientInfo>;
+  }) => Promise<PatientResponse>;
   patients: ({
     limit,
     startAfter
@@ -57,7 +57,7 @@ export interface EhrRegistryReadOnlyInterface {
     recordId
   }: {
     recordId: number;
-  }) => Promise<RecordInfo>;
+  }) => Promise<RecordResponse>;
   recordHistory: ({
     limit,
     recordId,
@@ -93,7 +93,7 @@ export interface EhrRegistryReadOnlyInterface {
   }: {
     patientId: number;
     sha256: string;
-  }) => Promise<RecordInfo>;
+  }) => Promise<RecordResponse>;
 }
 export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
   client: CosmWasmClient;
@@ -148,7 +148,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
     address
   }: {
     address: string;
-  }): Promise<ProviderInfo> => {
+  }): Promise<ProviderResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       provider: {
         address
@@ -184,7 +184,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
     patientId
   }: {
     patientId: number;
-  }): Promise<PatientInfo> => {
+  }): Promise<PatientResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       patient: {
         patient_id: patientId
@@ -195,7 +195,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
     address
   }: {
     address: string;
-  }): Promise<PatientInfo> => {
+  }): Promise<PatientResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       patient_by_address: {
         address
@@ -225,7 +225,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
     recordId
   }: {
     recordId: number;
-  }): Promise<RecordInfo> => {
+  }): Promise<RecordResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       record: {
         record_id: recordId
@@ -292,7 +292,7 @@ export class EhrRegistryQueryClient implements EhrRegistryReadOnlyInterface {
   }: {
     patientId: number;
     sha256: string;
-  }): Promise<RecordInfo> => {
+  }): Promise<RecordResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       record_by_sha256: {
         patient_id: patientId,

@@ -214,6 +214,9 @@ export interface ProviderInfo {
   withdrawn_at?: Timestamp | null;
 }
 export type PatientStatus = "pending" | "active" | "deleted";
+export interface PatientResponse {
+  patient?: PatientInfo | null;
+}
 export interface PatientInfo {
   created: Timestamp;
   encryption_key?: Binary | null;
@@ -237,10 +240,16 @@ export interface PatientsResponse {
 export interface PendingAdminResponse {
   address?: Addr | null;
 }
+export interface ProviderResponse {
+  provider?: ProviderInfo | null;
+}
 export interface ProvidersResponse {
   providers: ProviderInfo[];
 }
 export type RecordStatus = "active" | "deleted";
+export interface RecordResponse {
+  record?: RecordInfo | null;
+}
 export interface RecordInfo {
   category: Category;
   created_by: Addr;

@@ -24,7 +24,7 @@ import type {
   TrusteesResponse,
 } from "../contracts/EhrAccess.types";
 import { EhrRegistryQueryClient } from "../contracts/EhrRegistry.client";
-import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordVersion } from "../contracts/EhrRegistry.types";
+import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordInfo, RecordVersion } from "../contracts/EhrRegistry.types";
 import { fromBase64, toBase64 } from "../crypto/bytes";
 import { CryptoError } from "../crypto/errors";
 import { openEnvelope, sealEnvelope } from "../crypto/envelope";
@@ -32,7 +32,7 @@ import { combineShares, openShare, sealShare, splitKey } from "../crypto/escrow"
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
 import type { Deploy } from "./deploy";
-import { explain, KeyMismatchError, onceMoreOnConflict, parseErrorCode } from "./errors";
+import { explain, KeyMismatchError, NotFoundError, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
 import { keyDecision, mustRotate, rotationCandidates, rotationRecipients } from "./keys";
 import { capitalise, Names } from "./names";
@@ -177,12 +177,18 @@ export class Ehr {
     return this.registry.designation({ address: this.address });
   }
 
-  patient(patientId: number): Promise<PatientInfo> {
-    return this.registry.patient({ patientId });
+  /** The patient; a NotFoundError when no patient has this id. */
+  async patient(patientId: number): Promise<PatientInfo> {
+    const { patient } = await this.registry.patient({ patientId });
+    if (!patient) throw new NotFoundError(`Patient #${patientId}`);
+    return patient;
   }
 
-  provider(address: string): Promise<ProviderInfo> {
-    return this.registry.provider({ address });
+  /** The provider listing of an address; a NotFoundError when it was never credentialed. */
+  async provider(address: string): Promise<ProviderInfo> {
+    const { provider } = await this.registry.provider({ address });
+    if (!provider) throw new NotFoundError(`The doctor ${address}`);
+    return provider;
   }
 
   /** The registered key must be this wallet's derived key, or this wallet could not open what it is sent (FORMAT.md §5). */
@@ -666,7 +672,7 @@ export class Ehr {
     return onceMoreOnConflict(what, async (conflict) => {
       if (!conflict) return this.register(file);
       const patient = await this.patient(file.patientId);
-      const record = file.recordId === undefined ? undefined : { id: file.recordId, version: (await this.registry.record({ recordId: file.recordId })).latest.version };
+      const record = file.recordId === undefined ? undefined : { id: file.recordId, version: (await this.record(file.recordId)).latest.version };
       const out = await this.register(await this.seal(patient, file.category, file.plaintext, record));
       return conflict.kind === "version" ? { ...out, overtook: conflict.current } : out;
     });
@@ -693,14 +699,15 @@ export class Ehr {
     return { ...added, alreadyRegistered: false, rotation: file.rotation && { epoch: file.rotation.epoch, recipients: file.rotation.envelopes.length, skipped: file.rotation.skipped } };
   }
 
+  private async record(recordId: number): Promise<RecordInfo> {
+    const { record } = await this.registry.record({ recordId });
+    if (!record) throw new NotFoundError(`Record #${recordId}`);
+    return record;
+  }
+
   private async recordBySha256(patientId: number, sha256: string): Promise<{ recordId: number; version: number } | undefined> {
-    try {
-      const r = await this.registry.recordBySha256({ patientId, sha256 });
-      return { recordId: r.id, version: r.latest.version };
-    } catch (e) {
-      if (parseErrorCode(e)?.code === "not_found") return undefined;
-      throw e;
-    }
+    const { record } = await this.registry.recordBySha256({ patientId, sha256 });
+    return record ? { recordId: record.id, version: record.latest.version } : undefined;
   }
 
   /**

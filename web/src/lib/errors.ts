@@ -29,6 +29,14 @@ export class IpfsError extends Error {
   }
 }
 
+/** A query answered that there is no such thing (the contracts answer "none" with `null`, not an error). */
+export class NotFoundError extends Error {
+  constructor(what: string) {
+    super(`${what} was not found on the chain`);
+    this.name = "NotFoundError";
+  }
+}
+
 /** This wallet derives another encryption key than the one registered on chain (or none is registered): writing is refused. */
 export class KeyMismatchError extends Error {
   constructor(message: string) {
@@ -138,6 +146,7 @@ export function explain(error: unknown): Problem {
     return { kind: "conflict", message, detail: error.message };
   }
   if (error instanceof KeyMismatchError) return { kind: "keys", message: error.message, detail: error.message };
+  if (error instanceof NotFoundError) return { kind: "not-found", message: "It was not found on the chain.", detail: error.message };
   const detail = error instanceof Error ? error.message : String(error);
   const text = detail.toLowerCase();
   const p = (kind: ProblemKind, message: string): Problem => ({ kind, message, detail });

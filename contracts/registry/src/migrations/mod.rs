@@ -8,10 +8,11 @@ use cosmwasm_std::{DepsMut, Response};
 use ehr_types::registry::MigrateMsg;
 use ehr_types::upgrade::check_upgrade;
 
-use crate::contract::{CONTRACT_NAME, CONTRACT_VERSION};
+use ehr_types::validate::validate_address;
+
 use crate::error::ContractError;
-use crate::permissions::validate_address;
 use crate::state::CONFIG;
+use crate::{CONTRACT_NAME, CONTRACT_VERSION};
 
 pub fn migrate(deps: DepsMut, msg: MigrateMsg) -> Result<Response, ContractError> {
     let stored = cw2::get_contract_version(deps.storage)?;

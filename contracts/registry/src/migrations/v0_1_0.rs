@@ -3,7 +3,7 @@
 
 use cosmwasm_std::{StdResult, Storage};
 
-use crate::contract::CONTRACT_NAME;
+use crate::CONTRACT_NAME;
 
 pub const VERSION: &str = "0.1.0";
 
