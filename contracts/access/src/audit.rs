@@ -90,25 +90,24 @@ pub fn query_audit_log(
 #[cfg(test)]
 mod tests {
     use cosmwasm_std::testing::{message_info, mock_dependencies, mock_env};
-    use ehr_types::access::{InstantiateMsg, Scope};
+    use ehr_types::access::Scope;
     use ehr_types::Category;
 
     use super::*;
-    use crate::contract::instantiate;
+    use crate::state::Config;
 
     #[test]
     fn only_registry_actions_are_logged_for_the_registry() {
         let mut deps = mock_dependencies();
         let registry = deps.api.addr_make("registry");
         let patient = deps.api.addr_make("patient");
-        let msg = InstantiateMsg {
-            registry: registry.to_string(),
-            admin: None,
-            emergency_access_seconds: None,
-            recovery_wait_seconds: None,
+        let config = Config {
+            admin: deps.api.addr_make("admin"),
+            registry: registry.clone(),
+            emergency_access_seconds: 3600,
+            recovery_wait_seconds: 600,
         };
-        let admin = message_info(&deps.api.addr_make("admin"), &[]);
-        instantiate(deps.as_mut(), mock_env(), admin, msg).unwrap();
+        CONFIG.save(deps.as_mut().storage, &config).unwrap();
         let from_registry = message_info(&registry, &[]);
 
         let logged = AuditAction::RecordAdded {

@@ -27,7 +27,7 @@ use crate::keys::{add_holder, current_epoch};
 use crate::registry_client::{ensure_credentialed, load_owned_active_patient};
 use crate::state::{
     category_epoch_key, release_key, split_category_epoch_key, StoredEscrowPolicy, StoredRelease,
-    StoredShare, TrusteeSet, CONFIG, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES,
+    StoredShare, TrusteeSet, ADMIN, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES,
     TRUSTEE_KEYS,
 };
 use ehr_types::validate::validate_address;
@@ -38,9 +38,7 @@ pub fn execute_set_trustees(
     trustees: Vec<String>,
     threshold: u8,
 ) -> Result<Response, ContractError> {
-    if CONFIG.load(deps.storage)?.admin != info.sender {
-        return Err(ContractError::unauthorized("set trustees"));
-    }
+    ADMIN.ensure::<ContractError>(deps.storage, &info.sender, "set trustees")?;
     let invalid = ContractError::InvalidTrusteeSet { max: MAX_TRUSTEES };
     if !(2..=MAX_TRUSTEES).contains(&trustees.len())
         || threshold < MIN_THRESHOLD
