@@ -34,22 +34,69 @@ tx_wait() {
   return 1
 }
 
-# Broadcast a `wasmd tx ...` (sync), wait for it, fail unless both CheckTx and the block say code 0.
-# Prints the committed tx result JSON. Usage: wtx wasm execute ADDR MSG --from NAME [extra flags]
-wtx() {
-  local out code hash res
-  out=$("$WASMD" tx "$@" --home "$CLIENT_HOME" --keyring-backend test --chain-id "$CHAIN_ID" --node "$NODE" \
-    --gas auto --gas-adjustment 1.4 -y --output json 2>&1) || {
-    echo "tx failed before broadcast: $out" >&2
-    return 1
-  }
-  out=$(grep -m1 '^{' <<<"$out")          # `--gas auto` prints "gas estimate: N" first
+# The committed result of a broadcast's JSON answer: fail unless both CheckTx and the block say
+# code 0; prints the committed tx result JSON.
+tx_committed() {
+  local out=$1 code hash res
   code=$(jq -r .code <<<"$out"); hash=$(jq -r .txhash <<<"$out")
   [[ $code == 0 ]] || { echo "CheckTx code $code: $(jq -r .raw_log <<<"$out")" >&2; return 1; }
   res=$(tx_wait "$hash") || return 1
   code=$(jq -r .code <<<"$res")
   [[ $code == 0 ]] || { echo "tx $hash failed in block, code $code: $(jq -r .raw_log <<<"$res")" >&2; return 1; }
   echo "$res"
+}
+
+# Broadcast a `wasmd tx ...` (sync), wait for it, fail unless both CheckTx and the block say code 0.
+# Prints the committed tx result JSON. Usage: wtx wasm execute ADDR MSG --from NAME [extra flags]
+wtx() {
+  local out
+  out=$("$WASMD" tx "$@" --home "$CLIENT_HOME" --keyring-backend test --chain-id "$CHAIN_ID" --node "$NODE" \
+    --gas auto --gas-adjustment 1.4 -y --output json 2>&1) || {
+    echo "tx failed before broadcast: $out" >&2
+    return 1
+  }
+  out=$(grep -m1 '^{' <<<"$out")          # `--gas auto` prints "gas estimate: N" first
+  tx_committed "$out"
+}
+
+# The governance multisig of chain/localnet-accounts.json (.governance: key name, members, threshold).
+GOVERNANCE_ACCOUNTS=$CHAIN_LIB_ROOT/chain/localnet-accounts.json
+governance_name() { jq -r .governance.name "$GOVERNANCE_ACCOUNTS"; }
+governance_address() { addr_of "$(governance_name)"; }
+# The members who sign by default: the first `threshold` of them.
+governance_quorum() { jq -r '.governance | .members[:.threshold] | join(" ")' "$GOVERNANCE_ACCOUNTS"; }
+
+# A `wasmd tx ...` sent by the governance multisig, as its members would on their own machines:
+# generated unsigned, signed by each signer as its part (`tx sign --multisig`), combined
+# (`tx multisign`), broadcast and waited for like wtx. A multisig cannot be simulated before it is
+# signed, so the gas limit is fixed (GOVERNANCE_GAS); the result says what was used.
+# Usage: governance_tx [--signers "governor1 governor3"] wasm execute ADDR MSG
+governance_tx() {
+  local signers dir gov s parts=() out rc=0
+  signers=$(governance_quorum)
+  if [[ $1 == --signers ]]; then signers=$2; shift 2; fi
+  gov=$(governance_address)
+  dir=$(mktemp -d)
+  local common=(--home "$CLIENT_HOME" --keyring-backend test --chain-id "$CHAIN_ID" --node "$NODE")
+  if ! "$WASMD" tx "$@" --from "$gov" --generate-only --gas "${GOVERNANCE_GAS:-4000000}" "${common[@]}" \
+    >"$dir/unsigned.json" 2>"$dir/err"; then
+    echo "governance tx not generated: $(cat "$dir/err")" >&2; rm -rf "$dir"; return 1
+  fi
+  for s in $signers; do
+    if ! "$WASMD" tx sign "$dir/unsigned.json" --multisig "$gov" --from "$s" "${common[@]}" \
+      --output-document "$dir/$s.json" 2>"$dir/err"; then
+      echo "governance tx: $s could not sign: $(cat "$dir/err")" >&2; rm -rf "$dir"; return 1
+    fi
+    parts+=("$dir/$s.json")
+  done
+  if ! "$WASMD" tx multisign "$dir/unsigned.json" "$(governance_name)" "${parts[@]}" "${common[@]}" \
+    --output-document "$dir/signed.json" 2>"$dir/err"; then
+    echo "governance tx: multisign failed: $(cat "$dir/err")" >&2; rm -rf "$dir"; return 1
+  fi
+  out=$("$WASMD" tx broadcast "$dir/signed.json" --node "$NODE" --output json 2>&1) || rc=1
+  rm -rf "$dir"
+  ((rc == 0)) || { echo "governance tx: broadcast failed: $out" >&2; return 1; }
+  tx_committed "$out"
 }
 
 # First value of an event attribute in a tx result: event_attr RESULT_JSON EVENT_TYPE KEY

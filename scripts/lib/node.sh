@@ -56,6 +56,11 @@ import_accounts() { # wasmd accounts-file client-home
     got=$("$wasmd" keys show "$name" -a --keyring-backend test --home "$home")
     [[ $want == "$got" ]] || { echo "account $name: mnemonic gives $got, file says $want" >&2; return 1; }
   done
+  # The governance multisig (k of the governors' keys): the contracts' admin and migrate admin.
+  jq -e .governance "$file" >/dev/null || return 0
+  "$wasmd" keys add "$(jq -r .governance.name "$file")" --keyring-backend test --home "$home" \
+    --multisig "$(jq -r '.governance.members | join(",")' "$file")" \
+    --multisig-threshold "$(jq -r .governance.threshold "$file")" >/dev/null 2>&1
 }
 
 # Genesis defaults of every ehr network: one denom everywhere, and the test accounts' balances.

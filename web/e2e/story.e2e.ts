@@ -1,7 +1,7 @@
 // The whole story through the UI, a patient and two doctors in separate browser contexts, against the
 // live localnet and kubo: register, upload, grant, doctor reads and writes, request/approve, revoke,
-// emergency access in the audit log, propose/accept, a changed blob (red badge), IPFS down then retry
-// (no duplicate record), wallet screens, screenshots and axe-core on the dashboards; a record and a grant
+// emergency access in the audit log, propose/accept, a changed blob (red badge), IPFS down then the
+// broadcast's answer lost, and a retry that finds the committed record (no duplicate), wallet screens, screenshots and axe-core on the dashboards; a record and a grant
 // written with the `ehr` CLI, seen in the browser; an expired grant; deleting a record and a patient;
 // key rotation after every loss of access (expiry, a narrower re-grant, revoke) with the doctors who keep
 // access still reading; two writers updating one record at once; paging past the first 100 records;
@@ -32,6 +32,11 @@ function ehrCli(who: string, ...args: string[]): unknown {
   if (!cli) throw new Error("EHR_CLI must name the ehr binary (scripts/test-web sets it)");
   const env = { ...process.env, EHR_FROM: who, EHR_HOME: cliHome, EHR_CONFIG: join(REPO, ".localnet/deploy.json") };
   return JSON.parse(execFileSync(cli, ["--json", ...args], { cwd: REPO, env, encoding: "utf8" }));
+}
+
+/** A contract message sent by the localnet's governance multisig (two governors sign; scripts/governance). */
+function asGovernance(contract: string, msg: object): void {
+  execFileSync(join(REPO, "scripts/governance"), ["exec", contract, JSON.stringify(msg)], { cwd: REPO, encoding: "utf8" });
 }
 
 let h: Harness;
@@ -302,7 +307,7 @@ describe("patient and doctors", () => {
     // pending however slow the browser is, and the localnet's own wait is restored after.
     const access = deploy.contracts.access.address;
     const { recovery_wait_seconds: wait } = await asAdmin.queryContractSmart(access, { config: {} });
-    await asAdmin.execute(account("admin").address, access, { update_config: { recovery_wait_seconds: 3600 } }, "auto");
+    asGovernance(access, { update_config: { recovery_wait_seconds: 3600 } });
     try {
       const asked = ehrCli("stranger", "recovery", "request", "--patient", String(patientId)) as { new_owner: string; not_before: string };
       expect(asked.new_owner).toBe(stranger);
@@ -332,7 +337,7 @@ describe("patient and doctors", () => {
       expect(await audit.innerText()).not.toMatch(BECH32);
       expect(await patient.page.getByRole("alert", { name: "Recovery request" }).count()).toBe(0);
     } finally {
-      await asAdmin.execute(account("admin").address, access, { update_config: { recovery_wait_seconds: wait } }, "auto");
+      asGovernance(access, { update_config: { recovery_wait_seconds: wait } });
     }
   });
 
@@ -369,23 +374,80 @@ describe("patient and doctors", () => {
     expect(await patient.page.getByLabel("Decrypted content").count()).toBe(0);
   });
 
-  it("IPFS down: a person-readable error, then Retry registers the record exactly once", async () => {
+  it("IPFS down, then the node's answer to the broadcast lost: Retry finds the committed record by its hash and registers nothing twice", async () => {
     const page = patient.page;
     await page.reload();
     await page.locator('[data-dashboard="patient"]').waitFor();
-    await page.route("http://127.0.0.1:5001/api/v0/add**", (route) => route.abort("connectionrefused"));
+    const chain = await CosmWasmClient.connect(deploy.rpc_url);
+    const registry = deploy.contracts.registry.address;
+    const allergies = async (): Promise<number> =>
+      (await chain.queryContractSmart(registry, { records_by_patient: { patient_id: patientId, category: "allergy", start_after: null, limit: 100 } })).records.length;
+    const before = await allergies();
     const form = page.getByRole("form", { name: "Add a record" });
+
+    // 1. IPFS down: the upload fails before anything is sent to the chain.
+    const ipfsAdd = `${deploy.ipfs_api_url}/api/v0/add**`;
+    await page.route(ipfsAdd, (route) => route.abort("connectionrefused"));
     await form.getByLabel("Category").selectOption("allergy");
     await form.getByLabel("Title").fill("Penicillin allergy");
     await form.getByRole("button", { name: "Encrypt and upload" }).click();
     await alert(page, "The file store (IPFS) is not reachable");
-    await page.unroute("http://127.0.0.1:5001/api/v0/add**");
-    await form.getByRole("button", { name: "Retry upload" }).click();
-    await status(page, /Saved as record #\d+/);
-    await recordRow(page, "Penicillin allergy").locator('[data-integrity="verified"]').waitFor();
-    // the same sealed file again: found by its hash, not added twice
+    await page.unroute(ipfsAdd);
+    expect(await allergies()).toBe(before);
+
+    // 2. The node takes the transaction, but its answer never reaches the page (connection reset after
+    // delivery): the record commits while the page can only say the node did not answer.
+    const node = `${deploy.rpc_url}/**`;
+    const broadcasts: string[] = []; // hashes of the transactions the page broadcast
+    await page.route(node, async (route) => {
+      const call = route.request().postDataJSON() as { method?: string; params?: { tx?: string } } | null;
+      if (call?.method !== "broadcast_tx_sync" || !call.params?.tx) return route.continue();
+      broadcasts.push(hex(sha256(Buffer.from(call.params.tx, "base64"))).toUpperCase());
+      await route.fetch();
+      await route.abort("connectionreset");
+    });
+    try {
+      await form.getByRole("button", { name: "Retry upload" }).click();
+      await alert(page, "The chain node is not reachable");
+    } finally {
+      await page.unroute(node);
+    }
+    expect(broadcasts).toHaveLength(1);
+    let committed = await chain.getTx(broadcasts[0]);
+    for (let waited = 0; !committed && waited < 30_000; waited += 250) {
+      await new Promise((resolve) => setTimeout(resolve, 250));
+      committed = await chain.getTx(broadcasts[0]);
+    }
+    expect(committed?.code).toBe(0);
+    const recordId = Number(committed!.events.flatMap((e) => (e.type === "wasm" ? e.attributes : [])).find((a) => a.key === "record_id")?.value);
+    expect(recordId).toBeGreaterThan(0);
+    expect(await allergies()).toBe(before + 1);
+
+    // 3. Retry: the sealed file is found on the chain by its hash; nothing is uploaded or broadcast again.
+    const sentOnRetry: string[] = [];
+    await page.route(node, (route) => {
+      if ((route.request().postDataJSON() as { method?: string } | null)?.method === "broadcast_tx_sync") sentOnRetry.push(route.request().url());
+      return route.continue();
+    });
+    const addsOnRetry: string[] = [];
+    await page.route(ipfsAdd, (route) => {
+      addsOnRetry.push(route.request().url());
+      return route.continue();
+    });
+    try {
+      await form.getByRole("button", { name: "Retry upload" }).click();
+      await status(page, `Already on the chain as record #${recordId} (version 1): nothing was added twice.`);
+    } finally {
+      await page.unroute(node);
+      await page.unroute(ipfsAdd);
+    }
+    expect(sentOnRetry).toEqual([]);
+    expect(addsOnRetry).toEqual([]);
+    expect(await allergies()).toBe(before + 1);
+    const { versions } = await chain.queryContractSmart(registry, { record_history: { record_id: recordId, start_after: null, limit: 100 } });
+    expect(versions).toHaveLength(1);
     await page.getByLabel("Category").first().selectOption("allergy");
-    await page.locator("tr[data-record-id]").filter({ hasText: "Penicillin allergy" }).waitFor();
+    await recordRow(page, "Penicillin allergy").locator('[data-integrity="verified"]').waitFor();
     expect(await recordRow(page, "Penicillin allergy").count()).toBe(1);
   });
 
@@ -430,7 +492,8 @@ describe("patient and doctors", () => {
 
   it("node down: a person-readable error, and the action works once the node answers again", async () => {
     const page = doctor1.page;
-    await page.route("http://127.0.0.1:26657/**", (route) => route.abort("connectionrefused"));
+    const node = `${deploy.rpc_url}/**`;
+    await page.route(node, (route) => route.abort("connectionrefused"));
     const form = page.getByRole("form", { name: "Request access" });
     try {
       await form.getByLabel("Patient id").fill(String(patientId));
@@ -438,7 +501,7 @@ describe("patient and doctors", () => {
       await alert(page, "The chain node is not reachable");
     } finally {
       // The later tests use this page: a failure here must not leave its node cut off.
-      await page.unroute("http://127.0.0.1:26657/**");
+      await page.unroute(node);
     }
     await form.getByRole("button", { name: "Request", exact: true }).click();
     await status(page, `Request sent to patient #${patientId}`);

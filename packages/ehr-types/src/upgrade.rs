@@ -42,9 +42,39 @@ pub fn check_upgrade(
     Ok(())
 }
 
+/// The steps a migration from `stored_version` runs: those of the releases newer than it, in the
+/// order given (oldest first).
+pub fn steps_after<'a, S>(
+    stored_version: &str,
+    steps: &'a [(&'a str, S)],
+) -> Result<Vec<&'a S>, UpgradeRefusal> {
+    let stored = parse(stored_version)?;
+    let mut pending = Vec::with_capacity(steps.len());
+    for (version, step) in steps {
+        if parse(version)? > stored {
+            pending.push(step);
+        }
+    }
+    Ok(pending)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_steps_of_newer_releases_run() {
+        let steps = [("0.2.0", 'b'), ("0.3.0", 'c'), ("0.10.0", 'd')];
+        assert_eq!(steps_after("0.1.0", &steps), Ok(vec![&'b', &'c', &'d']));
+        assert_eq!(steps_after("0.3.0", &steps), Ok(vec![&'d']));
+        assert_eq!(steps_after("0.10.0", &steps), Ok(vec![]));
+        assert_eq!(
+            steps_after("x", &steps),
+            Err(UpgradeRefusal::InvalidVersion {
+                version: "x".into()
+            })
+        );
+    }
 
     #[test]
     fn same_or_older_release_of_the_same_contract_upgrades() {

@@ -1,15 +1,21 @@
 //! Migrations, one module per release (as mars-protocol's `migrations/`): each step brings the
-//! storage of the release before it to its own layout and records its version. `migrate` first
-//! checks the stored cw2 version: this contract's name, and not newer than this code.
+//! storage of the release before it to its own layout. `migrate` first checks the stored cw2
+//! version (this contract's name, and not newer than this code), runs the steps of every newer
+//! release in order, and then records this release's version.
 
-mod v0_1_0;
+mod v0_2_0;
 
-use cosmwasm_std::{DepsMut, Response};
+use cosmwasm_std::{DepsMut, Response, StdResult, Storage};
 use ehr_types::access::MigrateMsg;
-use ehr_types::upgrade::check_upgrade;
+use ehr_types::upgrade::{check_upgrade, steps_after};
 
 use crate::error::ContractError;
 use crate::{CONTRACT_NAME, CONTRACT_VERSION};
+
+type Step = fn(&mut dyn Storage) -> StdResult<()>;
+
+/// Every release's step, oldest first.
+const STEPS: &[(&str, Step)] = &[(v0_2_0::VERSION, v0_2_0::migrate)];
 
 pub fn migrate(deps: DepsMut, _msg: MigrateMsg) -> Result<Response, ContractError> {
     let stored = cw2::get_contract_version(deps.storage)?;
@@ -20,7 +26,11 @@ pub fn migrate(deps: DepsMut, _msg: MigrateMsg) -> Result<Response, ContractErro
         CONTRACT_VERSION,
     )?;
 
-    v0_1_0::migrate(deps.storage)?;
+    // Bounded by the number of releases.
+    for step in steps_after(&stored.version, STEPS)? {
+        step(deps.storage)?;
+    }
+    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
 
     Ok(Response::new()
         .add_attribute("action", "migrate")
@@ -35,6 +45,6 @@ mod tests {
     #[test]
     fn the_newest_step_is_this_release() {
         // A version bump in Cargo.toml needs its own step file, even if it only bumps.
-        assert_eq!(v0_1_0::VERSION, CONTRACT_VERSION);
+        assert_eq!(STEPS.last().map(|(version, _)| *version), Some(CONTRACT_VERSION));
     }
 }
