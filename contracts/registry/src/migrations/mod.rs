@@ -60,6 +60,9 @@ mod tests {
     #[test]
     fn the_newest_step_is_this_release() {
         // A version bump in Cargo.toml needs its own step file, even if it only bumps.
-        assert_eq!(STEPS.last().map(|(version, _)| *version), Some(CONTRACT_VERSION));
+        assert_eq!(
+            STEPS.last().map(|(version, _)| *version),
+            Some(CONTRACT_VERSION)
+        );
     }
 }
