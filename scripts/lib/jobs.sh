@@ -1,7 +1,7 @@
 # Timed steps and background jobs for the main job (scripts/demo), sourced.
 #   step NAME CMD...       runs CMD in the foreground; prints "==> NAME" and then "==> NAME: 1m05s"
 #   job_start NAME CMD...  runs CMD in the background, its output in $JOBS_LOG_DIR/NAME.log (spaces -> -)
-#   job_wait NAME          waits for it, naming what still runs every 30 s; prints its duration, or
+#   job_wait NAME          waits for it, naming what still runs every minute; prints its duration, or
 #                          fails with the tail of its log after stopping the other jobs
 # A job runs in its own process group (set -m), so stopping it stops its compilers too; sourcing this
 # stops every job still running when the script exits (a failure, Ctrl-C).
@@ -42,9 +42,10 @@ job_start() {
   printf '==> %s: started in the background (log %s)\n' "$name" "$file.log"
 }
 
-jobs_running() { # prints "name (1m10s: last line of its log)" for each job still running
+jobs_running() { # prints "name, 1m10s: last line of its log" for each job still running
   local name last
   for name in "${!JOB_PID[@]}"; do
+    kill -0 "${JOB_PID[$name]}" 2>/dev/null || continue
     last=$(tail -n 1 "$(job_file "$name").log" 2>/dev/null | tr -d '\r' | cut -c1-70)
     printf '    %s, %s: %s\n' "$name" "$(duration $((SECONDS - JOB_START[$name])))" "${last:-(no output yet)}"
   done
@@ -65,7 +66,7 @@ job_wait() {
   while kill -0 "$pid" 2>/dev/null; do
     sleep 1
     waited=$((waited + 1))
-    if ((waited % 30 == 0)); then
+    if ((waited % 60 == 0)); then
       printf '... waiting for %s; running:\n' "$name"
       jobs_running
     fi
