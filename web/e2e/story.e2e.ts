@@ -635,7 +635,7 @@ describe("names, not addresses", () => {
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
     const withdrawn = audit.locator('tr[data-audit-kind="credential_withdrawn"]');
-    await withdrawn.getByText(`The network admin withdrew the credential of ${carlaListing}; their access ended`).waitFor();
+    await withdrawn.getByText(`The network withdrew the credential of ${carlaListing}; their access ended`).waitFor();
     expect(await audit.innerText()).not.toMatch(BECH32);
     await patient.page.getByRole("table", { name: "Grants" }).getByRole("row").filter({ hasText: carlaListing }).getByText(/credential withdrawn on /).waitFor();
     // a withdrawn doctor is no longer offered

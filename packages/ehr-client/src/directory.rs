@@ -235,7 +235,7 @@ impl Directory {
     }
 
     /// The audit log as a patient reads it: every entry in words, and for each grantee named in
-    /// it whose credential the admin withdrew, a line at that time (that ended their access).
+    /// it whose credential the admin or a registrar withdrew, a line at that time (that ended their access).
     pub fn audit_lines(&self, entries: &[AuditEntry]) -> Vec<AuditLine> {
         let mut lines: Vec<AuditLine> = entries
             .iter()
@@ -270,7 +270,7 @@ impl Directory {
                 actor_name: self.name(&admin),
                 actor: admin,
                 text: format!(
-                    "The network admin withdrew the credential of {}; their access ended",
+                    "The network withdrew the credential of {}; their access ended",
                     self.name(grantee)
                 ),
                 action: None,
@@ -669,7 +669,7 @@ mod tests {
                 (
                     None,
                     500,
-                    "The network admin withdrew the credential of Dr Ben Okafor, St Mary Hospital; their access ended"
+                    "The network withdrew the credential of Dr Ben Okafor, St Mary Hospital; their access ended"
                 ),
                 (
                     Some(3),

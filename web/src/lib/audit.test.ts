@@ -152,7 +152,7 @@ describe("credential withdrawals in the patient's log", () => {
     expect(rows.map((r) => [r.seq, Number(BigInt(r.time) / 1_000_000_000n), r.kind, r.text])).toEqual([
       [1, 100, "access_granted", "You gave Dr Ben Okafor, Riverside Clinic read access to Lab with no end date"],
       [2, 200, "access_granted", "You gave Dr Ana Lima, St Mary Hospital read access to Lab with no end date"],
-      [undefined, 500, "credential_withdrawn", "The network admin withdrew the credential of Dr Ben Okafor, Riverside Clinic; their access ended"],
+      [undefined, 500, "credential_withdrawn", "The network withdrew the credential of Dr Ben Okafor, Riverside Clinic; their access ended"],
       [3, 900, "record_added", "Dr Ana Lima, St Mary Hospital added Lab record #1"],
     ]);
     expect(rows[2]).toMatchObject({ actor: ADMIN, key: `withdrawn/${BEN}`, emergency: false });

@@ -1,5 +1,5 @@
 // A patient's audit log in words: one sentence per entry, with names instead of addresses and every
-// time in local time, and a row for each grantee whose credential the admin withdrew (the registry keeps
+// time in local time, and a row for each grantee whose credential the admin or a registrar withdrew (the registry keeps
 // that on the provider, not in each patient's log). The `ehr audit` command says the same sentences
 // (packages/ehr-client/src/directory.rs). Pure functions, unit-tested.
 import type { AuditAction, AuditEntry, EmergencyReason } from "../contracts/EhrAccess.types";
@@ -116,7 +116,7 @@ export function auditSentence(entry: Pick<AuditEntry, "actor" | "action">, c: Se
 
 /** The row a withdrawn grantee gets in the patient's log. */
 export const withdrawnSentence = (grantee: string, c: Pick<SentenceContext, "name">): string =>
-  `The network admin withdrew the credential of ${c.name(grantee)}; their access ended`;
+  `The network withdrew the credential of ${c.name(grantee)}; their access ended`;
 
 export interface AuditRow {
   /** Unique in the list: the entry's seq, or "withdrawn/<grantee>". */
