@@ -1,7 +1,9 @@
-//! The check both contracts' `migrate` makes before any migration step: the stored cw2 version
-//! must be this contract's, and not newer than the code being installed (a downgrade could read
-//! storage written by a layout it does not know).
+//! Both contracts' `migrate`, written once: the stored cw2 version must be this contract's, and
+//! not newer than the code being installed (a downgrade could read storage written by a layout it
+//! does not know); then the step of every newer release runs, oldest first, and cw2 records this
+//! release.
 
+use cosmwasm_std::{Response, StdError, StdResult, Storage};
 use semver::Version;
 
 /// Why a migration is refused before any step runs.
@@ -56,6 +58,52 @@ pub fn steps_after<'a, S>(
         }
     }
     Ok(pending)
+}
+
+/// One release's migration step: brings the storage of the release before it to its own layout.
+pub type Step = fn(&mut dyn Storage) -> StdResult<()>;
+
+/// The code being installed as a migration sees it.
+pub struct Release {
+    /// The cw2 contract name.
+    pub name: &'static str,
+    pub version: &'static str,
+    /// Every release's step with its version, oldest first.
+    pub steps: &'static [(&'static str, Step)],
+}
+
+impl Release {
+    /// The stored cw2 version, once `check_upgrade` accepts it for this code; writes nothing.
+    pub fn check<E>(&self, storage: &dyn Storage) -> Result<String, E>
+    where
+        E: From<StdError> + From<UpgradeRefusal>,
+    {
+        let stored = cw2::get_contract_version(storage)?;
+        check_upgrade(&stored.contract, &stored.version, self.name, self.version)?;
+        Ok(stored.version)
+    }
+
+    /// Runs the steps of the releases newer than `from` (the version `check` returned), records
+    /// this release in cw2, and answers the migration's attributes.
+    pub fn install<E>(&self, storage: &mut dyn Storage, from: String) -> Result<Response, E>
+    where
+        E: From<StdError> + From<UpgradeRefusal>,
+    {
+        // Bounded by the number of releases.
+        for step in steps_after(&from, self.steps)? {
+            step(storage)?;
+        }
+        cw2::set_contract_version(storage, self.name, self.version)?;
+        Ok(Response::new()
+            .add_attribute("action", "migrate")
+            .add_attribute("from_version", from)
+            .add_attribute("to_version", self.version))
+    }
+
+    /// The version of the newest step, which must be this release's.
+    pub fn newest_step(&self) -> Option<&'static str> {
+        self.steps.last().map(|(version, _)| *version)
+    }
 }
 
 #[cfg(test)]

@@ -5,45 +5,30 @@
 
 mod v0_2_0;
 
-use cosmwasm_std::{DepsMut, Response, StdResult, Storage};
+use cosmwasm_std::{DepsMut, Response};
 use ehr_types::registry::MigrateMsg;
-use ehr_types::upgrade::{check_upgrade, steps_after};
-
+use ehr_types::upgrade::Release;
 use ehr_types::validate::validate_address;
 
 use crate::error::ContractError;
 use crate::state::CONFIG;
 use crate::{CONTRACT_NAME, CONTRACT_VERSION};
 
-type Step = fn(&mut dyn Storage) -> StdResult<()>;
-
-/// Every release's step, oldest first.
-const STEPS: &[(&str, Step)] = &[(v0_2_0::VERSION, v0_2_0::migrate)];
+const RELEASE: Release = Release {
+    name: CONTRACT_NAME,
+    version: CONTRACT_VERSION,
+    steps: &[(v0_2_0::VERSION, v0_2_0::migrate)],
+};
 
 pub fn migrate(deps: DepsMut, msg: MigrateMsg) -> Result<Response, ContractError> {
-    let stored = cw2::get_contract_version(deps.storage)?;
-    check_upgrade(
-        &stored.contract,
-        &stored.version,
-        CONTRACT_NAME,
-        CONTRACT_VERSION,
-    )?;
+    let from = RELEASE.check::<ContractError>(deps.storage)?;
     // Validated before any write, so a refused migration leaves the state unchanged.
     let access_contract = msg
         .access_contract
         .map(|address| validate_address(deps.api, &address))
         .transpose()?;
 
-    // Bounded by the number of releases.
-    for step in steps_after(&stored.version, STEPS)? {
-        step(deps.storage)?;
-    }
-    cw2::set_contract_version(deps.storage, CONTRACT_NAME, CONTRACT_VERSION)?;
-
-    let mut response = Response::new()
-        .add_attribute("action", "migrate")
-        .add_attribute("from_version", stored.version)
-        .add_attribute("to_version", CONTRACT_VERSION);
+    let mut response = RELEASE.install::<ContractError>(deps.storage, from)?;
     if let Some(access_contract) = access_contract {
         let mut config = CONFIG.load(deps.storage)?;
         config.access_contract = Some(access_contract.clone());
@@ -60,9 +45,6 @@ mod tests {
     #[test]
     fn the_newest_step_is_this_release() {
         // A version bump in Cargo.toml needs its own step file, even if it only bumps.
-        assert_eq!(
-            STEPS.last().map(|(version, _)| *version),
-            Some(CONTRACT_VERSION)
-        );
+        assert_eq!(RELEASE.newest_step(), Some(CONTRACT_VERSION));
     }
 }
