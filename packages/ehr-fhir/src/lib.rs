@@ -1,0 +1,4 @@
+//! FHIR R4 for ehr-chain (docs/fhir.md): which resources are records and of which category,
+//! the export Bundle, and the ids its entries are named by.
+
+pub mod ids;
