@@ -40,6 +40,7 @@ import { ContractQuerier } from "./query";
 import { escrowedCategories, epochsToEscrow } from "./recovery";
 import type { FailoverRpc } from "./rpc";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
+import { indexKey, readableCategories, syncIndex, type FetchResult, type IndexData, type IndexStore, type SyncCallbacks } from "./searchIndex";
 
 const PAGE = 100; // the contracts' maximum page size
 const keyId = (patientId: number, category: Category, epoch: number) => `${patientId}/${category}/${epoch}`;
@@ -126,6 +127,7 @@ export class Ehr {
   /** Who the addresses on screen are (the registry's directory), cached for this session. */
   readonly names: Names;
   private readonly categoryKeys = new Map<string, Uint8Array>();
+  private searchKey?: Uint8Array;
   private signingClient?: Promise<SigningCosmWasmClient>;
 
   private constructor(
@@ -640,6 +642,41 @@ export class Ehr {
     return records.map(rowOf);
   }
 
+  /** Every record of the patient, all pages of `records_by_patient`, as the chain answers. */
+  async allRecords(patientId: number): Promise<RecordInfo[]> {
+    const all: RecordInfo[] = [];
+    for (;;) {
+      const { records } = await this.registry.recordsByPatient({ patientId, startAfter: all.at(-1)?.id, limit: PAGE });
+      all.push(...records);
+      if (records.length < PAGE) return all;
+    }
+  }
+
+  /**
+   * Brings this wallet's search index of the patient (searchIndex.ts) up to date in `store`: the key
+   * material is read once, then only versions newer than the indexed ones are fetched and opened.
+   */
+  syncSearchIndex(patient: PatientInfo, store: IndexStore, on?: SyncCallbacks): Promise<IndexData> {
+    const scope = { chainId: this.deploy.chain_id, registry: this.deploy.contracts.registry.address, address: this.address };
+    this.searchKey ??= indexKey(this.walletKey.secretKey, scope);
+    return syncIndex(
+      store,
+      this.searchKey,
+      { ...scope, patientId: patient.id },
+      {
+        records: () => this.allRecords(patient.id),
+        readable: async () =>
+          readableCategories(patient.owner === this.address, patient.owner === this.address ? undefined : await this.myGrant(patient.id), BigInt(Date.now()) * 1_000_000n),
+        loadKeys: () => this.loadKeys(patient),
+        open: async (r): Promise<FetchResult> => {
+          const o = await this.openBlob(patient, r.category, r.latest.version, r.latest.blob, r.latest.epoch, false);
+          return o.meta ? { kind: "opened", meta: o.meta } : { kind: "unreadable" };
+        },
+      },
+      on,
+    );
+  }
+
   async history(recordId: number): Promise<RecordVersion[]> {
     const versions: RecordVersion[] = [];
     for (;;) {
@@ -713,14 +750,15 @@ export class Ehr {
   /**
    * Fetches a version's ciphertext, re-hashes it against the chain, and decrypts it only when it
    * matches. `epoch` is the key epoch the chain says the file is sealed under (RecordVersion.epoch):
-   * its header must say the same.
+   * its header must say the same. A key not in the cache is looked up on chain unless `reloadKeys` is
+   * false (the search index loads them once per sync, not once per file).
    */
-  async openBlob(patient: PatientInfo, category: Category, version: number, blob: BlobRef, chainEpoch?: number): Promise<OpenedFile> {
+  async openBlob(patient: PatientInfo, category: Category, version: number, blob: BlobRef, chainEpoch?: number, reloadKeys = true): Promise<OpenedFile> {
     const bytes = await this.ipfs.get(blob.uri);
     if (sha256Hex(bytes) !== blob.sha256 || bytes.length !== blob.size) return { integrity: "mismatch" };
     try {
       const epoch = chainEpoch ?? parseHeader(bytes).epoch; // patient, category, epoch and version must match the chain
-      if (!this.categoryKeys.has(keyId(patient.id, category, epoch))) await this.loadKeys(patient);
+      if (reloadKeys && !this.categoryKeys.has(keyId(patient.id, category, epoch))) await this.loadKeys(patient);
       const plaintext = decryptFile(bytes, this.keyFor, { patientId: patient.id, category, recordVersion: version, epoch });
       return { integrity: "verified", plaintext, meta: metadataOf(plaintext) };
     } catch (e) {

@@ -144,38 +144,5 @@ export function metadataOf(plaintext: Uint8Array): RecordMeta {
   return coerceMeta(doc);
 }
 
-export interface RecordFilter {
-  patientId?: number;
-  category?: Category | "";
-  from?: string; // yyyy-mm-dd, inclusive
-  to?: string; // yyyy-mm-dd, inclusive
-  author?: string;
-  text?: string;
-}
-
-/** The date a row is filed under: the document's own date once decrypted, else the chain time. */
-export const rowDate = (r: RecordRow): string => r.meta?.date || r.time.toISOString().slice(0, 10);
-
-/** `nameOf` (lib/names.ts): the author filter matches the author's name as shown, or the address. */
-export function filterRows(rows: readonly RecordRow[], f: RecordFilter, nameOf?: (address: string) => string): RecordRow[] {
-  const text = f.text?.trim().toLowerCase();
-  const author = f.author?.trim().toLowerCase();
-  return rows.filter((r) => {
-    if (f.patientId !== undefined && r.patientId !== f.patientId) return false;
-    if (f.category && r.category !== f.category) return false;
-    if (f.from || f.to) {
-      const d = rowDate(r);
-      if (f.from && d < f.from) return false;
-      if (f.to && d > f.to) return false;
-    }
-    if (author && !r.author.toLowerCase().includes(author) && !(nameOf?.(r.author).toLowerCase().includes(author) ?? false)) return false;
-    if (text) {
-      const hay = `${r.meta?.title ?? ""} ${r.meta?.text ?? ""} ${r.category} #${r.id}`.toLowerCase();
-      if (!hay.includes(text)) return false;
-    }
-    return true;
-  });
-}
-
 /** Newest first; the timeline order. */
 export const byNewest = (a: RecordRow, b: RecordRow): number => b.time.getTime() - a.time.getTime() || b.id - a.id;

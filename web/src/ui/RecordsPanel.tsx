@@ -1,5 +1,7 @@
 // A patient's records: paginated from the chain (category filter on chain), integrity-checked and
-// decrypted locally, filtered by date, author and free text; upload and new versions with safe retry.
+// decrypted locally; search and the date and author filters query the encrypted search index of every
+// record this wallet can read (lib/searchIndex.ts), kept up to date in the background; upload and new
+// versions with safe retry.
 import { useCallback, useEffect, useMemo, useRef, useState, type FormEvent } from "react";
 import type { Category, PatientInfo, RecordVersion } from "../contracts/EhrRegistry.types";
 import { toBase64 } from "../crypto/bytes";
@@ -7,12 +9,32 @@ import { RECORD_CATEGORIES } from "../crypto/categories";
 import type { Ehr, SealedFile, UploadOutcome } from "../lib/ehr";
 import { categoryLabel } from "../lib/keys";
 import { type Namer } from "../lib/names";
-import { byNewest, filterRows, recordDocument, type RecordFilter, type RecordRow } from "../lib/records";
+import { IdbStore } from "../lib/indexStore";
+import { byNewest, fromChainTime, recordDocument, type RecordRow } from "../lib/records";
+import { isSearch, queryIndex, searchable, type IndexEntry, type IndexQuery, type Searchable, type SyncProgress } from "../lib/searchIndex";
 import { localTime } from "../lib/time";
 import { ConfirmButton, Info, useAction, useNames, Who } from "./common";
 
 const SHOWN = 20;
+const indexStore = new IdbStore();
 
+/** A search hit as a row: it was opened and checked against the chain's hash when it was indexed. */
+const rowOfEntry = (e: IndexEntry, patientId: number): RecordRow => ({
+  id: e.id,
+  patientId,
+  category: e.category,
+  version: e.version,
+  epoch: e.epoch,
+  author: e.author,
+  createdBy: e.author,
+  time: fromChainTime(e.time),
+  sha256: e.sha256,
+  uri: e.uri,
+  size: e.size,
+  integrity: "verified",
+  deleted: false,
+  meta: e.meta,
+});
 interface Props {
   ehr: Ehr;
   patient: PatientInfo;
@@ -28,7 +50,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
   const [rows, setRows] = useState<RecordRow[]>([]);
   const [more, setMore] = useState(false);
   const [chainCategory, setChainCategory] = useState<Category | "">("");
-  const [filter, setFilter] = useState<RecordFilter>({});
+  const [filter, setFilter] = useState<IndexQuery>({});
   const [shown, setShown] = useState(SHOWN);
   const [opened, setOpened] = useState<{ row: RecordRow; content?: string; history?: RecordVersion[] }>();
   // What the last change made from an opened record said (its form closes with it).
@@ -68,7 +90,36 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
     void loadPage(true);
   }, [loadPage]);
 
-  const visible = useMemo(() => filterRows(rows, filter, name).sort(byNewest), [rows, filter, name]);
+  // The search index: synced when the panel opens and after every change made here.
+  const [index, setIndex] = useState<Searchable[]>();
+  const [indexing, setIndexing] = useState<SyncProgress>();
+  const [indexProblem, setIndexProblem] = useState<string>();
+  const [indexRun, setIndexRun] = useState(0);
+  const reindex = () => setIndexRun((n) => n + 1);
+  useEffect(() => {
+    let current = true;
+    ehr
+      .syncSearchIndex(patient, indexStore, { progress: (p) => current && setIndexing(p), partial: (d) => current && setIndex(searchable(d.entries)) })
+      .then((d) => {
+        if (!current) return;
+        setIndex(searchable(d.entries));
+        setIndexProblem(undefined);
+      })
+      .catch((e: unknown) => current && setIndexProblem((e as Error).message))
+      .finally(() => current && setIndexing(undefined));
+    return () => {
+      current = false;
+    };
+  }, [ehr, patient, indexRun]);
+
+  const searching = isSearch(filter);
+  const visible = useMemo(
+    () =>
+      searching
+        ? queryIndex(index ?? [], { ...filter, category: chainCategory }, name).map((e) => rowOfEntry(e, patient.id)).sort(byNewest)
+        : [...rows].sort(byNewest),
+    [searching, index, filter, chainCategory, name, rows, patient.id],
+  );
   const page = visible.slice(0, shown);
 
   // Check and decrypt what is on screen (not the whole list): fetch, re-hash against the chain, open.
@@ -105,7 +156,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
   return (
     <section className="card" aria-labelledby="records-h">
       <h2 id="records-h">Records of patient #{patient.id}</h2>
-      {writable.length > 0 && <UploadForm ehr={ehr} patient={patient} writable={writable} onDone={() => { void loadPage(true); onChanged?.(); }} />}
+      {writable.length > 0 && <UploadForm ehr={ehr} patient={patient} writable={writable} onDone={() => { void loadPage(true); reindex(); onChanged?.(); }} />}
       <div className="filters" role="search" aria-label="Filter records">
         <label>
           Category
@@ -135,9 +186,17 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
       </div>
       {list.status}
       {notice && <Info>{notice}</Info>}
-      <p className="muted" aria-live="polite">
-        {visible.length} of {rows.length} loaded records match{more ? " (more on chain)" : ""}.
+      <p className="muted" aria-live="polite" data-search-count={searching ? visible.length : undefined}>
+        {searching
+          ? `${visible.length} of ${index?.length ?? 0} indexed records match${indexing ? " so far" : ""}.`
+          : `${visible.length} of ${rows.length} loaded records match${more ? " (more on chain)" : ""}.`}
       </p>
+      {indexing && indexing.done < indexing.total && (
+        <p className="muted" aria-label="Search index">
+          <progress max={indexing.total} value={indexing.done} /> Indexing for search: {indexing.done} of {indexing.total} records read…
+        </p>
+      )}
+      {indexProblem && <p className="muted">Search covers only what was indexed before: {indexProblem}</p>}
       <table>
         <thead>
           <tr>
@@ -202,6 +261,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
             setOpened(undefined);
             setNotice(message);
             void loadPage(true);
+            reindex();
             onChanged?.();
           }}
         />
