@@ -2,6 +2,7 @@
 //! and sent over CometBFT RPC, encrypted record files in IPFS (kubo) or a local content-addressed
 //! store, and the record/grant workflows the `ehr` CLI is built on.
 
+pub mod bulk;
 pub mod chain;
 pub mod directory;
 pub mod error;

@@ -810,34 +810,25 @@ impl Ehr {
     ) -> Result<Vec<u8>> {
         let file = fetch_verified(&self.storage, blob).await?;
         let mut keyring = self.keyring(patient).await?;
-        let header = RecordHeader::parse(&file)?;
-        header.ensure_matches(&RecordHeader {
-            patient_id: patient.id,
-            category,
-            epoch: header.epoch,
-            record_version: version,
-        })?;
-        match keyring.decrypt_file(&file) {
-            Ok(opened) => return Ok(opened.plaintext.to_vec()),
-            Err(ehr_crypto::CryptoError::MissingCategoryKey { .. }) => {}
-            Err(error) => return Err(error.into()),
+        match open_file(&keyring, patient.id, category, version, &file)? {
+            Opened::Plaintext(plaintext) => return Ok(plaintext),
+            Opened::MissingKey { .. } => {}
         }
         // No envelope for this epoch: an emergency may have opened it through the trustees'
         // released shares, combined here each time (kept nowhere, so they cannot outlive what
         // the chain released); so may a wallet recovery before `finish_recovery` stored them.
         let progress = self.combine_released(patient.id, &mut keyring).await?;
-        match keyring.decrypt_file(&file) {
-            Ok(opened) => Ok(opened.plaintext.to_vec()),
-            Err(ehr_crypto::CryptoError::MissingCategoryKey { .. }) => Err(self
-                .missing_key(patient.id, category, header.epoch, &progress)
+        match open_file(&keyring, patient.id, category, version, &file)? {
+            Opened::Plaintext(plaintext) => Ok(plaintext),
+            Opened::MissingKey { epoch } => Err(self
+                .missing_key(patient.id, category, epoch, &progress)
                 .await?),
-            Err(error) => Err(error.into()),
         }
     }
 
     /// Why a non-owner has no key for (category, epoch): still waiting for the trustees during
     /// an emergency, or simply no key.
-    async fn missing_key(
+    pub(crate) async fn missing_key(
         &self,
         patient_id: PatientId,
         category: Category,
@@ -1088,6 +1079,37 @@ fn add_records_msg(patient_id: PatientId, batch: &[NewRecord]) -> ContractMsg {
 
 fn is_retryable(error: &ClientError) -> bool {
     error.is_transient() || matches!(error, ClientError::DuplicateBlob(_))
+}
+
+/// A fetched file opened with a keyring, or the key epoch the keyring lacks.
+pub(crate) enum Opened {
+    Plaintext(Vec<u8>),
+    MissingKey { epoch: u32 },
+}
+
+/// Checks that a file's header names this patient, category and version (a file moved to
+/// another record opens for nobody), then decrypts it with `keyring`.
+pub(crate) fn open_file(
+    keyring: &CategoryKeyring,
+    patient_id: PatientId,
+    category: Category,
+    version: u32,
+    file: &[u8],
+) -> Result<Opened> {
+    let header = RecordHeader::parse(file)?;
+    header.ensure_matches(&RecordHeader {
+        patient_id,
+        category,
+        epoch: header.epoch,
+        record_version: version,
+    })?;
+    match keyring.decrypt_file(file) {
+        Ok(opened) => Ok(Opened::Plaintext(opened.plaintext.to_vec())),
+        Err(ehr_crypto::CryptoError::MissingCategoryKey { .. }) => Ok(Opened::MissingKey {
+            epoch: header.epoch,
+        }),
+        Err(error) => Err(error.into()),
+    }
 }
 
 /// Pairs each record of a committed batch with the record id its event announced, in order.
