@@ -2,3 +2,4 @@
 //! the export Bundle, and the ids its entries are named by.
 
 pub mod ids;
+pub mod typed;
