@@ -35,7 +35,8 @@ import type { Deploy } from "./deploy";
 import { explain, KeyMismatchError, NotFoundError, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
 import { keyDecision, mustRotate, rotationCandidates, rotationRecipients } from "./keys";
-import { capitalise, Names } from "./names";
+import type { ExportInput } from "./fhirExport";
+import { capitalise, listing, Names } from "./names";
 import { ContractQuerier } from "./query";
 import { escrowedCategories, epochsToEscrow } from "./recovery";
 import type { FailoverRpc } from "./rpc";
@@ -553,7 +554,13 @@ export class Ehr {
     if (sha256Hex(bytes) !== patient.profile.sha256) return { integrity: "mismatch" };
     await this.loadKeys(patient);
     const plaintext = decryptFile(bytes, this.keyFor);
-    return { integrity: "verified", plaintext, json: JSON.parse(new TextDecoder().decode(plaintext)) };
+    let json: unknown;
+    try {
+      json = JSON.parse(new TextDecoder().decode(plaintext));
+    } catch {
+      json = undefined; // a profile written by another client need not be JSON: the export keeps its bytes
+    }
+    return { integrity: "verified", plaintext, json };
   }
 
   /** Accepts a doctor's proposal and grants that doctor the chosen categories, all in one transaction. */
@@ -675,6 +682,51 @@ export class Ehr {
       },
       on,
     );
+  }
+
+  /**
+   * What "Download my records" turns into the FHIR Bundle (fhirExport.ts): the profile and the latest
+   * version of every record decrypted here (6 files at a time, key material read once), every grant,
+   * the whole audit log and the directory names of the addresses in them. A file that does not open
+   * stops the export with its reason rather than leave the record out.
+   */
+  async exportInput(patient: PatientInfo): Promise<ExportInput> {
+    await this.loadKeys(patient);
+    const records = (await this.allRecords(patient.id)).filter((r) => r.status !== "deleted");
+    const opened: ExportInput["records"] = [];
+    let next = 0;
+    const worker = async () => {
+      while (next < records.length) {
+        const r = records[next++];
+        const o = await this.openBlob(patient, r.category, r.latest.version, r.latest.blob, r.latest.epoch, false);
+        if (!o.plaintext) throw new Error(`Record #${r.id} could not be read: ${o.problem ?? "its file does not match the chain's hash"}`);
+        opened.push({ record: r, plaintext: toBase64(o.plaintext) });
+      }
+    };
+    const [profile, grants, audit] = await Promise.all([
+      this.readProfile(patient),
+      allPages((last?: GrantInfo) => this.grantsByPatient(patient.id, last?.grantee)),
+      allPages((last?: AuditEntry) => this.auditLog(patient.id, last?.seq)),
+      ...Array.from({ length: 6 }, worker),
+    ]);
+    const addresses = new Set([...opened.map((o) => o.record.latest.author), ...grants.map((g) => g.grantee), ...audit.map((e) => e.actor)]);
+    await this.names.resolve(addresses);
+    const names: Record<string, string> = {};
+    for (const a of addresses) {
+      const p = this.names.provider(a);
+      if (p) names[a] = listing(p);
+    }
+    return {
+      chain_id: this.deploy.chain_id,
+      registry: this.deploy.contracts.registry.address,
+      export_time: (BigInt(Date.now()) * 1_000_000n).toString(),
+      patient,
+      profile: profile.plaintext ? toBase64(profile.plaintext) : null,
+      records: opened,
+      grants,
+      audit,
+      names,
+    };
   }
 
   async history(recordId: number): Promise<RecordVersion[]> {
@@ -914,6 +966,16 @@ export async function releaseProgressOf(
     if (!prev || (!prev.open && (open || row.released > prev.released))) rows.set(id, row);
   }
   return [...rows.values()];
+}
+
+/** Every item of a listing the contracts answer 100 at a time, `page` asked for the items after the last one. */
+async function allPages<T>(page: (last?: T) => Promise<T[]>): Promise<T[]> {
+  const all: T[] = [];
+  for (;;) {
+    const items = await page(all.at(-1));
+    all.push(...items);
+    if (items.length < PAGE) return all;
+  }
 }
 
 export const chainTime = (d: Date): string => (BigInt(d.getTime()) * 1_000_000n).toString();

@@ -5,6 +5,7 @@ import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegist
 import { CATEGORIES, CATEGORY_CODES, RECORD_CATEGORIES } from "../crypto/categories";
 import { AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
 import { grantActive, type Ehr } from "../lib/ehr";
+import { bundleJson, exportFileName } from "../lib/fhirExport";
 import { addressProblem } from "../lib/listing";
 import { categoryLabels, listing, scopeWords, type Namer } from "../lib/names";
 import { escrowedCategories, escrowSavedText, escrowStatusText, pendingRecovery, recoveryAlertText, recoveryCancelledText } from "../lib/recovery";
@@ -37,6 +38,7 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
       <RecoveryAlert ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       <ProfileCard ehr={ehr} patient={patient} onSaved={() => { void reload(); changed(); }} />
       <RecordsPanel ehr={ehr} patient={patient} writable={RECORD_CATEGORIES} deletable={RECORD_CATEGORIES} onChanged={changed} />
+      <DownloadCard ehr={ehr} patient={patient} />
       <div className="grid2">
         <GrantsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
         <RequestsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
@@ -171,6 +173,40 @@ function RecoveryAlert({ ehr, patient, changes, onChanged }: CardProps) {
       )}
       {action.status}
     </>
+  );
+}
+
+/**
+ * "Download my records": the FHIR R4 Bundle `ehr export fhir` writes (docs/fhir.md), built in this
+ * browser from the decrypted files and the chain's answers, saved as ehr-patient-<id>.fhir.json.
+ */
+function DownloadCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
+  const action = useAction();
+  const download = () =>
+    action.run(async () => {
+      const input = await ehr.exportInput(patient);
+      const name = exportFileName(patient.id);
+      const url = URL.createObjectURL(new Blob([bundleJson(input)], { type: "application/fhir+json" }));
+      const a = document.createElement("a");
+      a.href = url;
+      a.download = name;
+      a.click();
+      // The click has handed the Blob to the download; the URL is not needed after this task.
+      setTimeout(() => URL.revokeObjectURL(url), 0);
+      return `Saved ${name}: your profile, ${input.records.length} record${input.records.length === 1 ? "" : "s"}, ${input.grants.length} grant${input.grants.length === 1 ? "" : "s"} and ${input.audit.length} audit entr${input.audit.length === 1 ? "y" : "ies"}, with the chain's evidence for every record.`;
+    });
+  return (
+    <section className="card" aria-labelledby="download-h">
+      <h2 id="download-h">Download my records</h2>
+      <p className="muted">
+        One FHIR R4 file (a Bundle) with your profile, the latest version of every record, who may see what, and the audit log. It is decrypted in
+        this browser: keep the file safe.
+      </p>
+      <button type="button" disabled={action.busy} onClick={() => void download()}>
+        Download my records
+      </button>
+      {action.status}
+    </section>
   );
 }
 
