@@ -2,4 +2,5 @@
 //! the export Bundle, and the ids its entries are named by.
 
 pub mod ids;
+pub mod meta;
 pub mod typed;
