@@ -38,9 +38,9 @@ async function signerOf(name: string) {
 
 /**
  * Registers the localnet account `name` as a patient and adds `count` records titled "Record <i>", rotating
- * through the record categories, `perTx` per transaction. Returns the patient id.
+ * through the record categories, `perTx` per transaction; `extraText` adds words to record i's notes. Returns the patient id.
  */
-export async function seedPatientRecords(name: string, count: number, perTx: number): Promise<number> {
+export async function seedPatientRecords(name: string, count: number, perTx: number, extraText: (i: number) => string = () => ""): Promise<number> {
   const { me, client, wallet } = await signerOf(name);
   const reg = deploy.contracts.registry.address;
   const acc = deploy.contracts.access.address;
@@ -58,7 +58,7 @@ export async function seedPatientRecords(name: string, count: number, perTx: num
       indexes.map(async (i) => {
         const category = RECORD_CATEGORIES[i % RECORD_CATEGORIES.length];
         const day = new Date(Date.UTC(2020, 0, 1) + (i % 2000) * 86_400_000).toISOString().slice(0, 10);
-        const document = recordDocument(category, { title: `Record ${i}`, date: day, text: `benchmark entry ${i} ${i % 7 === 0 ? "asthma" : "routine"}` });
+        const document = recordDocument(category, { title: `Record ${i}`, date: day, text: `benchmark entry ${i} ${i % 7 === 0 ? "asthma" : "routine"}${extraText(i)}` });
         const file = encryptFile(document, { patientId, category, epoch: 0, recordVersion: 1 }, keys.get(category)!);
         return { category, epoch: 0, blob: { sha256: sha256Hex(file), uri: await ipfsAdd(file), size: file.length } };
       }),

@@ -5,10 +5,11 @@
 // written with the `ehr` CLI, seen in the browser; an expired grant; deleting a record and a patient;
 // key rotation after every loss of access (expiry, a narrower re-grant, revoke) with the doctors who keep
 // access still reading; two writers updating one record at once; paging past the first 100 records;
+// search over every record (beyond the loaded page; dropped for a revoked doctor); the FHIR download;
 // names, not addresses: the admin credentials a doctor under a name, patients pick doctors by name, the
 // audit log reads in sentences without an address, and a withdrawn credential shows in the patient's log.
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,6 +20,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { account, deploy, personAs, RESULTS, seriousViolations, startHarness, type Harness, type Person } from "./harness";
+import { RECORD_CATEGORIES } from "../src/crypto/categories";
 import { keyDerivationMessage } from "../src/crypto/walletKey";
 import { shortAddress } from "../src/lib/names";
 import { arbitrarySignRequests } from "./keplrShim";
@@ -767,14 +769,83 @@ describe("keys after a loss of access (issue 10)", () => {
   });
 });
 
-describe("paging", () => {
-  it("a patient with 105 records sees the newest 100, then loads the rest from the chain", async () => {
-    await seedPatientRecords("patient3", 105, 105);
-    const p = await personAs(h, "patient3");
-    await p.page.getByText("100 of 100 loaded records match (more on chain).").waitFor();
-    await p.page.getByRole("button", { name: "Load more from the chain" }).click();
-    await p.page.getByText("105 of 105 loaded records match.").waitFor();
-    expect(await p.page.getByRole("button", { name: "Load more from the chain" }).count()).toBe(0);
-    await p.context.close();
+describe("paging, search over every record, download (issue 14)", () => {
+  // A word only in the 105th record: records_by_patient pages by ascending id, so it is not on the first page.
+  const WORD = "Quixotrypsin";
+  let p3: Person;
+  let id3: number;
+  const indexed = (page: Page, text: RegExp) => page.getByText(text).first().waitFor({ timeout: 120_000 });
+
+  it("a patient with 105 records sees the newest 100, then loads the rest from the chain; search finds a word only in the 105th record", async () => {
+    id3 = await seedPatientRecords("patient3", 105, 105, (i) => (i === 104 ? ` ${WORD} level noted` : ""));
+    p3 = await personAs(h, "patient3");
+    await p3.page.getByText("100 of 100 loaded records match (more on chain).").waitFor();
+    await p3.page.getByLabel("Search").fill(WORD.toLowerCase());
+    await indexed(p3.page, /^1 of 105 indexed records match\.$/);
+    await recordRow(p3.page, "Record 104").locator('[data-integrity="verified"]').waitFor();
+    await p3.page.getByLabel("Search").fill("");
+    await p3.page.getByText("100 of 100 loaded records match (more on chain).").waitFor();
+    await p3.page.getByRole("button", { name: "Load more from the chain" }).click();
+    await p3.page.getByText("105 of 105 loaded records match.").waitFor();
+    expect(await p3.page.getByRole("button", { name: "Load more from the chain" }).count()).toBe(0);
+  });
+
+  it("a doctor finds the lab records it may read; once revoked (and the patient wrote, rotating the key) its search no longer finds that category's new records", async () => {
+    await grantForSeconds("patient3", id3, doctor1.address, "read", ["lab"], 3600);
+    await p3.page.reload();
+    await addRecord(p3.page, "lab", "Ferritin zanzibarite", "first measure");
+    await doctor1.page.reload();
+    await doctor1.page.getByRole("button", { name: `Open patient ${id3}` }).click();
+    await doctor1.page.getByRole("heading", { name: `Records of patient #${id3}` }).waitFor();
+    await doctor1.page.getByLabel("Search").fill("zanzibarite");
+    await indexed(doctor1.page, /^1 of \d+ indexed records match\.$/);
+    await recordRow(doctor1.page, "Ferritin zanzibarite").waitFor();
+    await doctor1.page.getByLabel("Search").fill("");
+
+    await p3.page.getByRole("button", { name: `Revoke ${ANA}` }).click();
+    await status(p3.page, `Access of ${ANA} revoked.`);
+    await addRecord(p3.page, "lab", "Ferritin zanzibarite recheck", "second measure");
+    await status(p3.page, /It opened a new Lab key \(epoch \d+\) for you\./);
+    await p3.page.getByLabel("Search").fill("zanzibarite");
+    await indexed(p3.page, /^2 of 107 indexed records match\.$/);
+    await p3.page.getByLabel("Search").fill("");
+
+    // The doctor's panel is still open: starting a search syncs the index, which drops the category.
+    await doctor1.page.getByLabel("Search").fill("zanzibarite");
+    await indexed(doctor1.page, /^0 of 0 indexed records match\.$/);
+    expect(await recordRow(doctor1.page, "zanzibarite").count()).toBe(0);
+  });
+
+  it("Download my records: a FHIR Bundle with an entry per record and a Provenance per record carrying the chain's sha256", async () => {
+    const [download] = await Promise.all([p3.page.waitForEvent("download"), p3.page.getByRole("button", { name: "Download my records" }).click()]);
+    expect(download.suggestedFilename()).toBe(`ehr-patient-${id3}.fhir.json`);
+    await status(p3.page, `Saved ehr-patient-${id3}.fhir.json: your profile, 107 records`);
+    const bundle = JSON.parse(readFileSync(await download.path(), "utf8"));
+    type Entry = { fullUrl: string; resource: { resourceType: string; target?: { reference: string }[]; extension?: { url: string; extension: { url: string; valueString: string }[] }[] } };
+    const entries: Entry[] = bundle.entry;
+    expect(bundle).toMatchObject({ resourceType: "Bundle", type: "collection" });
+    const provenance = entries.filter((e) => e.resource.resourceType === "Provenance");
+    expect(provenance).toHaveLength(107);
+    const targets = new Set(provenance.map((p) => p.resource.target![0].reference));
+    const records = entries.filter((e) => targets.has(e.fullUrl));
+    expect(records).toHaveLength(107);
+    // The UI's notes and labs are R4 as written, kept as they are; the other categories' documents are wrapped.
+    const observations = Array.from({ length: 105 }, (_, i) => RECORD_CATEGORIES[i % RECORD_CATEGORIES.length]).filter((c) => c === "note" || c === "lab").length + 2;
+    expect(records.filter((e) => e.resource.resourceType === "Observation")).toHaveLength(observations);
+    expect(records.filter((e) => e.resource.resourceType === "DocumentReference")).toHaveLength(107 - observations);
+    const chain = await CosmWasmClient.connect(deploy.rpc_url);
+    const onChain = new Map<string, string>();
+    for (let after: number | undefined; ; ) {
+      const { records: page } = await chain.queryContractSmart(deploy.contracts.registry.address, { records_by_patient: { patient_id: id3, start_after: after, limit: 100 } });
+      for (const r of page) onChain.set(String(r.id), r.latest.blob.sha256);
+      if (page.length < 100) break;
+      after = page.at(-1).id;
+    }
+    expect(onChain.size).toBe(107);
+    for (const p of provenance) {
+      const evidence = Object.fromEntries(p.resource.extension![0].extension.map((x) => [x.url, x.valueString]));
+      expect(evidence.sha256).toBe(onChain.get(evidence.recordId));
+    }
+    await p3.context.close();
   });
 });

@@ -90,7 +90,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
     void loadPage(true);
   }, [loadPage]);
 
-  // The search index: synced when the panel opens and after every change made here.
+  // The search index: synced when the panel opens, when a search starts and after every change made here.
   const [index, setIndex] = useState<Searchable[]>();
   const [indexing, setIndexing] = useState<SyncProgress>();
   const [indexProblem, setIndexProblem] = useState<string>();
@@ -113,6 +113,11 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
   }, [ehr, patient, indexRun]);
 
   const searching = isSearch(filter);
+  // Starting a search brings the index up to date first (others may have written, or access changed).
+  const changeFilter = (f: IndexQuery) => {
+    if (isSearch(f) && !searching) reindex();
+    setFilter(f);
+  };
   const visible = useMemo(
     () =>
       searching
@@ -169,19 +174,19 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
         </label>
         <label>
           From
-          <input type="date" value={filter.from ?? ""} onChange={(e) => setFilter({ ...filter, from: e.target.value })} />
+          <input type="date" value={filter.from ?? ""} onChange={(e) => changeFilter({ ...filter, from: e.target.value })} />
         </label>
         <label>
           To
-          <input type="date" value={filter.to ?? ""} onChange={(e) => setFilter({ ...filter, to: e.target.value })} />
+          <input type="date" value={filter.to ?? ""} onChange={(e) => changeFilter({ ...filter, to: e.target.value })} />
         </label>
         <label>
           Author
-          <input value={filter.author ?? ""} placeholder="name or address" onChange={(e) => setFilter({ ...filter, author: e.target.value })} />
+          <input value={filter.author ?? ""} placeholder="name or address" onChange={(e) => changeFilter({ ...filter, author: e.target.value })} />
         </label>
         <label>
           Search
-          <input type="search" value={filter.text ?? ""} placeholder="words in decrypted records" onChange={(e) => setFilter({ ...filter, text: e.target.value })} />
+          <input type="search" value={filter.text ?? ""} placeholder="words in decrypted records" onChange={(e) => changeFilter({ ...filter, text: e.target.value })} />
         </label>
       </div>
       {list.status}
