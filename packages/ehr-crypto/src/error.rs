@@ -100,6 +100,11 @@ pub enum CryptoError {
     #[error("OS random generator failed: {0}")]
     Rng(String),
 
+    /// A file kept at rest (the search index) does not open: sealed for another identity,
+    /// chain, registry or patient, or altered.
+    #[error("local file cannot be opened: sealed for another identity or altered")]
+    AtRestUnreadable,
+
     /// The AEAD refused to encrypt (input larger than the cipher allows).
     #[error("encryption failed: input too large")]
     EncryptionFailed,

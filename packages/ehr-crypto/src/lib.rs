@@ -8,12 +8,15 @@
 //! * [`wallet`]: mnemonic → secp256k1 key → `wasm` address; Keplr-compatible ADR-36 signatures;
 //!   X25519 key derived from the signature of a fixed message.
 //! * [`escrow`]: category keys split into k-of-n Shamir shares sealed to trustees (break glass).
+//! * [`at_rest`]: files the client keeps for itself (the search index), under a key derived
+//!   from the identity's X25519 secret.
 //! * [`sha256_hex`]: the value stored on chain for a ciphertext.
 //!
 //! All secrets zeroize on drop. No function panics on any input; failures are [`CryptoError`].
 
 #![forbid(unsafe_code)]
 
+pub mod at_rest;
 pub mod envelope;
 pub mod error;
 pub mod escrow;
@@ -24,6 +27,7 @@ mod rng;
 pub mod vectors;
 pub mod wallet;
 
+pub use at_rest::AtRestKey;
 /// The record categories of the interface crate: their codes are part of the file and envelope formats.
 pub use ehr_types::Category;
 pub use envelope::{open_category_key, seal_category_key, Envelope, EnvelopeContext};
