@@ -2,6 +2,7 @@
 //! the export Bundle, and the ids its entries are named by.
 
 pub mod category;
+pub mod export;
 pub mod ids;
 pub mod import;
 pub mod meta;
