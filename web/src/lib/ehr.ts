@@ -687,20 +687,24 @@ export class Ehr {
   /**
    * What "Download my records" turns into the FHIR Bundle (fhirExport.ts): the profile and the latest
    * version of every record decrypted here (6 files at a time, key material read once), every grant,
-   * the whole audit log and the directory names of the addresses in them. A file that does not open
-   * stops the export with its reason rather than leave the record out.
+   * the whole audit log and the directory names of the addresses in them. A version that does not
+   * open here (no key, a file that fails its hash) is left out, as the CLI does, and named in `unread`.
    */
-  async exportInput(patient: PatientInfo): Promise<ExportInput> {
+  async exportInput(patient: PatientInfo): Promise<{ input: ExportInput; unread: number[] }> {
     await this.loadKeys(patient);
     const records = (await this.allRecords(patient.id)).filter((r) => r.status !== "deleted");
     const opened: ExportInput["records"] = [];
+    const unread: number[] = [];
     let next = 0;
     const worker = async () => {
       while (next < records.length) {
         const r = records[next++];
         const o = await this.openBlob(patient, r.category, r.latest.version, r.latest.blob, r.latest.epoch, false);
-        if (!o.plaintext) throw new Error(`Record #${r.id} could not be read: ${o.problem ?? "its file does not match the chain's hash"}`);
-        opened.push({ record: r, plaintext: toBase64(o.plaintext) });
+        if (!o.plaintext) unread.push(r.id);
+        else {
+          const { version, epoch, author, time, blob } = r.latest;
+          opened.push({ record_id: r.id, category: r.category, version, epoch, sha256: blob.sha256, uri: blob.uri, size: blob.size, author, time, plaintext: toBase64(o.plaintext) });
+        }
       }
     };
     const [profile, grants, audit] = await Promise.all([
@@ -709,24 +713,24 @@ export class Ehr {
       allPages((last?: AuditEntry) => this.auditLog(patient.id, last?.seq)),
       ...Array.from({ length: 6 }, worker),
     ]);
-    const addresses = new Set([...opened.map((o) => o.record.latest.author), ...grants.map((g) => g.grantee), ...audit.map((e) => e.actor)]);
+    const addresses = new Set([...opened.map((o) => o.author), ...grants.map((g) => g.grantee), ...audit.map((e) => e.actor)]);
     await this.names.resolve(addresses);
     const names: Record<string, string> = {};
     for (const a of addresses) {
       const p = this.names.provider(a);
       if (p) names[a] = listing(p);
     }
-    return {
+    const input: ExportInput = {
       chain_id: this.deploy.chain_id,
       registry: this.deploy.contracts.registry.address,
-      export_time: (BigInt(Date.now()) * 1_000_000n).toString(),
-      patient,
-      profile: profile.plaintext ? toBase64(profile.plaintext) : null,
+      exported_at: (BigInt(Date.now()) * 1_000_000n).toString(),
+      patient: { id: patient.id, profile: profile.plaintext ? toBase64(profile.plaintext) : null },
       records: opened,
       grants,
       audit,
       names,
     };
+    return { input, unread: unread.sort((a, b) => a - b) };
   }
 
   async history(recordId: number): Promise<RecordVersion[]> {

@@ -5,7 +5,7 @@
 import { sha256 } from "@noble/hashes/sha2.js";
 import type * as fhir4 from "fhir/r4";
 import type { AuditEntry, GrantInfo } from "../contracts/EhrAccess.types";
-import type { PatientInfo, RecordInfo } from "../contracts/EhrRegistry.types";
+import type { Category } from "../contracts/EhrRegistry.types";
 import { fromBase64, toBase64, toHex, utf8 } from "../crypto/bytes";
 import { FHIR_R4_CODES, FHIR_R4_ELEMENTS, FHIR_R4_PATTERNS, FHIR_R4_REQUIRED, KEPT_RESOURCE_TYPES } from "./fhirElements";
 
@@ -13,17 +13,30 @@ const EXT = "https://ehr-chain.example/fhir/StructureDefinition/";
 const CS = "https://ehr-chain.example/fhir/CodeSystem/";
 const ADDR = "urn:ehr-chain:address";
 
-/** Everything the Bundle is made of: the chain's answers and the plaintexts this wallet decrypted (base64). */
+/** One record version to export (ehr-fhir export.rs RecordFacts): the chain's facts and its plaintext (base64). */
+export interface RecordFacts {
+  record_id: number;
+  category: Category;
+  version: number;
+  epoch: number;
+  sha256: string;
+  uri: string;
+  size: number;
+  author: string;
+  time: string;
+  plaintext: string;
+}
+
+/** Everything the Bundle is made of (ehr-fhir export.rs ExportInput, the shape of vectors/export.json's `input`). */
 export interface ExportInput {
   chain_id: string;
   registry: string;
   /** When the export is made, chain nanoseconds (decides whether a Consent is still active). */
-  export_time: string;
-  patient: PatientInfo;
+  exported_at: string;
   /** The decrypted profile, base64; null when there is none or it does not open. */
-  profile: string | null;
-  /** Every record of the patient with its latest version's plaintext (base64); deleted ones are left out here. */
-  records: { record: RecordInfo; plaintext: string }[];
+  patient: { id: number; profile: string | null };
+  /** The versions to export (the latest of every record not deleted), in any order. */
+  records: RecordFacts[];
   grants: GrantInfo[];
   audit: AuditEntry[];
   /** Directory names of the addresses that have one. */
@@ -110,6 +123,39 @@ function parseJson(bytes: Uint8Array): { text: string; doc: unknown } | undefine
   }
 }
 
+// ------------------------------------------------------------------ member order
+
+/**
+ * `v` with its members in R4 element order, at every depth (as fhir-model writes a typed resource:
+ * `resourceType` first, then the order of the StructureDefinition, a primitive's `_member` after it).
+ */
+export function r4Order(v: unknown, type: string): unknown {
+  if (Array.isArray(v)) return v.map((x) => r4Order(x, type));
+  if (!isObject(v)) return v;
+  if (type === "Resource") return typeof v.resourceType === "string" ? r4Order(v, v.resourceType) : v;
+  const members = FHIR_R4_ELEMENTS[type];
+  if (!members) return v;
+  const rank = new Map(Object.keys(members).flatMap((m, i) => [[m, 2 * i + 1] as const, [`_${m}`, 2 * i + 2] as const]));
+  const keys = Object.keys(v).sort((a, b) => (a === "resourceType" ? -1 : b === "resourceType" ? 1 : (rank.get(a) ?? Infinity) - (rank.get(b) ?? Infinity)));
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const spec = members[k.replace(/^_/, "")];
+    out[k] = spec && !k.startsWith("_") ? r4Order(v[k], spec.replace("[]", "").split("=")[0]) : v[k];
+  }
+  return out;
+}
+
+/** JSON text with every object's members sorted by name (serde_json's Value, which the Rust exporter writes audit details with). */
+function sortedJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(sortedJson).join(",")}]`;
+  if (isObject(v))
+    return `{${Object.keys(v)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${sortedJson(v[k])}`)
+      .join(",")}}`;
+  return JSON.stringify(v);
+}
+
 // ------------------------------------------------------------------ entries
 
 /** A kept record in the Bundle: serialized as its own text, byte for byte (see bundleJson). */
@@ -126,48 +172,60 @@ const RAW_MARK = "\u0000ehr-chain-raw:";
 
 const coding = (system: string, code: string): fhir4.Coding => ({ system, code });
 const who = (address: string, names: Record<string, string>): fhir4.Reference => ({ identifier: { system: ADDR, value: address }, ...(names[address] ? { display: names[address] } : {}) });
+const stringExtension = (url: string, valueString: string): fhir4.Extension => ({ url, valueString });
+const nestedExtension = (url: string, extension: fhir4.Extension[]): fhir4.Extension => ({ extension, url });
 
-const GENDERS = ["male", "female", "other", "unknown"];
-
-function profileField(name: string, value: unknown): fhir4.Extension {
-  return {
-    url: `${EXT}profile-field`,
-    extension: [
-      { url: "name", valueString: name },
-      { url: "value", valueString: typeof value === "string" ? value : JSON.stringify(value) },
-    ],
-  };
+/** `v` without empty strings and without the objects and arrays that leaves empty; undefined when nothing is left. */
+export function withoutEmpty(v: unknown): unknown {
+  if (v === "") return undefined;
+  if (Array.isArray(v)) {
+    const items = v.map(withoutEmpty).filter((x) => x !== undefined);
+    return items.length ? items : undefined;
+  }
+  if (isObject(v)) {
+    const members = Object.entries(v)
+      .map(([k, x]) => [k, withoutEmpty(x)] as const)
+      .filter(([, x]) => x !== undefined);
+    return members.length ? Object.fromEntries(members) : undefined;
+  }
+  return v;
 }
 
-/** The Patient entry (docs/fhir.md §1): R4 members of the profile kept, every other member an extension. */
+/**
+ * The Patient entry (docs/fhir.md §1): each member of the profile that R4 reads as a Patient element
+ * on its own is kept (empty strings and what they leave empty dropped), every other one becomes a
+ * profile-field extension, in the profile's order; the chain identifier leads `identifier`.
+ */
 export function patientResource(input: ExportInput): fhir4.Patient {
-  const identifier: fhir4.Identifier = { system: `urn:ehr-chain:${input.chain_id}:${input.registry}:patient`, value: String(input.patient.id) };
-  const bytes = input.profile === null ? undefined : fromBase64(input.profile);
-  if (!bytes) return { resourceType: "Patient", identifier: [identifier] };
-  const parsed = parseJson(bytes);
-  if (!parsed || !isObject(parsed.doc) || parsed.doc.resourceType !== "Patient")
-    return { resourceType: "Patient", identifier: [identifier], extension: [{ url: `${EXT}profile-document`, valueBase64Binary: toBase64(bytes) }] };
-  const elements = FHIR_R4_ELEMENTS.Patient;
-  const out: Record<string, unknown> = { resourceType: "Patient" };
-  const extra: fhir4.Extension[] = [];
-  for (const [k, v] of Object.entries(parsed.doc)) {
-    if (k === "resourceType" || v === "") continue;
-    const r4 = k in elements && (k !== "gender" || GENDERS.includes(v as string));
-    if (r4) out[k] = v;
-    else extra.push(profileField(k, v));
+  const ours: fhir4.Identifier = { system: `urn:ehr-chain:${input.chain_id}:${input.registry}:patient`, value: String(input.patient.id) };
+  const bytes = input.patient.profile === null ? undefined : fromBase64(input.patient.profile);
+  let elements: Record<string, unknown> = { resourceType: "Patient" };
+  const fields: fhir4.Extension[] = [];
+  if (bytes) {
+    const parsed = parseJson(bytes);
+    if (parsed && isObject(parsed.doc) && parsed.doc.resourceType === "Patient") {
+      for (const [name, value] of Object.entries(parsed.doc)) {
+        if (name === "resourceType") continue;
+        const cleaned = withoutEmpty(value);
+        if (cleaned === undefined) continue;
+        if (conforms({ resourceType: "Patient", [name]: cleaned }, "Patient")) elements[name] = cleaned;
+        else fields.push(nestedExtension(`${EXT}profile-field`, [stringExtension("name", name), stringExtension("value", typeof value === "string" ? value : JSON.stringify(value))]));
+      }
+    } else elements = { resourceType: "Patient", extension: [{ url: `${EXT}profile-document`, valueBase64Binary: toBase64(bytes) }] };
   }
-  out.identifier = [identifier, ...(Array.isArray(out.identifier) ? out.identifier : [])];
-  if (extra.length) out.extension = [...(Array.isArray(out.extension) ? out.extension : []), ...extra];
-  return out as unknown as fhir4.Patient;
+  elements.identifier = [ours, ...((elements.identifier as unknown[] | undefined) ?? [])];
+  const extension = [...((elements.extension as unknown[] | undefined) ?? []), ...fields];
+  if (extension.length) elements.extension = extension;
+  return r4Order(elements, "Patient") as fhir4.Patient;
 }
 
 /** A record version that is not kept as it is: wrapped byte for byte (docs/fhir.md §2). */
-export function wrappedRecord(record: RecordInfo, bytes: Uint8Array, json: boolean): fhir4.DocumentReference {
+export function wrappedRecord(r: RecordFacts, bytes: Uint8Array, json: boolean): fhir4.DocumentReference {
   return {
     resourceType: "DocumentReference",
-    meta: { tag: [coding(`${CS}wrapped-record`, record.category)] },
+    meta: { tag: [coding(`${CS}wrapped-record`, r.category)] },
     status: "current",
-    description: `ehr-chain record ${record.id} version ${record.latest.version}: kept byte for byte (not an R4 resource)`,
+    description: `ehr-chain record ${r.record_id} version ${r.version}: kept byte for byte (not an R4 resource)`,
     content: [{ attachment: { contentType: json ? "application/json" : "application/octet-stream", data: toBase64(bytes) } }],
   };
 }
@@ -175,7 +233,7 @@ export function wrappedRecord(record: RecordInfo, bytes: Uint8Array, json: boole
 const SCOPE_ACTIONS: Record<GrantInfo["scope"], string[]> = { read: ["access"], write: ["access", "correct"], manage: ["access", "correct", "disclose"] };
 
 export function consentResource(input: ExportInput, g: GrantInfo, patientUrl: string): fhir4.Consent {
-  const expired = !!g.expires && BigInt(g.expires) <= BigInt(input.export_time);
+  const expired = !!g.expires && BigInt(g.expires) <= BigInt(input.exported_at);
   const categories = g.categories.map((c) => coding(`${CS}category`, c));
   return {
     resourceType: "Consent",
@@ -197,20 +255,27 @@ export function consentResource(input: ExportInput, g: GrantInfo, patientUrl: st
   };
 }
 
-/** The AuditEvent action of an audit entry's tag (docs/fhir.md §4). */
+/** The AuditEvent action of an audit entry's tag (docs/fhir.md §4, by the tags of ehr-types' AuditAction). */
 export function auditAction(tag: string): "C" | "R" | "U" | "D" | "E" {
   if (tag.endsWith("_registered") || tag.endsWith("_proposed") || ["record_added", "access_granted", "access_requested", "escrow_policy_set", "recovery_requested"].includes(tag)) return "C";
-  if (["profile_updated", "record_updated", "patient_accepted", "request_approved", "recovery_approved", "recovery_finished"].includes(tag)) return "U";
-  if (tag.endsWith("_deleted") || ["access_revoked", "patient_declined", "request_denied", "recovery_cancelled", "credential_withdrawn", "purged"].includes(tag)) return "D";
+  if (["profile_updated", "record_updated", "patient_accepted", "request_approved", "recovery_approved", "patient_recovered"].includes(tag)) return "U";
+  if (tag.endsWith("_deleted") || ["access_revoked", "patient_declined", "request_denied", "recovery_cancelled"].includes(tag)) return "D";
   if (tag === "emergency_access" || tag === "shares_released") return "R";
   return "E";
 }
 
+/** The record an audit action names: record_added, record_updated and record_deleted carry its id. */
+function auditRecord(tag: string, detail: unknown): number | undefined {
+  const id = isObject(detail) ? detail.record_id : undefined;
+  return ["record_added", "record_updated", "record_deleted"].includes(tag) && typeof id === "number" ? id : undefined;
+}
+
 export function auditResource(input: ExportInput, e: AuditEntry, patientUrl: string): fhir4.AuditEvent {
-  const [tag, detail] = Object.entries(e.action)[0] as [string, Record<string, unknown>];
-  const recordId = typeof detail.record_id === "number" ? detail.record_id : undefined;
+  const [tag, detail] = Object.entries(e.action)[0] as [string, unknown];
+  const recordId = auditRecord(tag, detail);
   return {
     resourceType: "AuditEvent",
+    extension: [stringExtension(`${EXT}audit-detail`, sortedJson(e.action))],
     type: { system: "http://dicom.nema.org/resources/ontology/DCM", code: "110110", display: "Patient Record" },
     subtype: [coding(`${CS}audit-action`, tag)],
     action: auditAction(tag),
@@ -223,63 +288,62 @@ export function auditResource(input: ExportInput, e: AuditEntry, patientUrl: str
       { what: { reference: patientUrl } },
       ...(recordId === undefined ? [] : [{ what: { identifier: { system: `urn:ehr-chain:${input.chain_id}:${input.registry}:record`, value: String(recordId) } } }]),
     ],
-    extension: [{ url: `${EXT}audit-detail`, valueString: JSON.stringify(e.action) }],
   };
 }
 
-export function provenanceResource(input: ExportInput, r: RecordInfo, recordUrl: string): fhir4.Provenance {
-  const v = r.latest;
+export function provenanceResource(input: ExportInput, r: RecordFacts, recordUrl: string): fhir4.Provenance {
   const evidence: [string, string][] = [
     ["chainId", input.chain_id],
     ["registry", input.registry],
-    ["recordId", String(r.id)],
-    ["version", String(v.version)],
-    ["epoch", String(v.epoch)],
-    ["sha256", v.blob.sha256],
-    ["uri", v.blob.uri],
-    ["size", String(v.blob.size)],
+    ["recordId", String(r.record_id)],
+    ["version", String(r.version)],
+    ["epoch", String(r.epoch)],
+    ["sha256", r.sha256],
+    ["uri", r.uri],
+    ["size", String(r.size)],
   ];
   return {
     resourceType: "Provenance",
+    extension: [nestedExtension(`${EXT}chain-evidence`, evidence.map(([url, value]) => stringExtension(url, value)))],
     target: [{ reference: recordUrl }],
-    recorded: instant(v.time),
-    agent: [{ type: { coding: [coding("http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author")] }, who: who(v.author, input.names) }],
-    entity: [{ role: "source", what: { identifier: { system: `urn:ehr-chain:${input.chain_id}:${input.registry}:record`, value: `${r.id}/${v.version}` } } }],
-    extension: [{ url: `${EXT}chain-evidence`, extension: evidence.map(([url, valueString]) => ({ url, valueString })) }],
+    recorded: instant(r.time),
+    agent: [{ type: { coding: [coding("http://terminology.hl7.org/CodeSystem/provenance-participant-type", "author")] }, who: who(r.author, input.names) }],
+    entity: [{ role: "source", what: { identifier: { system: `urn:ehr-chain:${input.chain_id}:${input.registry}:record`, value: `${r.record_id}/${r.version}` } } }],
   };
 }
 
 // ------------------------------------------------------------------ the Bundle
 
-/** The Bundle as objects; kept records are RawResource placeholders that bundleJson writes as their own bytes. */
+const JSON_SPACE = /^[ \t\n\r]+|[ \t\n\r]+$/g;
+
+/** The Bundle as objects; kept records are RawResource placeholders that bundleJson writes as their own text. */
 export function exportBundle(input: ExportInput): fhir4.Bundle {
   const url = (key: string) => fullUrl(input.chain_id, input.registry, key);
   const patientUrl = url(`patient/${input.patient.id}`);
-  const records = input.records.filter((x) => x.record.status !== "deleted").sort((a, b) => a.record.id - b.record.id);
-  const recordEntries: fhir4.BundleEntry[] = records.map(({ record, plaintext }, n) => {
-    const bytes = fromBase64(plaintext);
+  const records = [...input.records].sort((a, b) => a.record_id - b.record_id || a.version - b.version);
+  const recordEntries: fhir4.BundleEntry[] = records.map((r, n) => {
+    const bytes = fromBase64(r.plaintext);
     const parsed = parseJson(bytes);
-    const resource = parsed && keptAsIs(parsed.doc) ? (new RawResource(parsed.text, n) as unknown as fhir4.FhirResource) : wrappedRecord(record, bytes, !!parsed);
-    return { fullUrl: url(`record/${record.id}/${record.latest.version}`), resource };
+    // Whitespace around the object cannot be part of a value inside the Bundle.
+    const resource = parsed && keptAsIs(parsed.doc) ? (new RawResource(parsed.text.replace(JSON_SPACE, ""), n) as unknown as fhir4.FhirResource) : wrappedRecord(r, bytes, !!parsed);
+    return { fullUrl: url(`record/${r.record_id}/${r.version}`), resource };
   });
+  const ordered = <T extends fhir4.FhirResource>(resource: T): T => r4Order(resource, resource.resourceType) as T;
   return {
     resourceType: "Bundle",
     type: "collection",
-    timestamp: instant(input.export_time),
+    timestamp: instant(input.exported_at),
     entry: [
       { fullUrl: patientUrl, resource: patientResource(input) },
-      ...recordEntries,
-      ...input.grants.map((g) => ({ fullUrl: url(`consent/${input.patient.id}/${g.grantee}`), resource: consentResource(input, g, patientUrl) })),
-      ...[...input.audit].sort((a, b) => a.seq - b.seq).map((e) => ({ fullUrl: url(`audit/${input.patient.id}/${e.seq}`), resource: auditResource(input, e, patientUrl) })),
-      ...records.map(({ record }, n) => ({
-        fullUrl: url(`provenance/${record.id}/${record.latest.version}`),
-        resource: provenanceResource(input, record, recordEntries[n].fullUrl!),
-      })),
+      ...recordEntries.map((e) => (e.resource instanceof RawResource ? e : { ...e, resource: ordered(e.resource as fhir4.FhirResource) })),
+      ...input.grants.map((g) => ({ fullUrl: url(`consent/${input.patient.id}/${g.grantee}`), resource: ordered(consentResource(input, g, patientUrl)) })),
+      ...[...input.audit].sort((a, b) => a.seq - b.seq).map((e) => ({ fullUrl: url(`audit/${input.patient.id}/${e.seq}`), resource: ordered(auditResource(input, e, patientUrl)) })),
+      ...records.map((r, n) => ({ fullUrl: url(`provenance/${r.record_id}/${r.version}`), resource: ordered(provenanceResource(input, r, recordEntries[n].fullUrl!)) })),
     ],
   };
 }
 
-/** The Bundle's JSON text: compact, each kept record spliced in as its own text. */
+/** The Bundle's JSON text, compact as the Rust exporter writes it, each kept record spliced in as its own text. */
 export function bundleJson(input: ExportInput): string {
   const raws: string[] = [];
   const bundle = exportBundle(input);

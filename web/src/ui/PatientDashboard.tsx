@@ -184,7 +184,7 @@ function DownloadCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
   const action = useAction();
   const download = () =>
     action.run(async () => {
-      const input = await ehr.exportInput(patient);
+      const { input, unread } = await ehr.exportInput(patient);
       const name = exportFileName(patient.id);
       const url = URL.createObjectURL(new Blob([bundleJson(input)], { type: "application/fhir+json" }));
       const a = document.createElement("a");
@@ -193,7 +193,7 @@ function DownloadCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
       a.click();
       // The click has handed the Blob to the download; the URL is not needed after this task.
       setTimeout(() => URL.revokeObjectURL(url), 0);
-      return `Saved ${name}: your profile, ${input.records.length} record${input.records.length === 1 ? "" : "s"}, ${input.grants.length} grant${input.grants.length === 1 ? "" : "s"} and ${input.audit.length} audit entr${input.audit.length === 1 ? "y" : "ies"}, with the chain's evidence for every record.`;
+      return `Saved ${name}: your profile, ${input.records.length} record${input.records.length === 1 ? "" : "s"}, ${input.grants.length} grant${input.grants.length === 1 ? "" : "s"} and ${input.audit.length} audit entr${input.audit.length === 1 ? "y" : "ies"}, with the chain's evidence for every record.${unread.length ? ` Left out, because they did not open here: record${unread.length === 1 ? "" : "s"} ${unread.map((id) => `#${id}`).join(", ")}.` : ""}`;
     });
   return (
     <section className="card" aria-labelledby="download-h">
