@@ -1,3 +1,4 @@
+import { hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { GrantInfo } from "../contracts/EhrAccess.types";
 import type { Category, RecordInfo } from "../contracts/EhrRegistry.types";
@@ -127,6 +128,10 @@ describe("encryption at rest", () => {
     const sealed = sealIndex(key, scope, data);
     expect(openIndex(key, scope, sealed)).toEqual(data);
     expect(fromUtf8(sealed)).not.toContain("Zyrtec");
+  });
+  it("the key is ehr-crypto's AtRestKey: HKDF-SHA256, salt ehr-chain/search-index/v1, info chain id NUL registry NUL address", () => {
+    const expected = new Uint8Array(hkdfSync("sha256", secret, "ehr-chain/search-index/v1", "ehr-localnet\0wasm1registry\0wasm1doctorana", 32));
+    expect(indexKey(secret, where)).toEqual(expected);
   });
   it("another wallet, address or patient does not open it: the index starts empty", () => {
     const sealed = sealIndex(indexKey(secret, where), scope, data);

@@ -161,9 +161,12 @@ export interface IndexScope {
   patientId: number;
 }
 
-/** The index key: HKDF-SHA256 of the wallet's X25519 secret, salt the fixed label, info chain id/registry/address. */
+/**
+ * The index key: HKDF-SHA256 of the wallet's X25519 secret, salt the fixed label, info chain id, registry
+ * and address joined by NUL bytes: ehr-crypto's AtRestKey with its SEARCH_INDEX_LABEL (at_rest.rs).
+ */
 export const indexKey = (walletSecret: Uint8Array, s: Omit<IndexScope, "patientId">): Uint8Array =>
-  hkdf(sha256, walletSecret, utf8(KEY_LABEL), utf8(`${s.chainId}/${s.registry}/${s.address}`), 32);
+  hkdf(sha256, walletSecret, utf8(KEY_LABEL), utf8(`${s.chainId}\0${s.registry}\0${s.address}`), 32);
 
 /** The store key and associated data of one patient's index. */
 export const storeKey = (s: IndexScope): string => `${s.chainId}/${s.registry}/${s.address}/${s.patientId}`;
