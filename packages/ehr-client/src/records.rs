@@ -5,6 +5,7 @@
 use std::collections::hash_map::{Entry, HashMap};
 use std::collections::VecDeque;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use cosmwasm_std::{Binary, Timestamp};
@@ -23,6 +24,8 @@ use ehr_types::registry::{
 };
 use ehr_types::validate::{MAX_ENVELOPES, MAX_RECORDS_PER_MESSAGE};
 use ehr_types::{BlobRef, Category, PatientId, RecordId};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use crate::chain::{ContractMsg, PendingTx, Session, TxOutcome};
 use crate::error::{ClientError, Result};
@@ -48,6 +51,10 @@ pub struct BatchReport {
     /// Per transaction, broadcast to commit.
     pub latencies_ms: Vec<f64>,
 }
+
+/// Files being sealed or stored at once by `seal_and_store_all`: enough to hide IPFS round
+/// trips, few enough not to flood a local kubo node or hold many plaintexts in memory.
+pub const STORE_IN_FLIGHT: usize = 16;
 
 pub struct Ehr {
     pub session: Session,
@@ -441,41 +448,59 @@ impl Ehr {
     }
 
     /// Encrypts and stores new records' first versions, looking up each category's writing key
-    /// on chain once, not once per file. Returns the records to register and the key rotations
-    /// that must be sent with (before) them.
+    /// on chain once, not once per file. Returns the records to register (in input order) and the
+    /// key rotations that must be sent with (before) them.
     pub async fn seal_and_store_all(
         &self,
         patient: &PatientInfo,
         items: Vec<(Category, Vec<u8>)>,
     ) -> Result<(Vec<NewRecord>, Vec<Rotation>)> {
-        let mut records = Vec::with_capacity(items.len());
+        self.seal_and_store_all_with(patient, items, |_| {}).await
+    }
+
+    /// As `seal_and_store_all`, calling `on_stored(n)` as files are stored (`seal_and_store_files`).
+    pub async fn seal_and_store_all_with(
+        &self,
+        patient: &PatientInfo,
+        items: Vec<(Category, Vec<u8>)>,
+        on_stored: impl FnMut(usize),
+    ) -> Result<(Vec<NewRecord>, Vec<Rotation>)> {
         let mut writing_keys: HashMap<Category, WritingKey> = HashMap::new();
-        for (category, plaintext) in items {
-            if category == Category::Profile {
+        for (category, _) in &items {
+            if *category == Category::Profile {
                 return Err(ClientError::InvalidInput(
                     "the profile category is reserved for `ehr patient update`".into(),
                 ));
             }
-            let writing = match writing_keys.entry(category) {
-                Entry::Occupied(held) => held.into_mut(),
-                Entry::Vacant(slot) => slot.insert(self.writing_key(patient, category).await?),
-            };
-            let blob = self
-                .seal_and_store_with(
-                    patient,
-                    category,
-                    writing.epoch,
-                    &writing.key,
-                    1,
-                    &plaintext,
-                )
-                .await?;
-            records.push(NewRecord {
-                category,
-                epoch: writing.epoch,
-                blob,
-            });
+            if let Entry::Vacant(slot) = writing_keys.entry(*category) {
+                slot.insert(self.writing_key(patient, *category).await?);
+            }
         }
+        let files = items
+            .into_iter()
+            .map(|(category, plaintext)| {
+                let writing = &writing_keys[&category];
+                let header = RecordHeader {
+                    patient_id: patient.id,
+                    category,
+                    epoch: writing.epoch,
+                    record_version: 1,
+                };
+                (header, writing.key.clone(), plaintext)
+            })
+            .collect::<Vec<_>>();
+        let categories: Vec<Category> =
+            files.iter().map(|(header, _, _)| header.category).collect();
+        let blobs = seal_and_store_files(&self.storage, files, on_stored).await?;
+        let records = categories
+            .into_iter()
+            .zip(blobs)
+            .map(|(category, blob)| NewRecord {
+                category,
+                epoch: writing_keys[&category].epoch,
+                blob,
+            })
+            .collect();
         let rotations = writing_keys
             .into_values()
             .filter_map(|writing| writing.rotation)
@@ -674,8 +699,24 @@ impl Ehr {
         batch_size: usize,
         on_committed: impl FnMut(usize),
     ) -> Result<(Vec<AddedRecord>, BatchReport)> {
+        self.add_records_with(patient_id, items, batch_size, |_| {}, on_committed)
+            .await
+    }
+
+    /// As `add_records`, calling `on_stored(n)` as files are sealed and stored (all of them
+    /// before the first registration), then `on_committed(n)` as records are registered.
+    pub async fn add_records_with(
+        &self,
+        patient_id: PatientId,
+        items: Vec<(Category, Vec<u8>)>,
+        batch_size: usize,
+        on_stored: impl FnMut(usize),
+        on_committed: impl FnMut(usize),
+    ) -> Result<(Vec<AddedRecord>, BatchReport)> {
         let patient = self.patient(patient_id).await?;
-        let (records, rotations) = self.seal_and_store_all(&patient, items).await?;
+        let (records, rotations) = self
+            .seal_and_store_all_with(&patient, items, on_stored)
+            .await?;
         let order: HashMap<String, usize> = records
             .iter()
             .enumerate()
@@ -1142,4 +1183,131 @@ fn records_of(
             })
         })
         .collect()
+}
+
+/// Seals each (header, key, plaintext) and puts the file in `store`; the blobs in input order.
+/// Files are sealed on every core (one blocking task per core at a time) while up to
+/// `STORE_IN_FLIGHT` files are in progress, so neither the CPU nor the storage round trips hold
+/// the other up. `on_stored(n)` is called as files are stored.
+pub async fn seal_and_store_files<S>(
+    store: &S,
+    files: Vec<(RecordHeader, CategoryKey, Vec<u8>)>,
+    mut on_stored: impl FnMut(usize),
+) -> Result<Vec<BlobRef>>
+where
+    S: BlobStore + Clone + 'static,
+{
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
+    let sealers = Arc::new(Semaphore::new(cores));
+    let mut blobs: Vec<Option<BlobRef>> = vec![None; files.len()];
+    let mut pending = files.into_iter().enumerate();
+    let mut running = JoinSet::new();
+    loop {
+        while running.len() < STORE_IN_FLIGHT {
+            let Some((index, (header, key, plaintext))) = pending.next() else {
+                break;
+            };
+            let store = store.clone();
+            let sealers = sealers.clone();
+            running.spawn(async move {
+                let permit = sealers
+                    .acquire_owned()
+                    .await
+                    .map_err(|error| ClientError::Storage(format!("no sealing slot: {error}")))?;
+                let file = tokio::task::spawn_blocking(move || {
+                    let sealed = ehr_crypto::encrypt_file(&header, &key, &plaintext);
+                    drop(permit);
+                    sealed
+                })
+                .await
+                .map_err(|error| {
+                    ClientError::Storage(format!("sealing a file did not finish: {error}"))
+                })??;
+                Ok::<_, ClientError>((index, store.put(&file).await?))
+            });
+        }
+        match running.join_next().await {
+            Some(Ok(Ok((index, blob)))) => {
+                blobs[index] = Some(blob);
+                on_stored(1);
+            }
+            Some(Ok(Err(error))) => return Err(error),
+            Some(Err(error)) => {
+                return Err(ClientError::Storage(format!(
+                    "storing a file did not finish: {error}"
+                )))
+            }
+            None => break,
+        }
+    }
+    blobs
+        .into_iter()
+        .map(|blob| blob.ok_or_else(|| ClientError::Storage("a file was not stored".into())))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::DirStore;
+
+    #[tokio::test]
+    async fn files_are_sealed_concurrently_and_returned_in_input_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = DirStore::new(dir.path());
+        let lab = CategoryKey::generate().unwrap();
+        let note = CategoryKey::generate().unwrap();
+        // More files than are in flight at once, in two categories, of unequal sizes.
+        let files: Vec<_> = (0..3 * STORE_IN_FLIGHT as u32)
+            .map(|n| {
+                let (category, key) = if n % 3 == 0 {
+                    (Category::Note, note.clone())
+                } else {
+                    (Category::Lab, lab.clone())
+                };
+                let header = RecordHeader {
+                    patient_id: 7,
+                    category,
+                    epoch: n % 2,
+                    record_version: 1,
+                };
+                (
+                    header,
+                    key,
+                    format!("record {n} {}", "x".repeat(n as usize * 997)).into_bytes(),
+                )
+            })
+            .collect();
+        let mut stored = 0;
+        let blobs = seal_and_store_files(&store, files.clone(), |n| stored += n)
+            .await
+            .unwrap();
+        assert_eq!((blobs.len(), stored), (files.len(), files.len()));
+        for ((header, key, plaintext), blob) in files.iter().zip(&blobs) {
+            let file = fetch_verified(&store, blob).await.unwrap();
+            let opened = ehr_crypto::decrypt_file(key, &file).unwrap();
+            assert_eq!(opened.header, *header);
+            assert_eq!(opened.plaintext.as_slice(), plaintext.as_slice());
+        }
+    }
+
+    #[tokio::test]
+    async fn a_storage_failure_fails_the_whole_call() {
+        let dir = tempfile::tempdir().unwrap();
+        // A file where the store's root directory should be: every put fails.
+        let root = dir.path().join("not-a-dir");
+        std::fs::write(&root, b"").unwrap();
+        let key = CategoryKey::generate().unwrap();
+        let header = RecordHeader {
+            patient_id: 7,
+            category: Category::Lab,
+            epoch: 0,
+            record_version: 1,
+        };
+        let files = vec![(header, key, b"{}".to_vec())];
+        let error = seal_and_store_files(&DirStore::new(root), files, |_| {})
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ClientError::Storage(_)), "{error}");
+    }
 }
