@@ -12,6 +12,7 @@ pub mod ledger;
 pub mod paging;
 pub mod records;
 pub mod recovery;
+pub mod search;
 pub mod storage;
 pub mod trustee;
 
