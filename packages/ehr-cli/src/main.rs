@@ -15,6 +15,7 @@ mod patient;
 mod people;
 mod record;
 mod recovery;
+mod search;
 mod verify;
 
 use std::path::PathBuf;
@@ -122,6 +123,9 @@ pub enum Command {
     /// Import data.
     #[command(subcommand)]
     Import(import::ImportCmd),
+    /// Search everything you can decrypt of a patient: words, category, dates, author (a local
+    /// index, encrypted at rest, synced with the chain first).
+    Search(search::SearchArgs),
     /// Committed records/s, submit→commit latency and gas per record at a batch size.
     Bench(bench::BenchArgs),
 }
@@ -147,6 +151,7 @@ async fn dispatch(cx: &mut Cx, command: Command) -> Result<Output> {
         Command::Audit(args) => people::audit(cx, args).await,
         Command::Provider(cmd) => people::provider(cx, cmd).await,
         Command::Import(cmd) => import::run(cx, cmd).await,
+        Command::Search(args) => search::run(cx, args).await,
         Command::Bench(args) => bench::run(cx, args).await,
     }
 }
