@@ -7,6 +7,7 @@ mod bench;
 mod breakglass;
 mod config;
 mod context;
+mod export;
 mod fhir;
 mod import;
 mod keys;
@@ -123,6 +124,9 @@ pub enum Command {
     /// Import data.
     #[command(subcommand)]
     Import(import::ImportCmd),
+    /// Export data.
+    #[command(subcommand)]
+    Export(export::ExportCmd),
     /// Search everything you can decrypt of a patient: words, category, dates, author (a local
     /// index, encrypted at rest, synced with the chain first).
     Search(search::SearchArgs),
@@ -151,6 +155,7 @@ async fn dispatch(cx: &mut Cx, command: Command) -> Result<Output> {
         Command::Audit(args) => people::audit(cx, args).await,
         Command::Provider(cmd) => people::provider(cx, cmd).await,
         Command::Import(cmd) => import::run(cx, cmd).await,
+        Command::Export(cmd) => export::run(cx, cmd).await,
         Command::Search(args) => search::run(cx, args).await,
         Command::Bench(args) => bench::run(cx, args).await,
     }

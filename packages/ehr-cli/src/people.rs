@@ -340,29 +340,31 @@ pub async fn grants(cx: &mut Cx, args: PatientArg) -> Result<Output> {
     })
 }
 
+/// A patient's whole audit log, by seq.
+pub async fn audit_entries(ehr: &Ehr, patient: PatientId) -> Result<Vec<AuditEntry>> {
+    Ok(all_pages(
+        |e: &AuditEntry| e.seq,
+        |start_after, limit| async move {
+            let page: AuditLogResponse = ehr
+                .session
+                .chain
+                .access(&AccessQuery::AuditLog {
+                    patient_id: patient,
+                    start_after,
+                    limit: Some(limit),
+                })
+                .await?;
+            Ok(page.entries)
+        },
+    )
+    .await?)
+}
+
 pub async fn audit(cx: &mut Cx, args: PatientArg) -> Result<Output> {
     let ehr = cx.ehr()?;
     let patient = patient_id(&ehr, args.patient).await?;
     let info = ehr.patient(patient).await?;
-    let entries = all_pages(
-        |e: &AuditEntry| e.seq,
-        |start_after, limit| {
-            let ehr = &ehr;
-            async move {
-                let page: AuditLogResponse = ehr
-                    .session
-                    .chain
-                    .access(&AccessQuery::AuditLog {
-                        patient_id: patient,
-                        start_after,
-                        limit: Some(limit),
-                    })
-                    .await?;
-                Ok(page.entries)
-            }
-        },
-    )
-    .await?;
+    let entries = audit_entries(&ehr, patient).await?;
     let mentioned = entries.iter().flat_map(|e| {
         let grantee = match &e.action {
             ehr_types::AuditAction::AccessGranted { grantee, .. }
