@@ -8,7 +8,6 @@ mod breakglass;
 mod config;
 mod context;
 mod export;
-mod fhir;
 mod import;
 mod keys;
 mod output;

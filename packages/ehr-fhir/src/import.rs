@@ -250,8 +250,8 @@ impl Import {
                 continue;
             }
             let at = format!("line {}", index + 1);
-            let resource: &RawValue =
-                serde_json::from_slice(line).map_err(|error| resource_error(source, &at, error))?;
+            let resource: &RawValue = serde_json::from_slice(line)
+                .map_err(|error| resource_error(source, &at, format!("not JSON: {error}")))?;
             if !resource.get().starts_with('{') {
                 return Err(resource_error(source, &at, "not a JSON object"));
             }
@@ -487,8 +487,9 @@ mod tests {
         );
         assert!(
             error(format!("{OBSERVATION}\n{{\"resourceType\": \n").as_bytes())
-                .starts_with("input, line 2: ")
+                .starts_with("input, line 2: not JSON: ")
         );
+        assert!(error(b"not a bundle").starts_with("input, line 1: not JSON: "));
         assert_eq!(
             error(b"{\"id\": 1}\n{\"id\": 2}\n"),
             "input, line 1: no string resourceType"
