@@ -497,6 +497,33 @@ mod tests {
     }
 
     #[test]
+    fn the_generated_fixtures_are_read_completely_by_the_typed_model() {
+        let mut import = Import::default();
+        import
+            .read(
+                "sample",
+                include_bytes!("../../../tests/fhir/fixtures/sample/mixed-14-0000.json"),
+            )
+            .unwrap();
+        for file in [
+            "Observation",
+            "Condition",
+            "DiagnosticReport",
+            "MedicationRequest",
+        ] {
+            let path = format!("../../tests/fhir/fixtures/sample-ndjson/{file}.ndjson");
+            let bytes = std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path));
+            import.read(file, &bytes.unwrap()).unwrap();
+        }
+        let report = &import.report;
+        assert_eq!(
+            (&report.lossy, &report.invalid, &report.untyped),
+            (&BTreeMap::new(), &BTreeMap::new(), &BTreeMap::new())
+        );
+        assert_eq!(report.typed, import.records.len());
+    }
+
+    #[test]
     fn a_single_resource_document_is_one_record() {
         let import = read(OBSERVATION.as_bytes()).unwrap();
         assert_eq!(import.records.len(), 1);
