@@ -46,10 +46,11 @@ pub fn read_typed(resource: &Value) -> TypedRead {
 
 /// The resource types with a typed reading, and the dispatch on the `resourceType` string.
 ///
-/// The list is bounded on purpose: deserializing fhir-model's `Resource` enum monomorphizes all
-/// ~140 R4B resources and made the release CLI build take over five minutes. These are the
-/// types health-data generators and EHR exports emit; any other type is imported as it is
-/// and counted as untyped.
+/// The list is bounded on purpose: every type here gets a deserializer and a serializer compiled
+/// into the CLI, and going through fhir-model's `Resource` enum would compile them for all ~140
+/// R4B resources, which takes minutes in the release profile. (A `contained` resource is still
+/// read through `Resource`.) These are the types health-data generators and EHR exports emit;
+/// any other type is imported as it is and counted as untyped.
 macro_rules! typed_resources {
     ($($name:ident),* $(,)?) => {
         /// The resource types [`read_typed`] checks against the model.
