@@ -22,16 +22,20 @@ pub struct SearchArgs {
     /// The patient (default: yours).
     #[arg(long)]
     patient: Option<PatientId>,
+    /// Only this category.
     #[arg(long, value_parser = parse_category)]
     category: Option<Category>,
-    /// yyyy-mm-dd, inclusive: the record's own date, else the day it was written.
+    /// yyyy-mm-dd, inclusive: the record's own date, else the day it was written. (Not
+    /// `--from`: that is the signing key of every command.)
     #[arg(long, value_parser = parse_day)]
-    from: Option<String>,
+    since: Option<String>,
+    /// yyyy-mm-dd, inclusive.
     #[arg(long, value_parser = parse_day)]
-    to: Option<String>,
+    until: Option<String>,
     /// An author's address, or part of the name the directory gives it ("Lima", "you").
     #[arg(long)]
     author: Option<String>,
+    /// The newest this many hits are listed.
     #[arg(long, default_value_t = 20)]
     limit: usize,
     /// Build the index again from nothing (when the stored one does not open).
@@ -154,8 +158,8 @@ pub async fn run(cx: &mut Cx, args: SearchArgs) -> Result<Output> {
     let query = Query {
         terms: Query::terms_of(&text),
         category: args.category,
-        from: args.from,
-        to: args.to,
+        from: args.since,
+        to: args.until,
         authors: args
             .author
             .as_deref()
