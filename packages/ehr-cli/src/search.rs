@@ -143,7 +143,10 @@ pub async fn run(cx: &mut Cx, args: SearchArgs) -> Result<Output> {
 
     let started = Instant::now();
     let sync = ehr.sync_search(&patient, &mut index).await?;
-    store.save(&index)?;
+    // Unchanged, it is not written again (a few MB at 10,000 records).
+    if args.rebuild || sync.fetched > 0 || sync.dropped > 0 {
+        store.save(&index)?;
+    }
     let sync_ms = ms(started);
 
     let text = args.text.join(" ");
