@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use cosmwasm_std::Timestamp;
 use ehr_crypto::at_rest::SEARCH_INDEX_LABEL;
 use ehr_crypto::{AtRestKey, EnvelopeContext, KeyScope};
-use ehr_types::access::{GrantResponse, QueryMsg as AccessQuery};
+use ehr_types::access::{GrantInfo, GrantResponse, QueryMsg as AccessQuery};
 use ehr_types::registry::{PatientInfo, RecordInfo, RecordStatus};
 use ehr_types::{Category, PatientId, RecordId};
 use serde::{Deserialize, Serialize};
@@ -300,6 +300,27 @@ pub fn utc_date(time: Timestamp) -> String {
         .unwrap_or_default()
 }
 
+/// What an identity may read of a patient at `now`: every category as the patient; otherwise
+/// those of its grant unless expired, and the escrowed ones (`Some` while its emergency window
+/// is open).
+pub fn readable(
+    owner: bool,
+    grant: Option<GrantInfo>,
+    now: Timestamp,
+    emergency_escrowed: Option<Vec<Category>>,
+) -> BTreeSet<Category> {
+    if owner {
+        return Category::ALL.into_iter().collect();
+    }
+    grant
+        .filter(|g| g.expires.is_none_or(|e| e > now))
+        .map(|g| g.categories)
+        .into_iter()
+        .chain(emergency_escrowed)
+        .flatten()
+        .collect()
+}
+
 /// Where and under which key one identity keeps the index of one patient.
 pub struct IndexStore {
     pub path: PathBuf,
@@ -389,13 +410,11 @@ impl Ehr {
         )
     }
 
-    /// The categories this identity may read now: all for the patient; for anyone else those of
-    /// an unexpired grant, and the escrowed ones while its emergency window is open.
+    /// The categories this identity may read now (`readable`), from the chain.
     pub async fn readable_categories(&self, patient: &PatientInfo) -> Result<BTreeSet<Category>> {
         if patient.owner.as_str() == self.identity.address {
-            return Ok(Category::ALL.into_iter().collect());
+            return Ok(readable(true, None, now()?, None));
         }
-        let mut readable = BTreeSet::new();
         let grant: GrantResponse = self
             .session
             .chain
@@ -404,18 +423,16 @@ impl Ehr {
                 grantee: self.identity.address.clone(),
             })
             .await?;
-        let now = now()?;
-        if let Some(grant) = grant.grant.filter(|g| g.expires.is_none_or(|e| e > now)) {
-            readable.extend(grant.categories);
-        }
-        if self
+        let escrowed = if self
             .emergency_window(patient.id, &self.identity.address)
             .await?
             .active
         {
-            readable.extend(self.escrow_policy(patient.id).await?.categories);
-        }
-        Ok(readable)
+            Some(self.escrow_policy(patient.id).await?.categories)
+        } else {
+            None
+        };
+        Ok(readable(false, grant.grant, now()?, escrowed))
     }
 
     /// Brings `index` up to the chain: lists the patient's records, drops what must go, fetches
@@ -492,7 +509,7 @@ mod tests {
                     uri: format!("ehrfs://{id}/{version}"),
                     size: 10,
                 },
-                author: Addr::unchecked(if id % 2 == 0 {
+                author: Addr::unchecked(if id.is_multiple_of(2) {
                     "wasm1doctor"
                 } else {
                     "wasm1patient"
@@ -683,6 +700,35 @@ mod tests {
         );
         let (hits, total) = index.search(&Query::default(), 1);
         assert_eq!((hits.len(), total), (1, 3));
+    }
+
+    #[test]
+    fn readable_categories_come_from_an_unexpired_grant_or_an_open_emergency() {
+        let now = Timestamp::from_seconds(1_000);
+        let grant = |expires: Option<u64>| {
+            Some(GrantInfo {
+                patient_id: 3,
+                grantee: Addr::unchecked("wasm1doctor"),
+                scope: ehr_types::access::Scope::Read,
+                categories: vec![Category::Lab, Category::Note],
+                expires: expires.map(Timestamp::from_seconds),
+                granted_at: Timestamp::from_seconds(10),
+            })
+        };
+        assert_eq!(readable(true, None, now, None), all());
+        let lab_note: BTreeSet<Category> = [Category::Lab, Category::Note].into();
+        assert_eq!(readable(false, grant(None), now, None), lab_note);
+        assert_eq!(readable(false, grant(Some(1_001)), now, None), lab_note);
+        assert!(readable(false, grant(Some(1_000)), now, None).is_empty());
+        assert!(readable(false, None, now, None).is_empty());
+        assert_eq!(
+            readable(false, grant(Some(5)), now, Some(vec![Category::Allergy])),
+            BTreeSet::from([Category::Allergy])
+        );
+        assert_eq!(
+            readable(false, grant(None), now, Some(vec![Category::Allergy])).len(),
+            3
+        );
     }
 
     #[test]
