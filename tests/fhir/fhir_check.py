@@ -47,7 +47,7 @@ def validate(path):
 
 
 def consent(path, grantee, scope, categories):
-    wanted = categories.split(",")
+    wanted = sorted(categories.split(","))
     found = [c for c in of_type(load(path), "Consent") if any(a["reference"].get("identifier", {}).get("value") == grantee for a in c["provision"].get("actor", []))]
     if len(found) != 1:
         fail(f"{len(found)} Consent resources name {grantee}, expected 1")
@@ -61,8 +61,8 @@ def consent(path, grantee, scope, categories):
         "provision.type": (provision["type"], "permit"),
         "actor role": (actor["role"]["coding"][0]["code"], "IRCP"),
         "actor system": (actor["reference"]["identifier"]["system"], ADDRESS),
-        "class": ([x["code"] for x in provision["class"] if x["system"] == CATEGORY], wanted),
-        "securityLabel": ([x["code"] for x in provision["securityLabel"] if x["system"] == CATEGORY], wanted),
+        "class": (sorted(x["code"] for x in provision["class"] if x["system"] == CATEGORY), wanted),
+        "securityLabel": (sorted(x["code"] for x in provision["securityLabel"] if x["system"] == CATEGORY), wanted),
         "actions": ([a["coding"][0]["code"] for a in provision["action"]], ACTIONS[scope]),
         "period.start = dateTime": (provision["period"]["start"], c["dateTime"]),
     }
