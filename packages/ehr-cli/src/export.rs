@@ -42,6 +42,10 @@ struct NotExported {
     error: String,
 }
 
+/// Versions not exported that the text names one by one (a doctor without keys may miss
+/// thousands).
+const LISTED: usize = 10;
+
 /// `export fhir`.
 #[derive(Serialize)]
 struct FhirExported {
@@ -88,10 +92,16 @@ impl Render for FhirExported {
                 "\nnot exported ({} version(s) you cannot decrypt):",
                 self.not_exported.len()
             ));
-            for skipped in &self.not_exported {
+            for skipped in self.not_exported.iter().take(LISTED) {
                 out.push_str(&format!(
                     "\n  record {} version {}: {}",
                     skipped.record_id, skipped.version, skipped.error
+                ));
+            }
+            if self.not_exported.len() > LISTED {
+                out.push_str(&format!(
+                    "\n  and {} more (--json lists them all)",
+                    self.not_exported.len() - LISTED
                 ));
             }
         }
@@ -226,11 +236,13 @@ mod tests {
             resources: BTreeMap::from([("Observation".to_string(), 2), ("Patient".to_string(), 1)]),
             wrapped: 1,
             profile_missing: None,
-            not_exported: vec![NotExported {
-                record_id: 9,
-                version: 2,
-                error: "no key".into(),
-            }],
+            not_exported: (1..=12)
+                .map(|record_id| NotExported {
+                    record_id,
+                    version: 2,
+                    error: "no key".into(),
+                })
+                .collect(),
             bytes: 2048,
             seconds: 0.5,
         };
@@ -238,11 +250,11 @@ mod tests {
             exported.human(),
             "wrote out.json (2048 bytes, 0.5 s): the FHIR Bundle of patient 4: 2 Observation, 1 Patient\n\
              1 record version(s) are not R4 resources: wrapped byte for byte in a DocumentReference\n\
-             not exported (1 version(s) you cannot decrypt):\n  record 9 version 2: no key"
+             not exported (12 version(s) you cannot decrypt):\n  record 1 version 2: no key\n  record 2 version 2: no key\n  record 3 version 2: no key\n  record 4 version 2: no key\n  record 5 version 2: no key\n  record 6 version 2: no key\n  record 7 version 2: no key\n  record 8 version 2: no key\n  record 9 version 2: no key\n  record 10 version 2: no key\n  and 2 more (--json lists them all)"
         );
         assert_eq!(
-            serde_json::to_value(&exported).unwrap()["not_exported"][0]["record_id"],
-            9
+            serde_json::to_value(&exported).unwrap()["not_exported"][11]["record_id"],
+            12
         );
     }
 }
