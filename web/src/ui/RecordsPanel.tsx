@@ -197,7 +197,7 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
           : `${visible.length} of ${rows.length} loaded records match${more ? " (more on chain)" : ""}.`}
       </p>
       {indexing && indexing.done < indexing.total && (
-        <p className="muted" aria-label="Search index">
+        <p className="muted" aria-label="Indexing progress">
           <progress max={indexing.total} value={indexing.done} /> Indexing for search: {indexing.done} of {indexing.total} records read…
         </p>
       )}
