@@ -139,6 +139,12 @@ pub fn not_a_record(resource_type: &str) -> Option<&'static str> {
 }
 
 const SEARCH_OUTCOME: &str = "not a record: a server's message (search.mode outcome)";
+/// The key and reason of a transaction or batch entry that carries no resource (a DELETE or a
+/// conditional request): it holds no data to keep, so the rest of the Bundle is still imported.
+const NO_RESOURCE: (&str, &str) = (
+    "(entry without a resource)",
+    "a request without a resource (such as DELETE): no data to keep",
+);
 
 #[derive(Deserialize)]
 struct Head {
@@ -221,7 +227,9 @@ impl Import {
         for (index, entry) in bundle.entry.iter().enumerate() {
             let at = format!("entry {index}");
             let Some(resource) = entry.resource else {
-                return Err(resource_error(source, &at, "the entry has no resource"));
+                self.report.resources += 1;
+                self.skip(NO_RESOURCE.0, NO_RESOURCE.1);
+                continue;
             };
             let outcome = entry
                 .search
@@ -464,10 +472,15 @@ mod tests {
             error(br#"{"resourceType": "Bundle", "entry": []}"#),
             "input: the Bundle has no type"
         );
-        assert_eq!(
-            error(br#"{"resourceType": "Bundle", "type": "batch", "entry": [{"request": {"method": "DELETE"}}]}"#),
-            "input, entry 0: the entry has no resource"
-        );
+        let mut with_delete = Import::default();
+        with_delete
+            .read(
+                "input",
+                format!(r#"{{"resourceType": "Bundle", "type": "batch", "entry": [{{"request": {{"method": "DELETE"}}}}, {{"resource": {OBSERVATION}}}]}}"#).as_bytes(),
+            )
+            .unwrap();
+        assert_eq!(with_delete.records.len(), 1);
+        assert_eq!(with_delete.report.skipped[NO_RESOURCE.0].count, 1);
     }
 
     #[test]
