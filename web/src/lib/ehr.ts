@@ -672,8 +672,13 @@ export class Ehr {
       { ...scope, patientId: patient.id },
       {
         records: () => this.allRecords(patient.id),
-        readable: async () =>
-          readableCategories(patient.owner === this.address, patient.owner === this.address ? undefined : await this.myGrant(patient.id), BigInt(Date.now()) * 1_000_000n),
+        readable: async () => {
+          const now = BigInt(Date.now()) * 1_000_000n;
+          if (patient.owner === this.address) return readableCategories(true, undefined, now);
+          const [grant, window] = await Promise.all([this.myGrant(patient.id), this.myEmergency(patient.id)]);
+          const emergency = window.active ? (await this.escrowPolicy(patient.id)).categories : undefined;
+          return readableCategories(false, grant, now, emergency);
+        },
         loadKeys: () => this.loadKeys(patient),
         open: async (r): Promise<FetchResult> => {
           const o = await this.openBlob(patient, r.category, r.latest.version, r.latest.blob, r.latest.epoch, false);

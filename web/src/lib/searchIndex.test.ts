@@ -52,6 +52,10 @@ describe("readable categories", () => {
     expect(readableCategories(false, grant, T0 + DAY)("lab")).toBe(false); // expired at that instant
     expect(readableCategories(false, { ...grant, expires: null }, T0 + 1000n * DAY)("note")).toBe(true);
     expect(readableCategories(false, undefined, T0)("note")).toBe(false);
+    // An open emergency window adds the categories the patient opens in an emergency, and only those.
+    expect(readableCategories(false, undefined, T0, ["allergy"])("allergy")).toBe(true);
+    expect(readableCategories(false, undefined, T0, ["allergy"])("note")).toBe(false);
+    expect(readableCategories(false, grant, T0 + DAY, ["allergy"])("lab")).toBe(false);
   });
 });
 

@@ -38,13 +38,15 @@ export const emptyIndex = (): IndexData => ({ format: 1, entries: [] });
 
 /**
  * Which categories this wallet may read now: every category for the patient's owner; for anyone else
- * the categories of its grant while it is unexpired. What a former grantee was handed stays openable
- * in the record list, but it is no longer kept in (or added to) the index.
+ * the categories of its grant while it is unexpired, and while its emergency window is open the
+ * categories the patient opens in an emergency (`emergency`, undefined when no window is open), as
+ * the CLI's index does. What a former grantee was handed stays openable in the record list, but it
+ * is no longer kept in (or added to) the index.
  */
-export function readableCategories(isOwner: boolean, grant: GrantInfo | undefined, nowNanos: bigint): (c: Category) => boolean {
+export function readableCategories(isOwner: boolean, grant: GrantInfo | undefined, nowNanos: bigint, emergency?: readonly Category[]): (c: Category) => boolean {
   if (isOwner) return () => true;
-  if (!grant || (grant.expires && BigInt(grant.expires) <= nowNanos)) return () => false;
-  const allowed = new Set(grant.categories);
+  const granted = grant && !(grant.expires && BigInt(grant.expires) <= nowNanos) ? grant.categories : [];
+  const allowed = new Set([...granted, ...(emergency ?? [])]);
   return (c) => allowed.has(c);
 }
 
