@@ -5,7 +5,6 @@ import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegist
 import { CATEGORIES, CATEGORY_CODES, RECORD_CATEGORIES } from "../crypto/categories";
 import { AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
 import { grantActive, type Ehr } from "../lib/ehr";
-import { bundleJson, exportFileName } from "../lib/fhirExport";
 import { addressProblem } from "../lib/listing";
 import { categoryLabels, listing, scopeWords, type Namer } from "../lib/names";
 import { escrowedCategories, escrowSavedText, escrowStatusText, pendingRecovery, recoveryAlertText, recoveryCancelledText } from "../lib/recovery";
@@ -184,7 +183,8 @@ function DownloadCard({ ehr, patient }: { ehr: Ehr; patient: PatientInfo }) {
   const action = useAction();
   const download = () =>
     action.run(async () => {
-      const { input, unread } = await ehr.exportInput(patient);
+      // The exporter and its R4 element table load only when someone downloads.
+      const [{ input, unread }, { bundleJson, exportFileName }] = await Promise.all([ehr.exportInput(patient), import("../lib/fhirExport")]);
       const name = exportFileName(patient.id);
       const url = URL.createObjectURL(new Blob([bundleJson(input)], { type: "application/fhir+json" }));
       const a = document.createElement("a");
