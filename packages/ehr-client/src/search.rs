@@ -836,4 +836,47 @@ mod tests {
             elapsed.as_secs_f64() * 1000.0
         );
     }
+
+    proptest::proptest! {
+        /// The rule, for the index: whatever was indexed before, after a sync's plan no entry
+        /// remains, and no version is fetched, of a record that is deleted, gone from the chain or
+        /// in a category the identity may not read now; what remains is still searchable.
+        #[test]
+        fn a_plan_keeps_only_active_records_of_readable_categories(
+            records in proptest::collection::vec((0usize..Category::ALL.len() - 1, proptest::bool::ANY, 1u32..4), 1..40),
+            readable_now in proptest::collection::btree_set(0usize..Category::ALL.len(), 0..Category::ALL.len()),
+            vanished in proptest::collection::btree_set(1u64..41, 0..5),
+        ) {
+            let listed: Vec<RecordInfo> = records
+                .iter()
+                .enumerate()
+                .map(|(i, &(category, _, version))| record(i as RecordId + 1, Category::ALL[category], version, 0))
+                .collect();
+            let mut index = SearchIndex::new(3);
+            let (fetch, _) = index.plan(&listed, &all(), |_, _| false);
+            for r in fetch {
+                index.absorb(r, doc("Same title", "2026-01-01", "shared words")).unwrap();
+            }
+            let later: Vec<RecordInfo> = listed
+                .iter()
+                .zip(&records)
+                .filter(|(r, _)| !vanished.contains(&r.id))
+                .map(|(r, &(_, deleted, _))| RecordInfo {
+                    status: if deleted { RecordStatus::Deleted } else { RecordStatus::Active },
+                    ..r.clone()
+                })
+                .collect();
+            let readable: BTreeSet<Category> = readable_now.iter().map(|&c| Category::ALL[c]).collect();
+            let allowed = |r: &RecordInfo| r.status == RecordStatus::Active && readable.contains(&r.category);
+            let (fetch, _) = index.plan(&later, &readable, |_, _| true);
+            proptest::prop_assert!(fetch.iter().all(|r| allowed(r)));
+            let by_id: std::collections::BTreeMap<RecordId, &RecordInfo> = later.iter().map(|r| (r.id, r)).collect();
+            for entry in &index.entries {
+                let r = by_id.get(&entry.record_id);
+                proptest::prop_assert!(r.is_some_and(|r| allowed(r)), "entry {} kept", entry.record_id);
+            }
+            let (_, total) = index.search(&Query { terms: Query::terms_of("shared words"), ..Query::default() }, 100);
+            proptest::prop_assert_eq!(total, later.iter().filter(|r| allowed(r)).count());
+        }
+    }
 }
