@@ -591,4 +591,46 @@ mod tests {
             Err(ImportError::Read { .. })
         ));
     }
+
+    proptest::proptest! {
+        /// Import keeps every record byte for byte and in input order, from NDJSON (any mix of
+        /// LF, CRLF and blank lines) and from a collection Bundle alike: decimals as written
+        /// (`1.50`), members in their order, members R4 does not define.
+        #[test]
+        fn records_are_the_input_bytes_in_order(
+            resources in proptest::collection::vec(
+                (0usize..4, "[a-z ]{0,12}", 0u32..1000, 0u32..100, proptest::bool::ANY),
+                1..30,
+            ),
+            line_ends in proptest::collection::vec(0usize..3, 30),
+        ) {
+            const TYPES: [&str; 4] = ["Observation", "Condition", "Immunization", "Basic"];
+            let lines: Vec<String> = resources
+                .iter()
+                .map(|(t, text, whole, cents, extra)| {
+                    format!(
+                        r#"{{"resourceType":"{}","note":[{{"text":"{text}"}}],"valueQuantity":{{"value":{whole}.{cents:02}0}}{}}}"#,
+                        TYPES[*t],
+                        if *extra { r#","zz_local":{"kept":true}"# } else { "" }
+                    )
+                })
+                .collect();
+            let mut ndjson = String::new();
+            for (line, end) in lines.iter().zip(&line_ends) {
+                ndjson.push_str(line);
+                ndjson.push_str(["\n", "\r\n", "\n\n  \r\n"][*end]);
+            }
+            let bundle = format!(
+                r#"{{"resourceType":"Bundle","type":"collection","entry":[{}]}}"#,
+                lines.iter().map(|l| format!(r#"{{"resource":{l}}}"#)).collect::<Vec<_>>().join(",")
+            );
+            for input in [ndjson, bundle] {
+                let mut import = Import::default();
+                import.read("input", input.as_bytes()).unwrap();
+                let bytes: Vec<&[u8]> = import.records.iter().map(|r| r.bytes.as_slice()).collect();
+                let want: Vec<&[u8]> = lines.iter().map(|l| l.as_bytes()).collect();
+                proptest::prop_assert_eq!(bytes, want);
+            }
+        }
+    }
 }
