@@ -173,6 +173,22 @@ impl Ehr {
             .await
     }
 
+    /// The categories an emergency opens to this identity now: the patient's emergency
+    /// categories while its window is open, `None` when no window is open.
+    pub async fn emergency_categories(
+        &self,
+        patient_id: PatientId,
+    ) -> Result<Option<Vec<Category>>> {
+        if !self
+            .emergency_window(patient_id, &self.identity.address)
+            .await?
+            .active
+        {
+            return Ok(None);
+        }
+        Ok(Some(self.escrow_policy(patient_id).await?.categories))
+    }
+
     /// Opens the shares released to this identity and combines each (category, epoch) that has
     /// its threshold into `keyring`; returns how far each one has come.
     pub async fn combine_released(

@@ -881,15 +881,10 @@ impl Ehr {
             category: category.name(),
             epoch,
         });
-        let window = self
-            .emergency_window(patient_id, &self.identity.address)
-            .await?;
-        if !window.active
-            || !self
-                .escrow_policy(patient_id)
-                .await?
-                .categories
-                .contains(&category)
+        if !self
+            .emergency_categories(patient_id)
+            .await?
+            .is_some_and(|opened| opened.contains(&category))
         {
             return Ok(missing);
         }

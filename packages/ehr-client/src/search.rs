@@ -423,15 +423,7 @@ impl Ehr {
                 grantee: self.identity.address.clone(),
             })
             .await?;
-        let escrowed = if self
-            .emergency_window(patient.id, &self.identity.address)
-            .await?
-            .active
-        {
-            Some(self.escrow_policy(patient.id).await?.categories)
-        } else {
-            None
-        };
+        let escrowed = self.emergency_categories(patient.id).await?;
         Ok(readable(false, grant.grant, now()?, escrowed))
     }
 
