@@ -31,6 +31,7 @@ import { openEnvelope, sealEnvelope } from "../crypto/envelope";
 import { combineShares, openShare, sealShare, splitKey } from "../crypto/escrow";
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
+import { eachLimited } from "./concurrency";
 import type { Deploy } from "./deploy";
 import { explain, KeyMismatchError, NotFoundError, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
@@ -700,23 +701,19 @@ export class Ehr {
     const records = (await this.allRecords(patient.id)).filter((r) => r.status !== "deleted");
     const opened: ExportInput["records"] = [];
     const unread: number[] = [];
-    let next = 0;
-    const worker = async () => {
-      while (next < records.length) {
-        const r = records[next++];
-        const o = await this.openBlob(patient, r.category, r.latest.version, r.latest.blob, r.latest.epoch, false);
-        if (!o.plaintext) unread.push(r.id);
-        else {
-          const { version, epoch, author, time, blob } = r.latest;
-          opened.push({ record_id: r.id, category: r.category, version, epoch, sha256: blob.sha256, uri: blob.uri, size: blob.size, author, time, plaintext: toBase64(o.plaintext) });
-        }
+    const openAll = eachLimited(records, 6, async (r) => {
+      const o = await this.openBlob(patient, r.category, r.latest.version, r.latest.blob, r.latest.epoch, false);
+      if (!o.plaintext) unread.push(r.id);
+      else {
+        const { version, epoch, author, time, blob } = r.latest;
+        opened.push({ record_id: r.id, category: r.category, version, epoch, sha256: blob.sha256, uri: blob.uri, size: blob.size, author, time, plaintext: toBase64(o.plaintext) });
       }
-    };
+    });
     const [profile, grants, audit] = await Promise.all([
       this.readProfile(patient),
       allPages((last?: GrantInfo) => this.grantsByPatient(patient.id, last?.grantee)),
       allPages((last?: AuditEntry) => this.auditLog(patient.id, last?.seq)),
-      ...Array.from({ length: 6 }, worker),
+      openAll,
     ]);
     const addresses = new Set([...opened.map((o) => o.author), ...grants.map((g) => g.grantee), ...audit.map((e) => e.actor)]);
     await this.names.resolve(addresses);

@@ -10,6 +10,7 @@ import { sha256 } from "@noble/hashes/sha2.js";
 import type { GrantInfo } from "../contracts/EhrAccess.types";
 import type { Category, RecordInfo } from "../contracts/EhrRegistry.types";
 import { concat, fromUtf8, utf8 } from "../crypto/bytes";
+import { eachLimited } from "./concurrency";
 import { fromChainTime, type RecordMeta } from "./records";
 
 /** One decrypted record version as indexed. `time` is the version's chain time (nanoseconds, decimal). */
@@ -254,30 +255,25 @@ export async function syncIndex(store: IndexStore, key: Uint8Array, scope: Index
   on.partial?.(snapshot());
   if (total) await io.loadKeys();
   let sinceSave = 0;
-  let next = 0;
-  const worker = async () => {
-    while (next < plan.fetch.length) {
-      const r = plan.fetch[next++];
-      let result: FetchResult;
-      try {
-        result = await io.open(r);
-      } catch {
-        result = { kind: "unavailable" };
-      }
-      const e = applyFetch(old.get(r.id), r, result);
-      if (e) current.set(r.id, e);
-      else current.delete(r.id);
-      done++;
-      on.progress?.({ done, total });
-      if (++sinceSave >= saveEvery) {
-        sinceSave = 0;
-        const partial = snapshot();
-        on.partial?.(partial);
-        await store.put(storeKey(scope), sealIndex(key, scope, partial));
-      }
+  await eachLimited(plan.fetch, parallel, async (r) => {
+    let result: FetchResult;
+    try {
+      result = await io.open(r);
+    } catch {
+      result = { kind: "unavailable" };
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(parallel, Math.max(total, 1)) }, worker));
+    const e = applyFetch(old.get(r.id), r, result);
+    if (e) current.set(r.id, e);
+    else current.delete(r.id);
+    done++;
+    on.progress?.({ done, total });
+    if (++sinceSave >= saveEvery) {
+      sinceSave = 0;
+      const partial = snapshot();
+      on.partial?.(partial);
+      await store.put(storeKey(scope), sealIndex(key, scope, partial));
+    }
+  });
   const result = snapshot();
   await store.put(storeKey(scope), sealIndex(key, scope, result));
   return result;
