@@ -11,8 +11,8 @@ use crate::error::ContractError;
 use crate::msg::{ExecuteMsg, InstantiateMsg, MigrateMsg, QueryMsg};
 use crate::state::{Config, ADMIN, CONFIG};
 use crate::{
-    audit, config, emergency, envelopes, escrow, grants, keys, migrations, recovery, requests,
-    CONTRACT_NAME, CONTRACT_VERSION,
+    audit, capabilities, config, emergency, envelopes, escrow, grants, keys, migrations, recovery,
+    requests, CONTRACT_NAME, CONTRACT_VERSION,
 };
 
 #[cfg_attr(not(feature = "library"), entry_point)]
@@ -126,6 +126,9 @@ pub fn execute(
         ExecuteMsg::EmergencyAccess { patient_id, reason } => {
             emergency::execute_emergency_access(deps, env, info, patient_id, reason)
         }
+        ExecuteMsg::EndEmergency { patient_id, doctor } => {
+            emergency::execute_end_emergency(deps, env, info, patient_id, doctor)
+        }
         ExecuteMsg::SetTrustees {
             trustees,
             threshold,
@@ -154,9 +157,10 @@ pub fn execute(
         ExecuteMsg::CancelRecovery { patient_id } => {
             recovery::execute_cancel_recovery(deps, env, info, patient_id)
         }
-        ExecuteMsg::ApproveRecovery { patient_id } => {
-            recovery::execute_approve_recovery(deps, env, info, patient_id)
-        }
+        ExecuteMsg::ApproveRecovery {
+            patient_id,
+            identity_check,
+        } => recovery::execute_approve_recovery(deps, env, info, patient_id, identity_check),
         ExecuteMsg::ReleaseRecoveryShares { patient_id, shares } => {
             recovery::execute_release_recovery_shares(deps, env, info, patient_id, shares)
         }
@@ -279,7 +283,25 @@ pub fn query(deps: Deps, env: Env, msg: QueryMsg) -> Result<Binary, ContractErro
         QueryMsg::OwnEnvelopes {
             patient_id,
             category,
-        } => to_json_binary(&envelopes::query_own_envelopes(deps, patient_id, category)?),
+            start_after,
+            limit,
+        } => to_json_binary(&envelopes::query_own_envelopes(
+            deps,
+            patient_id,
+            category,
+            start_after,
+            limit,
+        )?),
+        QueryMsg::Capabilities { patient_id, party } => to_json_binary(
+            &capabilities::query_capabilities(deps, env, patient_id, party)?,
+        ),
+        QueryMsg::WritePlan {
+            patient_id,
+            category,
+            writer,
+        } => to_json_binary(&keys::query_write_plan(
+            deps, env, patient_id, category, writer,
+        )?),
         QueryMsg::Epochs { patient_id } => to_json_binary(&keys::query_epochs(deps, patient_id)?),
         QueryMsg::KeyHolders {
             patient_id,

@@ -2,13 +2,15 @@
 //! (the current owner's: a recovery starts a new owner generation).
 
 use cosmwasm_std::{Deps, DepsMut, MessageInfo, Order, Response};
-use ehr_types::access::{KeyEnvelope, OwnEnvelopesResponse};
+use cw_storage_plus::Bound;
+use ehr_types::access::{CategoryEpoch, KeyEnvelope, OwnEnvelopesResponse};
+use ehr_types::pagination::page_size;
 use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
 use ehr_types::{Category, PatientId, ValidationError};
 
 use crate::error::ContractError;
-use crate::keys::current_epoch;
-use crate::recovery::owner_generation;
+use crate::facts::owner_generation;
+use crate::holders::current_epoch;
 use crate::registry_client::load_owned_active_patient;
 use crate::state::{StoredOwnEnvelope, OWN_ENVELOPES};
 
@@ -71,42 +73,57 @@ pub fn execute_store_own_envelopes(
         .add_attribute("count", key_envelopes.len().to_string()))
 }
 
+/// A page of the current owner's envelopes, in (category, epoch) order from after
+/// `start_after`. Envelopes of a former owner (before a recovery) open for nobody now and are
+/// skipped; they count towards the page's scan (at most `page_size(limit)` entries read), so a
+/// page may come back short while more follow: the client goes on from `next`.
 pub fn query_own_envelopes(
     deps: Deps,
     patient_id: PatientId,
     category: Option<Category>,
+    start_after: Option<CategoryEpoch>,
+    limit: Option<u32>,
 ) -> Result<OwnEnvelopesResponse, ContractError> {
-    // One entry per (category, epoch): bounded by the categories and how often access was revoked.
-    let entries: Box<dyn Iterator<Item = _>> = match category {
-        Some(category) => Box::new(
-            OWN_ENVELOPES
-                .prefix((patient_id, category.code()))
-                .range(deps.storage, None, None, Order::Ascending)
-                .map(move |item| item.map(|(epoch, envelope)| (category.code(), epoch, envelope))),
-        ),
-        None => Box::new(
-            OWN_ENVELOPES
-                .sub_prefix(patient_id)
-                .range(deps.storage, None, None, Order::Ascending)
-                .map(|item| item.map(|((code, epoch), envelope)| (code, epoch, envelope))),
-        ),
+    let start = start_after.map(|after| Bound::exclusive((after.category.code(), after.epoch)));
+    let (start, end) = match category {
+        Some(category) => {
+            let first = Bound::inclusive((category.code(), 0));
+            let start = match start {
+                Some(start) if start_after.is_some_and(|a| a.category == category) => start,
+                _ => first,
+            };
+            (
+                Some(start),
+                Some(Bound::inclusive((category.code(), u32::MAX))),
+            )
+        }
+        None => (start, None),
     };
     let generation = owner_generation(deps.storage, patient_id)?;
+    let size = page_size(limit);
     let mut key_envelopes = Vec::new();
-    for entry in entries {
-        let (code, epoch, stored) = entry?;
-        // A former owner's envelopes open only with that owner's key.
-        if stored.owner_generation != generation {
+    let (mut scanned, mut last) = (0, None);
+    for entry in OWN_ENVELOPES
+        .sub_prefix(patient_id)
+        .range(deps.storage, start, end, Order::Ascending)
+        .take(size)
+    {
+        let ((code, epoch), stored) = entry?;
+        scanned += 1;
+        let Some(category) = Category::from_code(code) else {
             continue;
-        }
-        let envelope = stored.envelope;
-        if let Some(category) = Category::from_code(code) {
+        };
+        last = Some(CategoryEpoch { category, epoch });
+        if stored.owner_generation == generation {
             key_envelopes.push(KeyEnvelope {
                 category,
                 epoch,
-                envelope,
+                envelope: stored.envelope,
             });
         }
     }
-    Ok(OwnEnvelopesResponse { key_envelopes })
+    Ok(OwnEnvelopesResponse {
+        key_envelopes,
+        next: if scanned == size { last } else { None },
+    })
 }

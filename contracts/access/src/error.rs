@@ -194,6 +194,18 @@ pub enum ContractError {
 
     #[error("{tag}the share of {category:?} epoch {epoch} was already released to the recovered owner", tag = self.tag())]
     AlreadyReleasedForRecovery { category: Category, epoch: u32 },
+
+    #[error("{tag}the {category:?} key needs no new epoch: only the patient may open one now", tag = self.tag())]
+    RotationNotNeeded { category: Category },
+
+    #[error("{tag}this doctor's last emergency window for patient {patient_id} runs until {until}: a new one may be declared from then on", tag = self.tag())]
+    EmergencyTooSoon {
+        patient_id: PatientId,
+        until: Timestamp,
+    },
+
+    #[error("{tag}patient {patient_id} was recovered and the trustees are still releasing its keys: no new recovery request until they are done", tag = self.tag())]
+    RecoveryReleasesPending { patient_id: PatientId },
 }
 
 impl From<InvalidAddress> for ContractError {
@@ -283,6 +295,9 @@ impl ContractError {
             ContractError::RecoveryWaiting { .. } => ErrorCode::RecoveryWaiting,
             ContractError::AlreadyApproved { .. } => ErrorCode::AlreadyApproved,
             ContractError::NoCompletedRecovery { .. } => ErrorCode::NoCompletedRecovery,
+            ContractError::RotationNotNeeded { .. } => ErrorCode::RotationNotNeeded,
+            ContractError::EmergencyTooSoon { .. } => ErrorCode::EmergencyTooSoon,
+            ContractError::RecoveryReleasesPending { .. } => ErrorCode::RecoveryReleasesPending,
         }
     }
 
@@ -299,7 +314,11 @@ impl ContractError {
             | ContractError::RecoveryNotEnabled { patient_id }
             | ContractError::AlreadyPatient { patient_id, .. }
             | ContractError::NoPendingRecovery { patient_id }
+            | ContractError::RecoveryReleasesPending { patient_id }
             | ContractError::NoCompletedRecovery { patient_id } => tag.with("patient", patient_id),
+            ContractError::EmergencyTooSoon { patient_id, until } => {
+                tag.with("patient", patient_id).with("until", until.nanos())
+            }
             ContractError::PatientNotActive { patient_id } => {
                 tag.with("patient", patient_id).with("expected", "active")
             }
@@ -321,6 +340,7 @@ impl ContractError {
             ContractError::DuplicateCategory { category }
             | ContractError::EnvelopeCategoryNotGranted { category }
             | ContractError::RecipientNotEntitled { category, .. }
+            | ContractError::RotationNotNeeded { category }
             | ContractError::HolderLeftOut { category, .. } => {
                 tag.with("category", category.name())
             }

@@ -17,14 +17,15 @@ use ehr_types::escrow::{
     MAX_ESCROWS_PER_MESSAGE, MAX_RELEASES_PER_MESSAGE, MAX_TRUSTEES, MIN_THRESHOLD,
 };
 use ehr_types::pagination::page_size;
-use ehr_types::validate::{validate_envelope, validate_public_key};
+use ehr_types::validate::{validate_public_key, validate_sealed_share};
 use ehr_types::{AuditAction, Category, PatientId};
 
 use crate::audit::append;
 use crate::error::ContractError;
+use crate::facts::escrow_policy;
 use crate::grants::validate_categories;
-use crate::keys::{add_holder, current_epoch};
-use crate::registry_client::{ensure_credentialed, load_owned_active_patient};
+use crate::holders::{add_holder, current_epoch};
+use crate::registry_client::{ensure_credentialed, load_active_patient, load_owned_active_patient};
 use crate::state::{
     category_epoch_key, release_key, split_category_epoch_key, StoredEscrowPolicy, StoredRelease,
     StoredShare, TrusteeSet, ADMIN, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES,
@@ -151,18 +152,6 @@ pub fn execute_set_escrow_policy(
         .add_attribute("recovery", recovery.to_string()))
 }
 
-pub fn escrow_policy(
-    storage: &dyn Storage,
-    patient_id: PatientId,
-) -> Result<StoredEscrowPolicy, ContractError> {
-    Ok(ESCROW_POLICY
-        .may_load(storage, patient_id)?
-        .unwrap_or(StoredEscrowPolicy {
-            emergency: vec![],
-            recovery: false,
-        }))
-}
-
 /// Checks one share per trustee of the current set and stores them for (category, epoch).
 fn store_shares(
     storage: &mut dyn Storage,
@@ -188,7 +177,7 @@ fn store_shares(
         if !set.members.contains(&trustee) || seen.contains(&trustee) {
             return Err(mismatch);
         }
-        validate_envelope(share)?;
+        validate_sealed_share(share)?;
         seen.push(trustee);
     }
     for (trustee, TrusteeShare { share, .. }) in seen.iter().zip(shares) {
@@ -323,7 +312,7 @@ pub fn release(
                 category,
             });
         }
-        validate_envelope(share)?;
+        validate_sealed_share(share)?;
         let escrowed = ESCROWED
             .may_load(
                 storage,
@@ -416,6 +405,8 @@ pub fn execute_release_shares(
 ) -> Result<Response, ContractError> {
     ensure_trustee(deps.storage, &info.sender)?;
     let doctor = validate_address(deps.api, &doctor)?;
+    // A deleted patient's keys open for nobody any more.
+    load_active_patient(deps.as_ref(), patient_id)?;
     // A doctor whose credential was withdrawn may read nothing, window or not.
     ensure_credentialed(deps.as_ref(), &doctor)?;
     let window = EMERGENCY

@@ -8,10 +8,10 @@ use ehr_types::{AuditAction, Category, PatientId, ValidationError};
 
 use crate::audit::append;
 use crate::error::ContractError;
-use crate::keys::hand_envelope;
-use crate::registry_client::{
-    ensure_credentialed, is_credentialed, load_owned_active_patient, load_patient,
-};
+use crate::facts::escrow_policy;
+use crate::facts::Party;
+use crate::holders::hand_envelope;
+use crate::registry_client::{ensure_credentialed, load_owned_active_patient, load_patient};
 use crate::state::{grants, StoredGrant, EMERGENCY};
 use ehr_types::validate::validate_address;
 
@@ -240,35 +240,6 @@ pub fn query_grants_by_grantee(
     Ok(GrantsResponse { grants })
 }
 
-/// A credentialed doctor whose unexpired grant covers Write on `category`, or `Unauthorized`.
-pub fn writes_by_grant(
-    deps: Deps,
-    env: &Env,
-    patient_id: PatientId,
-    party: &Addr,
-    category: Category,
-) -> Result<(), ContractError> {
-    let allowed = grants()
-        .may_load(deps.storage, (patient_id, party.clone()))?
-        .is_some_and(|grant| grant_allows(&grant, env.block.time, Scope::Write, Some(category)));
-    if allowed && is_credentialed(deps, party)? {
-        Ok(())
-    } else {
-        Err(ContractError::unauthorized("rotate key"))
-    }
-}
-
-pub fn grant_allows(
-    grant: &StoredGrant,
-    now: Timestamp,
-    scope: Scope,
-    category: Option<Category>,
-) -> bool {
-    let unexpired = grant.expires.is_none_or(|expires| now < expires);
-    let covers = category.is_none_or(|category| grant.categories.contains(&category));
-    unexpired && grant.scope >= scope && covers
-}
-
 pub fn query_permission(
     deps: Deps,
     env: Env,
@@ -278,40 +249,21 @@ pub fn query_permission(
     category: Option<Category>,
 ) -> Result<PermissionResponse, ContractError> {
     let actor = validate_address(deps.api, &actor)?;
-    let now = env.block.time;
-    let granted = grants()
-        .may_load(deps.storage, (patient_id, actor.clone()))?
-        .is_some_and(|grant| grant_allows(&grant, now, scope, category));
-    if granted {
-        return Ok(PermissionResponse {
-            allowed: true,
-            emergency: false,
-        });
-    }
-    let emergency = scope == Scope::Read
-        && EMERGENCY
-            .may_load(deps.storage, (patient_id, &actor))?
-            .is_some_and(|window| window.is_active(now));
-    Ok(PermissionResponse {
-        allowed: emergency,
+    let grant = grants().may_load(deps.storage, (patient_id, actor.clone()))?;
+    let emergency = EMERGENCY.may_load(deps.storage, (patient_id, &actor))?;
+    let party = Party {
+        // Credentials are the registry's to check (it does, before it asks).
+        credentialed: true,
+        grant,
         emergency,
-    })
+        emergency_categories: escrow_policy(deps.storage, patient_id)?.emergency,
+    };
+    Ok(party.facts().permission(env.block.time, scope, category))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn grant(scope: Scope, categories: Vec<Category>, expires: Option<u64>) -> StoredGrant {
-        StoredGrant {
-            patient_id: 1,
-            grantee: Addr::unchecked("doctor"),
-            scope,
-            categories,
-            expires: expires.map(Timestamp::from_seconds),
-            granted_at: Timestamp::from_seconds(0),
-        }
-    }
 
     #[test]
     fn categories_are_sorted_and_must_be_distinct_and_present() {
@@ -328,50 +280,6 @@ mod tests {
             Err(ContractError::DuplicateCategory {
                 category: Category::Lab
             })
-        ));
-    }
-
-    #[test]
-    fn a_grant_allows_lower_scopes_on_its_categories_until_it_expires() {
-        let now = Timestamp::from_seconds(100);
-        let write_lab = grant(Scope::Write, vec![Category::Lab], Some(101));
-        assert!(grant_allows(
-            &write_lab,
-            now,
-            Scope::Read,
-            Some(Category::Lab)
-        ));
-        assert!(grant_allows(
-            &write_lab,
-            now,
-            Scope::Write,
-            Some(Category::Lab)
-        ));
-        assert!(grant_allows(&write_lab, now, Scope::Write, None));
-        assert!(!grant_allows(
-            &write_lab,
-            now,
-            Scope::Manage,
-            Some(Category::Lab)
-        ));
-        assert!(!grant_allows(
-            &write_lab,
-            now,
-            Scope::Read,
-            Some(Category::Note)
-        ));
-        assert!(!grant_allows(
-            &write_lab,
-            now.plus_seconds(1),
-            Scope::Read,
-            Some(Category::Lab)
-        ));
-        let forever = grant(Scope::Manage, vec![Category::Note], None);
-        assert!(grant_allows(
-            &forever,
-            Timestamp::from_seconds(10_000_000_000),
-            Scope::Manage,
-            None
         ));
     }
 }

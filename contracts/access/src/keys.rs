@@ -6,111 +6,31 @@
 //! holder lost that right is stale; `RotateKey` opens the next epoch with envelopes for the
 //! parties still entitled, so the party that lost access never holds the key of a later file.
 
-use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response, Storage};
+use cosmwasm_std::{Addr, Binary, Deps, DepsMut, Env, MessageInfo, Order, Response};
 use cw_storage_plus::Bound;
 use ehr_types::access::{
-    CategoryEpoch, EpochsResponse, KeyEnvelope, KeyEnvelopesResponse, KeyHolder,
-    KeyHoldersResponse, ReadersResponse, RecipientEnvelope, Scope, WriteEpochResponse,
+    CategoryEpoch, EpochsResponse, EscrowPlan, KeyEnvelope, KeyEnvelopesResponse, KeyHolder,
+    KeyHoldersResponse, KeyRecipient, ReadersResponse, RecipientEnvelope, WriteEpochResponse,
+    WritePlanResponse,
 };
 use ehr_types::escrow::TrusteeShare;
 use ehr_types::pagination::page_size;
-use ehr_types::registry::{PatientStatus, ProviderInfo};
+use ehr_types::registry::{PatientInfo, PatientStatus, ProviderInfo};
+use ehr_types::rules::{may_rotate, must_rotate, EpochFacts};
 use ehr_types::validate::{validate_envelope, MAX_KEY_HOLDERS};
 use ehr_types::{AuditAction, Category, PatientId};
 
 use crate::audit::append;
 use crate::error::ContractError;
-use crate::grants::{grant_allows, writes_by_grant};
-use crate::registry_client::{credentialed_provider, is_credentialed, load_patient};
+use crate::escrow::{escrow_rotation, query_trustees};
+use crate::facts::{escrow_policy, may_read, owner_generation, Party};
+use crate::holders::{current_epoch, key_holders};
+use crate::registry_client::{credentialed_provider, load_patient};
 use crate::state::{
-    category_epoch_key, grants, split_category_epoch_key, StoredOwnEnvelope, EMERGENCY, EPOCHS,
+    category_epoch_key, grants, split_category_epoch_key, StoredOwnEnvelope, EPOCHS, EPOCH_OPENER,
     FORMER_OWNER_KEYS, HOLDER_ENVELOPES, KEY_HOLDERS, OWN_ENVELOPES,
 };
 use ehr_types::validate::validate_address;
-
-pub fn current_epoch(
-    storage: &dyn Storage,
-    patient_id: PatientId,
-    category: Category,
-) -> Result<u32, ContractError> {
-    Ok(EPOCHS
-        .may_load(storage, (patient_id, category.code()))?
-        .unwrap_or(0))
-}
-
-/// Whether `party` (not the patient) may read `category` of the patient now: credentialed, and
-/// an unexpired grant that covers it or an active emergency access.
-pub fn may_read(
-    deps: Deps,
-    env: &Env,
-    patient_id: PatientId,
-    party: &Addr,
-    category: Category,
-) -> Result<bool, ContractError> {
-    let now = env.block.time;
-    let by_grant = grants()
-        .may_load(deps.storage, (patient_id, party.clone()))?
-        .is_some_and(|grant| grant_allows(&grant, now, Scope::Read, Some(category)));
-    let by_emergency = !by_grant
-        && EMERGENCY
-            .may_load(deps.storage, (patient_id, party))?
-            .is_some_and(|window| window.is_active(now));
-    Ok((by_grant || by_emergency) && is_credentialed(deps, party)?)
-}
-
-/// Stores an envelope the patient handed `holder` with a grant; a key of the current epoch makes
-/// `holder` one of its holders.
-pub fn hand_envelope(
-    storage: &mut dyn Storage,
-    patient_id: PatientId,
-    holder: &Addr,
-    envelope: &KeyEnvelope,
-) -> Result<(), ContractError> {
-    validate_envelope(&envelope.envelope)?;
-    let current = current_epoch(storage, patient_id, envelope.category)?;
-    if envelope.epoch > current {
-        return Err(ContractError::EnvelopeEpochAhead {
-            category: envelope.category,
-            epoch: envelope.epoch,
-            current,
-        });
-    }
-    HOLDER_ENVELOPES.save(
-        storage,
-        (
-            patient_id,
-            holder,
-            category_epoch_key(envelope.category.code(), envelope.epoch),
-        ),
-        &envelope.envelope,
-    )?;
-    if envelope.epoch == current {
-        add_holder(storage, patient_id, envelope.category, holder)?;
-    }
-    Ok(())
-}
-
-pub fn add_holder(
-    storage: &mut dyn Storage,
-    patient_id: PatientId,
-    category: Category,
-    holder: &Addr,
-) -> Result<(), ContractError> {
-    let key = (patient_id, category.code());
-    let mut holders = KEY_HOLDERS.may_load(storage, key)?.unwrap_or_default();
-    if holders.contains(holder) {
-        return Ok(());
-    }
-    if holders.len() >= MAX_KEY_HOLDERS {
-        return Err(ContractError::TooManyKeyHolders {
-            category,
-            max: MAX_KEY_HOLDERS,
-        });
-    }
-    holders.push(holder.clone());
-    KEY_HOLDERS.save(storage, key, &holders)?;
-    Ok(())
-}
 
 /// The new epoch and its key's recipients, as `RotateKey` carries them.
 pub struct Rotation {
@@ -136,14 +56,29 @@ pub fn execute_rotate_key(
         escrow,
     } = rotation;
     let patient = load_patient(deps.as_ref(), patient_id)?;
-    if patient.owner != info.sender {
-        // Only someone who may write the category needs a new key for it.
-        writes_by_grant(deps.as_ref(), &env, patient_id, &info.sender, category)?;
+    let by_patient = patient.owner == info.sender;
+    // Only someone who may write the category needs a new key for it.
+    if !by_patient
+        && !Party::load(deps.as_ref(), patient_id, &info.sender)?
+            .facts()
+            .may_write(env.block.time, category)
+    {
+        return Err(ContractError::unauthorized("rotate key"));
     }
     if patient.status != PatientStatus::Active {
         return Err(ContractError::PatientNotActive { patient_id });
     }
-    let current = current_epoch(deps.storage, patient_id, category)?;
+    let (current, old_holders) = holders_of(deps.as_ref(), &env, patient_id, category)?;
+    let epoch_facts = epoch_facts(
+        deps.as_ref(),
+        patient_id,
+        category,
+        &info.sender,
+        &old_holders,
+    )?;
+    if !may_rotate(epoch_facts, by_patient) {
+        return Err(ContractError::RotationNotNeeded { category });
+    }
     let expected = current
         .checked_add(1)
         .ok_or_else(|| ContractError::Std(cosmwasm_std::StdError::msg("key epoch overflow")))?;
@@ -183,22 +118,17 @@ pub fn execute_rotate_key(
         }
         recipients.push(recipient);
     }
-    // Bounded by MAX_KEY_HOLDERS old holders.
-    let old_holders = KEY_HOLDERS
-        .may_load(deps.storage, (patient_id, category.code()))?
-        .unwrap_or_default();
+    // Bounded by MAX_KEY_HOLDERS old holders (and the former owner, never entitled).
     for holder in &old_holders {
-        if !recipients.contains(holder)
-            && may_read(deps.as_ref(), &env, patient_id, holder, category)?
-        {
+        if holder.entitled && !recipients.contains(&holder.address) {
             return Err(ContractError::HolderLeftOut {
-                holder: holder.to_string(),
+                holder: holder.address.to_string(),
                 category,
             });
         }
     }
 
-    let owner_generation = crate::recovery::owner_generation(deps.storage, patient_id)?;
+    let owner_generation = owner_generation(deps.storage, patient_id)?;
     OWN_ENVELOPES.save(
         deps.storage,
         (patient_id, category.code(), epoch),
@@ -232,7 +162,12 @@ pub fn execute_rotate_key(
     let holders = recipients.len() as u32;
     KEY_HOLDERS.save(deps.storage, (patient_id, category.code()), &recipients)?;
     EPOCHS.save(deps.storage, (patient_id, category.code()), &epoch)?;
-    crate::escrow::escrow_rotation(deps.storage, deps.api, patient_id, category, epoch, &escrow)?;
+    if by_patient {
+        EPOCH_OPENER.remove(deps.storage, (patient_id, category.code()));
+    } else {
+        EPOCH_OPENER.save(deps.storage, (patient_id, category.code()), &info.sender)?;
+    }
+    escrow_rotation(deps.storage, deps.api, patient_id, category, epoch, &escrow)?;
     append(
         deps.storage,
         patient_id,
@@ -261,10 +196,7 @@ fn holders_of(
     let epoch = current_epoch(deps.storage, patient_id, category)?;
     let mut holders = Vec::new();
     // At most MAX_KEY_HOLDERS.
-    for address in KEY_HOLDERS
-        .may_load(deps.storage, (patient_id, category.code()))?
-        .unwrap_or_default()
-    {
+    for address in key_holders(deps.storage, patient_id, category)? {
         let entitled = may_read(deps, env, patient_id, &address, category)?;
         holders.push(KeyHolder { address, entitled });
     }
@@ -282,6 +214,25 @@ fn holders_of(
 
 fn is_stale(holders: &[KeyHolder]) -> bool {
     holders.iter().any(|holder| !holder.entitled)
+}
+
+/// What the rule book needs of the current epoch for `writer` (not the readers it lacks: those
+/// take every grant of the patient, so only queries look for them).
+fn epoch_facts(
+    deps: Deps,
+    patient_id: PatientId,
+    category: Category,
+    writer: &Addr,
+    holders: &[KeyHolder],
+) -> Result<EpochFacts, ContractError> {
+    let patient_writes = load_patient(deps, patient_id)?.owner == *writer;
+    let opener = EPOCH_OPENER.may_load(deps.storage, (patient_id, category.code()))?;
+    Ok(EpochFacts {
+        stale: is_stale(holders),
+        unserved: false,
+        writer_holds: patient_writes || holders.iter().any(|h| h.address == *writer),
+        opened_by_another_grantee: opener.is_some_and(|opener| opener != *writer),
+    })
 }
 
 pub fn query_write_epoch(
@@ -337,7 +288,11 @@ pub fn query_readers(
     Ok(ReadersResponse { readers })
 }
 
-/// The providers (other than the patient) that are to get the next epoch's key of `category`.
+/// The providers (other than the patient) that are to get the next epoch's key of `category`:
+/// every credentialed grantee the rule book lets read it, and every holder of the current key
+/// that may still read it in an open emergency window. A doctor in a window that does not hold
+/// the current key gets none by rotating: an emergency opens only what its own key release
+/// opens, not every epoch written meanwhile.
 fn readers_of(
     deps: Deps,
     env: &Env,
@@ -352,26 +307,70 @@ fn readers_of(
         .range(deps.storage, None, None, Order::Ascending)
     {
         let (grantee, grant) = item?;
-        if grant_allows(&grant, now, Scope::Read, Some(category)) {
+        if grant
+            .terms()
+            .allows(now, ehr_types::access::Scope::Read, Some(category))
+        {
             readers.extend(credentialed_provider(deps, &grantee)?);
         }
     }
-    // A doctor in an active emergency window may read too (`may_read`), so a rotation must keep
-    // one that holds the current key. One that does not hold it gets no key by rotating: an
-    // emergency opens only what its own key release opens, not every category written meanwhile.
     // At most MAX_KEY_HOLDERS holders.
-    for holder in KEY_HOLDERS
-        .may_load(deps.storage, (patient_id, category.code()))?
-        .unwrap_or_default()
-    {
-        let in_emergency = EMERGENCY
-            .may_load(deps.storage, (patient_id, &holder))?
-            .is_some_and(|window| window.is_active(now));
-        if in_emergency && !readers.iter().any(|reader| reader.address == holder) {
+    for holder in key_holders(deps.storage, patient_id, category)? {
+        if !readers.iter().any(|reader| reader.address == holder)
+            && may_read(deps, env, patient_id, &holder, category)?
+        {
             readers.extend(credentialed_provider(deps, &holder)?);
         }
     }
     Ok(readers)
+}
+
+/// What `writer`'s client needs to write into `category` (`QueryMsg::WritePlan`).
+pub fn query_write_plan(
+    deps: Deps,
+    env: Env,
+    patient_id: PatientId,
+    category: Category,
+    writer: String,
+) -> Result<WritePlanResponse, ContractError> {
+    let writer = validate_address(deps.api, &writer)?;
+    let patient: PatientInfo = load_patient(deps, patient_id)?;
+    let by_patient = patient.owner == writer;
+    let (current_epoch, holders) = holders_of(deps, &env, patient_id, category)?;
+    let readers = readers_of(deps, &env, patient_id, category)?;
+    let mut facts = epoch_facts(deps, patient_id, category, &writer, &holders)?;
+    facts.unserved = readers.iter().any(|reader| {
+        reader.encryption_key.is_some() && !holders.iter().any(|h| h.address == reader.address)
+    });
+    let rotate = must_rotate(facts, by_patient);
+    let escrow = if escrow_policy(deps.storage, patient_id)?
+        .escrowed()
+        .contains(&category)
+    {
+        let trustees = query_trustees(deps)?;
+        Some(EscrowPlan {
+            trustees: trustees.trustees,
+            threshold: trustees.threshold,
+            set_version: trustees.set_version,
+        })
+    } else {
+        None
+    };
+    let recipients = readers
+        .into_iter()
+        .map(|reader| KeyRecipient {
+            address: reader.address,
+            encryption_key: reader.encryption_key,
+        })
+        .collect();
+    Ok(WritePlanResponse {
+        current_epoch,
+        rotate,
+        may_rotate: may_rotate(facts, by_patient),
+        patient_key: patient.encryption_key,
+        recipients,
+        escrow,
+    })
 }
 
 pub fn query_key_envelopes(

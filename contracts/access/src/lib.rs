@@ -3,13 +3,16 @@
 //! audit log; wallet recovery approved by k trustees.
 
 pub mod audit;
+mod capabilities;
 mod config;
 pub mod contract;
 mod emergency;
 mod envelopes;
 pub mod error;
 mod escrow;
+mod facts;
 mod grants;
+mod holders;
 mod keys;
 mod migrations;
 pub mod msg;

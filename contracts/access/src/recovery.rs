@@ -13,37 +13,57 @@ use cosmwasm_std::{
 use cw_storage_plus::Bound;
 use ehr_types::escrow::ReleasedShare;
 use ehr_types::pagination::collect_page;
-use ehr_types::recovery::{RecoveriesResponse, RecoveryResponse, RecoveryStatus};
+use ehr_types::recovery::{IdentityCheck, RecoveriesResponse, RecoveryResponse, RecoveryStatus};
 use ehr_types::registry::{ExecuteMsg as RegistryMsg, PatientStatus};
 use ehr_types::validate::validate_public_key;
 use ehr_types::{AuditAction, Category, PatientId};
 
 use crate::audit::append;
 use crate::error::ContractError;
-use crate::escrow::{ensure_trustee, escrow_policy, release, ReleaseTo};
-use crate::keys::current_epoch;
+use crate::escrow::{ensure_trustee, load_trustees, release, ReleaseTo};
+use crate::facts::escrow_policy;
+use crate::holders::current_epoch;
 use crate::registry_client::{
     current_patient_of, load_active_patient, load_owned_active_patient, load_patient,
 };
 use crate::state::{
-    FormerOwnerKey, StoredRecovery, StoredRecoveryEvent, CONFIG, FORMER_OWNER_KEYS,
-    OWNER_GENERATION, RECOVERIES, RECOVERY_COUNT, RECOVERY_LOG,
+    FormerOwnerKey, StoredRecovery, StoredRecoveryEvent, COMPLETED_RECOVERIES, CONFIG,
+    FORMER_OWNER_KEYS, OWNER_GENERATION, RECOVERIES, RECOVERY_COUNT, RECOVERY_LOG,
 };
 
-fn load_recovery(
-    deps: Deps,
-    patient_id: PatientId,
-    status: RecoveryStatus,
-) -> Result<StoredRecovery, ContractError> {
-    let recovery = RECOVERIES
+fn load_pending(deps: Deps, patient_id: PatientId) -> Result<StoredRecovery, ContractError> {
+    RECOVERIES
         .may_load(deps.storage, patient_id)?
-        .filter(|recovery| recovery.status == status);
-    match status {
-        RecoveryStatus::Completed => {
-            recovery.ok_or(ContractError::NoCompletedRecovery { patient_id })
-        }
-        _ => recovery.ok_or(ContractError::NoPendingRecovery { patient_id }),
+        .filter(|recovery| recovery.status == RecoveryStatus::Pending)
+        .ok_or(ContractError::NoPendingRecovery { patient_id })
+}
+
+/// The last completed recovery: the latest request when it completed, else the one a later
+/// request took the place of.
+fn load_completed(
+    storage: &dyn cosmwasm_std::Storage,
+    patient_id: PatientId,
+) -> Result<Option<StoredRecovery>, ContractError> {
+    match RECOVERIES.may_load(storage, patient_id)? {
+        Some(latest) if latest.status == RecoveryStatus::Completed => Ok(Some(latest)),
+        _ => Ok(COMPLETED_RECOVERIES.may_load(storage, patient_id)?),
     }
+}
+
+/// Whether the trustees are still releasing the keys of a completed recovery: fewer than k
+/// released, and less than one waiting period since it completed (a recovery with nothing to
+/// release must not block every later one for good).
+fn releases_pending(
+    deps: Deps,
+    env: &Env,
+    completed: &StoredRecovery,
+) -> Result<bool, ContractError> {
+    let threshold = load_trustees(deps.storage)?.threshold;
+    let wait = CONFIG.load(deps.storage)?.recovery_wait_seconds;
+    let recent = completed
+        .decided_at
+        .is_some_and(|at| env.block.time < at.plus_seconds(wait));
+    Ok(recent && completed.released_by.len() < usize::from(threshold))
 }
 
 pub fn execute_request_recovery(
@@ -64,6 +84,16 @@ pub fn execute_request_recovery(
         });
     }
     validate_public_key(&encryption_key)?;
+    // A completed recovery is never overwritten: it moves aside (its releases go on), and no
+    // new request is taken while they are pending.
+    if let Some(latest) = RECOVERIES.may_load(deps.storage, patient_id)? {
+        if latest.status == RecoveryStatus::Completed {
+            if releases_pending(deps.as_ref(), &env, &latest)? {
+                return Err(ContractError::RecoveryReleasesPending { patient_id });
+            }
+            COMPLETED_RECOVERIES.save(deps.storage, patient_id, &latest)?;
+        }
+    }
     let not_before = env
         .block
         .time
@@ -82,6 +112,8 @@ pub fn execute_request_recovery(
             status: RecoveryStatus::Pending,
             decided_at: None,
             former_owner: None,
+            identity_checks: vec![],
+            released_by: vec![],
         },
     )?;
     let seq = RECOVERY_COUNT.may_load(deps.storage)?.unwrap_or(0) + 1;
@@ -122,7 +154,7 @@ pub fn execute_cancel_recovery(
     patient_id: PatientId,
 ) -> Result<Response, ContractError> {
     load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "cancel recovery")?;
-    let mut recovery = load_recovery(deps.as_ref(), patient_id, RecoveryStatus::Pending)?;
+    let mut recovery = load_pending(deps.as_ref(), patient_id)?;
     recovery.status = RecoveryStatus::Cancelled;
     recovery.decided_at = Some(env.block.time);
     RECOVERIES.save(deps.storage, patient_id, &recovery)?;
@@ -145,9 +177,10 @@ pub fn execute_approve_recovery(
     env: Env,
     info: MessageInfo,
     patient_id: PatientId,
+    identity_check: IdentityCheck,
 ) -> Result<Response, ContractError> {
     let set = ensure_trustee(deps.storage, &info.sender)?;
-    let mut recovery = load_recovery(deps.as_ref(), patient_id, RecoveryStatus::Pending)?;
+    let mut recovery = load_pending(deps.as_ref(), patient_id)?;
     if env.block.time < recovery.not_before {
         return Err(ContractError::RecoveryWaiting {
             not_before: recovery.not_before,
@@ -164,6 +197,7 @@ pub fn execute_approve_recovery(
         });
     }
     recovery.approvals.push(info.sender.clone());
+    recovery.identity_checks.push(identity_check);
     append(
         deps.storage,
         patient_id,
@@ -171,6 +205,7 @@ pub fn execute_approve_recovery(
         info.sender.clone(),
         AuditAction::RecoveryApproved {
             new_owner: recovery.new_owner.clone(),
+            identity_check: Some(identity_check),
         },
     )?;
     // Only approvals of the current set count (at most MAX_TRUSTEES of them).
@@ -244,7 +279,8 @@ pub fn execute_release_recovery_shares(
     shares: Vec<ReleasedShare>,
 ) -> Result<Response, ContractError> {
     ensure_trustee(deps.storage, &info.sender)?;
-    let recovery = load_recovery(deps.as_ref(), patient_id, RecoveryStatus::Completed)?;
+    let mut recovery = load_completed(deps.storage, patient_id)?
+        .ok_or(ContractError::NoCompletedRecovery { patient_id })?;
     let completed = recovery
         .decided_at
         .ok_or(ContractError::NoCompletedRecovery { patient_id })?;
@@ -267,6 +303,18 @@ pub fn execute_release_recovery_shares(
         },
         &shares,
     )?;
+    // At most MAX_TRUSTEES entries: one per trustee of the set.
+    if !recovery.released_by.contains(&info.sender) {
+        recovery.released_by.push(info.sender.clone());
+        if RECOVERIES
+            .may_load(deps.storage, patient_id)?
+            .is_some_and(|latest| latest.status == RecoveryStatus::Completed)
+        {
+            RECOVERIES.save(deps.storage, patient_id, &recovery)?;
+        } else {
+            COMPLETED_RECOVERIES.save(deps.storage, patient_id, &recovery)?;
+        }
+    }
     append(
         deps.storage,
         patient_id,
@@ -309,12 +357,4 @@ pub fn query_recoveries(
         limit,
     )?;
     Ok(RecoveriesResponse { recoveries })
-}
-
-/// The owner generation own envelopes are stored under now.
-pub fn owner_generation(
-    storage: &dyn cosmwasm_std::Storage,
-    patient_id: PatientId,
-) -> Result<u32, ContractError> {
-    Ok(OWNER_GENERATION.may_load(storage, patient_id)?.unwrap_or(0))
 }

@@ -95,13 +95,25 @@ pub fn grants<'a>() -> IndexedMap<(PatientId, Addr), StoredGrant, GrantIndexes<'
 #[cw_serde]
 pub struct EmergencyWindow {
     pub started: Timestamp,
+    /// The end it was declared with (kept when the patient ends it early).
     pub expires: Timestamp,
     pub reason: EmergencyReason,
+    /// When the patient ended it early; absent in windows stored before patients could.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<Timestamp>,
 }
 
 impl EmergencyWindow {
+    pub fn terms(&self) -> ehr_types::rules::EmergencyTerms {
+        ehr_types::rules::EmergencyTerms {
+            started: self.started,
+            expires: self.expires,
+            ended: self.ended,
+        }
+    }
+
     pub fn is_active(&self, now: Timestamp) -> bool {
-        now < self.expires
+        self.terms().is_open(now)
     }
 }
 
@@ -176,6 +188,13 @@ pub struct StoredRecovery {
     pub status: RecoveryStatus,
     pub decided_at: Option<Timestamp>,
     pub former_owner: Option<Addr>,
+    /// How each approval (same order) checked identity; empty in requests stored before
+    /// approvals carried checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub identity_checks: Vec<ehr_types::recovery::IdentityCheck>,
+    /// The trustees that released shares to the new owner since it completed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released_by: Vec<Addr>,
 }
 
 impl StoredRecovery {
@@ -186,6 +205,7 @@ impl StoredRecovery {
             requested_at: self.requested_at,
             not_before: self.not_before,
             approvals: self.approvals,
+            identity_checks: self.identity_checks,
             status: self.status,
             decided_at: self.decided_at,
             former_owner: self.former_owner,
@@ -195,6 +215,9 @@ impl StoredRecovery {
 
 /// patient id -> the latest recovery request.
 pub const RECOVERIES: Map<PatientId, StoredRecovery> = Map::new("recoveries");
+/// patient id -> the last completed recovery, once a later request took its place in
+/// `RECOVERIES`: its releases go on whatever is requested after it.
+pub const COMPLETED_RECOVERIES: Map<PatientId, StoredRecovery> = Map::new("completed_recoveries");
 #[cw_serde]
 pub struct StoredRecoveryEvent {
     pub seq: u64,
@@ -392,6 +415,9 @@ pub const AUDIT_LEN: Map<PatientId, u64> = Map::new("audit_len");
 /// (patient id, category code) -> the parties other than the patient that were handed the
 /// current epoch's key; at most `MAX_KEY_HOLDERS`. Only a new epoch empties it.
 pub const KEY_HOLDERS: Map<(PatientId, u8), Vec<Addr>> = Map::new("key_holders");
+/// (patient id, category code) -> the grantee that opened the current epoch; absent when the
+/// patient did (or for epoch 0). Other holders may replace such a key (rules::may_rotate).
+pub const EPOCH_OPENER: Map<(PatientId, u8), Addr> = Map::new("epoch_opener");
 
 /// (patient id, holder, `category_epoch_key`) -> category key wrapped to that holder's key.
 pub const HOLDER_ENVELOPES: Map<(PatientId, &Addr, u64), Binary> = Map::new("holder_envelopes");

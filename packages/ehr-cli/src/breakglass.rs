@@ -83,8 +83,8 @@ pub enum TrusteeCmd {
     Publish,
     /// The network's trustees and threshold.
     List,
-    /// A trustee: the long-running agent that releases shares to emergency doctors and approves
-    /// wallet recoveries after their waiting period.
+    /// A trustee: the long-running agent that releases shares to emergency doctors and to the
+    /// owner of a completed wallet recovery, and lists pending recoveries (it never approves one).
     Serve {
         /// Where the agent keeps its cursor and rate-limit history (default: CLIENT_HOME/trustee-<address>.json).
         #[arg(long)]
@@ -93,10 +93,6 @@ pub enum TrusteeCmd {
         max_per_hour: usize,
         #[arg(long, default_value_t = 500)]
         poll_ms: u64,
-        /// Approve a wallet recovery no sooner than this many seconds after the request (the
-        /// chain's waiting period applies when it is longer).
-        #[arg(long, default_value_t = 0)]
-        recovery_wait_s: u64,
         /// Handle what is pending once and exit (for scripts).
         #[arg(long)]
         once: bool,
@@ -465,7 +461,6 @@ pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<Output> {
             state,
             max_per_hour,
             poll_ms,
-            recovery_wait_s,
             once,
         } => {
             let ehr = cx.ehr()?;
@@ -477,7 +472,6 @@ pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<Output> {
                 ehr,
                 policy: AgentPolicy {
                     max_releases_per_doctor_per_hour: max_per_hour,
-                    recovery_wait: Duration::from_secs(recovery_wait_s),
                     poll: Duration::from_millis(poll_ms),
                 },
                 state_path,

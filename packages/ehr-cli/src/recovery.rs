@@ -300,6 +300,7 @@ mod tests {
             requested_at: Timestamp::from_seconds(1_796_000_000),
             not_before: Timestamp::from_seconds(1_796_000_020),
             approvals: vec![],
+            identity_checks: vec![],
             status,
             decided_at: None,
             former_owner: None,

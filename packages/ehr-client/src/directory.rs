@@ -161,6 +161,10 @@ impl Directory {
                 reason.purpose_of_use(),
                 local_time(*expires)
             ),
+            AuditAction::EmergencyEnded { doctor } => format!(
+                "ended the emergency access of {}",
+                self.name(doctor)
+            ),
             AuditAction::SharesReleased { doctor, categories } => format!(
                 "released its key shares of {} to {}",
                 category_labels(categories),
@@ -198,9 +202,17 @@ impl Directory {
                 "cancelled the request to move the patient to the wallet {}",
                 short_address(new_owner.as_str())
             ),
-            AuditAction::RecoveryApproved { new_owner } => format!(
-                "approved moving the patient to the new wallet {}",
-                short_address(new_owner.as_str())
+            AuditAction::RecoveryApproved {
+                new_owner,
+                identity_check,
+            } => format!(
+                "approved moving the patient to the new wallet {}{}",
+                short_address(new_owner.as_str()),
+                identity_check.map_or(String::new(), |check| format!(
+                    " after checking identity {} ({})",
+                    check.describe(),
+                    check.code()
+                ))
             ),
             AuditAction::PatientRecovered {
                 former_owner,

@@ -216,17 +216,27 @@ impl Ehr {
         Ok(own)
     }
 
-    /// The envelopes the patient's current owner stored, wrapped to its own key.
+    /// The envelopes the patient's current owner stored, wrapped to its own key (every page).
     pub(crate) async fn own_envelopes(&self, patient_id: PatientId) -> Result<Vec<KeyEnvelope>> {
-        let stored: OwnEnvelopesResponse = self
-            .session
-            .chain
-            .access(&AccessQuery::OwnEnvelopes {
-                patient_id,
-                category: None,
-            })
-            .await?;
-        Ok(stored.key_envelopes)
+        let mut envelopes = Vec::new();
+        let mut start_after = None;
+        loop {
+            let page: OwnEnvelopesResponse = self
+                .session
+                .chain
+                .access(&AccessQuery::OwnEnvelopes {
+                    patient_id,
+                    category: None,
+                    start_after,
+                    limit: Some(MAX_LIMIT),
+                })
+                .await?;
+            envelopes.extend(page.key_envelopes);
+            match page.next {
+                Some(next) => start_after = Some(next),
+                None => return Ok(envelopes),
+            }
+        }
     }
 
     /// The patient's key for `context`. A new key is stored on chain, wrapped to the patient's

@@ -1,8 +1,9 @@
 //! The trustee's agent (`ehr trustee serve`): follows the chain's list of emergency accesses,
 //! applies its policy, and releases its escrowed shares re-sealed to each emergency doctor. It
-//! also follows wallet-recovery requests: once a request's waiting period is over (the chain's,
-//! and the agent's own if longer) and the patient's wallet has not cancelled it, it approves;
-//! once k approvals moved the patient, it releases all its shares to the new owner.
+//! also follows wallet-recovery requests, but never approves one: approving moves a patient, so
+//! it is a trustee's own decision after checking the requester's identity out of band (`ehr
+//! trustee approve-recovery`). The agent logs each pending request and what it waits for; once
+//! k approvals moved the patient, it releases all its shares to the new owner.
 //!
 //! Restarts neither skip nor repeat: the cursor (the last emergency handled) is saved after each
 //! one, and before releasing the agent asks the chain what it already released in that window
@@ -42,9 +43,6 @@ use crate::records::Ehr;
 pub struct AgentPolicy {
     /// Emergencies of one doctor released for in any hour; more are refused and logged.
     pub max_releases_per_doctor_per_hour: usize,
-    /// The least time between a recovery request and this trustee's approval; the chain's
-    /// waiting period applies when it is longer.
-    pub recovery_wait: Duration,
     pub poll: Duration,
 }
 
@@ -119,11 +117,10 @@ impl TrusteeAgent {
     /// Runs until the process is stopped.
     pub async fn serve(&self) -> Result<()> {
         log(&format!(
-            "trustee {} watching for emergencies and wallet recoveries (state {}, at most {} releases per doctor per hour, recovery approved at least {} s after the request)",
+            "trustee {} watching for emergencies and wallet recoveries (state {}, at most {} releases per doctor per hour; recoveries are approved only by hand)",
             self.ehr.identity.address,
             self.state_path.display(),
             self.policy.max_releases_per_doctor_per_hour,
-            self.policy.recovery_wait.as_secs()
         ));
         loop {
             if let Err(error) = self.pass().await {
@@ -249,7 +246,7 @@ impl TrusteeAgent {
             RecoveryStatus::Cancelled => Ok(RecoveryStep::Settled(
                 "cancelled by the patient's wallet: not approved".into(),
             )),
-            RecoveryStatus::Pending => self.approve(&recovery).await,
+            RecoveryStatus::Pending => self.awaiting_decision(&recovery).await,
             RecoveryStatus::Completed => {
                 let patient = self.ehr.patient(open.patient_id).await?;
                 if patient.owner != recovery.new_owner {
@@ -274,8 +271,9 @@ impl TrusteeAgent {
         }
     }
 
-    /// A pending request: approve once the waiting periods are over.
-    async fn approve(&self, recovery: &RecoveryInfo) -> Result<RecoveryStep> {
+    /// A pending request: what it waits for. The agent never approves: a trustee does, by hand,
+    /// after checking the requester's identity out of band.
+    async fn awaiting_decision(&self, recovery: &RecoveryInfo) -> Result<RecoveryStep> {
         let me = self.ehr.identity.address.as_str();
         let trustees = self.ehr.trustees().await?;
         let progress = format!(
@@ -285,33 +283,19 @@ impl TrusteeAgent {
         );
         if recovery.approvals.iter().any(|a| a.as_str() == me) {
             return Ok(RecoveryStep::Waiting(format!(
-                "approved; waiting for the other trustees ({progress})"
+                "approved by this trustee; waiting for the other trustees ({progress})"
             )));
         }
-        let own_due = recovery
-            .requested_at
-            .plus_seconds(self.policy.recovery_wait.as_secs());
-        let due = own_due.max(recovery.not_before);
-        if crate::records::now()? < due {
+        if crate::records::now()? < recovery.not_before {
             return Ok(RecoveryStep::Waiting(format!(
-                "waiting until {} (the patient's wallet can cancel until then)",
-                local_time(due)
+                "requested by {}; the patient's wallet can cancel until {}, then it needs this trustee's decision ({progress})",
+                recovery.new_owner,
+                local_time(recovery.not_before)
             )));
         }
-        if !self.ehr.escrow_policy(recovery.patient_id).await?.recovery {
-            return Ok(RecoveryStep::Settled(
-                "the patient no longer escrows for recovery: not approved".into(),
-            ));
-        }
-        self.ehr
-            .session
-            .execute(&[ContractMsg::Access(AccessMsg::ApproveRecovery {
-                patient_id: recovery.patient_id,
-            })])
-            .await?;
         Ok(RecoveryStep::Waiting(format!(
-            "approved the move to {} after the waiting period",
-            recovery.new_owner
+            "requested by {}: waiting for this trustee's decision ({progress}); check the requester's identity out of band, then `ehr trustee approve-recovery --patient {} --identity-check CODE`",
+            recovery.new_owner, recovery.patient_id
         )))
     }
 

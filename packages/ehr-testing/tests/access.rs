@@ -816,6 +816,8 @@ fn a_rotation_stores_every_envelope_and_the_writing_doctor_becomes_a_holder() {
             &access::QueryMsg::OwnEnvelopes {
                 patient_id: id,
                 category: Some(Category::Lab),
+                start_after: None,
+                limit: None,
             },
         )
         .unwrap();
@@ -1513,6 +1515,8 @@ fn own_envelopes_are_stored_once_and_listed_by_category_and_epoch() {
                 &access::QueryMsg::OwnEnvelopes {
                     patient_id: id,
                     category,
+                    start_after: None,
+                    limit: None,
                 },
             )
             .unwrap();

@@ -17,7 +17,7 @@ use ehr_types::access::{self, EmergencyResponse};
 use ehr_types::escrow::{
     EmergencyReason, EpochEscrow, ReleasedShare, ReleasedSharesResponse, TrusteeShare,
 };
-use ehr_types::recovery::{RecoveryInfo, RecoveryResponse};
+use ehr_types::recovery::{IdentityCheck, RecoveryInfo, RecoveryResponse};
 use ehr_types::validate::ValidationError;
 use ehr_types::{AuditAction, Category};
 
@@ -559,7 +559,10 @@ fn a_lost_wallet_is_recovered_by_two_of_three_trustees_after_the_waiting_period(
         .execute(&new_wallet, Target::Access, &request)
         .unwrap();
     let trustee = |cast: &Cast, n: usize| cast.trustees[n].0.clone();
-    let approve = access::ExecuteMsg::ApproveRecovery { patient_id };
+    let approve = access::ExecuteMsg::ApproveRecovery {
+        patient_id,
+        identity_check: IdentityCheck::InPersonPhotoId,
+    };
     let not_before = recovery_of(&cast).not_before;
     cast.suite.execute_expecting_error(
         &trustee(&cast, 0),

@@ -8,7 +8,7 @@ use crate::escrow::{
     EscrowedSharesResponse, ReleaseCursor, ReleasedShare, ReleasedSharesResponse, TrusteeShare,
     TrusteesResponse,
 };
-use crate::recovery::{RecoveriesResponse, RecoveryResponse};
+use crate::recovery::{IdentityCheck, RecoveriesResponse, RecoveryResponse};
 use crate::{AuditAction, AuditEntry, Category, PatientId, RequestId};
 
 #[cw_serde]
@@ -130,11 +130,20 @@ pub enum ExecuteMsg {
         escrow: Vec<TrusteeShare>,
     },
     /// A credentialed doctor: time-boxed read access without the patient's approval, with a
-    /// coded reason, always written to the patient's audit log. Trustees then release the
-    /// shares of the patient's escrowed categories to this doctor.
+    /// coded reason, always written to the patient's audit log. It opens only the categories the
+    /// patient opens in an emergency (its escrow policy), never one the doctor lost by a revoke,
+    /// a narrowing or an expiry. Trustees then release the shares of those categories to this
+    /// doctor. Refused until the doctor's previous window for the patient has reached the end it
+    /// was declared with (one declaration per window length, even when the patient ended it).
     EmergencyAccess {
         patient_id: PatientId,
         reason: EmergencyReason,
+    },
+    /// The patient: end `doctor`'s open emergency window now. The epochs the doctor was handed
+    /// become stale, so the next write of each rotates past it.
+    EndEmergency {
+        patient_id: PatientId,
+        doctor: String,
     },
     /// Admin only: the network's trustees (at most `MAX_TRUSTEES`) and how many of them must
     /// release a share to open a key (at least `MIN_THRESHOLD`, at most the set's size).
@@ -169,17 +178,23 @@ pub enum ExecuteMsg {
     },
     /// Any address that is not a patient, for a patient that escrows for recovery: ask to become
     /// that patient's owner, with the X25519 key of the new wallet. Replaces a pending request
-    /// (and its approvals); the patient's wallet can cancel until it completes.
+    /// (and its approvals); the patient's wallet can cancel until it completes. A completed
+    /// recovery is never replaced: a new request is refused while its releases are pending
+    /// (fewer than k trustees released, and less than the waiting period since it completed).
     RequestRecovery {
         patient_id: PatientId,
         encryption_key: Binary,
     },
     /// The patient's wallet: cancel the pending recovery request.
     CancelRecovery { patient_id: PatientId },
-    /// A trustee of the current set, once the request's waiting period is over: approve the
-    /// pending request. The approval that reaches the threshold moves the patient to the new
-    /// owner in the registry, in the same transaction.
-    ApproveRecovery { patient_id: PatientId },
+    /// A trustee of the current set, once the request's waiting period is over, after checking
+    /// the requester's identity out of band: approve the pending request, saying how identity
+    /// was checked. The approval that reaches the threshold moves the patient to the new owner
+    /// in the registry, in the same transaction.
+    ApproveRecovery {
+        patient_id: PatientId,
+        identity_check: IdentityCheck,
+    },
     /// A trustee, after a completed recovery: its shares of escrowed keys re-sealed to the new
     /// owner (at most `MAX_RELEASES_PER_MESSAGE`), once per share and recovery.
     ReleaseRecoveryShares {
@@ -285,11 +300,32 @@ pub enum QueryMsg {
         start_after: Option<RequestId>,
         limit: Option<u32>,
     },
-    /// The patient's own key envelopes, optionally of one category, in (category, epoch) order.
+    /// The patient's own key envelopes, optionally of one category, in (category, epoch) order,
+    /// a page at a time (from after `start_after`).
     #[returns(OwnEnvelopesResponse)]
     OwnEnvelopes {
         patient_id: PatientId,
         category: Option<Category>,
+        #[serde(default)]
+        start_after: Option<CategoryEpoch>,
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// What `party` may do with the patient's records now, category by category, as the rule
+    /// book decides it: clients show and follow this instead of re-deriving it.
+    #[returns(CapabilitiesResponse)]
+    Capabilities {
+        patient_id: PatientId,
+        party: String,
+    },
+    /// Everything `writer`'s client needs to write into `category`: the epoch to seal with,
+    /// whether it must open a new one first (and so send `RotateKey` in the same transaction),
+    /// and for a new one every recipient with its key and the trustees to escrow it to.
+    #[returns(WritePlanResponse)]
+    WritePlan {
+        patient_id: PatientId,
+        category: Category,
+        writer: String,
     },
     /// Current key epoch of every category of a patient that has moved past epoch 0.
     #[returns(EpochsResponse)]
@@ -415,6 +451,93 @@ pub struct RequestsResponse {
 #[cw_serde]
 pub struct OwnEnvelopesResponse {
     pub key_envelopes: Vec<KeyEnvelope>,
+    /// Where the next page starts (`start_after`); `None` when the listing is complete. A
+    /// page may hold fewer envelopes than asked for while more follow.
+    pub next: Option<CategoryEpoch>,
+}
+
+/// What a party may do with one category.
+#[cw_serde]
+pub struct CategoryRights {
+    pub category: Category,
+    pub read: bool,
+    pub write: bool,
+    pub manage: bool,
+    /// True when only an open emergency window lets the party read it.
+    pub by_emergency: bool,
+}
+
+/// An emergency window of the party, open or ended.
+#[cw_serde]
+pub struct EmergencyWindowInfo {
+    pub started: Timestamp,
+    /// The end it was declared with.
+    pub expires: Timestamp,
+    /// When the patient ended it early.
+    pub ended: Option<Timestamp>,
+    pub open: bool,
+    pub reason: EmergencyReason,
+}
+
+#[cw_serde]
+pub struct CapabilitiesResponse {
+    /// The party owns the patient: it may do everything.
+    pub owner: bool,
+    /// A provider whose credential is in force.
+    pub credentialed: bool,
+    /// Every category the party may read (write, manage) now; the others are left out.
+    pub categories: Vec<CategoryRights>,
+    /// The party's latest emergency window for this patient.
+    pub emergency: Option<EmergencyWindowInfo>,
+    /// The categories the patient opens in an emergency.
+    pub emergency_categories: Vec<Category>,
+    /// The categories whose every epoch the trustees hold shares of.
+    pub escrowed: Vec<Category>,
+}
+
+impl CapabilitiesResponse {
+    pub fn may_read(&self, category: Category) -> bool {
+        self.owner
+            || self
+                .categories
+                .iter()
+                .any(|c| c.category == category && c.read)
+    }
+}
+
+/// A party a new epoch's key is to be wrapped to.
+#[cw_serde]
+pub struct KeyRecipient {
+    pub address: Addr,
+    /// Its published X25519 key; `None` when it has published none (it gets no key).
+    pub encryption_key: Option<Binary>,
+}
+
+/// The trustees a new epoch of an escrowed category is split for.
+#[cw_serde]
+pub struct EscrowPlan {
+    pub trustees: Vec<crate::escrow::TrusteeInfo>,
+    pub threshold: u8,
+    pub set_version: u32,
+}
+
+#[cw_serde]
+pub struct WritePlanResponse {
+    /// The category's current epoch.
+    pub current_epoch: u32,
+    /// Whether the write must open epoch `current_epoch + 1` first, in the same transaction.
+    /// When false the writer seals with the current epoch's key; a writer that then finds it
+    /// cannot open that key (a junk envelope) may rotate only if it is the patient.
+    pub rotate: bool,
+    /// Whether the chain accepts a `RotateKey` from this writer now (always for the patient;
+    /// for a grantee when `rotate`, or when another grantee wrapped the key it holds).
+    pub may_rotate: bool,
+    /// The patient's registered key: a new key's `own_envelope` is wrapped to it.
+    pub patient_key: Option<Binary>,
+    /// Every party besides the patient that is to get a new key.
+    pub recipients: Vec<KeyRecipient>,
+    /// When the patient escrows the category: the trustees a new key's shares are sealed to.
+    pub escrow: Option<EscrowPlan>,
 }
 
 #[cw_serde]

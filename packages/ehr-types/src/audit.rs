@@ -61,6 +61,10 @@ pub enum AuditAction {
         expires: Timestamp,
         reason: EmergencyReason,
     },
+    /// The patient (the actor) ended `doctor`'s emergency window early.
+    EmergencyEnded {
+        doctor: Addr,
+    },
     /// A trustee (the actor) released its shares of these categories to an emergency doctor.
     SharesReleased {
         doctor: Addr,
@@ -83,9 +87,12 @@ pub enum AuditAction {
     RecoveryCancelled {
         new_owner: Addr,
     },
-    /// A trustee (the actor) approved `new_owner`'s recovery request.
+    /// A trustee (the actor) approved `new_owner`'s recovery request after checking identity
+    /// (absent in approvals logged before checks were recorded).
     RecoveryApproved {
         new_owner: Addr,
+        #[serde(default)]
+        identity_check: Option<crate::recovery::IdentityCheck>,
     },
     /// The k-th approval (its trustee the actor) moved the patient from `former_owner` to
     /// `new_owner`; every key the former owner holds is stale from now on.

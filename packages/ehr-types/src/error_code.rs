@@ -97,6 +97,9 @@ error_codes! {
     Downgrade = "downgrade",
     InvalidVersion = "invalid_version",
     PeerQueryFailed = "peer_query_failed",
+    RotationNotNeeded = "rotation_not_needed",
+    EmergencyTooSoon = "emergency_too_soon",
+    RecoveryReleasesPending = "recovery_releases_pending",
 }
 
 impl fmt::Display for ErrorCode {

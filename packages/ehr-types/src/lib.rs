@@ -9,11 +9,13 @@ pub mod admin;
 pub mod audit;
 pub mod blob;
 pub mod category;
+pub mod cid;
 pub mod error_code;
 pub mod escrow;
 pub mod pagination;
 pub mod recovery;
 pub mod registry;
+pub mod rules;
 pub mod upgrade;
 pub mod validate;
 

@@ -24,6 +24,56 @@ pub enum RecoveryStatus {
     Cancelled,
 }
 
+/// How a trustee checked, out of band, that whoever asks for a recovery is the patient. Every
+/// approval carries one, and the audit log shows it.
+#[cw_serde]
+#[derive(Copy, Eq)]
+pub enum IdentityCheck {
+    /// Met in person; a government photo ID compared with the patient.
+    InPersonPhotoId,
+    /// A live video call with a government photo ID shown.
+    VideoPhotoId,
+    /// Confirmed by a clinician who knows the patient and was reached on a known channel.
+    KnownClinician,
+    /// A notarised or court document naming the patient and the new wallet.
+    NotarisedDocument,
+}
+
+impl IdentityCheck {
+    pub const ALL: [IdentityCheck; 4] = [
+        IdentityCheck::InPersonPhotoId,
+        IdentityCheck::VideoPhotoId,
+        IdentityCheck::KnownClinician,
+        IdentityCheck::NotarisedDocument,
+    ];
+
+    /// The stable code a trustee types and logs show.
+    pub fn code(self) -> &'static str {
+        match self {
+            IdentityCheck::InPersonPhotoId => "in-person-photo-id",
+            IdentityCheck::VideoPhotoId => "video-photo-id",
+            IdentityCheck::KnownClinician => "known-clinician",
+            IdentityCheck::NotarisedDocument => "notarised-document",
+        }
+    }
+
+    pub fn from_code(code: &str) -> Option<IdentityCheck> {
+        IdentityCheck::ALL
+            .into_iter()
+            .find(|check| check.code() == code)
+    }
+
+    /// The check in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            IdentityCheck::InPersonPhotoId => "in person, with a photo ID",
+            IdentityCheck::VideoPhotoId => "on a video call, with a photo ID",
+            IdentityCheck::KnownClinician => "through a clinician who knows the patient",
+            IdentityCheck::NotarisedDocument => "by a notarised document",
+        }
+    }
+}
+
 /// A patient's latest recovery request.
 #[cw_serde]
 pub struct RecoveryInfo {
@@ -35,6 +85,8 @@ pub struct RecoveryInfo {
     pub not_before: Timestamp,
     /// The trustees that approved, in order.
     pub approvals: Vec<Addr>,
+    /// How each approval (same order) checked identity.
+    pub identity_checks: Vec<IdentityCheck>,
     pub status: RecoveryStatus,
     /// When it completed or was cancelled.
     pub decided_at: Option<Timestamp>,

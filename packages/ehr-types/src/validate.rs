@@ -13,9 +13,11 @@ pub const IPFS_SCHEME: &str = "ipfs://";
 pub const EHRFS_SCHEME: &str = "ehrfs://";
 /// X25519 public keys are 32 bytes.
 pub const PUBLIC_KEY_LEN: usize = 32;
-/// An HPKE envelope of a 32-byte category key is 32 (enc) + 32 + 16 (tag) = 80 bytes; leave room
-/// for a format byte and future suites, but nothing that could hold a document.
-pub const MAX_ENVELOPE_LEN: usize = 256;
+/// An HPKE envelope of a 32-byte category key: 32 (enc) + 32 + 16 (tag). The chain stores no
+/// other length, so nothing it holds for another party can be a stub that breaks its client.
+pub const ENVELOPE_LEN: usize = 80;
+/// An HPKE-sealed Shamir share (a 1-byte index and 32 bytes): 32 (enc) + 33 + 16 (tag).
+pub const SEALED_SHARE_LEN: usize = 81;
 /// At most one envelope per category and epoch in one message.
 pub const MAX_ENVELOPES: usize = 32;
 /// The most records one `AddRecords` carries, so one contract call does bounded work.
@@ -40,8 +42,12 @@ pub enum ValidationError {
     InvalidBlobSize,
     #[error("invalid public key: expected {PUBLIC_KEY_LEN} bytes, got {len}")]
     InvalidPublicKey { len: usize },
-    #[error("invalid key envelope: expected 1 to {MAX_ENVELOPE_LEN} bytes, got {len}")]
+    #[error("invalid public key: not a usable X25519 point (low order or not canonical)")]
+    WeakPublicKey,
+    #[error("invalid key envelope: expected {ENVELOPE_LEN} bytes, got {len}")]
     InvalidEnvelope { len: usize },
+    #[error("invalid sealed share: expected {SEALED_SHARE_LEN} bytes, got {len}")]
+    InvalidSealedShare { len: usize },
     #[error("too many key envelopes: at most {MAX_ENVELOPES}")]
     TooManyEnvelopes,
     #[error("expected 1 to {MAX_RECORDS_PER_MESSAGE} records in one message, got {count}")]
@@ -66,7 +72,9 @@ impl ValidationError {
             ValidationError::UriHashMismatch => tag.with("rule", "uri_hash"),
             ValidationError::InvalidBlobSize => tag.with("rule", "blob_size"),
             ValidationError::InvalidPublicKey { .. } => tag.with("rule", "public_key"),
+            ValidationError::WeakPublicKey => tag.with("rule", "weak_public_key"),
             ValidationError::InvalidEnvelope { .. } => tag.with("rule", "envelope"),
+            ValidationError::InvalidSealedShare { .. } => tag.with("rule", "sealed_share"),
             ValidationError::TooManyEnvelopes => tag.with("rule", "envelope_count"),
             ValidationError::InvalidRecordCount { .. } => tag.with("rule", "record_count"),
             ValidationError::InvalidReasonCode => tag.with("rule", "reason_code"),
@@ -219,15 +227,16 @@ pub fn validate_sha256(sha256: &str) -> Result<(), ValidationError> {
     }
 }
 
-/// Checks a blob locator: a known scheme, a bounded length, and only characters a CID or a hex
-/// hash can hold, so that no free text can ride in the uri.
+/// Checks a blob locator: a known scheme and a well-formed address, so that no free text can
+/// ride in the uri: `ipfs://` and a CID whose multihash is a sha2-256 digest, or `ehrfs://` and
+/// the blob's own sha256.
 pub fn validate_blob(blob: &BlobRef) -> Result<(), ValidationError> {
     validate_sha256(&blob.sha256)?;
     if blob.uri.len() > MAX_URI_LEN {
         return Err(ValidationError::InvalidUri);
     }
     if let Some(cid) = blob.uri.strip_prefix(IPFS_SCHEME) {
-        if cid.is_empty() || !cid.bytes().all(|c| c.is_ascii_alphanumeric()) {
+        if !crate::cid::is_sha256_cid(cid) {
             return Err(ValidationError::InvalidUri);
         }
     } else if let Some(hash) = blob.uri.strip_prefix(EHRFS_SCHEME) {
@@ -243,16 +252,57 @@ pub fn validate_blob(blob: &BlobRef) -> Result<(), ValidationError> {
     Ok(())
 }
 
-pub fn validate_public_key(key: &Binary) -> Result<(), ValidationError> {
-    if key.len() == PUBLIC_KEY_LEN {
-        Ok(())
-    } else {
-        Err(ValidationError::InvalidPublicKey { len: key.len() })
-    }
+/// The encodings of the X25519 points of small order below p (libsodium's list; p itself and
+/// above are refused as not canonical). A shared secret with any of them is all zeros: HPKE
+/// refuses it, and one such key would make every rotation that wraps to it fail.
+const LOW_ORDER_POINTS: [[u8; 32]; 5] = [
+    [0; 32],
+    {
+        let mut one = [0; 32];
+        one[0] = 1;
+        one
+    },
+    [
+        0xe0, 0xeb, 0x7a, 0x7c, 0x3b, 0x41, 0xb8, 0xae, 0x16, 0x56, 0xe3, 0xfa, 0xf1, 0x9f, 0xc4,
+        0x6a, 0xda, 0x09, 0x8d, 0xeb, 0x9c, 0x32, 0xb1, 0xfd, 0x86, 0x62, 0x05, 0x16, 0x5f, 0x49,
+        0xb8, 0x00,
+    ],
+    [
+        0x5f, 0x9c, 0x95, 0xbc, 0xa3, 0x50, 0x8c, 0x24, 0xb1, 0xd0, 0xb1, 0x55, 0x9c, 0x83, 0xef,
+        0x5b, 0x04, 0x44, 0x5c, 0xc4, 0x58, 0x1c, 0x8e, 0x86, 0xd8, 0x22, 0x4e, 0xdd, 0xd0, 0x9f,
+        0x11, 0x57,
+    ],
+    // p - 1
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+];
+
+/// Whether a little-endian 255-bit value is at least p = 2^255 - 19 (or has the unused top bit
+/// set): such an encoding is not canonical, and some of them alias the low-order points.
+fn is_non_canonical(key: &[u8; 32]) -> bool {
+    key[31] & 0x80 != 0
+        || (key[31] == 0x7f && key[1..31].iter().all(|b| *b == 0xff) && key[0] >= 0xed)
 }
 
+/// A registered X25519 key: 32 bytes, canonical, not of small order.
+pub fn validate_public_key(key: &Binary) -> Result<(), ValidationError> {
+    let bytes: &[u8; 32] = key
+        .as_slice()
+        .try_into()
+        .map_err(|_| ValidationError::InvalidPublicKey { len: key.len() })?;
+    if is_non_canonical(bytes) || LOW_ORDER_POINTS.contains(bytes) {
+        return Err(ValidationError::WeakPublicKey);
+    }
+    Ok(())
+}
+
+/// A category key envelope: exactly the length HPKE gives (the chain cannot open it, but it
+/// stores nothing of another shape).
 pub fn validate_envelope(envelope: &Binary) -> Result<(), ValidationError> {
-    if (1..=MAX_ENVELOPE_LEN).contains(&envelope.len()) {
+    if envelope.len() == ENVELOPE_LEN {
         Ok(())
     } else {
         Err(ValidationError::InvalidEnvelope {
@@ -261,11 +311,21 @@ pub fn validate_envelope(envelope: &Binary) -> Result<(), ValidationError> {
     }
 }
 
+/// A Shamir share sealed to a trustee or re-sealed to its recipient: exactly HPKE's length.
+pub fn validate_sealed_share(share: &Binary) -> Result<(), ValidationError> {
+    if share.len() == SEALED_SHARE_LEN {
+        Ok(())
+    } else {
+        Err(ValidationError::InvalidSealedShare { len: share.len() })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    const CID: &str = "bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am";
 
     fn blob(uri: &str) -> BlobRef {
         BlobRef {
@@ -315,7 +375,11 @@ mod tests {
 
     #[test]
     fn uris_have_a_known_scheme_and_no_free_text() {
-        assert_eq!(validate_blob(&blob("ipfs://bafkreiabc123")), Ok(()));
+        assert_eq!(validate_blob(&blob(&format!("ipfs://{CID}"))), Ok(()));
+        assert_eq!(
+            validate_blob(&blob("ipfs://bafkreiabc123")),
+            Err(ValidationError::InvalidUri)
+        );
         assert_eq!(validate_blob(&blob(&format!("ehrfs://{HASH}"))), Ok(()));
         assert_eq!(
             validate_blob(&blob("https://example.org/x")),
@@ -342,29 +406,64 @@ mod tests {
 
     #[test]
     fn blob_size_must_be_positive() {
-        let mut empty = blob("ipfs://bafk");
+        let mut empty = blob(&format!("ipfs://{CID}"));
         empty.size = 0;
         assert_eq!(validate_blob(&empty), Err(ValidationError::InvalidBlobSize));
     }
 
     #[test]
-    fn keys_and_envelopes_are_bounded() {
+    fn envelopes_and_shares_have_exactly_hpkes_length() {
+        assert_eq!(
+            validate_envelope(&Binary::from([1u8; ENVELOPE_LEN])),
+            Ok(())
+        );
+        for len in [0, 1, ENVELOPE_LEN - 1, ENVELOPE_LEN + 1, 256] {
+            assert_eq!(
+                validate_envelope(&Binary::from(vec![1u8; len])),
+                Err(ValidationError::InvalidEnvelope { len })
+            );
+        }
+        assert_eq!(
+            validate_sealed_share(&Binary::from([1u8; SEALED_SHARE_LEN])),
+            Ok(())
+        );
+        assert_eq!(
+            validate_sealed_share(&Binary::from([1u8; ENVELOPE_LEN])),
+            Err(ValidationError::InvalidSealedShare { len: ENVELOPE_LEN })
+        );
+    }
+
+    #[test]
+    fn public_keys_are_canonical_points_not_of_small_order() {
         assert_eq!(validate_public_key(&Binary::from([7u8; 32])), Ok(()));
         assert_eq!(
             validate_public_key(&Binary::from([7u8; 33])),
             Err(ValidationError::InvalidPublicKey { len: 33 })
         );
-        assert_eq!(validate_envelope(&Binary::from([1u8; 80])), Ok(()));
-        assert_eq!(
-            validate_envelope(&Binary::default()),
-            Err(ValidationError::InvalidEnvelope { len: 0 })
-        );
-        assert_eq!(
-            validate_envelope(&Binary::from(vec![1u8; MAX_ENVELOPE_LEN + 1])),
-            Err(ValidationError::InvalidEnvelope {
-                len: MAX_ENVELOPE_LEN + 1
-            })
-        );
+        for weak in LOW_ORDER_POINTS {
+            assert_eq!(
+                validate_public_key(&Binary::from(weak)),
+                Err(ValidationError::WeakPublicKey),
+                "{weak:?}"
+            );
+        }
+        // p, p + 1 (aliases of 0 and 1), and anything with the top bit set.
+        let mut p = [0xff; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        let mut p_plus_1 = p;
+        p_plus_1[0] = 0xee;
+        let mut top_bit = [7u8; 32];
+        top_bit[31] |= 0x80;
+        for weak in [p, p_plus_1, top_bit] {
+            assert_eq!(
+                validate_public_key(&Binary::from(weak)),
+                Err(ValidationError::WeakPublicKey)
+            );
+        }
+        let mut below_p = p;
+        below_p[0] = 0xeb;
+        assert_eq!(validate_public_key(&Binary::from(below_p)), Ok(()));
     }
 
     #[test]

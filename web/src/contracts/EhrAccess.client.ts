@@ -7,7 +7,7 @@
 
 import { CosmWasmClient, SigningCosmWasmClient, ExecuteResult } from "@cosmjs/cosmwasm-stargate";
 import { Coin, StdFee } from "@cosmjs/amino";
-import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, MigrateMsg, AuditLogResponse, AuditEntry, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PendingAdminResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, RequestResponse, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo, WriteEpochResponse } from "./EhrAccess.types";
+import { InstantiateMsg, ExecuteMsg, Category, Timestamp, Uint64, Binary, Scope, EmergencyReason, IdentityCheck, AuditAction, Addr, KeyEnvelope, RecipientEnvelope, TrusteeShare, EpochEscrow, ReleasedShare, QueryMsg, EscrowCursor, ReleaseCursor, CategoryEpoch, MigrateMsg, AuditLogResponse, AuditEntry, CapabilitiesResponse, CategoryRights, EmergencyWindowInfo, ConfigResponse, EmergenciesResponse, EmergencyEvent, EmergencyResponse, EpochsResponse, EscrowPolicyResponse, EscrowedSharesResponse, EscrowedShare, GrantResponse, GrantInfo, GrantsResponse, KeyEnvelopesResponse, KeyHoldersResponse, KeyHolder, OwnEnvelopesResponse, PendingAdminResponse, PermissionResponse, ReadersResponse, RecoveriesResponse, RecoveryEvent, RecoveryStatus, RecoveryResponse, RecoveryInfo, ReleasedSharesResponse, ReleasedShareInfo, RequestStatus, RequestResponse, AccessRequestInfo, RequestsResponse, TrusteesResponse, TrusteeInfo, WriteEpochResponse, WritePlanResponse, EscrowPlan, KeyRecipient } from "./EhrAccess.types";
 export interface EhrAccessReadOnlyInterface {
   contractAddress: string;
   config: () => Promise<ConfigResponse>;
@@ -127,11 +127,31 @@ export interface EhrAccessReadOnlyInterface {
   }) => Promise<RequestsResponse>;
   ownEnvelopes: ({
     category,
-    patientId
+    limit,
+    patientId,
+    startAfter
   }: {
     category?: Category;
+    limit?: number;
     patientId: number;
+    startAfter?: CategoryEpoch;
   }) => Promise<OwnEnvelopesResponse>;
+  capabilities: ({
+    party,
+    patientId
+  }: {
+    party: string;
+    patientId: number;
+  }) => Promise<CapabilitiesResponse>;
+  writePlan: ({
+    category,
+    patientId,
+    writer
+  }: {
+    category: Category;
+    patientId: number;
+    writer: string;
+  }) => Promise<WritePlanResponse>;
   epochs: ({
     patientId
   }: {
@@ -205,6 +225,8 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
     this.requestsByPatient = this.requestsByPatient.bind(this);
     this.requestsByRequester = this.requestsByRequester.bind(this);
     this.ownEnvelopes = this.ownEnvelopes.bind(this);
+    this.capabilities = this.capabilities.bind(this);
+    this.writePlan = this.writePlan.bind(this);
     this.epochs = this.epochs.bind(this);
     this.keyHolders = this.keyHolders.bind(this);
     this.writeEpoch = this.writeEpoch.bind(this);
@@ -446,15 +468,52 @@ export class EhrAccessQueryClient implements EhrAccessReadOnlyInterface {
   };
   ownEnvelopes = async ({
     category,
-    patientId
+    limit,
+    patientId,
+    startAfter
   }: {
     category?: Category;
+    limit?: number;
     patientId: number;
+    startAfter?: CategoryEpoch;
   }): Promise<OwnEnvelopesResponse> => {
     return this.client.queryContractSmart(this.contractAddress, {
       own_envelopes: {
         category,
+        limit,
+        patient_id: patientId,
+        start_after: startAfter
+      }
+    });
+  };
+  capabilities = async ({
+    party,
+    patientId
+  }: {
+    party: string;
+    patientId: number;
+  }): Promise<CapabilitiesResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      capabilities: {
+        party,
         patient_id: patientId
+      }
+    });
+  };
+  writePlan = async ({
+    category,
+    patientId,
+    writer
+  }: {
+    category: Category;
+    patientId: number;
+    writer: string;
+  }): Promise<WritePlanResponse> => {
+    return this.client.queryContractSmart(this.contractAddress, {
+      write_plan: {
+        category,
+        patient_id: patientId,
+        writer
       }
     });
   };
@@ -650,6 +709,13 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     patientId: number;
     reason: EmergencyReason;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
+  endEmergency: ({
+    doctor,
+    patientId
+  }: {
+    doctor: string;
+    patientId: number;
+  }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   setTrustees: ({
     threshold,
     trustees
@@ -700,8 +766,10 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   approveRecovery: ({
+    identityCheck,
     patientId
   }: {
+    identityCheck: IdentityCheck;
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
   releaseRecoveryShares: ({
@@ -743,6 +811,7 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     this.storeOwnEnvelopes = this.storeOwnEnvelopes.bind(this);
     this.rotateKey = this.rotateKey.bind(this);
     this.emergencyAccess = this.emergencyAccess.bind(this);
+    this.endEmergency = this.endEmergency.bind(this);
     this.setTrustees = this.setTrustees.bind(this);
     this.setTrusteeKey = this.setTrusteeKey.bind(this);
     this.setEscrowPolicy = this.setEscrowPolicy.bind(this);
@@ -942,6 +1011,20 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
       }
     }, fee_, memo_, funds_);
   };
+  endEmergency = async ({
+    doctor,
+    patientId
+  }: {
+    doctor: string;
+    patientId: number;
+  }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
+    return await this.client.execute(this.sender, this.contractAddress, {
+      end_emergency: {
+        doctor,
+        patient_id: patientId
+      }
+    }, fee_, memo_, funds_);
+  };
   setTrustees = async ({
     threshold,
     trustees
@@ -1041,12 +1124,15 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     }, fee_, memo_, funds_);
   };
   approveRecovery = async ({
+    identityCheck,
     patientId
   }: {
+    identityCheck: IdentityCheck;
     patientId: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
     return await this.client.execute(this.sender, this.contractAddress, {
       approve_recovery: {
+        identity_check: identityCheck,
         patient_id: patientId
       }
     }, fee_, memo_, funds_);

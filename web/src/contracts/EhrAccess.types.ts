@@ -78,6 +78,11 @@ export type ExecuteMsg = {
     reason: EmergencyReason;
   };
 } | {
+  end_emergency: {
+    doctor: string;
+    patient_id: number;
+  };
+} | {
   set_trustees: {
     threshold: number;
     trustees: string[];
@@ -114,6 +119,7 @@ export type ExecuteMsg = {
   };
 } | {
   approve_recovery: {
+    identity_check: IdentityCheck;
     patient_id: number;
   };
 } | {
@@ -140,6 +146,7 @@ export type EmergencyReason = {
     code: string;
   };
 };
+export type IdentityCheck = "in_person_photo_id" | "video_photo_id" | "known_clinician" | "notarised_document";
 export type AuditAction = {
   patient_registered: {};
 } | {
@@ -197,6 +204,10 @@ export type AuditAction = {
     reason: EmergencyReason;
   };
 } | {
+  emergency_ended: {
+    doctor: Addr;
+  };
+} | {
   shares_released: {
     categories: Category[];
     doctor: Addr;
@@ -217,6 +228,7 @@ export type AuditAction = {
   };
 } | {
   recovery_approved: {
+    identity_check?: IdentityCheck | null;
     new_owner: Addr;
   };
 } | {
@@ -346,7 +358,20 @@ export type QueryMsg = {
 } | {
   own_envelopes: {
     category?: Category | null;
+    limit?: number | null;
     patient_id: number;
+    start_after?: CategoryEpoch | null;
+  };
+} | {
+  capabilities: {
+    party: string;
+    patient_id: number;
+  };
+} | {
+  write_plan: {
+    category: Category;
+    patient_id: number;
+    writer: string;
   };
 } | {
   epochs: {
@@ -405,6 +430,28 @@ export interface AuditEntry {
   patient_id: number;
   seq: number;
   time: Timestamp;
+}
+export interface CapabilitiesResponse {
+  categories: CategoryRights[];
+  credentialed: boolean;
+  emergency?: EmergencyWindowInfo | null;
+  emergency_categories: Category[];
+  escrowed: Category[];
+  owner: boolean;
+}
+export interface CategoryRights {
+  by_emergency: boolean;
+  category: Category;
+  manage: boolean;
+  read: boolean;
+  write: boolean;
+}
+export interface EmergencyWindowInfo {
+  ended?: Timestamp | null;
+  expires: Timestamp;
+  open: boolean;
+  reason: EmergencyReason;
+  started: Timestamp;
 }
 export interface ConfigResponse {
   admin: Addr;
@@ -476,6 +523,7 @@ export interface KeyHolder {
 }
 export interface OwnEnvelopesResponse {
   key_envelopes: KeyEnvelope[];
+  next?: CategoryEpoch | null;
 }
 export interface PendingAdminResponse {
   address?: Addr | null;
@@ -505,6 +553,7 @@ export interface RecoveryInfo {
   approvals: Addr[];
   decided_at?: Timestamp | null;
   former_owner?: Addr | null;
+  identity_checks: IdentityCheck[];
   new_owner: Addr;
   not_before: Timestamp;
   patient_id: number;
@@ -552,4 +601,21 @@ export interface TrusteeInfo {
 export interface WriteEpochResponse {
   epoch: number;
   stale: boolean;
+}
+export interface WritePlanResponse {
+  current_epoch: number;
+  escrow?: EscrowPlan | null;
+  may_rotate: boolean;
+  patient_key?: Binary | null;
+  recipients: KeyRecipient[];
+  rotate: boolean;
+}
+export interface EscrowPlan {
+  set_version: number;
+  threshold: number;
+  trustees: TrusteeInfo[];
+}
+export interface KeyRecipient {
+  address: Addr;
+  encryption_key?: Binary | null;
 }
