@@ -13,12 +13,14 @@ use ehr_client::trustee::{AgentPolicy, TrusteeAgent};
 use ehr_client::{local_time, ContractMsg};
 use ehr_types::access::{ExecuteMsg as AccessMsg, QueryMsg as AccessQuery};
 use ehr_types::escrow::{EmergencyReason, TrusteesResponse, DEFAULT_EMERGENCY_CATEGORIES};
+use ehr_types::recovery::{IdentityCheck, RecoveryInfo, RecoveryStatus};
 use ehr_types::{Category, PatientId};
 use serde::Serialize;
 
 use crate::args::parse_category;
 use crate::context::{patient_id, Cx};
 use crate::output::{output, Output, Render};
+use crate::people::name_of;
 
 #[derive(Clone, Copy, ValueEnum)]
 pub enum ReasonKind {
@@ -37,6 +39,14 @@ pub struct EmergencyArgs {
     /// With --reason other: 2–16 of A–Z, 0–9, '-' (e.g. MASS-CASUALTY).
     #[arg(long)]
     code: Option<String>,
+}
+
+#[derive(Args)]
+pub struct EndEmergencyArgs {
+    /// The doctor (key name or address) whose window ends.
+    doctor: String,
+    #[arg(long)]
+    patient: Option<PatientId>,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +93,17 @@ pub enum TrusteeCmd {
     Publish,
     /// The network's trustees and threshold.
     List,
+    /// A trustee: the wallet-recovery requests waiting for the trustees' decision.
+    Pending,
+    /// A trustee, after checking the requester's identity out of band (never automatically):
+    /// approve a pending wallet recovery, saying how identity was checked.
+    ApproveRecovery {
+        #[arg(long)]
+        patient: PatientId,
+        /// in-person-photo-id, video-photo-id, known-clinician or notarised-document.
+        #[arg(long, value_parser = parse_identity_check)]
+        identity_check: IdentityCheck,
+    },
     /// A trustee: the long-running agent that releases shares to emergency doctors and to the
     /// owner of a completed wallet recovery, and lists pending recoveries (it never approves one).
     Serve {
@@ -97,6 +118,13 @@ pub enum TrusteeCmd {
         #[arg(long)]
         once: bool,
     },
+}
+
+fn parse_identity_check(code: &str) -> Result<IdentityCheck, String> {
+    IdentityCheck::from_code(code).ok_or_else(|| {
+        let codes: Vec<&str> = IdentityCheck::ALL.iter().map(|c| c.code()).collect();
+        format!("expected one of {}", codes.join(", "))
+    })
 }
 
 fn reason(args: &EmergencyArgs) -> Result<EmergencyReason> {
@@ -362,6 +390,89 @@ pub async fn emergency(cx: &mut Cx, args: EmergencyArgs) -> Result<Output> {
     })
 }
 
+/// `ehr trustee pending`.
+#[derive(Serialize)]
+#[serde(transparent)]
+struct PendingRecoveries(Vec<RecoveryInfo>);
+
+impl Render for PendingRecoveries {
+    fn human(&self) -> String {
+        if self.0.is_empty() {
+            return "no wallet recovery is waiting for the trustees".into();
+        }
+        self.0
+            .iter()
+            .map(|recovery| {
+                format!(
+                    "patient {}: the wallet {} asks to become its owner; the patient's wallet can cancel until {}; {} approval(s) so far. Check the requester's identity out of band before `ehr trustee approve-recovery --patient {} --identity-check CODE`",
+                    recovery.patient_id,
+                    recovery.new_owner,
+                    local_time(recovery.not_before),
+                    recovery.approvals.len(),
+                    recovery.patient_id
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// `ehr trustee approve-recovery`.
+#[derive(Serialize)]
+struct RecoveryApproved {
+    patient_id: PatientId,
+    identity_check: &'static str,
+    new_owner: String,
+    /// This approval reached the threshold: the patient moved.
+    completed: bool,
+    tx: String,
+}
+
+impl Render for RecoveryApproved {
+    fn human(&self) -> String {
+        let outcome = if self.completed {
+            format!("the patient now belongs to {}", self.new_owner)
+        } else {
+            "waiting for the other trustees".to_string()
+        };
+        format!(
+            "approved moving patient {} to {} (identity checked: {}); {outcome}  tx {}",
+            self.patient_id, self.new_owner, self.identity_check, self.tx
+        )
+    }
+}
+
+/// `ehr end-emergency`.
+#[derive(Serialize)]
+struct EmergencyEnded {
+    patient_id: PatientId,
+    doctor: String,
+    doctor_name: String,
+    tx: String,
+}
+
+impl Render for EmergencyEnded {
+    fn human(&self) -> String {
+        format!(
+            "ended the emergency access of {} to patient {}; the next record written in each category it was handed gets a new key  tx {}",
+            self.doctor_name, self.patient_id, self.tx
+        )
+    }
+}
+
+pub async fn end_emergency(cx: &mut Cx, args: EndEmergencyArgs) -> Result<Output> {
+    let doctor = cx.address_of(&args.doctor)?;
+    let ehr = cx.ehr()?;
+    let patient = patient_id(&ehr, args.patient).await?;
+    let tx = ehr.end_emergency(patient, &doctor).await?;
+    output(EmergencyEnded {
+        patient_id: patient,
+        doctor_name: name_of(&ehr, &doctor).await?,
+        doctor,
+        tx: tx.hash,
+    })
+}
+
 pub async fn escrow(cx: &mut Cx, cmd: EscrowCmd) -> Result<Output> {
     match cmd {
         EscrowCmd::Set {
@@ -448,6 +559,31 @@ pub async fn trustee(cx: &mut Cx, cmd: TrusteeCmd) -> Result<Output> {
             let (chain, _, _) = cx.chain()?;
             let trustees: TrusteesResponse = chain.access(&AccessQuery::Trustees {}).await?;
             output(TrusteeList(trustees))
+        }
+        TrusteeCmd::Pending => {
+            let ehr = cx.ehr()?;
+            let pending = ehr.pending_recoveries().await?;
+            output(PendingRecoveries(pending))
+        }
+        TrusteeCmd::ApproveRecovery {
+            patient,
+            identity_check,
+        } => {
+            let ehr = cx.ehr()?;
+            let tx = ehr.approve_recovery(patient, identity_check).await?;
+            let recovery = ehr.recovery(patient).await?.ok_or_else(|| {
+                anyhow!(
+                    "tx {} approved, but patient {patient} has no recovery",
+                    tx.hash
+                )
+            })?;
+            output(RecoveryApproved {
+                patient_id: patient,
+                identity_check: identity_check.code(),
+                completed: recovery.status == RecoveryStatus::Completed,
+                new_owner: recovery.new_owner.to_string(),
+                tx: tx.hash,
+            })
         }
         TrusteeCmd::Publish => {
             let ehr = cx.ehr()?;

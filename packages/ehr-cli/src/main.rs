@@ -105,6 +105,9 @@ pub enum Command {
     /// A doctor breaks the glass: time-boxed emergency access with a coded reason (always in the
     /// patient's audit log); the trustees release the patient's escrowed keys.
     Emergency(breakglass::EmergencyArgs),
+    /// The patient ends a doctor's emergency access now; the doctor may not declare another
+    /// before the window's declared end.
+    EndEmergency(breakglass::EndEmergencyArgs),
     /// The patient's key escrow for emergencies: set, off, show; a doctor's release status.
     #[command(subcommand)]
     Escrow(breakglass::EscrowCmd),
@@ -148,6 +151,7 @@ async fn dispatch(cx: &mut Cx, command: Command) -> Result<Output> {
         Command::Approve(args) => access::approve(cx, args).await,
         Command::Deny(args) => access::deny(cx, args).await,
         Command::Emergency(args) => breakglass::emergency(cx, args).await,
+        Command::EndEmergency(args) => breakglass::end_emergency(cx, args).await,
         Command::Escrow(cmd) => breakglass::escrow(cx, cmd).await,
         Command::Trustee(cmd) => breakglass::trustee(cx, cmd).await,
         Command::Recovery(cmd) => recovery::run(cx, cmd).await,

@@ -1,5 +1,5 @@
 //! Recovery from a lost wallet: the new wallet asks, the old one may cancel during the waiting
-//! period, k trustees approve (their agents do), and the new owner restores the keys.
+//! period, k trustees approve (each by hand, after checking identity out of band), and the new owner restores the keys.
 
 use std::time::{Duration, Instant};
 

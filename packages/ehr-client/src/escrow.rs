@@ -9,7 +9,8 @@ use cosmwasm_std::Binary;
 use ehr_crypto::escrow::{combine_shares, open_share, seal_share, split_key, ShareContext};
 use ehr_crypto::{CategoryKey, CategoryKeyring, EnvelopeContext, X25519PublicKey};
 use ehr_types::access::{
-    EmergencyResponse, EpochsResponse, ExecuteMsg as AccessMsg, QueryMsg as AccessQuery,
+    CapabilitiesResponse, EmergencyResponse, EpochsResponse, ExecuteMsg as AccessMsg,
+    QueryMsg as AccessQuery,
 };
 use ehr_types::escrow::{
     EmergencyReason, EpochEscrow, EscrowPolicyResponse, ReleasedShareInfo, TrusteeShare,
@@ -153,6 +154,16 @@ impl Ehr {
             .await
     }
 
+    /// The patient: end `doctor`'s open emergency window now.
+    pub async fn end_emergency(&self, patient_id: PatientId, doctor: &str) -> Result<TxOutcome> {
+        self.session
+            .execute(&[ContractMsg::Access(AccessMsg::EndEmergency {
+                patient_id,
+                doctor: doctor.to_string(),
+            })])
+            .await
+    }
+
     /// Every share the trustees released to this identity for a patient.
     pub async fn released_shares(&self, patient_id: PatientId) -> Result<Vec<ReleasedShareInfo>> {
         self.released_to(patient_id, &self.identity.address).await
@@ -173,20 +184,30 @@ impl Ehr {
             .await
     }
 
-    /// The categories an emergency opens to this identity now: the patient's emergency
-    /// categories while its window is open, `None` when no window is open.
+    /// What this identity may do with a patient's records now, as the chain's rule book
+    /// decides it.
+    pub async fn capabilities(&self, patient_id: PatientId) -> Result<CapabilitiesResponse> {
+        self.session
+            .chain
+            .access(&AccessQuery::Capabilities {
+                patient_id,
+                party: self.identity.address.clone(),
+            })
+            .await
+    }
+
+    /// The categories an emergency opens to this identity now (`None` when no window is open):
+    /// the chain's answer, which never includes a category the patient does not open in an
+    /// emergency.
     pub async fn emergency_categories(
         &self,
         patient_id: PatientId,
     ) -> Result<Option<Vec<Category>>> {
-        if !self
-            .emergency_window(patient_id, &self.identity.address)
-            .await?
-            .active
-        {
-            return Ok(None);
-        }
-        Ok(Some(self.escrow_policy(patient_id).await?.categories))
+        let capabilities = self.capabilities(patient_id).await?;
+        Ok(capabilities
+            .emergency
+            .is_some_and(|window| window.open)
+            .then_some(capabilities.emergency_categories))
     }
 
     /// Opens the shares released to this identity and combines each (category, epoch) that has
@@ -263,7 +284,7 @@ impl Ehr {
 }
 
 /// `key` split into one share per trustee of the current set, each sealed to its trustee.
-fn escrow_shares(
+pub(crate) fn escrow_shares(
     trustees: &TrusteesResponse,
     context: EnvelopeContext,
     key: &CategoryKey,

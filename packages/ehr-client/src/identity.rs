@@ -144,6 +144,9 @@ pub struct OwnKeys {
     path: PathBuf,
     sealed: SealedKeys,
     pub keyring: CategoryKeyring,
+    /// Envelopes on chain for this identity that did not open (junk another party stored, or
+    /// a key sealed to another key): skipped, so the rest still opens.
+    pub unopened: Vec<EnvelopeContext>,
 }
 
 impl OwnKeys {
@@ -175,6 +178,7 @@ impl OwnKeys {
             path,
             sealed,
             keyring,
+            unopened: Vec::new(),
         })
     }
 

@@ -14,8 +14,7 @@ use ehr_crypto::{
 };
 use ehr_types::access::{
     CategoryEpoch, EpochsResponse, GrantInfo, GrantsResponse, KeyEnvelope, KeyEnvelopesResponse,
-    KeyHoldersResponse, OwnEnvelopesResponse, QueryMsg as AccessQuery, ReadersResponse,
-    RecipientEnvelope, Scope,
+    OwnEnvelopesResponse, QueryMsg as AccessQuery, RecipientEnvelope, Scope, WritePlanResponse,
 };
 use ehr_types::pagination::MAX_LIMIT;
 use ehr_types::registry::{
@@ -31,6 +30,30 @@ use crate::chain::{ContractMsg, PendingTx, Session, TxOutcome};
 use crate::error::{ClientError, Result};
 use crate::identity::{Identity, OwnKeys};
 use crate::storage::{fetch_verified, BlobStore, Storage};
+
+/// The key in an envelope, or `None` when it does not open with this identity's key.
+fn open_envelope(
+    identity: &Identity,
+    context: &EnvelopeContext,
+    envelope: &Binary,
+) -> Option<CategoryKey> {
+    let sealed = Envelope::from_bytes(envelope.as_slice()).ok()?;
+    ehr_crypto::open_category_key(&identity.encryption_key, context, &sealed).ok()
+}
+
+/// Skips a key that does not open, says which, and goes on: what this identity and honest
+/// parties wrote under the other keys still opens.
+fn skip_unopened(keys: &mut OwnKeys, context: EnvelopeContext, whose: &str) {
+    tracing::warn!(
+        patient = context.patient_id,
+        category = context.category.name(),
+        epoch = context.epoch,
+        "{whose} of {} epoch {} does not open with your key: records sealed with it cannot be read here",
+        context.category.name(),
+        context.epoch
+    );
+    keys.unopened.push(context);
+}
 
 /// A record registered (or found already registered) on chain.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -164,12 +187,10 @@ impl Ehr {
                 if held.keyring.get(&context).is_some() {
                     continue;
                 }
-                let key = ehr_crypto::open_category_key(
-                    &self.identity.encryption_key,
-                    &context,
-                    &Envelope::from_bytes(envelope.envelope.as_slice())?,
-                )?;
-                held.remember(&self.identity, context, key)?;
+                match open_envelope(&self.identity, &context, &envelope.envelope) {
+                    Some(key) => held.remember(&self.identity, context, key)?,
+                    None => skip_unopened(&mut held, context, "the envelope handed to you"),
+                }
             }
             if !full {
                 break;
@@ -204,13 +225,10 @@ impl Ehr {
                 epoch: envelope.epoch,
             };
             if own.keyring.get(&context).is_none() {
-                let sealed = Envelope::from_bytes(envelope.envelope.as_slice())?;
-                let key = ehr_crypto::open_category_key(
-                    &self.identity.encryption_key,
-                    &context,
-                    &sealed,
-                )?;
-                own.remember(&self.identity, context, key)?;
+                match open_envelope(&self.identity, &context, &envelope.envelope) {
+                    Some(key) => own.remember(&self.identity, context, key)?,
+                    None => skip_unopened(&mut own, context, "the patient's own envelope"),
+                }
             }
         }
         Ok(own)
@@ -276,10 +294,10 @@ impl Ehr {
         Ok(key)
     }
 
-    /// The key new files of `category` are written with: the current epoch's while its holders
-    /// may all still read the category, every reader holds it and this identity holds it;
-    /// otherwise a new epoch's key with the `RotateKey` that must go in the same transaction as
-    /// the write.
+    /// The key new files of `category` are written with, as the chain's write plan says: the
+    /// current epoch's, or a new epoch's key with the `RotateKey` that must go in the same
+    /// transaction as the write. A writer that cannot open the current key it was handed (junk
+    /// another party stored) rotates when the chain accepts it, and otherwise says why not.
     async fn writing_key(&self, patient: &PatientInfo, category: Category) -> Result<WritingKey> {
         if patient.status != ehr_types::registry::PatientStatus::Active {
             return Err(ClientError::InvalidInput(format!(
@@ -288,59 +306,66 @@ impl Ehr {
             )));
         }
         self.ensure_registered_key(patient).await?;
-        let holders: KeyHoldersResponse = self
+        let plan: WritePlanResponse = self
             .session
             .chain
-            .access(&AccessQuery::KeyHolders {
+            .access(&AccessQuery::WritePlan {
                 patient_id: patient.id,
                 category,
+                writer: self.identity.address.clone(),
             })
             .await?;
-        if !holders.must_rotate() {
+        if !plan.rotate {
             let context = EnvelopeContext {
                 patient_id: patient.id,
                 category,
-                epoch: holders.epoch,
+                epoch: plan.current_epoch,
             };
             let held = if self.is_owner(patient) {
                 let mut own = self.own_keys(patient).await?;
-                Some(self.own_key(&mut own, context).await?)
+                if own.unopened.contains(&context) {
+                    None
+                } else {
+                    Some(self.own_key(&mut own, context).await?)
+                }
             } else {
                 self.keyring(patient).await?.get(&context).cloned()
             };
             if let Some(key) = held {
                 return Ok(WritingKey {
-                    epoch: holders.epoch,
+                    epoch: plan.current_epoch,
                     key,
                     rotation: None,
                 });
             }
+            if !plan.may_rotate {
+                return Err(ClientError::InvalidInput(format!(
+                    "the {} key of epoch {} does not open with your key and only the patient may replace it: ask the patient to write a {} record (which opens a new key)",
+                    category.name(),
+                    plan.current_epoch,
+                    category.name()
+                )));
+            }
         }
-        let epoch = holders.epoch.checked_add(1).ok_or_else(|| {
+        let epoch = plan.current_epoch.checked_add(1).ok_or_else(|| {
             ClientError::InvalidInput(format!("{category:?} key epochs are exhausted"))
         })?;
-        self.rotation(patient, category, epoch).await
+        self.rotation(patient, category, epoch, &plan)
     }
 
-    /// A new key for `epoch`, wrapped to the patient and to every party that may read the
-    /// category now and has published an encryption key (the others cannot receive keys).
-    async fn rotation(
+    /// A new key for `epoch`, wrapped to the patient and to every recipient of the write plan
+    /// that has published an encryption key (the others cannot receive keys), and split for the
+    /// trustees when the patient escrows the category.
+    fn rotation(
         &self,
         patient: &PatientInfo,
         category: Category,
         epoch: u32,
+        plan: &WritePlanResponse,
     ) -> Result<WritingKey> {
-        let patient_key = patient.encryption_key.as_ref().ok_or_else(|| {
+        let patient_key = plan.patient_key.as_ref().ok_or_else(|| {
             ClientError::InvalidInput(format!("patient {} has no encryption key", patient.id))
         })?;
-        let readers: ReadersResponse = self
-            .session
-            .chain
-            .access(&AccessQuery::Readers {
-                patient_id: patient.id,
-                category,
-            })
-            .await?;
         let context = EnvelopeContext {
             patient_id: patient.id,
             category,
@@ -352,25 +377,38 @@ impl Ehr {
             &context,
             &key,
         )?;
-        let mut envelopes = Vec::with_capacity(readers.readers.len());
-        for reader in &readers.readers {
-            let Some(public) = self.provider_public_key(reader.as_str()).await? else {
-                tracing::warn!(%reader, ?category, "no published encryption key: left out of the new key");
+        let mut envelopes = Vec::with_capacity(plan.recipients.len());
+        for recipient in &plan.recipients {
+            let Some(public) = recipient.encryption_key.as_ref() else {
+                tracing::warn!(reader = %recipient.address, ?category, "no published encryption key: left out of the new key");
                 continue;
             };
+            let public = public_key_of(public, recipient.address.as_str())?;
             let envelope = ehr_crypto::seal_category_key(&public, &context, &key)?;
             envelopes.push(RecipientEnvelope {
-                recipient: reader.to_string(),
+                recipient: recipient.address.to_string(),
                 envelope: Binary::from(envelope.as_bytes().to_vec()),
             });
         }
+        let escrow = match &plan.escrow {
+            Some(escrow) => crate::escrow::escrow_shares(
+                &ehr_types::escrow::TrusteesResponse {
+                    trustees: escrow.trustees.clone(),
+                    threshold: escrow.threshold,
+                    set_version: escrow.set_version,
+                },
+                context,
+                &key,
+            )?,
+            None => vec![],
+        };
         let msg = ehr_types::access::ExecuteMsg::RotateKey {
             patient_id: patient.id,
             category,
             epoch,
             own_envelope: Binary::from(own_envelope.as_bytes().to_vec()),
             envelopes,
-            escrow: self.rotation_escrow(context, &key).await?,
+            escrow,
         };
         Ok(WritingKey {
             epoch,

@@ -9,7 +9,10 @@ use cosmwasm_std::Binary;
 use ehr_crypto::EnvelopeContext;
 use ehr_types::access::{ExecuteMsg as AccessMsg, KeyEnvelope, QueryMsg as AccessQuery};
 use ehr_types::escrow::{EscrowCursor, EscrowedShare, EscrowedSharesResponse, TrusteesResponse};
-use ehr_types::recovery::{RecoveryInfo, RecoveryResponse};
+use ehr_types::pagination::MAX_LIMIT;
+use ehr_types::recovery::{
+    IdentityCheck, RecoveriesResponse, RecoveryInfo, RecoveryResponse, RecoveryStatus,
+};
 use ehr_types::registry::PatientInfo;
 use ehr_types::validate::MAX_ENVELOPES;
 use ehr_types::{Category, PatientId};
@@ -60,6 +63,55 @@ impl Ehr {
                 ),
             })])
             .await
+    }
+
+    /// A trustee, after checking the requester's identity out of band: approve the pending
+    /// request, saying how identity was checked.
+    pub async fn approve_recovery(
+        &self,
+        patient_id: PatientId,
+        identity_check: IdentityCheck,
+    ) -> Result<TxOutcome> {
+        self.session
+            .execute(&[ContractMsg::Access(AccessMsg::ApproveRecovery {
+                patient_id,
+                identity_check,
+            })])
+            .await
+    }
+
+    /// Every recovery request still pending, oldest first (what trustees decide on).
+    pub async fn pending_recoveries(&self) -> Result<Vec<RecoveryInfo>> {
+        let mut patients = Vec::new();
+        let mut start_after = None;
+        loop {
+            let page: RecoveriesResponse = self
+                .session
+                .chain
+                .access(&AccessQuery::Recoveries {
+                    start_after,
+                    limit: Some(MAX_LIMIT),
+                })
+                .await?;
+            for event in &page.recoveries {
+                if !patients.contains(&event.patient_id) {
+                    patients.push(event.patient_id);
+                }
+            }
+            if page.recoveries.len() < MAX_LIMIT as usize {
+                break;
+            }
+            start_after = page.recoveries.last().map(|event| event.seq);
+        }
+        let mut pending = Vec::new();
+        for patient_id in patients {
+            if let Some(recovery) = self.recovery(patient_id).await? {
+                if recovery.status == RecoveryStatus::Pending {
+                    pending.push(recovery);
+                }
+            }
+        }
+        Ok(pending)
     }
 
     /// The patient's wallet: cancel the pending recovery request.

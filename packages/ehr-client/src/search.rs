@@ -14,7 +14,6 @@ use std::path::PathBuf;
 use cosmwasm_std::Timestamp;
 use ehr_crypto::at_rest::SEARCH_INDEX_LABEL;
 use ehr_crypto::{AtRestKey, EnvelopeContext, KeyScope};
-use ehr_types::access::{GrantInfo, GrantResponse, QueryMsg as AccessQuery};
 use ehr_types::registry::{PatientInfo, RecordInfo, RecordStatus};
 use ehr_types::{Category, PatientId, RecordId};
 use serde::{Deserialize, Serialize};
@@ -23,7 +22,7 @@ use zeroize::Zeroizing;
 
 use crate::error::{ClientError, Result};
 use crate::identity::write_private;
-use crate::records::{now, Ehr};
+use crate::records::Ehr;
 
 /// One indexed record. Short serde names: the index of 10,000 records is read on every search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -300,27 +299,6 @@ pub fn utc_date(time: Timestamp) -> String {
         .unwrap_or_default()
 }
 
-/// What an identity may read of a patient at `now`: every category as the patient; otherwise
-/// those of its grant unless expired, and the escrowed ones (`Some` while its emergency window
-/// is open).
-pub fn readable(
-    owner: bool,
-    grant: Option<GrantInfo>,
-    now: Timestamp,
-    emergency_escrowed: Option<Vec<Category>>,
-) -> BTreeSet<Category> {
-    if owner {
-        return Category::ALL.into_iter().collect();
-    }
-    grant
-        .filter(|g| g.expires.is_none_or(|e| e > now))
-        .map(|g| g.categories)
-        .into_iter()
-        .chain(emergency_escrowed)
-        .flatten()
-        .collect()
-}
-
 /// Where and under which key one identity keeps the index of one patient.
 pub struct IndexStore {
     pub path: PathBuf,
@@ -410,21 +388,13 @@ impl Ehr {
         )
     }
 
-    /// The categories this identity may read now (`readable`), from the chain.
+    /// The categories this identity may read now, as the chain's rule book answers.
     pub async fn readable_categories(&self, patient: &PatientInfo) -> Result<BTreeSet<Category>> {
-        if patient.owner.as_str() == self.identity.address {
-            return Ok(readable(true, None, now()?, None));
-        }
-        let grant: GrantResponse = self
-            .session
-            .chain
-            .access(&AccessQuery::Grant {
-                patient_id: patient.id,
-                grantee: self.identity.address.clone(),
-            })
-            .await?;
-        let escrowed = self.emergency_categories(patient.id).await?;
-        Ok(readable(false, grant.grant, now()?, escrowed))
+        let capabilities = self.capabilities(patient.id).await?;
+        Ok(Category::ALL
+            .into_iter()
+            .filter(|category| capabilities.may_read(*category))
+            .collect())
     }
 
     /// Brings `index` up to the chain: lists the patient's records, drops what must go, fetches
@@ -692,35 +662,6 @@ mod tests {
         );
         let (hits, total) = index.search(&Query::default(), 1);
         assert_eq!((hits.len(), total), (1, 3));
-    }
-
-    #[test]
-    fn readable_categories_come_from_an_unexpired_grant_or_an_open_emergency() {
-        let now = Timestamp::from_seconds(1_000);
-        let grant = |expires: Option<u64>| {
-            Some(GrantInfo {
-                patient_id: 3,
-                grantee: Addr::unchecked("wasm1doctor"),
-                scope: ehr_types::access::Scope::Read,
-                categories: vec![Category::Lab, Category::Note],
-                expires: expires.map(Timestamp::from_seconds),
-                granted_at: Timestamp::from_seconds(10),
-            })
-        };
-        assert_eq!(readable(true, None, now, None), all());
-        let lab_note: BTreeSet<Category> = [Category::Lab, Category::Note].into();
-        assert_eq!(readable(false, grant(None), now, None), lab_note);
-        assert_eq!(readable(false, grant(Some(1_001)), now, None), lab_note);
-        assert!(readable(false, grant(Some(1_000)), now, None).is_empty());
-        assert!(readable(false, None, now, None).is_empty());
-        assert_eq!(
-            readable(false, grant(Some(5)), now, Some(vec![Category::Allergy])),
-            BTreeSet::from([Category::Allergy])
-        );
-        assert_eq!(
-            readable(false, grant(None), now, Some(vec![Category::Allergy])).len(),
-            3
-        );
     }
 
     #[test]
