@@ -4,7 +4,7 @@
 use cosmwasm_std::{Deps, DepsMut, MessageInfo, Order, Response};
 use cw_storage_plus::Bound;
 use ehr_types::access::{CategoryEpoch, KeyEnvelope, OwnEnvelopesResponse};
-use ehr_types::pagination::page_size;
+use ehr_types::pagination::{page_size, MAX_LIMIT};
 use ehr_types::validate::{validate_envelope, MAX_ENVELOPES};
 use ehr_types::{Category, PatientId, ValidationError};
 
@@ -100,7 +100,7 @@ pub fn query_own_envelopes(
         None => (start, None),
     };
     let generation = owner_generation(deps.storage, patient_id)?;
-    let size = page_size(limit);
+    let size = page_size(Some(limit.unwrap_or(MAX_LIMIT)));
     let mut key_envelopes = Vec::new();
     let (mut scanned, mut last) = (0, None);
     for entry in OWN_ENVELOPES

@@ -301,7 +301,8 @@ pub enum QueryMsg {
         limit: Option<u32>,
     },
     /// The patient's own key envelopes, optionally of one category, in (category, epoch) order,
-    /// a page at a time (from after `start_after`).
+    /// a page at a time (from after `start_after`; `limit` defaults to the most, 100, since
+    /// clients from before paging asked for everything).
     #[returns(OwnEnvelopesResponse)]
     OwnEnvelopes {
         patient_id: PatientId,
@@ -451,8 +452,10 @@ pub struct RequestsResponse {
 #[cw_serde]
 pub struct OwnEnvelopesResponse {
     pub key_envelopes: Vec<KeyEnvelope>,
-    /// Where the next page starts (`start_after`); `None` when the listing is complete. A
+    /// Where the next page starts (`start_after`); absent when the listing is complete (so a
+    /// client from before paging, which knows no such field, still reads a complete answer). A
     /// page may hold fewer envelopes than asked for while more follow.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next: Option<CategoryEpoch>,
 }
 
