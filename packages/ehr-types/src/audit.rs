@@ -91,7 +91,7 @@ pub enum AuditAction {
     /// (absent in approvals logged before checks were recorded).
     RecoveryApproved {
         new_owner: Addr,
-        #[serde(default)]
+        #[serde(default, skip_serializing_if = "Option::is_none")]
         identity_check: Option<crate::recovery::IdentityCheck>,
     },
     /// The k-th approval (its trustee the actor) moved the patient from `former_owner` to

@@ -85,7 +85,9 @@ pub struct RecoveryInfo {
     pub not_before: Timestamp,
     /// The trustees that approved, in order.
     pub approvals: Vec<Addr>,
-    /// How each approval (same order) checked identity.
+    /// How each approval (same order) checked identity; left out when there is none, as
+    /// answers were before approvals carried checks.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub identity_checks: Vec<IdentityCheck>,
     pub status: RecoveryStatus,
     /// When it completed or was cancelled.

@@ -553,7 +553,7 @@ export interface RecoveryInfo {
   approvals: Addr[];
   decided_at?: Timestamp | null;
   former_owner?: Addr | null;
-  identity_checks: IdentityCheck[];
+  identity_checks?: IdentityCheck[];
   new_owner: Addr;
   not_before: Timestamp;
   patient_id: number;
