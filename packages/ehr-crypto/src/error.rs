@@ -64,6 +64,11 @@ pub enum CryptoError {
     #[error("{got} distinct key shares of the {needed} needed")]
     NotEnoughShares { got: usize, needed: u8 },
 
+    /// Released shares that do not match the commitments the patient published with the
+    /// escrow (named by trustee), and no subset of the others gives the committed key.
+    #[error("the released key shares do not give the committed key{}", if trustees.is_empty() { String::new() } else { format!(": wrong share from {}", trustees.join(", ")) })]
+    SharesDoNotVerify { trustees: Vec<String> },
+
     /// A share of the wrong length (a share is 1 + 32 bytes).
     #[error("bad key share: {len} bytes, expected {expected}")]
     BadShareLength { len: usize, expected: usize },

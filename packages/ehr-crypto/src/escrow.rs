@@ -5,12 +5,19 @@
 //!
 //! HPKE `info` binds (patient, category, epoch, trustee-set version), so a share opens only for
 //! the key it was split from; the same suite as category-key envelopes.
+//!
+//! The patient (the dealer) publishes with every escrow a commitment to each share and one to
+//! the key: sha256 of a label, the context, the trustee and the share (or the key). A share's y
+//! is uniformly random, so its commitment tells nothing of the key; the combiner checks every
+//! released share against its trustee's commitment, names a trustee whose share is wrong, tries
+//! other subsets, and uses a key only when it matches the key commitment.
 
 use blahaj::{Share, Sharks};
 use rand_core::CryptoRng;
+use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::envelope::ENC_LEN;
+use crate::envelope::{EnvelopeContext, ENC_LEN};
 use crate::error::{CryptoError, Result};
 use crate::keys::{CategoryKey, X25519PublicKey, X25519SecretKey};
 use crate::Category;
@@ -135,6 +142,112 @@ pub fn combine_shares(shares: &[KeyShare], threshold: u8) -> Result<CategoryKey>
                 expected: SHARE_LEN,
             })?;
     Ok(CategoryKey::from_bytes(bytes))
+}
+
+/// Prefix of a share commitment's preimage.
+pub const SHARE_COMMITMENT_LABEL: &[u8] = b"ehr-chain/escrow-share-commitment/v1";
+/// Prefix of a key commitment's preimage.
+pub const KEY_COMMITMENT_LABEL: &[u8] = b"ehr-chain/escrow-key-commitment/v1";
+/// The most subsets of the released shares a combiner tries before giving up (with at most 16
+/// trustees and committed shares, the first subset of verified shares succeeds).
+pub const MAX_COMBINE_ATTEMPTS: usize = 256;
+
+/// sha256(label || context.info() || trustee length (u16 BE) || trustee || share).
+pub fn share_commitment(context: &ShareContext, trustee: &str, share: &KeyShare) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(SHARE_COMMITMENT_LABEL);
+    hash.update(context.info());
+    hash.update((trustee.len() as u16).to_be_bytes());
+    hash.update(trustee.as_bytes());
+    hash.update(share.as_bytes());
+    hash.finalize().into()
+}
+
+/// sha256(label || context.info() || key).
+pub fn key_commitment(context: &EnvelopeContext, key: &CategoryKey) -> [u8; 32] {
+    let mut hash = Sha256::new();
+    hash.update(KEY_COMMITMENT_LABEL);
+    hash.update(context.info());
+    hash.update(key.as_bytes());
+    hash.finalize().into()
+}
+
+/// A share as released by one trustee, with the commitment the patient published for it
+/// (`None` for escrows made before commitments).
+pub struct ReleasedKeyShare {
+    pub trustee: String,
+    pub share: KeyShare,
+    pub commitment: Option<[u8; 32]>,
+}
+
+/// The key from released shares, checked: shares whose commitment does not match are set aside
+/// (their trustees named in `rejected`), and with a key commitment only a key that matches it
+/// is returned, trying other subsets (at most `MAX_COMBINE_ATTEMPTS`). Without a key commitment
+/// (an escrow from before commitments) the first `threshold` verified shares are combined.
+pub struct VerifiedKey {
+    pub key: CategoryKey,
+    pub rejected: Vec<String>,
+}
+
+pub fn combine_verified(
+    context: &ShareContext,
+    shares: &[ReleasedKeyShare],
+    key_commitment_expected: Option<&[u8; 32]>,
+    threshold: u8,
+) -> Result<VerifiedKey> {
+    let mut rejected = Vec::new();
+    let mut usable: Vec<&KeyShare> = Vec::new();
+    for released in shares {
+        match released.commitment {
+            Some(expected)
+                if share_commitment(context, &released.trustee, &released.share) != expected =>
+            {
+                rejected.push(released.trustee.clone());
+            }
+            _ => usable.push(&released.share),
+        }
+    }
+    let k = usize::from(threshold);
+    if threshold < 2 || usable.len() < k {
+        return match rejected.is_empty() {
+            true => Err(CryptoError::NotEnoughShares {
+                got: usable.len(),
+                needed: threshold,
+            }),
+            false => Err(CryptoError::SharesDoNotVerify { trustees: rejected }),
+        };
+    }
+    let Some(expected) = key_commitment_expected else {
+        let first: Vec<KeyShare> = usable.iter().take(k).map(|s| (*s).clone()).collect();
+        return Ok(VerifiedKey {
+            key: combine_shares(&first, threshold)?,
+            rejected,
+        });
+    };
+    let key_context = EnvelopeContext {
+        patient_id: context.patient_id,
+        category: context.category,
+        epoch: context.epoch,
+    };
+    // Subsets of size k in lexicographic order of indices, bounded.
+    let mut indices: Vec<usize> = (0..k).collect();
+    for _ in 0..MAX_COMBINE_ATTEMPTS {
+        let subset: Vec<KeyShare> = indices.iter().map(|&i| usable[i].clone()).collect();
+        if let Ok(key) = combine_shares(&subset, threshold) {
+            if key_commitment(&key_context, &key) == *expected {
+                return Ok(VerifiedKey { key, rejected });
+            }
+        }
+        // The next subset: the rightmost index that can move, moves; those after it follow.
+        let Some(i) = (0..k).rev().find(|&i| indices[i] < usable.len() - k + i) else {
+            break;
+        };
+        indices[i] += 1;
+        for j in i + 1..k {
+            indices[j] = indices[j - 1] + 1;
+        }
+    }
+    Err(CryptoError::SharesDoNotVerify { trustees: rejected })
 }
 
 /// Seals a share to a trustee (or, re-sealed by the trustee, to an emergency doctor).
@@ -281,5 +394,100 @@ mod tests {
         let opened = open_share(&trustee, &context, &sealed).unwrap();
         let resealed = seal_share(&doctor.public_key(), &context, &opened).unwrap();
         assert_eq!(open_share(&doctor, &context, &resealed).unwrap(), share);
+    }
+
+    fn context() -> ShareContext {
+        ShareContext {
+            patient_id: 7,
+            category: Category::Allergy,
+            epoch: 2,
+            set_version: 1,
+        }
+    }
+
+    fn released(shares: &[KeyShare], trustees: &[&str]) -> Vec<ReleasedKeyShare> {
+        shares
+            .iter()
+            .zip(trustees)
+            .map(|(share, trustee)| ReleasedKeyShare {
+                trustee: trustee.to_string(),
+                share: share.clone(),
+                commitment: Some(share_commitment(&context(), trustee, share)),
+            })
+            .collect()
+    }
+
+    fn committed_key(key: &CategoryKey) -> [u8; 32] {
+        key_commitment(
+            &EnvelopeContext {
+                patient_id: 7,
+                category: Category::Allergy,
+                epoch: 2,
+            },
+            key,
+        )
+    }
+
+    #[test]
+    fn a_wrong_share_is_named_and_the_others_give_the_committed_key() {
+        let secret = CategoryKey::generate().unwrap();
+        let shares = split_key(&secret, 2, 3).unwrap();
+        let mut released = released(&shares, &["t1", "t2", "t3"]);
+        // t1 releases another share than the one it was given (same index, other y).
+        let mut forged = shares[0].as_bytes().to_vec();
+        forged[5] ^= 1;
+        released[0].share = KeyShare::from_bytes(&forged).unwrap();
+        let verified =
+            combine_verified(&context(), &released, Some(&committed_key(&secret)), 2).unwrap();
+        assert_eq!(verified.key, secret);
+        assert_eq!(verified.rejected, vec!["t1".to_string()]);
+    }
+
+    #[test]
+    fn without_share_commitments_a_wrong_share_is_caught_by_the_key_commitment() {
+        let secret = CategoryKey::generate().unwrap();
+        let shares = split_key(&secret, 2, 3).unwrap();
+        let mut released = released(&shares, &["t1", "t2", "t3"]);
+        for share in &mut released {
+            share.commitment = None;
+        }
+        let mut forged = shares[0].as_bytes().to_vec();
+        forged[9] ^= 0x40;
+        released[0].share = KeyShare::from_bytes(&forged).unwrap();
+        let verified =
+            combine_verified(&context(), &released, Some(&committed_key(&secret)), 2).unwrap();
+        assert_eq!(verified.key, secret);
+        // Without a key commitment the first two (one of them wrong) would be combined blindly.
+        let blind = combine_verified(&context(), &released, None, 2).unwrap();
+        assert_ne!(blind.key, secret);
+    }
+
+    #[test]
+    fn too_few_right_shares_fail_and_name_the_wrong_ones() {
+        let secret = CategoryKey::generate().unwrap();
+        let shares = split_key(&secret, 2, 3).unwrap();
+        let mut released = released(&shares[..2], &["t1", "t2"]);
+        let mut forged = shares[1].as_bytes().to_vec();
+        forged[1] ^= 1;
+        released[1].share = KeyShare::from_bytes(&forged).unwrap();
+        match combine_verified(&context(), &released, Some(&committed_key(&secret)), 2) {
+            Err(CryptoError::SharesDoNotVerify { trustees }) => {
+                assert_eq!(trustees, vec!["t2".to_string()])
+            }
+            other => panic!("expected SharesDoNotVerify, got {:?}", other.map(|v| v.rejected)),
+        }
+    }
+
+    #[test]
+    fn commitments_bind_the_context_and_the_trustee() {
+        let secret = CategoryKey::generate().unwrap();
+        let share = &split_key(&secret, 2, 2).unwrap()[0];
+        let base = share_commitment(&context(), "t1", share);
+        assert_ne!(base, share_commitment(&context(), "t2", share));
+        let other_epoch = ShareContext {
+            epoch: 3,
+            ..context()
+        };
+        assert_ne!(base, share_commitment(&other_epoch, "t1", share));
     }
 }
