@@ -215,7 +215,7 @@ fn main() {
                 serde_json::to_string(&said).expect("a string field serializes")
             );
         }
-        eprintln!("error: {error:#}");
+        eprintln!("error: {}", output::terminal_safe(&format!("{error:#}")));
         std::process::exit(1);
     }
 }

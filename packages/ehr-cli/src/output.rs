@@ -13,7 +13,7 @@ pub trait Render: Serialize {
 
     /// Writes the text people read; a decrypted record writes its bytes as they are.
     fn write_human(&self, out: &mut dyn Write) -> std::io::Result<()> {
-        writeln!(out, "{}", self.human())
+        writeln!(out, "{}", terminal_safe(&self.human()))
     }
 
     /// Why the command failed although its result is printed (a stored file that does not match
@@ -71,10 +71,42 @@ pub struct ErrorOutput {
     pub error: String,
 }
 
+/// Text for a terminal: control characters other than line ends (escape sequences, carriage
+/// returns) and text-direction marks are shown as `\u{..}`. What people read often carries
+/// strings from other parties (an imported file's resource types and errors), which must not
+/// rewrite the screen.
+pub fn terminal_safe(text: &str) -> String {
+    let mut safe = String::with_capacity(text.len());
+    for c in text.chars() {
+        let hidden = (c.is_control() && c != '\n')
+            || matches!(c, '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+        if hidden {
+            safe.extend(c.escape_unicode());
+        } else {
+            safe.push(c);
+        }
+    }
+    safe
+}
+
 /// One line per item, or `empty` when there is none.
 pub fn lines<T>(items: &[T], line: impl Fn(&T) -> String, empty: &str) -> String {
     if items.is_empty() {
         return empty.to_string();
     }
     items.iter().map(line).collect::<Vec<_>>().join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_sequences_and_direction_marks_cannot_reach_the_terminal() {
+        assert_eq!(terminal_safe("line 1\nline 2"), "line 1\nline 2");
+        assert_eq!(
+            terminal_safe("Obs\u{1b}[2J\rDr\u{202e}evE"),
+            "Obs\\u{1b}[2J\\u{d}Dr\\u{202e}evE"
+        );
+    }
 }

@@ -71,6 +71,9 @@ pub struct Import {
     pub report: ImportReport,
 }
 
+/// The largest input file read: an import holds one file in memory at a time.
+pub const MAX_INPUT_BYTES: u64 = 256 * 1024 * 1024;
+
 /// Why an input cannot be imported. Nothing is imported then: a half-read input is refused whole.
 #[derive(Debug)]
 pub enum ImportError {
@@ -78,6 +81,8 @@ pub enum ImportError {
         path: PathBuf,
         error: std::io::Error,
     },
+    /// A file larger than [`MAX_INPUT_BYTES`]: split it (NDJSON) or import its parts.
+    TooLarge { path: PathBuf, max: u64 },
     /// A Bundle whose type is not one of [`BUNDLE_TYPES`] (`None`: it has no type).
     BundleType {
         source: String,
@@ -97,6 +102,12 @@ impl fmt::Display for ImportError {
             ImportError::Read { path, error } => {
                 write!(f, "cannot read {}: {error}", path.display())
             }
+            ImportError::TooLarge { path, max } => write!(
+                f,
+                "{} is larger than {} MiB: split it into smaller files (NDJSON files of a directory import one at a time)",
+                path.display(),
+                max / (1024 * 1024)
+            ),
             ImportError::BundleType {
                 source,
                 bundle_type: Some(bundle_type),
@@ -190,10 +201,24 @@ impl Import {
     }
 
     fn read_file(&mut self, path: &Path) -> Result<(), ImportError> {
-        let bytes = std::fs::read(path).map_err(|error| ImportError::Read {
+        use std::io::Read as _;
+        let read_error = |error| ImportError::Read {
             path: path.to_path_buf(),
             error,
-        })?;
+        };
+        // Read at most one byte past the limit, whatever the file's size says meanwhile.
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .map_err(read_error)?
+            .take(MAX_INPUT_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(read_error)?;
+        if bytes.len() as u64 > MAX_INPUT_BYTES {
+            return Err(ImportError::TooLarge {
+                path: path.to_path_buf(),
+                max: MAX_INPUT_BYTES,
+            });
+        }
         self.read(&path.display().to_string(), &bytes)
     }
 
@@ -589,6 +614,26 @@ mod tests {
         assert!(matches!(
             Import::read_paths(&[PathBuf::from("/nonexistent/bundle.json")]),
             Err(ImportError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn a_file_over_the_limit_is_refused_without_being_read_whole() {
+        let path =
+            std::env::temp_dir().join(format!("ehr-fhir-large-{}.ndjson", std::process::id()));
+        // Sparse: takes no disk space.
+        std::fs::File::create(&path)
+            .unwrap()
+            .set_len(MAX_INPUT_BYTES + 1)
+            .unwrap();
+        let refused = Import::read_paths(std::slice::from_ref(&path));
+        std::fs::remove_file(&path).unwrap();
+        assert!(matches!(
+            refused,
+            Err(ImportError::TooLarge {
+                max: MAX_INPUT_BYTES,
+                ..
+            })
         ));
     }
 
