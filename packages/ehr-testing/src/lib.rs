@@ -13,6 +13,7 @@ use ehr_types::access::{
 use ehr_types::registry::{
     self, NewRecord, PatientCountResponse, PatientInfo, RecordInfo, RecordVersion,
 };
+use ehr_types::validate::{ENVELOPE_LEN, SEALED_SHARE_LEN};
 use ehr_types::{BlobRef, Category, PatientId, RecordId, RequestId};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -55,7 +56,6 @@ pub fn sample_blob(n: u64) -> BlobRef {
     blob_of(format!("ciphertext #{n}").as_bytes())
 }
 
-/// A valid 32-byte X25519 public key, distinct per seed.
 /// The admin's `CredentialProvider` for a test doctor, listed as "Dr <end of address>".
 pub fn credential_msg(doctor: &Addr) -> registry::ExecuteMsg {
     registry::ExecuteMsg::CredentialProvider {
@@ -72,17 +72,28 @@ pub fn test_display_name(doctor: &Addr) -> String {
     format!("Dr {}", &address[address.len().saturating_sub(8)..])
 }
 
+/// A 32-byte X25519 public key that `validate_public_key` accepts, distinct per seed (any seed
+/// from 1 to 127: `[seed; 32]` is canonical and none of them is a low-order point).
 pub fn sample_public_key(seed: u8) -> Binary {
+    assert!((1..0x80).contains(&seed), "sample key seed {seed}");
     Binary::from([seed; 32])
 }
 
-/// An 80-byte stand-in for an HPKE envelope; the contracts only bound its size.
+/// A stand-in for an HPKE envelope: the contracts cannot open one, they only check its length.
 pub fn sample_envelope(category: Category, epoch: u32) -> KeyEnvelope {
     KeyEnvelope {
         category,
         epoch,
-        envelope: Binary::from([category.code() + 1; 80]),
+        envelope: Binary::from([category.code() + 1; ENVELOPE_LEN]),
     }
+}
+
+/// A stand-in for a sealed Shamir share of (category, epoch), of the one length the contract
+/// stores.
+pub fn sample_share(category: Category, epoch: u32) -> Binary {
+    let mut share = vec![category.code() + 1; SEALED_SHARE_LEN];
+    share[..4].copy_from_slice(&epoch.to_be_bytes());
+    Binary::from(share)
 }
 
 /// `RotateKey` to `epoch` with (stand-in) envelopes for the patient and each of `recipients`.
@@ -484,8 +495,6 @@ impl Suite {
         .expect("key holders")
     }
 
-    /// The message that opens the category's next epoch with (stand-in) envelopes for every
-    /// party the access contract lists as a reader (a doctor who writes is one).
     /// The admin names the trustees (threshold `threshold`); each publishes a stand-in key.
     pub fn set_trustees(&mut self, trustees: &[&Addr], threshold: u8) {
         let admin = self.admin.clone();
@@ -518,15 +527,69 @@ impl Suite {
             .iter()
             .map(|t| ehr_types::escrow::TrusteeShare {
                 trustee: t.address.to_string(),
-                share: sample_envelope(category, epoch).envelope,
+                share: sample_share(category, epoch),
             })
             .collect()
     }
 
+    /// The message that opens the category's next epoch with (stand-in) envelopes for every
+    /// party the access contract lists as a reader (a doctor who writes is one).
+    /// When the patient escrows the category, it carries (stand-in) shares for every trustee.
     pub fn rotation_msg(&self, patient_id: PatientId, category: Category) -> access::ExecuteMsg {
         let epoch = self.epoch(patient_id, category) + 1;
         let recipients = self.readers(patient_id, category);
-        rotate_key_msg(patient_id, category, epoch, &recipients)
+        let mut msg = rotate_key_msg(patient_id, category, epoch, &recipients);
+        if self.escrow_policy(patient_id).escrows(category) {
+            if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut msg {
+                *escrow = self.sample_shares(category, epoch);
+            }
+        }
+        msg
+    }
+
+    pub fn escrow_policy(&self, patient_id: PatientId) -> ehr_types::escrow::EscrowPolicyResponse {
+        self.query(
+            Target::Access,
+            &access::QueryMsg::EscrowPolicy { patient_id },
+        )
+        .expect("escrow policy")
+    }
+
+    /// The patient opens `categories` in an emergency (and escrows them without recovery), with
+    /// (stand-in) shares of every epoch up to the current one, as its client does.
+    pub fn set_emergency_categories(
+        &mut self,
+        owner: &Addr,
+        patient_id: PatientId,
+        categories: &[Category],
+    ) {
+        let policy = access::ExecuteMsg::SetEscrowPolicy {
+            patient_id,
+            categories: categories.to_vec(),
+            recovery: false,
+        };
+        let escrows = categories
+            .iter()
+            .flat_map(|category| {
+                (0..=self.epoch(patient_id, *category)).map(|epoch| {
+                    ehr_types::escrow::EpochEscrow {
+                        category: *category,
+                        epoch,
+                        shares: self.sample_shares(*category, epoch),
+                    }
+                })
+            })
+            .collect();
+        let shares = access::ExecuteMsg::EscrowShares {
+            patient_id,
+            escrows,
+        };
+        let msgs = vec![
+            self.wasm_msg(Target::Access, &policy),
+            self.wasm_msg(Target::Access, &shares),
+        ];
+        self.execute_multi(owner, msgs)
+            .expect("set emergency categories");
     }
 
     /// The parties (other than the patient) the access contract says may read the category now.
@@ -625,6 +688,35 @@ impl Suite {
                 return envelopes;
             }
             envelopes.extend(page.key_envelopes);
+        }
+    }
+
+    /// The patient's own key envelopes, optionally of one category, following `next` from page
+    /// to page (a page may be short while more follow).
+    pub fn own_envelopes(
+        &self,
+        patient_id: PatientId,
+        category: Option<Category>,
+    ) -> Vec<KeyEnvelope> {
+        let mut envelopes = Vec::new();
+        let mut start_after = None;
+        loop {
+            let page: access::OwnEnvelopesResponse = self
+                .query(
+                    Target::Access,
+                    &access::QueryMsg::OwnEnvelopes {
+                        patient_id,
+                        category,
+                        start_after,
+                        limit: Some(100),
+                    },
+                )
+                .expect("own envelopes");
+            envelopes.extend(page.key_envelopes);
+            match page.next {
+                Some(next) => start_after = Some(next),
+                None => return envelopes,
+            }
         }
     }
 

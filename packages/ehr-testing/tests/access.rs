@@ -584,10 +584,13 @@ fn an_epoch_goes_stale_when_a_holder_loses_the_right_to_read() {
 fn an_emergency_reader_holding_the_key_is_kept_by_a_rotation_until_the_window_ends() {
     let (mut suite, roles, doctor) = holder_of_lab_and_note("emergency");
     let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    suite.set_emergency_categories(&patient, id, &[Category::Lab]);
     suite.emergency_access(&doctor, id).unwrap();
     suite.revoke(&patient, id, &doctor).unwrap();
-    // Still entitled through the emergency access: not stale.
+    // Still entitled to Lab, an emergency category, through the window: not stale.
     assert!(!holders_of(&suite, id, Category::Lab).1);
+    // Note is not one: the window does not undo the revoke there.
+    assert!(holders_of(&suite, id, Category::Note).1);
     suite
         .revoke(&patient, id, &roles.doctor_with_grant)
         .unwrap();
@@ -768,8 +771,19 @@ fn rotate_key_refusals_leave_state_unchanged() {
             false
         )
     );
-    // The emergency-only doctor may read, so it may be handed the key, though not rotate.
-    let msg = rotate(3, &with(&emergency_only));
+    // The emergency-only doctor may read only the patient's emergency categories: it may be
+    // handed Lab's key (though not rotate) once Lab is one, not before.
+    suite.execute_expecting_error(
+        &patient,
+        Target::Access,
+        &rotate(3, &with(&emergency_only)),
+        &not_entitled(&emergency_only),
+    );
+    suite.set_emergency_categories(&patient, id, &[lab]);
+    let mut msg = rotate(3, &with(&emergency_only));
+    if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut msg {
+        *escrow = suite.sample_shares(lab, 3);
+    }
     suite.execute(&patient, Target::Access, &msg).unwrap();
     assert_eq!(suite.key_holders(id, lab).holders.len(), 3);
 }
@@ -997,7 +1011,8 @@ fn emergency_access_is_read_only_time_boxed_and_audited() {
     let (mut suite, roles) = Suite::with_roles();
     let id = roles.patient_id;
     let doctor = roles.doctor_without_grant.clone();
-    let permission = |suite: &Suite, scope| -> PermissionResponse {
+    suite.set_emergency_categories(&roles.patient, id, &[Category::Note]);
+    let permission_on = |suite: &Suite, scope, category| -> PermissionResponse {
         suite
             .query(
                 Target::Access,
@@ -1005,11 +1020,12 @@ fn emergency_access_is_read_only_time_boxed_and_audited() {
                     patient_id: id,
                     actor: doctor.to_string(),
                     scope,
-                    category: Some(Category::Note),
+                    category: Some(category),
                 },
             )
             .unwrap()
     };
+    let permission = |suite: &Suite, scope| permission_on(suite, scope, Category::Note);
     assert_eq!(
         permission(&suite, Scope::Read),
         PermissionResponse {
@@ -1035,6 +1051,8 @@ fn emergency_access_is_read_only_time_boxed_and_audited() {
         }
     );
     assert!(!permission(&suite, Scope::Write).allowed);
+    // Only the patient's emergency categories open.
+    assert!(!permission_on(&suite, Scope::Read, Category::Lab).allowed);
     suite.execute_expecting_error(
         &doctor,
         Target::Registry,

@@ -222,6 +222,14 @@ fn access_samples() -> Vec<AccessError> {
             category: Category::Allergy,
             epoch: 1,
         },
+        AccessError::RotationNotNeeded {
+            category: Category::Lab,
+        },
+        AccessError::EmergencyTooSoon {
+            patient_id: 1,
+            until: Timestamp::from_seconds(1_800_000_000),
+        },
+        AccessError::RecoveryReleasesPending { patient_id: 1 },
         AccessError::NoAdminProposal,
         AccessError::ForeignContract {
             contract: "crates.io:cw20-base".into(),
@@ -333,8 +341,9 @@ fn cases() -> Vec<Case> {
         TrusteeKeyMissing, CategoryNotEscrowed, EscrowSharesMismatch, TooManyEscrowItems,
         NoActiveEmergency, ShareNotEscrowed, AlreadyReleased, InvalidRecoveryWait,
         RecoveryNotEnabled, AlreadyPatient, NoPendingRecovery, RecoveryWaiting, AlreadyApproved,
-        NoCompletedRecovery, AlreadyReleasedForRecovery, NoAdminProposal, ForeignContract,
-        Downgrade, InvalidVersion, RegistryQueryFailed,
+        NoCompletedRecovery, AlreadyReleasedForRecovery, RotationNotNeeded, EmergencyTooSoon,
+        RecoveryReleasesPending, NoAdminProposal, ForeignContract, Downgrade, InvalidVersion,
+        RegistryQueryFailed,
     );
     let registry: Vec<Case> = registry_samples()
         .iter()

@@ -29,7 +29,8 @@
 //! An independent model, computed here from the operations applied (and the epochs of the keys
 //! accepted operations made), decides who may read a category at each moment, as the contract's
 //! `may_read` does: credentialed, and an unexpired grant that covers it with at least Read, or
-//! an active emergency window. It predicts whether each operation succeeds (a release only
+//! an open emergency window and a category the patient opens in an emergency (the escrowed
+//! ones). It predicts whether each operation succeeds (a release only
 //! inside the doctor's window), so a writer with a valid Write grant is never blocked by someone
 //! else's loss of access. What a window opens is narrower: the keys of the escrowed epochs that
 //! k trustees released, and, while the window lasts, every later key of an escrowed category
@@ -47,9 +48,14 @@
 //!   k releases of the category's current epoch open the new file after fetching their
 //!   envelopes, without anybody doing anything else.
 //!
-//! Not checked: that a doctor inside its window gets nothing more, which the contract does not
-//! promise: the window counts for every category in `may_read`, so a doctor that held a current
-//! key by an earlier grant keeps being handed the next ones.
+//! A writer follows the chain's `WritePlan`, as the real client does: a grantee's write leaves
+//! a reader that lacks the current key unserved (the patient's next write serves it), so such a
+//! reader is not expected to open that file.
+//!
+//! Not checked: that a doctor inside its window gets nothing more of an escrowed category, which
+//! the contract does not promise: a doctor that held its current key by an earlier grant keeps
+//! being handed the next ones while the window lasts. A window never opens another category
+//! (the model says so, and the closed checks hold it).
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -66,7 +72,7 @@ use ehr_crypto::{
 use ehr_testing::{attribute_id, blob_of, error_text, Suite, Target};
 use ehr_types::access::{
     self, CategoryEpoch, EmergencyResponse, KeyEnvelope, KeyEnvelopesResponse, KeyHoldersResponse,
-    OwnEnvelopesResponse, ReadersResponse, RecipientEnvelope, Scope,
+    RecipientEnvelope, Scope, WritePlanResponse,
 };
 use ehr_types::escrow::{
     EpochEscrow, EscrowCursor, EscrowPolicyResponse, EscrowedShare, EscrowedSharesResponse,
@@ -305,8 +311,20 @@ impl Model {
             })
     }
 
-    fn by_emergency(&self, doctor: usize) -> bool {
-        self.credentialed[doctor] && self.emergency_until[doctor].is_some_and(|end| self.now < end)
+    /// A window opens only the categories the patient opens in an emergency (its escrow
+    /// policy: `ESCROWED` once it escrows), and nothing before then.
+    fn by_emergency(&self, doctor: usize, category: usize) -> bool {
+        self.credentialed[doctor]
+            && self.window_open(doctor)
+            && self.escrows
+            && ESCROWED & (1 << category) != 0
+    }
+
+    /// A doctor declares again only once its previous window reached its declared end.
+    fn may_declare(&self, doctor: usize) -> bool {
+        self.active
+            && self.credentialed[doctor]
+            && self.emergency_until[doctor].is_none_or(|end| self.now >= end)
     }
 
     /// Whether the contract accepts a release to the doctor: by the window's time alone.
@@ -315,7 +333,7 @@ impl Model {
     }
 
     fn entitled(&self, doctor: usize, category: usize) -> bool {
-        self.by_grant(doctor, category, Scope::Read) || self.by_emergency(doctor)
+        self.by_grant(doctor, category, Scope::Read) || self.by_emergency(doctor, category)
     }
 
     fn may_write(&self, writer: Writer, category: usize) -> bool {
@@ -397,7 +415,7 @@ impl Model {
                 }
                 self.entitled_after_last_op[doctor][category] = entitled;
                 // A window that ended (or a withdrawn credential) hands no more keys.
-                self.opened_by_window[doctor][category] &= self.by_emergency(doctor);
+                self.opened_by_window[doctor][category] &= self.by_emergency(doctor, category);
             }
         }
     }
@@ -520,14 +538,7 @@ fn fetch_envelopes(
     is_patient: bool,
 ) -> Vec<KeyEnvelope> {
     if is_patient {
-        let own: OwnEnvelopesResponse = access_query(
-            suite,
-            &access::QueryMsg::OwnEnvelopes {
-                patient_id,
-                category: None,
-            },
-        );
-        return own.key_envelopes;
+        return suite.own_envelopes(patient_id, None);
     }
     all_pages(|last: Option<&KeyEnvelope>| {
         let page: KeyEnvelopesResponse = access_query(
@@ -930,9 +941,9 @@ fn own_key(
     (key, msgs)
 }
 
-/// What the real writer's client does: rotate first if the epoch is stale, a reader lacks its
-/// key (`must_rotate`) or the writer lacks it (the patient makes the first key of an epoch
-/// nobody rotated to), escrow a new key when the patient escrows its category, then seal the
+/// What the real writer's client does: rotate first when the chain's `WritePlan` says so (the
+/// epoch is stale, the writer lacks its key, or, for the patient, a reader lacks it; the patient
+/// makes the first key of an epoch nobody rotated to), escrow a new key when the patient escrows its category, then seal the
 /// file under the epoch it writes with, all in one transaction.
 fn client_write(
     suite: &mut Suite,
@@ -954,47 +965,49 @@ fn client_write(
         }
     };
     refresh(suite, patient_id, writer, writer_is_patient);
-    let holders = key_holders(suite, patient_id, category);
-    let held = writer.keys.get(&(category.code(), holders.epoch)).cloned();
+    let plan: WritePlanResponse = access_query(
+        suite,
+        &access::QueryMsg::WritePlan {
+            patient_id,
+            category,
+            writer: writer.addr.to_string(),
+        },
+    );
+    let held = writer
+        .keys
+        .get(&(category.code(), plan.current_epoch))
+        .cloned();
     let mut msgs = Vec::new();
     let (epoch, key, source) = match held {
-        Some(key) if !holders.must_rotate() => (holders.epoch, key, KeySource::Held),
-        None if writer_is_patient && !holders.must_rotate() => {
-            let (key, own) = own_key(suite, patient_id, writer, category, holders.epoch);
+        Some(key) if !plan.rotate => (plan.current_epoch, key, KeySource::Held),
+        None if writer_is_patient && !plan.rotate => {
+            let (key, own) = own_key(suite, patient_id, writer, category, plan.current_epoch);
             msgs.extend(own);
-            (holders.epoch, key, KeySource::Own)
+            (plan.current_epoch, key, KeySource::Own)
         }
         _ => {
-            let epoch = holders.epoch + 1;
+            let epoch = plan.current_epoch + 1;
             let key = CategoryKey::generate().expect("category key");
             let context = EnvelopeContext {
                 patient_id,
                 category,
                 epoch,
             };
-            let patient = suite.patient(patient_id).expect("the patient");
-            let patient_key = patient
-                .encryption_key
+            let patient_key = plan
+                .patient_key
                 .as_ref()
                 .map(public_key_of)
                 .ok_or_else(|| format!("patient {patient_id} has no encryption key"))?;
             let own_envelope =
                 envelope_binary(&seal_category_key(&patient_key, &context, &key).expect("seal"));
-            let readers: ReadersResponse = access_query(
-                suite,
-                &access::QueryMsg::Readers {
-                    patient_id,
-                    category,
-                },
-            );
-            let envelopes = readers
-                .readers
+            let envelopes = plan
+                .recipients
                 .iter()
-                .filter_map(|reader| {
-                    let public = provider_key(suite, reader)?;
+                .filter_map(|recipient| {
+                    let public = public_key_of(recipient.encryption_key.as_ref()?);
                     let envelope = seal_category_key(&public, &context, &key).expect("seal");
                     Some(RecipientEnvelope {
-                        recipient: reader.to_string(),
+                        recipient: recipient.address.to_string(),
                         envelope: envelope_binary(&envelope),
                     })
                 })
@@ -1114,6 +1127,7 @@ struct Stats {
     closed_checks: u64,
     open_checks: u64,
     window_open_checks: u64,
+    unserved_checks: u64,
 }
 
 impl World {
@@ -1305,7 +1319,8 @@ impl World {
     fn release(&mut self, op: &Op, doctor: usize, trustees: &[usize]) {
         for &trustee in trustees {
             let what = format!("{op:?} (trustee{trustee})");
-            let expected = self.model.window_open(doctor);
+            // A deleted patient's keys open for nobody, window or not.
+            let expected = self.model.window_open(doctor) && self.model.active;
             let predicted: BTreeSet<(u8, u32)> = if self.model.credentialed[doctor] {
                 self.model
                     .to_release(doctor, trustee)
@@ -1490,7 +1505,7 @@ impl World {
                 };
                 let addr = self.doctors[doctor].addr.clone();
                 let outcome = self.execute(&addr, Target::Access, &msg);
-                let expected = self.model.active && self.model.credentialed[doctor];
+                let expected = self.model.may_declare(doctor);
                 self.expect_outcome(&format!("{op:?}"), expected, &outcome);
                 if outcome.is_ok() {
                     self.model.emergency_started[doctor] = Some(self.model.now);
@@ -1593,12 +1608,13 @@ impl World {
                 assert_eq!(record.version, written.header.record_version);
             }
         }
-        self.check(op, category, &written);
+        self.check(op, writer, category, &written);
     }
 
     /// The invariant, after a write the chain accepted.
-    fn check(&mut self, op: &Op, category: usize, written: &Written) {
+    fn check(&mut self, op: &Op, writer: Writer, category: usize, written: &Written) {
         let step = self.step;
+        let holders = key_holders(&self.suite, self.patient_id, CATEGORIES[category]);
         // The chain registered exactly this file, under the epoch it is sealed with.
         let record = self.suite.record(written.record_id).expect("the record");
         assert_eq!(record.latest.blob, blob_of(&written.file), "step {step}");
@@ -1641,7 +1657,14 @@ impl World {
                 false,
             );
             let party = &self.doctors[doctor];
-            if self.model.by_grant(doctor, category, Scope::Read) {
+            // A grantee's write into the current epoch leaves a reader that lacks its key
+            // unserved (rules::must_rotate): the patient's next write hands it the next key.
+            let left_unserved = matches!(writer, Writer::Doctor(_))
+                && written.source == KeySource::Held
+                && holders.unserved.contains(&party.addr);
+            if self.model.by_grant(doctor, category, Scope::Read) && left_unserved {
+                self.stats.unserved_checks += 1;
+            } else if self.model.by_grant(doctor, category, Scope::Read) {
                 opens(party, self.patient_id, "by its grant");
                 self.stats.open_checks += 1;
             } else if self.model.opened_by_window[doctor][category] {

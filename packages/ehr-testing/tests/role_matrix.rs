@@ -11,7 +11,8 @@ use cosmwasm_std::Addr;
 use ehr_access::ContractError as AccessError;
 use ehr_registry::ContractError as RegistryError;
 use ehr_testing::{
-    sample_blob, sample_envelope, sample_public_key, Roles, Suite, Target, RECOVERY_WAIT_SECONDS,
+    sample_blob, sample_envelope, sample_public_key, sample_share, Roles, Suite, Target,
+    RECOVERY_WAIT_SECONDS,
 };
 use ehr_types::access::{self, KeyHolder, KeyHoldersResponse, RequestStatus, Scope};
 use ehr_types::admin::PendingAdminResponse;
@@ -19,7 +20,7 @@ use ehr_types::escrow::{
     EmergencyReason, EpochEscrow, EscrowPolicyResponse, EscrowedSharesResponse, ReleasedShare,
     ReleasedSharesResponse, TrusteesResponse,
 };
-use ehr_types::recovery::{RecoveryInfo, RecoveryResponse, RecoveryStatus};
+use ehr_types::recovery::{IdentityCheck, RecoveryInfo, RecoveryResponse, RecoveryStatus};
 use ehr_types::registry::{self, PatientStatus, RecordStatus};
 use ehr_types::{AuditAction, Category};
 use serde::de::DeserializeOwned;
@@ -406,6 +407,29 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
                 reason: EmergencyReason::IncapablePatient {},
             })
         },
+        // The doctor without a grant holds Allergy's current key through its window (k shares
+        // released): ending the window makes that epoch stale.
+        |suite, roles| {
+            escrow_allergy(suite, roles);
+            suite
+                .emergency_access(&roles.doctor_without_grant, roles.patient_id)
+                .expect("emergency");
+            for (trustee, n) in [(&roles.trustee, 9), (&roles.other_trustee, 10)] {
+                suite
+                    .execute(
+                        trustee,
+                        Target::Access,
+                        &release_to_doctor_without_grant(roles, sample_share(Category::Allergy, n)),
+                    )
+                    .expect("release");
+            }
+            assert!(holders(suite, roles, Category::Allergy)
+                .contains(&(roles.doctor_without_grant.clone(), true)));
+            Msg::Access(access::ExecuteMsg::EndEmergency {
+                patient_id: roles.patient_id,
+                doctor: roles.doctor_without_grant.to_string(),
+            })
+        },
         |suite, _| {
             Msg::Access(access::ExecuteMsg::SetTrustees {
                 trustees: ["t1", "t2", "t3"]
@@ -443,23 +467,17 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
             suite
                 .emergency_access(&roles.doctor_without_grant, roles.patient_id)
                 .expect("emergency");
-            let release = |share| access::ExecuteMsg::ReleaseShares {
-                patient_id: roles.patient_id,
-                doctor: roles.doctor_without_grant.to_string(),
-                shares: vec![ReleasedShare {
-                    category: Category::Allergy,
-                    epoch: 1,
-                    share,
-                }],
-            };
             suite
                 .execute(
                     &roles.other_trustee,
                     Target::Access,
-                    &release(sample_envelope(Category::Allergy, 10).envelope),
+                    &release_to_doctor_without_grant(roles, sample_share(Category::Allergy, 10)),
                 )
                 .expect("the other trustee's release");
-            Msg::Access(release(sample_envelope(Category::Allergy, 9).envelope))
+            Msg::Access(release_to_doctor_without_grant(
+                roles,
+                sample_share(Category::Allergy, 9),
+            ))
         },
         |suite, roles| {
             escrow_for_recovery(suite, roles);
@@ -482,6 +500,7 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
             approve_recovery(suite, roles, &roles.other_trustee);
             Msg::Access(access::ExecuteMsg::ApproveRecovery {
                 patient_id: roles.patient_id,
+                identity_check: IdentityCheck::VideoPhotoId,
             })
         },
         |suite, roles| {
@@ -495,7 +514,7 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
                 shares: vec![ReleasedShare {
                     category: Category::Allergy,
                     epoch: 1,
-                    share: sample_envelope(Category::Allergy, 8).envelope,
+                    share: sample_share(Category::Allergy, 8),
                 }],
             })
         },
@@ -603,9 +622,26 @@ fn approve_recovery(suite: &mut Suite, roles: &Roles, trustee: &Addr) {
             Target::Access,
             &access::ExecuteMsg::ApproveRecovery {
                 patient_id: roles.patient_id,
+                identity_check: IdentityCheck::InPersonPhotoId,
             },
         )
         .expect("approve recovery");
+}
+
+/// A trustee's release of its Allergy epoch 1 share to the doctor without a grant.
+fn release_to_doctor_without_grant(
+    roles: &Roles,
+    share: cosmwasm_std::Binary,
+) -> access::ExecuteMsg {
+    access::ExecuteMsg::ReleaseShares {
+        patient_id: roles.patient_id,
+        doctor: roles.doctor_without_grant.to_string(),
+        shares: vec![ReleasedShare {
+            category: Category::Allergy,
+            epoch: 1,
+            share,
+        }],
+    }
 }
 
 fn recovery_of(suite: &Suite, roles: &Roles) -> RecoveryInfo {
@@ -1173,6 +1209,8 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                         &access::QueryMsg::OwnEnvelopes {
                             patient_id: roles.patient_id,
                             category: Some(Category::Lab),
+                            start_after: None,
+                            limit: None,
                         },
                     )
                     .unwrap();
@@ -1186,9 +1224,20 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                 );
             },
         },
-        // The patient, or a credentialed doctor with Write on the category.
+        // The patient at any time; a credentialed doctor with Write on the category only when its
+        // write needs a new epoch (rules::may_rotate), and Lab's epoch 1 is fresh, the doctor's
+        // own key and opened by the patient.
         M::RotateKey { .. } => Rule {
-            expect: |role, _| only(&PATIENT_OR_GRANTEE, role, access_unauthorized("rotate key")),
+            expect: |role, _| match role {
+                PatientOwner => None,
+                DoctorWithGrant => Some(
+                    AccessError::RotationNotNeeded {
+                        category: Category::Lab,
+                    }
+                    .to_string(),
+                ),
+                _ => Some(access_unauthorized("rotate key")),
+            },
             effect: |suite, roles, role| {
                 let doctor = roles.doctor_with_grant.clone();
                 assert_eq!(
@@ -1254,6 +1303,45 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                             expires,
                             reason: EmergencyReason::IncapablePatient {}
                         }
+                    )
+                );
+            },
+        },
+        // The patient's own act: not the doctor whose window it is, not a trustee, not the admin.
+        M::EndEmergency { .. } => Rule {
+            expect: |role, _| only(&[PatientOwner], role, access_unauthorized("end emergency")),
+            effect: |suite, roles, _| {
+                let doctor = roles.doctor_without_grant.clone();
+                let emergency: access::EmergencyResponse = suite
+                    .query(
+                        Target::Access,
+                        &access::QueryMsg::EmergencyAccess {
+                            patient_id: roles.patient_id,
+                            grantee: doctor.to_string(),
+                        },
+                    )
+                    .unwrap();
+                assert!(!emergency.active, "the window is closed");
+                let capabilities: access::CapabilitiesResponse = suite
+                    .query(
+                        Target::Access,
+                        &access::QueryMsg::Capabilities {
+                            patient_id: roles.patient_id,
+                            party: doctor.to_string(),
+                        },
+                    )
+                    .unwrap();
+                assert!(capabilities.categories.is_empty(), "{capabilities:?}");
+                let window = capabilities.emergency.expect("the ended window");
+                assert_eq!((window.open, window.ended), (false, Some(suite.now())));
+                let allergy = suite.key_holders(roles.patient_id, Category::Allergy);
+                assert!(allergy.stale, "{allergy:?}");
+                assert!(holders(suite, roles, Category::Allergy).contains(&(doctor.clone(), false)));
+                assert_eq!(
+                    last_audit(suite, roles.patient_id),
+                    (
+                        roles.patient.clone(),
+                        AuditAction::EmergencyEnded { doctor }
                     )
                 );
             },
@@ -1444,6 +1532,36 @@ fn access_rule(msg: &access::ExecuteMsg) -> Rule {
                 assert_eq!(
                     recovery.approvals,
                     vec![roles.other_trustee.clone(), roles.trustee.clone()]
+                );
+                assert_eq!(
+                    recovery.identity_checks,
+                    vec![IdentityCheck::InPersonPhotoId, IdentityCheck::VideoPhotoId]
+                );
+                let approvals: Vec<_> = suite
+                    .audit_log(roles.patient_id)
+                    .into_iter()
+                    .filter_map(|entry| match entry.action {
+                        AuditAction::RecoveryApproved {
+                            new_owner,
+                            identity_check,
+                        } => Some((entry.actor, new_owner, identity_check)),
+                        _ => None,
+                    })
+                    .collect();
+                assert_eq!(
+                    approvals,
+                    vec![
+                        (
+                            roles.other_trustee.clone(),
+                            roles.stranger.clone(),
+                            Some(IdentityCheck::InPersonPhotoId)
+                        ),
+                        (
+                            roles.trustee.clone(),
+                            roles.stranger.clone(),
+                            Some(IdentityCheck::VideoPhotoId)
+                        ),
+                    ]
                 );
                 let patient = suite.patient(roles.patient_id).unwrap();
                 assert_eq!(
