@@ -93,7 +93,8 @@ pub fn credentialed_provider(
     Ok(response.provider.filter(|provider| provider.credentialed))
 }
 
-/// The patient `address` owns, if any.
+/// The active patient `address` owns, if any (a doctor's proposal still waiting at the address
+/// does not count: the registry declines it when the address becomes an owner).
 pub fn current_patient_of(deps: Deps, address: &Addr) -> Result<Option<PatientId>, ContractError> {
     let response: PatientResponse = query_registry(
         deps,
@@ -102,5 +103,8 @@ pub fn current_patient_of(deps: Deps, address: &Addr) -> Result<Option<PatientId
             address: address.to_string(),
         },
     )?;
-    Ok(response.patient.map(|patient| patient.id))
+    Ok(response
+        .patient
+        .filter(|patient| patient.status == PatientStatus::Active)
+        .map(|patient| patient.id))
 }

@@ -73,6 +73,28 @@ fn ensure_no_current_patient(deps: Deps, address: &Addr) -> Result<(), ContractE
     }
 }
 
+/// Clears the way for `address` to own a patient: a proposal still waiting for its answer is
+/// declined (a doctor's proposal must not block the address from registering or from receiving
+/// a recovered patient); an active patient refuses. Returns the declined proposal's id.
+fn decline_waiting_proposal(
+    deps: DepsMut,
+    env: &Env,
+    address: &Addr,
+) -> Result<Option<PatientId>, ContractError> {
+    let Some(patient_id) = CURRENT_PATIENT.may_load(deps.storage, address)? else {
+        return Ok(None);
+    };
+    let patient = load_patient(deps.storage, patient_id)?;
+    if patient.status != PatientStatus::Pending {
+        return Err(ContractError::AlreadyPatient {
+            address: address.to_string(),
+            patient_id,
+        });
+    }
+    tombstone(deps.storage, env, patient)?;
+    Ok(Some(patient_id))
+}
+
 /// Stores a new patient under the next id.
 fn create_patient(
     deps: DepsMut,
@@ -114,7 +136,7 @@ pub fn execute_register_patient(
 ) -> Result<Response, ContractError> {
     validate_public_key(&encryption_key)?;
     profile.as_ref().map(validate_blob).transpose()?;
-    ensure_no_current_patient(deps.as_ref(), &info.sender)?;
+    let declined = decline_waiting_proposal(deps.branch(), &env, &info.sender)?;
     let patient = create_patient(
         deps.branch(),
         &env,
@@ -130,7 +152,18 @@ pub fn execute_register_patient(
         &info.sender,
         AuditAction::PatientRegistered {},
     )?;
+    let declined = declined
+        .map(|id| {
+            audit_message(
+                deps.as_ref(),
+                id,
+                &info.sender,
+                AuditAction::PatientDeclined {},
+            )
+        })
+        .transpose()?;
     Ok(Response::new()
+        .add_messages(declined)
         .add_message(audit)
         .add_attribute("action", "register_patient")
         .add_attribute("patient_id", patient.id.to_string()))
@@ -338,7 +371,7 @@ pub fn execute_delete_patient(
 /// A wallet recovery that k trustees approved, sent by the access contract (which logs it):
 /// the patient moves to the new wallet's address and key, and the old address is free.
 pub fn execute_transfer_patient(
-    deps: DepsMut,
+    mut deps: DepsMut,
     env: Env,
     info: MessageInfo,
     patient_id: PatientId,
@@ -352,14 +385,25 @@ pub fn execute_transfer_patient(
     ensure_status(&patient, PatientStatus::Active)?;
     let new_owner = validate_address(deps.api, &new_owner)?;
     validate_public_key(&encryption_key)?;
-    ensure_no_current_patient(deps.as_ref(), &new_owner)?;
+    let declined = decline_waiting_proposal(deps.branch(), &env, &new_owner)?;
     CURRENT_PATIENT.remove(deps.storage, &patient.owner);
     CURRENT_PATIENT.save(deps.storage, &new_owner, &patient_id)?;
     patient.owner = new_owner.clone();
     patient.encryption_key = Some(encryption_key);
     patient.updated = env.block.time;
     PATIENTS.save(deps.storage, patient_id, &patient)?;
+    let declined = declined
+        .map(|id| {
+            audit_message(
+                deps.as_ref(),
+                id,
+                &new_owner,
+                AuditAction::PatientDeclined {},
+            )
+        })
+        .transpose()?;
     Ok(Response::new()
+        .add_messages(declined)
         .add_attribute("action", "transfer_patient")
         .add_attribute("patient_id", patient_id.to_string())
         .add_attribute("new_owner", new_owner))
