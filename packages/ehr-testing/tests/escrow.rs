@@ -7,6 +7,10 @@
 //! doctor whose credential was withdrawn gets no share. A lost wallet is recovered: a request,
 //! a cancel, the waiting period, two approvals that move the patient, the old address left with
 //! nothing, and every escrowed key re-opened by the new owner from the trustees' shares.
+//! Issue 21: a window opens only the patient's emergency categories (never one a revoke closed);
+//! the patient ends a window, and the doctor declares again only after its declared end; a
+//! request racing a completed recovery waits for its releases, which go on after it; approvals
+//! record how the trustee checked identity.
 
 use cosmwasm_std::{Addr, Binary};
 use ehr_access::ContractError as AccessError;
@@ -743,4 +747,422 @@ fn a_lost_wallet_is_recovered_by_two_of_three_trustees_after_the_waiting_period(
             "released"
         ]
     );
+}
+
+fn window_of(cast: &Cast) -> EmergencyResponse {
+    cast.suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::EmergencyAccess {
+                patient_id: cast.patient_id,
+                grantee: cast.doctor.to_string(),
+            },
+        )
+        .unwrap()
+}
+
+fn capabilities_of(cast: &Cast, party: &Addr) -> access::CapabilitiesResponse {
+    cast.suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::Capabilities {
+                patient_id: cast.patient_id,
+                party: party.to_string(),
+            },
+        )
+        .unwrap()
+}
+
+/// `RotateKey` of the category's next epoch wrapped to `recipients`, with the new key's shares
+/// when the patient escrows the category.
+fn rotation_to(cast: &Cast, category: Category, recipients: &[Addr]) -> access::ExecuteMsg {
+    let epoch = cast.suite.epoch(cast.patient_id, category) + 1;
+    let mut msg = rotate_key_msg(cast.patient_id, category, epoch, recipients);
+    if cast.suite.escrow_policy(cast.patient_id).escrows(category) {
+        if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut msg {
+            *escrow = sealed_shares(cast, category, epoch, &CategoryKey::generate().unwrap());
+        }
+    }
+    msg
+}
+
+/// Issue 21: an emergency used to make a doctor entitled to every category, so one revoked
+/// from Imaging declared an emergency and was handed the next Imaging key. A window opens only
+/// the patient's emergency categories (here Allergy), for Read.
+#[test]
+fn an_emergency_after_a_revoke_opens_only_the_emergency_categories() {
+    let mut cast = cast();
+    let (patient, id, doctor) = (cast.patient.clone(), cast.patient_id, cast.doctor.clone());
+    let both = [Category::Allergy, Category::Imaging];
+    cast.suite
+        .grant(&patient, id, &doctor, access::Scope::Read, &both, None)
+        .unwrap();
+    cast.suite.revoke(&patient, id, &doctor).unwrap();
+    break_glass(&mut cast);
+    assert!(window_of(&cast).active);
+
+    // Imaging: the window does not undo the revoke.
+    let imaging = cast.suite.key_holders(id, Category::Imaging);
+    assert!(imaging.stale, "{imaging:?}");
+    assert_eq!(
+        imaging.holders,
+        vec![access::KeyHolder {
+            address: doctor.clone(),
+            entitled: false
+        }]
+    );
+    assert!(cast.suite.readers(id, Category::Imaging).is_empty());
+    let to_doctor = rotation_to(&cast, Category::Imaging, std::slice::from_ref(&doctor));
+    let not_entitled = AccessError::RecipientNotEntitled {
+        recipient: doctor.to_string(),
+        category: Category::Imaging,
+    }
+    .to_string();
+    cast.suite
+        .execute_expecting_error(&patient, Target::Access, &to_doctor, &not_entitled);
+    // The patient's next Imaging record is under a key the doctor is never handed.
+    cast.suite
+        .add_record_rotating(&patient, id, Category::Imaging, ehr_testing::sample_blob(1))
+        .unwrap();
+    let handed = cast
+        .suite
+        .key_envelopes(id, &doctor, Some(Category::Imaging));
+    assert_eq!(
+        handed.iter().map(|e| e.epoch).collect::<Vec<_>>(),
+        vec![0],
+        "only the key of before the revoke"
+    );
+
+    // Allergy, an emergency category: entitled through the window, and kept by a rotation.
+    let allergy = cast.suite.key_holders(id, Category::Allergy);
+    assert!(!allergy.stale, "{allergy:?}");
+    assert_eq!(
+        cast.suite.readers(id, Category::Allergy),
+        vec![doctor.clone()]
+    );
+    let msg = rotation_to(&cast, Category::Allergy, std::slice::from_ref(&doctor));
+    cast.suite.execute(&patient, Target::Access, &msg).unwrap();
+    assert_eq!(
+        cast.suite.key_holders(id, Category::Allergy).holders,
+        vec![access::KeyHolder {
+            address: doctor.clone(),
+            entitled: true
+        }]
+    );
+    let rights = capabilities_of(&cast, &doctor);
+    assert_eq!(
+        rights.categories,
+        vec![access::CategoryRights {
+            category: Category::Allergy,
+            read: true,
+            write: false,
+            manage: false,
+            by_emergency: true,
+        }]
+    );
+}
+
+/// The patient ends a window: it closes at once, the epochs the doctor holds go stale, and the
+/// doctor may declare again only from the end its window was declared with.
+#[test]
+fn the_patient_ends_a_window_and_the_doctor_declares_again_only_after_its_declared_end() {
+    let mut cast = cast();
+    let (patient, id, doctor) = (cast.patient.clone(), cast.patient_id, cast.doctor.clone());
+    let end = access::ExecuteMsg::EndEmergency {
+        patient_id: id,
+        doctor: doctor.to_string(),
+    };
+    let none_open = AccessError::NoActiveEmergency {
+        patient_id: id,
+        doctor: doctor.to_string(),
+    }
+    .to_string();
+    cast.suite
+        .execute_expecting_error(&patient, Target::Access, &end, &none_open);
+    break_glass(&mut cast);
+    let declared_end = window_of(&cast).expires.unwrap();
+    // Two trustees release Allergy epoch 0: the doctor holds that key now.
+    for n in [0, 1] {
+        let trustee = cast.trustees[n].0.clone();
+        let msg = release_msg(&cast, n, Category::Allergy, 0);
+        cast.suite.execute(&trustee, Target::Access, &msg).unwrap();
+    }
+    assert!(!cast.suite.key_holders(id, Category::Allergy).stale);
+    for other in [
+        &doctor,
+        &cast.trustees[0].0.clone(),
+        &cast.suite.admin.clone(),
+    ] {
+        cast.suite.execute_expecting_error(
+            other,
+            Target::Access,
+            &end,
+            &AccessError::unauthorized("end emergency").to_string(),
+        );
+    }
+
+    cast.suite.advance_time(60);
+    cast.suite.execute(&patient, Target::Access, &end).unwrap();
+    let window = window_of(&cast);
+    assert_eq!((window.active, window.expires), (false, Some(declared_end)));
+    let allergy = cast.suite.key_holders(id, Category::Allergy);
+    assert!(allergy.stale, "the doctor holds epoch 0: {allergy:?}");
+    assert!(cast.suite.readers(id, Category::Allergy).is_empty());
+    let ended = capabilities_of(&cast, &doctor);
+    assert!(ended.categories.is_empty(), "{ended:?}");
+    assert_eq!(ended.emergency.unwrap().ended, Some(cast.suite.now()));
+    // The third trustee is too late: the window is closed.
+    let late = release_msg(&cast, 2, Category::Allergy, 0);
+    let third = cast.trustees[2].0.clone();
+    cast.suite
+        .execute_expecting_error(&third, Target::Access, &late, &none_open);
+    cast.suite
+        .execute_expecting_error(&patient, Target::Access, &end, &none_open);
+
+    let declare = access::ExecuteMsg::EmergencyAccess {
+        patient_id: id,
+        reason: EmergencyReason::IncapablePatient {},
+    };
+    let too_soon = AccessError::EmergencyTooSoon {
+        patient_id: id,
+        until: declared_end,
+    }
+    .to_string();
+    cast.suite
+        .execute_expecting_error(&doctor, Target::Access, &declare, &too_soon);
+    let left = declared_end.seconds() - cast.suite.now().seconds();
+    cast.suite.advance_time(left - 1);
+    cast.suite
+        .execute_expecting_error(&doctor, Target::Access, &declare, &too_soon);
+    cast.suite.advance_time(1);
+    cast.suite
+        .execute(&doctor, Target::Access, &declare)
+        .unwrap();
+    assert!(window_of(&cast).active);
+
+    let log: Vec<_> = cast
+        .suite
+        .audit_log(id)
+        .into_iter()
+        .filter_map(|entry| match entry.action {
+            AuditAction::EmergencyAccess { expires, .. } => {
+                Some((entry.actor, "declared", expires))
+            }
+            AuditAction::EmergencyEnded { doctor: ended } => {
+                assert_eq!(ended, doctor);
+                Some((entry.actor, "ended", entry.time))
+            }
+            _ => None,
+        })
+        .collect();
+    let second_end = cast.suite.now().plus_seconds(3600);
+    assert_eq!(
+        log,
+        vec![
+            (doctor.clone(), "declared", declared_end),
+            (
+                patient.clone(),
+                "ended",
+                declared_end.minus_seconds(3600 - 60)
+            ),
+            (doctor.clone(), "declared", second_end),
+        ]
+    );
+
+    // A deleted patient's keys open for nobody, even inside a window.
+    cast.suite.delete_patient(&patient, id).unwrap();
+    let msg = release_msg(&cast, 2, Category::Allergy, 0);
+    cast.suite.execute_expecting_error(
+        &third,
+        Target::Access,
+        &msg,
+        &AccessError::PatientNotActive { patient_id: id }.to_string(),
+    );
+}
+
+/// Every category escrowed for recovery, the request of `new_wallet` approved by trustees 0
+/// and 2 with the given identity checks: the patient is the new wallet's.
+fn complete_recovery(cast: &mut Cast, checks: [IdentityCheck; 2]) -> (Addr, X25519SecretKey) {
+    let (patient, id) = (cast.patient.clone(), cast.patient_id);
+    cast.suite
+        .execute(
+            &patient,
+            Target::Access,
+            &access::ExecuteMsg::SetEscrowPolicy {
+                patient_id: id,
+                categories: vec![Category::Allergy],
+                recovery: true,
+            },
+        )
+        .unwrap();
+    let new_wallet = cast.suite.addr("new wallet");
+    let new_key = X25519SecretKey::generate().unwrap();
+    cast.suite
+        .execute(
+            &new_wallet,
+            Target::Access,
+            &access::ExecuteMsg::RequestRecovery {
+                patient_id: id,
+                encryption_key: Binary::from(new_key.public_key().as_bytes().to_vec()),
+            },
+        )
+        .unwrap();
+    cast.suite.advance_time(RECOVERY_WAIT_SECONDS);
+    for (n, identity_check) in [0, 2].into_iter().zip(checks) {
+        let trustee = cast.trustees[n].0.clone();
+        let approve = access::ExecuteMsg::ApproveRecovery {
+            patient_id: id,
+            identity_check,
+        };
+        cast.suite
+            .execute(&trustee, Target::Access, &approve)
+            .unwrap();
+    }
+    assert_eq!(cast.suite.patient(id).unwrap().owner, new_wallet);
+    (new_wallet, new_key)
+}
+
+fn stranger_request(cast: &Cast) -> access::ExecuteMsg {
+    access::ExecuteMsg::RequestRecovery {
+        patient_id: cast.patient_id,
+        encryption_key: ehr_testing::sample_public_key(50),
+    }
+}
+
+/// Issue 21: a request after a completed recovery used to overwrite it, so the trustees could no
+/// longer release the keys to the new owner. Now the request waits until k trustees released or
+/// one waiting period passed, and the completed recovery's releases go on after it.
+#[test]
+fn a_request_racing_a_completed_recovery_waits_and_the_releases_go_on() {
+    let mut cast = cast();
+    let id = cast.patient_id;
+    let (new_wallet, new_key) = complete_recovery(
+        &mut cast,
+        [
+            IdentityCheck::InPersonPhotoId,
+            IdentityCheck::KnownClinician,
+        ],
+    );
+    let completed = recovery_of(&cast);
+    assert_eq!(
+        (
+            completed.approvals.clone(),
+            completed.identity_checks.clone()
+        ),
+        (
+            vec![cast.trustees[0].0.clone(), cast.trustees[2].0.clone()],
+            vec![
+                IdentityCheck::InPersonPhotoId,
+                IdentityCheck::KnownClinician
+            ]
+        )
+    );
+    let checks: Vec<_> = cast
+        .suite
+        .audit_log(id)
+        .into_iter()
+        .filter_map(|entry| match entry.action {
+            AuditAction::RecoveryApproved { identity_check, .. } => {
+                Some((entry.actor, identity_check))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        checks,
+        vec![
+            (
+                cast.trustees[0].0.clone(),
+                Some(IdentityCheck::InPersonPhotoId)
+            ),
+            (
+                cast.trustees[2].0.clone(),
+                Some(IdentityCheck::KnownClinician)
+            ),
+        ]
+    );
+
+    let stranger = cast.suite.addr("stranger");
+    let pending = AccessError::RecoveryReleasesPending { patient_id: id }.to_string();
+    let request = stranger_request(&cast);
+    cast.suite
+        .execute_expecting_error(&stranger, Target::Access, &request, &pending);
+    let first = cast.trustees[0].0.clone();
+    let msg = recovery_release_msg(&cast, 0, &new_key);
+    cast.suite.execute(&first, Target::Access, &msg).unwrap();
+    cast.suite
+        .execute_expecting_error(&stranger, Target::Access, &request, &pending);
+    // One waiting period after completion, a request is taken again, k releases or not.
+    cast.suite.advance_time(RECOVERY_WAIT_SECONDS - 1);
+    cast.suite
+        .execute_expecting_error(&stranger, Target::Access, &request, &pending);
+    cast.suite.advance_time(1);
+    cast.suite
+        .execute(&stranger, Target::Access, &request)
+        .unwrap();
+    assert_eq!(recovery_of(&cast).new_owner, stranger);
+
+    // The completed recovery's releases go on: the new owner opens its keys.
+    let second = cast.trustees[1].0.clone();
+    let msg = recovery_release_msg(&cast, 1, &new_key);
+    cast.suite.execute(&second, Target::Access, &msg).unwrap();
+    assert_eq!(
+        owner_combines(&cast, &new_wallet, &new_key, Category::Allergy).unwrap(),
+        cast.allergy_key
+    );
+    let third = cast.trustees[2].0.clone();
+    let msg = recovery_release_msg(&cast, 2, &new_key);
+    cast.suite.execute(&third, Target::Access, &msg).unwrap();
+
+    // The stranger's request moves nothing without k approvals; the new owner cancels it.
+    cast.suite.advance_time(RECOVERY_WAIT_SECONDS);
+    let approve = access::ExecuteMsg::ApproveRecovery {
+        patient_id: id,
+        identity_check: IdentityCheck::VideoPhotoId,
+    };
+    cast.suite
+        .execute(&first, Target::Access, &approve)
+        .unwrap();
+    assert_eq!(cast.suite.patient(id).unwrap().owner, new_wallet);
+    cast.suite
+        .execute(
+            &new_wallet,
+            Target::Access,
+            &access::ExecuteMsg::CancelRecovery { patient_id: id },
+        )
+        .unwrap();
+    cast.suite.execute_expecting_error(
+        &second,
+        Target::Access,
+        &approve,
+        &AccessError::NoPendingRecovery { patient_id: id }.to_string(),
+    );
+    assert_eq!(cast.suite.patient(id).unwrap().owner, new_wallet);
+}
+
+/// Once k trustees released to the new owner, a request is taken at once.
+#[test]
+fn a_request_after_k_releases_to_the_new_owner_is_taken_at_once() {
+    let mut cast = cast();
+    let (_, new_key) = complete_recovery(
+        &mut cast,
+        [
+            IdentityCheck::VideoPhotoId,
+            IdentityCheck::NotarisedDocument,
+        ],
+    );
+    let stranger = cast.suite.addr("stranger");
+    let request = stranger_request(&cast);
+    for n in [1, 2] {
+        let trustee = cast.trustees[n].0.clone();
+        let msg = recovery_release_msg(&cast, n, &new_key);
+        cast.suite.execute(&trustee, Target::Access, &msg).unwrap();
+    }
+    cast.suite
+        .execute(&stranger, Target::Access, &request)
+        .unwrap();
+    // The last trustee still releases to the owner of the completed recovery.
+    let first = cast.trustees[0].0.clone();
+    let msg = recovery_release_msg(&cast, 0, &new_key);
+    cast.suite.execute(&first, Target::Access, &msg).unwrap();
 }
