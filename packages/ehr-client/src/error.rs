@@ -118,6 +118,22 @@ impl ClientError {
             }
             ErrorCode::NotFound => ClientError::NotFound(detail),
             ErrorCode::DuplicateBlob => ClientError::DuplicateBlob(detail),
+            // People read local times, not the chain's seconds and nanoseconds.
+            ErrorCode::EmergencyTooSoon => match coded.number("until") {
+                Some(until) => ClientError::Contract(format!(
+                    "your last emergency window for patient {} runs until {}: a new one may be declared from then on",
+                    coded.field("patient").unwrap_or("?"),
+                    crate::directory::local_time(cosmwasm_std::Timestamp::from_nanos(until))
+                )),
+                None => ClientError::Contract(detail),
+            },
+            ErrorCode::RecoveryWaiting => match coded.number("not_before") {
+                Some(not_before) => ClientError::Contract(format!(
+                    "the recovery request may be approved from {} on (the patient's wallet can cancel until then)",
+                    crate::directory::local_time(cosmwasm_std::Timestamp::from_nanos(not_before))
+                )),
+                None => ClientError::Contract(detail),
+            },
             _ => ClientError::Contract(detail),
         }
     }
