@@ -343,6 +343,12 @@ pub fn query_write_plan(
         reader.encryption_key.is_some() && !holders.iter().any(|h| h.address == reader.address)
     });
     let rotate = must_rotate(facts, by_patient);
+    // `RotateKey` refuses anyone who may not write the category, whatever the epoch's facts.
+    let writes = patient.status == PatientStatus::Active
+        && (by_patient
+            || Party::load(deps, patient_id, &writer)?
+                .facts()
+                .may_write(env.block.time, category));
     let escrow = if escrow_policy(deps.storage, patient_id)?
         .escrowed()
         .contains(&category)
@@ -366,7 +372,7 @@ pub fn query_write_plan(
     Ok(WritePlanResponse {
         current_epoch,
         rotate,
-        may_rotate: may_rotate(facts, by_patient),
+        may_rotate: writes && may_rotate(facts, by_patient),
         patient_key: patient.encryption_key,
         recipients,
         escrow,
