@@ -1,5 +1,7 @@
 //! Grants scoped by category with expiry and envelopes, key holders, stale epochs and key
-//! rotation, requests, emergency access and the audit log.
+//! rotation (a grantee's only when its write needs it), requests, emergency access and the
+//! audit log; envelopes, shares and public keys of the one shape the chain stores; paged own
+//! envelopes; what `Capabilities` and `WritePlan` answer each party.
 
 use cosmwasm_std::Addr;
 use ehr_access::ContractError as AccessError;
@@ -9,6 +11,7 @@ use ehr_types::access::{
     self, CategoryEpoch, EpochsResponse, GrantsResponse, KeyEnvelope, PermissionResponse,
     RequestStatus, RequestsResponse, Scope,
 };
+use ehr_types::registry;
 use ehr_types::validate::{MAX_ENVELOPES, MAX_KEY_HOLDERS};
 use ehr_types::{AuditAction, Category, ValidationError};
 
@@ -1553,4 +1556,530 @@ fn own_envelopes_are_stored_once_and_listed_by_category_and_epoch() {
         vec![(Category::Lab, 0), (Category::Lab, 1)]
     );
     assert_eq!(listed(Some(Category::Imaging)), vec![]);
+}
+
+fn write_plan(
+    suite: &Suite,
+    patient_id: u64,
+    category: Category,
+    writer: &Addr,
+) -> access::WritePlanResponse {
+    suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::WritePlan {
+                patient_id,
+                category,
+                writer: writer.to_string(),
+            },
+        )
+        .unwrap()
+}
+
+fn capabilities(suite: &Suite, patient_id: u64, party: &Addr) -> access::CapabilitiesResponse {
+    suite
+        .query(
+            Target::Access,
+            &access::QueryMsg::Capabilities {
+                patient_id,
+                party: party.to_string(),
+            },
+        )
+        .unwrap()
+}
+
+/// Two doctors with Write on Lab, both holders of its current key, and a reader.
+fn two_writers_and_a_reader() -> (Suite, Addr, u64, [Addr; 3]) {
+    let mut suite = Suite::new();
+    let patient = suite.addr("patient");
+    let id = suite.register_patient(&patient).unwrap();
+    let doctors = ["writer a", "writer b", "reader c"].map(|name| suite.addr(name));
+    for (n, doctor) in doctors.iter().enumerate() {
+        suite.credential(doctor);
+        let key = registry::ExecuteMsg::SetProviderKey {
+            encryption_key: ehr_testing::sample_public_key(60 + n as u8),
+        };
+        suite.execute(doctor, Target::Registry, &key).unwrap();
+        let scope = if n < 2 { Scope::Write } else { Scope::Read };
+        suite
+            .grant(&patient, id, doctor, scope, &[Category::Lab], None)
+            .unwrap();
+    }
+    (suite, patient, id, doctors)
+}
+
+/// `RotateKey` of Lab's next epoch whose envelopes (the patient's and each recipient's) are
+/// 80 bytes of junk: the chain cannot tell them from real ones.
+fn junk_rotation(suite: &Suite, id: u64, recipients: &[Addr]) -> access::ExecuteMsg {
+    let junk = cosmwasm_std::Binary::from([0xa5; ehr_types::validate::ENVELOPE_LEN]);
+    access::ExecuteMsg::RotateKey {
+        patient_id: id,
+        category: Category::Lab,
+        epoch: suite.epoch(id, Category::Lab) + 1,
+        own_envelope: junk.clone(),
+        envelopes: recipients
+            .iter()
+            .map(|recipient| access::RecipientEnvelope {
+                recipient: recipient.to_string(),
+                envelope: junk.clone(),
+            })
+            .collect(),
+        escrow: vec![],
+    }
+}
+
+/// Issue 21: a grantee opens a new epoch only when its write needs one (stale, or it holds no
+/// key of the current one), or when another grantee opened the current one (whose envelope may
+/// be junk); the patient always may. So a grantee cannot churn epochs, and junk it wraps never
+/// locks the patient or another writer out.
+#[test]
+fn a_grantee_rotates_only_when_its_write_needs_a_new_epoch() {
+    let (mut suite, patient, id, [a, b, c]) = two_writers_and_a_reader();
+    let lab = Category::Lab;
+    let not_needed = AccessError::RotationNotNeeded { category: lab }.to_string();
+    let plan = write_plan(&suite, id, lab, &a);
+    assert_eq!((plan.rotate, plan.may_rotate), (false, false));
+    let msg = suite.rotation_msg(id, lab);
+    suite.execute_expecting_error(&a, Target::Access, &msg, &not_needed);
+
+    // The reader is revoked: Lab is stale, and a writer must rotate before it writes.
+    suite.revoke(&patient, id, &c).unwrap();
+    let plan = write_plan(&suite, id, lab, &a);
+    assert_eq!((plan.rotate, plan.may_rotate), (true, true));
+    // One new epoch per need: a second rotation in the same transaction is refused, and the
+    // whole transaction with it.
+    let first = suite.rotation_msg(id, lab);
+    let second = ehr_testing::rotate_key_msg(id, lab, 2, &[a.clone(), b.clone()]);
+    let msgs = vec![
+        suite.wasm_msg(Target::Access, &first),
+        suite.wasm_msg(Target::Access, &second),
+    ];
+    suite.assert_refused("two rotations in one transaction", &not_needed, |suite| {
+        suite.execute_multi(&a, msgs)
+    });
+
+    // A junk rotation of the right length when one is needed is accepted...
+    let junk = junk_rotation(&suite, id, &[a.clone(), b.clone()]);
+    suite.execute(&a, Target::Access, &junk).unwrap();
+    assert_eq!(suite.epoch(id, lab), 1);
+    suite.execute_expecting_error(
+        &a,
+        Target::Access,
+        &suite.rotation_msg(id, lab),
+        &not_needed,
+    );
+    // ...and blocks nobody: the other writer may replace the key a grantee wrapped for it,
+    let plan = write_plan(&suite, id, lab, &b);
+    assert_eq!((plan.rotate, plan.may_rotate), (false, true));
+    let record = suite
+        .add_record_rotating(&b, id, lab, sample_blob(1))
+        .unwrap();
+    assert_eq!(suite.record(record).unwrap().latest.epoch, 2);
+    // and so may the opener again, now that the other opened the current epoch.
+    assert!(write_plan(&suite, id, lab, &a).may_rotate);
+    // The patient always may, needed or not; an epoch it opens ends the grantees' replacing.
+    let plan = write_plan(&suite, id, lab, &patient);
+    assert_eq!((plan.rotate, plan.may_rotate), (false, true));
+    suite.rotate_key(&patient, id, lab).unwrap();
+    suite.rotate_key(&patient, id, lab).unwrap();
+    assert_eq!(suite.epoch(id, lab), 4);
+    for writer in [&a, &b] {
+        let msg = suite.rotation_msg(id, lab);
+        suite.execute_expecting_error(writer, Target::Access, &msg, &not_needed);
+        let record = suite.add_record(writer, id, lab, sample_blob(10 + u64::from(writer == &b)));
+        assert_eq!(suite.record(record.unwrap()).unwrap().latest.epoch, 4);
+    }
+}
+
+/// Issue 21: the chain stores no envelope of another length than HPKE's, no share of another
+/// length than a sealed share's, and no public key a shared secret with would be all zeros.
+#[test]
+fn junk_envelopes_shares_and_weak_public_keys_are_refused() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let one_byte = cosmwasm_std::Binary::from_base64("AA==").unwrap();
+    let short = AccessError::Validation(ValidationError::InvalidEnvelope { len: 1 }).to_string();
+    let mut rotation = suite.rotation_msg(id, Category::Lab);
+    if let access::ExecuteMsg::RotateKey { own_envelope, .. } = &mut rotation {
+        *own_envelope = one_byte.clone();
+    }
+    suite.execute_expecting_error(&patient, Target::Access, &rotation, &short);
+    let mut rotation = suite.rotation_msg(id, Category::Lab);
+    if let access::ExecuteMsg::RotateKey { envelopes, .. } = &mut rotation {
+        envelopes[0].envelope = one_byte.clone();
+    }
+    suite.execute_expecting_error(&patient, Target::Access, &rotation, &short);
+    let one_byte_envelope = KeyEnvelope {
+        category: Category::Lab,
+        epoch: 1,
+        envelope: one_byte.clone(),
+    };
+    let grant = access::ExecuteMsg::Grant {
+        patient_id: id,
+        grantee: roles.doctor_without_grant.to_string(),
+        scope: Scope::Read,
+        categories: vec![Category::Lab],
+        expires: None,
+        key_envelopes: vec![one_byte_envelope.clone()],
+    };
+    suite.execute_expecting_error(&patient, Target::Access, &grant, &short);
+    let approve = access::ExecuteMsg::ApproveRequest {
+        request_id: roles.request_id,
+        expires: None,
+        key_envelopes: vec![one_byte_envelope.clone()],
+    };
+    suite.execute_expecting_error(&patient, Target::Access, &approve, &short);
+    let store = access::ExecuteMsg::StoreOwnEnvelopes {
+        patient_id: id,
+        key_envelopes: vec![KeyEnvelope {
+            epoch: 0,
+            ..one_byte_envelope
+        }],
+    };
+    suite.execute_expecting_error(&patient, Target::Access, &store, &short);
+
+    // Shares: an envelope's 80 bytes are not a sealed share's 81.
+    suite.set_emergency_categories(&patient, id, &[Category::Allergy]);
+    let share_of = |len: usize| {
+        AccessError::Validation(ValidationError::InvalidSealedShare { len }).to_string()
+    };
+    let mut shares = suite.sample_shares(Category::Allergy, 1);
+    shares[0].share = sample_envelope(Category::Allergy, 1).envelope;
+    let escrow = access::ExecuteMsg::EscrowShares {
+        patient_id: id,
+        escrows: vec![ehr_types::escrow::EpochEscrow {
+            category: Category::Allergy,
+            epoch: 1,
+            shares,
+        }],
+    };
+    suite.execute_expecting_error(&patient, Target::Access, &escrow, &share_of(80));
+    let mut rotation = suite.rotation_msg(id, Category::Allergy);
+    if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut rotation {
+        escrow[1].share = one_byte.clone();
+    }
+    suite.execute_expecting_error(&patient, Target::Access, &rotation, &share_of(1));
+    suite
+        .emergency_access(&roles.doctor_without_grant, id)
+        .unwrap();
+    let release = access::ExecuteMsg::ReleaseShares {
+        patient_id: id,
+        doctor: roles.doctor_without_grant.to_string(),
+        shares: vec![ehr_types::escrow::ReleasedShare {
+            category: Category::Allergy,
+            epoch: 1,
+            share: sample_envelope(Category::Allergy, 1).envelope,
+        }],
+    };
+    suite.execute_expecting_error(&roles.trustee, Target::Access, &release, &share_of(80));
+
+    // Public keys: the X25519 points of small order, and encodings that are not canonical.
+    let p_minus_1 = {
+        let mut key = [0xff; 32];
+        key[0] = 0xec;
+        key[31] = 0x7f;
+        key
+    };
+    let p = {
+        let mut key = p_minus_1;
+        key[0] = 0xed;
+        key
+    };
+    let order_8 = "e0eb7a7c3b41b8ae1656e3faf19fc46ada098deb9c32b1fd866205165f49b800";
+    let order_8_too = "5f9c95bca3508c24b1d0b1559c83ef5b04445cc4581c8e86d8224eddd09f1157";
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let weak: Vec<cosmwasm_std::Binary> = [
+        [0u8; 32],
+        one,
+        hex_key(order_8),
+        hex_key(order_8_too),
+        p_minus_1,
+        p,
+        [0xff; 32],
+    ]
+    .into_iter()
+    .map(cosmwasm_std::Binary::from)
+    .collect();
+    let in_registry = RegistryError::Validation(ValidationError::WeakPublicKey).to_string();
+    let in_access = AccessError::Validation(ValidationError::WeakPublicKey).to_string();
+    let newcomer = suite.addr("newcomer");
+    let proposed = suite
+        .propose_patient(&roles.doctor_with_grant, &newcomer)
+        .unwrap();
+    suite
+        .execute(
+            &patient,
+            Target::Access,
+            &access::ExecuteMsg::SetEscrowPolicy {
+                patient_id: id,
+                categories: vec![Category::Allergy],
+                recovery: true,
+            },
+        )
+        .unwrap();
+    for key in weak {
+        let registry_msgs = [
+            registry::ExecuteMsg::RegisterPatient {
+                encryption_key: key.clone(),
+                profile: None,
+            },
+            registry::ExecuteMsg::AcceptPatient {
+                patient_id: proposed,
+                encryption_key: key.clone(),
+            },
+        ];
+        for msg in &registry_msgs {
+            suite.execute_expecting_error(&newcomer, Target::Registry, msg, &in_registry);
+        }
+        let provider_key = registry::ExecuteMsg::SetProviderKey {
+            encryption_key: key.clone(),
+        };
+        suite.execute_expecting_error(
+            &roles.doctor_with_grant,
+            Target::Registry,
+            &provider_key,
+            &in_registry,
+        );
+        let trustee_key = access::ExecuteMsg::SetTrusteeKey {
+            encryption_key: key.clone(),
+        };
+        suite.execute_expecting_error(&roles.trustee, Target::Access, &trustee_key, &in_access);
+        let recovery = access::ExecuteMsg::RequestRecovery {
+            patient_id: id,
+            encryption_key: key,
+        };
+        suite.execute_expecting_error(&roles.stranger, Target::Access, &recovery, &in_access);
+    }
+}
+
+fn hex_key(hex: &str) -> [u8; 32] {
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|at| u8::from_str_radix(&hex[at..at + 2], 16).unwrap())
+        .collect();
+    bytes.try_into().unwrap()
+}
+
+/// The patient's own envelopes, page after page from `next`, with at most `limit` each.
+fn own_pages(suite: &Suite, id: u64, category: Option<Category>, limit: u32) -> Vec<KeyEnvelope> {
+    let mut all = Vec::new();
+    let mut start_after = None;
+    // Far more pages than envelopes: a `next` that never ends fails the test, not the run.
+    for _ in 0..200 {
+        let page: access::OwnEnvelopesResponse = suite
+            .query(
+                Target::Access,
+                &access::QueryMsg::OwnEnvelopes {
+                    patient_id: id,
+                    category,
+                    start_after,
+                    limit: Some(limit),
+                },
+            )
+            .unwrap();
+        assert!(page.key_envelopes.len() <= limit as usize);
+        all.extend(page.key_envelopes);
+        match page.next {
+            Some(next) => start_after = Some(next),
+            None => return all,
+        }
+    }
+    panic!("own envelopes did not end after 200 pages of {limit}");
+}
+
+/// Pages of own envelopes list every envelope of the current owner exactly once, in (category,
+/// epoch) order, skip those of the owner before a recovery (a page may come back short) and end
+/// with `next: None`.
+#[test]
+fn own_envelopes_come_in_pages_each_envelope_exactly_once() {
+    let mut suite = Suite::new();
+    let patient = suite.addr("patient");
+    let id = suite.register_patient(&patient).unwrap();
+    let trustees = ["t1", "t2", "t3"].map(|name| suite.addr(name));
+    suite.set_trustees(&trustees.iter().collect::<Vec<_>>(), 2);
+    for (category, times) in [
+        (Category::Lab, 5),
+        (Category::Note, 3),
+        (Category::Imaging, 1),
+    ] {
+        for _ in 0..times {
+            suite.rotate_key(&patient, id, category).unwrap();
+        }
+    }
+    let store = access::ExecuteMsg::StoreOwnEnvelopes {
+        patient_id: id,
+        key_envelopes: vec![
+            sample_envelope(Category::Lab, 0),
+            sample_envelope(Category::Allergy, 0),
+        ],
+    };
+    suite.execute(&patient, Target::Access, &store).unwrap();
+    let slots = |envelopes: &[KeyEnvelope]| -> Vec<(u8, u32)> {
+        envelopes
+            .iter()
+            .map(|e| (e.category.code(), e.epoch))
+            .collect()
+    };
+    let mut before: Vec<(u8, u32)> = [(Category::Lab, 0..=5), (Category::Note, 1..=3)]
+        .into_iter()
+        .flat_map(|(category, epochs)| epochs.map(move |epoch| (category.code(), epoch)))
+        .chain([(Category::Imaging.code(), 1), (Category::Allergy.code(), 0)])
+        .collect();
+    before.sort_unstable();
+    for limit in [1, 2, 3, 7, 100] {
+        assert_eq!(
+            slots(&own_pages(&suite, id, None, limit)),
+            before,
+            "limit {limit}"
+        );
+    }
+    assert_eq!(
+        slots(&own_pages(&suite, id, Some(Category::Lab), 2)),
+        (0..=5)
+            .map(|epoch| (Category::Lab.code(), epoch))
+            .collect::<Vec<_>>()
+    );
+
+    // A recovery: the old wallet's envelopes open for nobody and leave the listing.
+    let new_wallet = suite.addr("new wallet");
+    let policy = access::ExecuteMsg::SetEscrowPolicy {
+        patient_id: id,
+        categories: vec![],
+        recovery: true,
+    };
+    suite.execute(&patient, Target::Access, &policy).unwrap();
+    let request = access::ExecuteMsg::RequestRecovery {
+        patient_id: id,
+        encryption_key: ehr_testing::sample_public_key(70),
+    };
+    suite
+        .execute(&new_wallet, Target::Access, &request)
+        .unwrap();
+    suite.advance_time(ehr_testing::RECOVERY_WAIT_SECONDS);
+    for trustee in &trustees[..2] {
+        let approve = access::ExecuteMsg::ApproveRecovery {
+            patient_id: id,
+            identity_check: ehr_types::recovery::IdentityCheck::InPersonPhotoId,
+        };
+        suite.execute(trustee, Target::Access, &approve).unwrap();
+    }
+    for category in [Category::Lab, Category::Lab, Category::Allergy] {
+        suite.rotate_key(&new_wallet, id, category).unwrap();
+    }
+    let store = access::ExecuteMsg::StoreOwnEnvelopes {
+        patient_id: id,
+        key_envelopes: vec![sample_envelope(Category::Note, 3)],
+    };
+    suite.execute(&new_wallet, Target::Access, &store).unwrap();
+    let mut after = vec![
+        (Category::Lab.code(), 6),
+        (Category::Lab.code(), 7),
+        (Category::Allergy.code(), 1),
+        (Category::Note.code(), 3),
+    ];
+    after.sort_unstable();
+    for limit in [1, 2, 3, 100] {
+        assert_eq!(
+            slots(&own_pages(&suite, id, None, limit)),
+            after,
+            "limit {limit}"
+        );
+    }
+    assert_eq!(slots(&suite.own_envelopes(id, None)), after);
+}
+
+/// What `Capabilities` and `WritePlan` answer the patient, a grantee, a revoked doctor and a
+/// doctor in an emergency window: what the rule book decides, so that clients follow it.
+#[test]
+fn capabilities_and_write_plans_answer_for_every_party() {
+    let (mut suite, roles) = Suite::with_roles();
+    let (patient, id) = (roles.patient.clone(), roles.patient_id);
+    let (grantee, revoked) = (
+        roles.doctor_with_grant.clone(),
+        roles.doctor_revoked.clone(),
+    );
+    let in_emergency = roles.doctor_without_grant.clone();
+    suite.set_emergency_categories(&patient, id, &[Category::Allergy]);
+    suite.emergency_access(&in_emergency, id).unwrap();
+    let all = |read, write, manage| -> Vec<access::CategoryRights> {
+        Category::ALL
+            .into_iter()
+            .map(|category| access::CategoryRights {
+                category,
+                read,
+                write,
+                manage,
+                by_emergency: false,
+            })
+            .collect()
+    };
+
+    let own = capabilities(&suite, id, &patient);
+    assert!(own.owner);
+    assert_eq!(own.categories, all(true, true, true));
+    assert_eq!(
+        (own.emergency_categories, own.escrowed),
+        (vec![Category::Allergy], vec![Category::Allergy])
+    );
+    let granted = capabilities(&suite, id, &grantee);
+    assert!(!granted.owner && granted.credentialed);
+    assert_eq!(granted.categories, all(true, true, true));
+    assert!(granted.emergency.is_none());
+    let gone = capabilities(&suite, id, &revoked);
+    assert!(gone.credentialed && gone.categories.is_empty());
+    let withdrawn = capabilities(&suite, id, &roles.uncredentialed);
+    assert!(!withdrawn.credentialed && withdrawn.categories.is_empty());
+    let window = capabilities(&suite, id, &in_emergency);
+    assert_eq!(
+        window.categories,
+        vec![access::CategoryRights {
+            category: Category::Allergy,
+            read: true,
+            write: false,
+            manage: false,
+            by_emergency: true,
+        }]
+    );
+    let open = window.emergency.clone().expect("the window");
+    assert!(open.open && open.ended.is_none());
+    assert!(window.may_read(Category::Allergy) && !window.may_read(Category::Lab));
+
+    // Lab is at epoch 1, opened by the patient, held by the grantee alone.
+    let plan = write_plan(&suite, id, Category::Lab, &patient);
+    assert_eq!(
+        (plan.current_epoch, plan.rotate, plan.may_rotate),
+        (1, false, true)
+    );
+    assert_eq!(plan.patient_key, Some(ehr_testing::sample_public_key(1)));
+    assert_eq!(
+        plan.recipients,
+        vec![access::KeyRecipient {
+            address: grantee.clone(),
+            encryption_key: None
+        }]
+    );
+    assert!(plan.escrow.is_none());
+    let allergy = write_plan(&suite, id, Category::Allergy, &patient);
+    let escrow = allergy.escrow.expect("Allergy is escrowed");
+    assert_eq!((escrow.trustees.len(), escrow.threshold), (2, 2));
+    let plan = write_plan(&suite, id, Category::Lab, &grantee);
+    assert_eq!((plan.rotate, plan.may_rotate), (false, false));
+    // Neither the revoked doctor nor the emergency doctor may write, so neither may rotate.
+    for party in [&revoked, &in_emergency] {
+        for category in [Category::Lab, Category::Allergy] {
+            let plan = write_plan(&suite, id, category, party);
+            assert!(!plan.may_rotate, "{party} {category:?}: {plan:?}");
+        }
+    }
+
+    // The grantee is revoked: every epoch it holds is stale, and the patient's plan rotates
+    // past it (the emergency doctor, which holds no Allergy key, gets none by a rotation).
+    suite.revoke(&patient, id, &grantee).unwrap();
+    for category in [Category::Lab, Category::Allergy] {
+        let plan = write_plan(&suite, id, category, &patient);
+        assert!(plan.rotate && plan.may_rotate, "{category:?}: {plan:?}");
+        assert!(plan.recipients.is_empty(), "{category:?}: {plan:?}");
+    }
+    assert!(capabilities(&suite, id, &grantee).categories.is_empty());
 }

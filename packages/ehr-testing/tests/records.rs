@@ -121,6 +121,17 @@ fn bad_input_is_refused_with_its_own_error() {
             with(|b| b.uri = "ipfs://Jane Doe, HIV positive".into()),
             RegistryError::Validation(ValidationError::InvalidUri).to_string(),
         ),
+        // The alphabet of a CID, but not a CID: free text would ride in the locator.
+        (
+            with(|b| b.uri = "ipfs://JaneDoeHIVpositive".into()),
+            RegistryError::Validation(ValidationError::InvalidUri).to_string(),
+        ),
+        (
+            with(|b| {
+                b.uri = "ipfs://bjanedoehaspositivehivtestresultsfromlastweekseeclinicnotes".into()
+            }),
+            RegistryError::Validation(ValidationError::InvalidUri).to_string(),
+        ),
         (
             with(|b| b.uri = format!("ehrfs://{}", "0".repeat(64))),
             RegistryError::Validation(ValidationError::UriHashMismatch).to_string(),
@@ -144,6 +155,14 @@ fn bad_input_is_refused_with_its_own_error() {
             &expected,
         );
     }
+    // A real sha2-256 CID is a locator.
+    let cid = BlobRef {
+        uri: "ipfs://bafkreicysg23kiwv34eg2d7qweipxwosdo2py4ldv42nbauguluen5v6am".into(),
+        ..sample_blob(70)
+    };
+    suite
+        .add_record(&patient, roles.patient_id, Category::Lab, cid)
+        .unwrap();
     suite.execute_expecting_error(
         &patient,
         Target::Registry,
