@@ -474,7 +474,10 @@ mod tests {
             Err(CryptoError::SharesDoNotVerify { trustees }) => {
                 assert_eq!(trustees, vec!["t2".to_string()])
             }
-            other => panic!("expected SharesDoNotVerify, got {:?}", other.map(|v| v.rejected)),
+            other => panic!(
+                "expected SharesDoNotVerify, got {:?}",
+                other.map(|v| v.rejected)
+            ),
         }
     }
 
