@@ -1683,10 +1683,10 @@ fn a_grantee_rotates_only_when_its_write_needs_a_new_epoch() {
     suite.rotate_key(&patient, id, lab).unwrap();
     suite.rotate_key(&patient, id, lab).unwrap();
     assert_eq!(suite.epoch(id, lab), 4);
-    for writer in [&a, &b] {
+    for (n, writer) in [&a, &b].into_iter().enumerate() {
         let msg = suite.rotation_msg(id, lab);
         suite.execute_expecting_error(writer, Target::Access, &msg, &not_needed);
-        let record = suite.add_record(writer, id, lab, sample_blob(10 + u64::from(writer == &b)));
+        let record = suite.add_record(writer, id, lab, sample_blob(10 + n as u64));
         assert_eq!(suite.record(record.unwrap()).unwrap().latest.epoch, 4);
     }
 }
