@@ -1014,7 +1014,8 @@ impl World {
                 self.model.stale(category),
                 self.model.stale(category) || self.model.unserved(category)
             ),
-            "step {}: {cat:?} is (stale, must rotate) for the chain, not for the model:              {holders:?}\nmodel: {:#?}",
+            "step {}: {cat:?} is (stale, must rotate) for the chain, not for the model: \
+             {holders:?}\nmodel: {:#?}",
             self.step,
             self.model
         );
