@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import type { AuditEntry } from "../contracts/EhrAccess.types";
 import type { ProviderInfo } from "../contracts/EhrRegistry.types";
-import { AUDIT_ACTION_KEYS, AUDIT_KIND_LABELS, auditRows, auditSentence, type AuditActionKey, type AuditFields, type SentenceContext } from "./audit";
+import { addressesOf, AUDIT_ACTION_KEYS, AUDIT_KIND_LABELS, auditRows, auditSentence, type AuditActionKey, type AuditFields, type SentenceContext } from "./audit";
 import { nameOf } from "./names";
 import { localTime } from "./time";
 
@@ -69,6 +69,10 @@ const CASES: { [K in AuditActionKey]: [actor: string, fields: AuditFields<K>, se
       "Dr Ana Lima, St Mary Hospital broke the glass (reason code MASS-CASUALTY, BTG): emergency read access until Wed, 2 Dec 2026, 14:05 CET",
     ],
   ],
+  emergency_ended: [
+    [PATIENT, { doctor: BEN }, "You ended the emergency access of Dr Ben Okafor, Riverside Clinic"],
+    [PATIENT, { doctor: STRANGER }, "You ended the emergency access of wasm1stra…0000 (not a listed provider)"],
+  ],
   shares_released: [
     [TRUSTEE2, { doctor: BEN, categories: ["allergy", "profile"] }, "Trustee 2 of the network released its key shares of Allergy, Profile to Dr Ben Okafor, Riverside Clinic"],
     [TRUSTEE1, { doctor: ANA, categories: ["allergy"] }, "Trustee 1 of the network released its key shares of Allergy to Dr Ana Lima, St Mary Hospital"],
@@ -84,7 +88,30 @@ const CASES: { [K in AuditActionKey]: [actor: string, fields: AuditFields<K>, se
     [NEW_WALLET, { new_owner: NEW_WALLET, not_before: EXPIRES }, "Wasm1neww…1111 asked to move the patient to the new wallet wasm1neww…1111; trustees may approve from Wed, 2 Dec 2026, 14:05 CET"],
   ],
   recovery_cancelled: [[PATIENT, { new_owner: NEW_WALLET }, "You cancelled the request to move the patient to the wallet wasm1neww…1111"]],
-  recovery_approved: [[TRUSTEE1, { new_owner: NEW_WALLET }, "Trustee 1 of the network approved moving the patient to the new wallet wasm1neww…1111"]],
+  recovery_approved: [
+    [TRUSTEE1, { new_owner: NEW_WALLET }, "Trustee 1 of the network approved moving the patient to the new wallet wasm1neww…1111"], // logged before identity checks
+    [TRUSTEE1, { new_owner: NEW_WALLET, identity_check: null }, "Trustee 1 of the network approved moving the patient to the new wallet wasm1neww…1111"],
+    [
+      TRUSTEE1,
+      { new_owner: NEW_WALLET, identity_check: "in_person_photo_id" },
+      "Trustee 1 of the network approved moving the patient to the new wallet wasm1neww…1111 after checking identity in person, with a photo ID (in-person-photo-id)",
+    ],
+    [
+      TRUSTEE2,
+      { new_owner: NEW_WALLET, identity_check: "video_photo_id" },
+      "Trustee 2 of the network approved moving the patient to the new wallet wasm1neww…1111 after checking identity on a video call, with a photo ID (video-photo-id)",
+    ],
+    [
+      TRUSTEE1,
+      { new_owner: NEW_WALLET, identity_check: "known_clinician" },
+      "Trustee 1 of the network approved moving the patient to the new wallet wasm1neww…1111 after checking identity through a clinician who knows the patient (known-clinician)",
+    ],
+    [
+      TRUSTEE2,
+      { new_owner: NEW_WALLET, identity_check: "notarised_document" },
+      "Trustee 2 of the network approved moving the patient to the new wallet wasm1neww…1111 after checking identity by a notarised document (notarised-document)",
+    ],
+  ],
   patient_recovered: [
     [
       TRUSTEE2,
@@ -170,5 +197,15 @@ describe("credential withdrawals in the patient's log", () => {
     expect(rows.map((r) => r.key)).toEqual(["1", "2", `withdrawn/${BEN}`]);
     expect(rows[0].emergency).toBe(true);
     expect(auditRows([entry(3, 600, ANA, { shares_released: { doctor: BEN, categories: ["allergy"] } })], d)[0].emergency).toBe(true);
+    expect(auditRows([entry(4, 700, PATIENT, { emergency_ended: { doctor: BEN } })], d)[0]).toMatchObject({ emergency: true, kind: "emergency_ended" });
+    expect(auditRows([entry(5, 800, PATIENT, { record_added: { record_id: 1, category: "lab" } })], d)[0].emergency).toBe(false);
+  });
+
+  it("the addresses an entry names besides its actor are the ones looked up before the log shows", () => {
+    expect(addressesOf({ access_granted: { grantee: ANA, scope: "read", categories: ["lab"], expires: null } })).toEqual([ANA]);
+    expect(addressesOf({ access_revoked: { grantee: BEN } })).toEqual([BEN]);
+    expect(addressesOf({ emergency_ended: { doctor: BEN } })).toEqual([BEN]);
+    expect(addressesOf({ shares_released: { doctor: ANA, categories: ["allergy"] } })).toEqual([ANA]);
+    expect(addressesOf({ record_added: { record_id: 1, category: "lab" } })).toEqual([]);
   });
 });

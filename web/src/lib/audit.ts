@@ -2,7 +2,7 @@
 // time in local time, and a row for each grantee whose credential the admin or a registrar withdrew (the registry keeps
 // that on the provider, not in each patient's log). The `ehr audit` command says the same sentences
 // (packages/ehr-client/src/directory.rs). Pure functions, unit-tested.
-import type { AuditAction, AuditEntry, EmergencyReason } from "../contracts/EhrAccess.types";
+import type { AuditAction, AuditEntry, EmergencyReason, IdentityCheck } from "../contracts/EhrAccess.types";
 import type { Category, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { categoryLabel, keyRotatedText } from "./keys";
 import { capitalise, categoryLabels, scopeWords, shortAddress } from "./names";
@@ -41,13 +41,14 @@ const PREDICATES: Predicates = {
   request_approved: (f) => `approved request #${f.request_id}`,
   request_denied: (f) => `denied request #${f.request_id}`,
   emergency_access: (f, c) => `broke the glass (${reasonWords(f.reason)}, ${purposeOfUse(f.reason)}): emergency read access until ${c.time(f.expires)}`,
+  emergency_ended: (f, c) => `ended the emergency access of ${c.name(f.doctor)}`,
   shares_released: (f, c) => `released its key shares of ${categoryLabels(f.categories)} to ${c.name(f.doctor)}`,
   escrow_policy_set: (f) => escrowPolicyWords(f.categories, f.recovery ?? false),
   // Wallets by their short address, as the CLI says them: a wallet being moved to or from is not a
   // person the directory could name.
   recovery_requested: (f, c) => `asked to move the patient to the new wallet ${shortAddress(f.new_owner)}; trustees may approve from ${c.time(f.not_before)}`,
   recovery_cancelled: (f) => `cancelled the request to move the patient to the wallet ${shortAddress(f.new_owner)}`,
-  recovery_approved: (f) => `approved moving the patient to the new wallet ${shortAddress(f.new_owner)}`,
+  recovery_approved: (f) => `approved moving the patient to the new wallet ${shortAddress(f.new_owner)}${f.identity_check ? ` after checking identity ${identityCheckWords(f.identity_check)}` : ""}`,
   patient_recovered: (f) =>
     `completed the recovery: the patient moved from the wallet ${shortAddress(f.former_owner)} to ${shortAddress(f.new_owner)}, and the old wallet's keys open no new record`,
   recovery_shares_released: (f) => `released its key shares of ${categoryLabels(f.categories)} to the recovered wallet ${shortAddress(f.owner)}`,
@@ -59,6 +60,20 @@ function escrowPolicyWords(categories: readonly Category[], recovery: boolean): 
   if (!categories.length && !recovery) return "stopped escrowing keys with the trustees";
   const emergency = categories.length ? `${categoryLabels(categories)} open in an emergency` : "nothing opens in an emergency";
   return `chose the key escrow: ${emergency}; ${recovery ? "every key is escrowed so a lost wallet can be recovered" : "no wallet recovery"}`;
+}
+
+/** How a trustee checked the requester's identity, in words and with the code a trustee types (as `ehr audit` says it). */
+const IDENTITY_CHECKS: Record<IdentityCheck, [words: string, code: string]> = {
+  in_person_photo_id: ["in person, with a photo ID", "in-person-photo-id"],
+  video_photo_id: ["on a video call, with a photo ID", "video-photo-id"],
+  known_clinician: ["through a clinician who knows the patient", "known-clinician"],
+  notarised_document: ["by a notarised document", "notarised-document"],
+};
+
+/** "in person, with a photo ID (in-person-photo-id)"; a check this page does not know by its own name. */
+export function identityCheckWords(check: IdentityCheck): string {
+  const known = IDENTITY_CHECKS[check] as [string, string] | undefined;
+  return known ? `${known[0]} (${known[1]})` : `(${String(check).replace(/_/g, "-")})`;
 }
 
 /** A break-glass reason in words: "treatment of a patient who cannot consent" or "reason code MASS-CASUALTY". */
@@ -91,6 +106,7 @@ export const AUDIT_KIND_LABELS: { [K in AuditActionKey | "credential_withdrawn"]
   request_approved: "Request approved",
   request_denied: "Request denied",
   emergency_access: "Emergency access",
+  emergency_ended: "Emergency access ended",
   shares_released: "Key shares released",
   escrow_policy_set: "Key escrow settings",
   recovery_requested: "Recovery requested",
@@ -137,6 +153,15 @@ export interface AuditDirectory extends SentenceContext {
   admin?: string;
 }
 
+/** Every address an entry names besides its actor (grantees, emergency doctors): looked up before the log shows. */
+export function addressesOf(action: AuditAction): string[] {
+  if ("access_granted" in action) return [action.access_granted.grantee];
+  if ("access_revoked" in action) return [action.access_revoked.grantee];
+  if ("emergency_ended" in action) return [action.emergency_ended.doctor];
+  if ("shares_released" in action) return [action.shares_released.doctor];
+  return [];
+}
+
 /** The grantees an entry names. */
 function granteeOf(action: AuditAction): string | undefined {
   if ("access_granted" in action) return action.access_granted.grantee;
@@ -157,7 +182,7 @@ export function auditRows(entries: readonly AuditEntry[], d: AuditDirectory): Au
     kind: actionKey(e.action),
     actor: e.actor,
     text: auditSentence(e, d),
-    emergency: "emergency_access" in e.action || "shares_released" in e.action,
+    emergency: "emergency_access" in e.action || "shares_released" in e.action || "emergency_ended" in e.action,
   }));
   const grantees = new Set(entries.map((e) => granteeOf(e.action)).filter((g): g is string => !!g));
   for (const grantee of grantees) {

@@ -1,6 +1,7 @@
 // Turns failures into sentences a patient or doctor understands, keeping the technical detail apart.
 import { CryptoError } from "../crypto/errors";
 import { NodeDownError } from "./rpc";
+import { localTime } from "./time";
 
 export type ProblemKind =
   | "unauthorized"
@@ -37,7 +38,11 @@ export class NotFoundError extends Error {
   }
 }
 
-/** This wallet derives another encryption key than the one registered on chain (or none is registered): writing is refused. */
+/**
+ * A write this wallet cannot make with the keys it holds: its derived key is not the one registered on
+ * chain (or none is registered), or the category's current key does not open here and the chain would
+ * not accept a new one from it. Nothing was sent.
+ */
 export class KeyMismatchError extends Error {
   constructor(message: string) {
     super(message);
@@ -193,6 +198,15 @@ function explainCoded({ code, fields, sentence }: CodedError, p: (kind: ProblemK
     case "holder_left_out":
     case "recipient_not_entitled":
       return p("conflict", "The keys of this category changed while you were saving. Nothing was saved: try again.");
+    case "rotation_not_needed":
+      return p("other", "The chain refused a new key for this category: it is not needed, and only the patient may open one now. Nothing was saved: try again.");
+    case "emergency_too_soon": {
+      const until = fields.until && /^\d+$/.test(fields.until) ? localTime(fields.until) : undefined;
+      const patient = fields.patient ? ` for patient #${fields.patient}` : "";
+      return p("other", until ? `Your last emergency window${patient} runs until ${until}: a new one may be declared from then on.` : `Your last emergency window${patient} has not reached its planned end: a new one may be declared once it has.`);
+    }
+    case "no_active_emergency":
+      return p("other", "This doctor has no open emergency access to end (it ended or expired already).");
     case "too_many_key_holders":
       return p("other", `This category already has the most key holders the chain allows (${fields.max} besides the patient): revoke someone first.`);
     case "expiry_in_past":
@@ -202,6 +216,8 @@ function explainCoded({ code, fields, sentence }: CodedError, p: (kind: ProblemK
     case "invalid_input": {
       const rule = fields.rule === "directory_text" ? DIRECTORY_TEXT_RULES[fields.text_rule] : undefined;
       if (rule) return p("other", `The ${fields.field === "organization" ? "organisation" : "display name"} was refused: ${rule(fields.max)}.`);
+      if (fields.rule === "weak_public_key" || fields.rule === "public_key") return p("other", "The chain refused an encryption key: it is not a usable X25519 key. Nothing was saved.");
+      if (fields.rule === "envelope" || fields.rule === "sealed_share") return p("other", `The chain refused a ${fields.rule === "envelope" ? "key envelope" : "sealed key share"} of the wrong length. Nothing was saved.`);
       break;
     }
     case "too_many_addresses":

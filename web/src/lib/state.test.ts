@@ -5,9 +5,10 @@ import type { GrantInfo } from "../contracts/EhrAccess.types";
 import type { RecordInfo } from "../contracts/EhrRegistry.types";
 import { CryptoError } from "../crypto/errors";
 import { chainInfo, type Deploy } from "./deploy";
-import { chainTime, grantActive, mayManage, mayWrite } from "./ehr";
+import { chainTime, grantActive } from "./ehr";
 import { explain, IpfsError } from "./errors";
 import { NodeDownError } from "./rpc";
+import { localTime } from "./time";
 import { byNewest, fromChainTime, metadataOf, recordDocument, rowOf, type RecordRow } from "./records";
 
 const info = (id: number, category: RecordInfo["category"], author: string, iso: string): RecordInfo => ({
@@ -57,19 +58,11 @@ describe("grants", () => {
   const g = (scope: GrantInfo["scope"], expires: Date | null): GrantInfo => ({
     patient_id: 1, grantee: "wasm1doc", scope, categories: ["lab"], granted_at: "0", expires: expires ? chainTime(expires) : null,
   });
-  it("expiry and scope decide writing", () => {
+  it("a grant shows as expired once its expiry is behind this clock (what it allows is the chain's answer)", () => {
     const future = new Date(Date.now() + 60_000), past = new Date(Date.now() - 60_000);
     expect(grantActive(g("read", null))).toBe(true);
+    expect(grantActive(g("read", future))).toBe(true);
     expect(grantActive(g("read", past))).toBe(false);
-    expect(mayWrite(g("read", future), "lab")).toBe(false);
-    expect(mayWrite(g("write", future), "lab")).toBe(true);
-    expect(mayWrite(g("manage", null), "note")).toBe(false);
-    expect(mayWrite(g("write", past), "lab")).toBe(false);
-    expect(mayWrite(undefined, "lab")).toBe(false);
-    expect(mayManage(g("manage", future), "lab")).toBe(true);
-    expect(mayManage(g("write", future), "lab")).toBe(false);
-    expect(mayManage(g("manage", past), "lab")).toBe(false);
-    expect(mayManage(g("manage", null), "note")).toBe(false);
   });
 });
 
@@ -89,6 +82,19 @@ describe("errors a person understands", () => {
     expect(kind(new Error("[ehr:duplicate_blob record=4] this ciphertext is already registered for the patient as record 4"))).toBe("duplicate");
     expect(kind(new Error("your grant expired"))).toBe("expired");
     expect(explain(new Error("[ehr:expiry_in_past expires=5000000000] expiry 5.000000000 is not in the future")).message).toBe("The expiry must be in the future.");
+  });
+  it("says when a doctor may break the glass again, in local time, from the chain's nanoseconds", () => {
+    const until = "1796216700000000000";
+    const text = explain(new Error(`failed to execute message; message index: 0: [ehr:emergency_too_soon patient=4 until=${until}] this doctor's last emergency window for patient 4 runs until 1796216700.000000000: a new one may be declared from then on: execute wasm contract failed`));
+    expect(text.kind).toBe("other");
+    expect(text.message).toBe(`Your last emergency window for patient #4 runs until ${localTime(until)}: a new one may be declared from then on.`);
+    expect(text.message).not.toMatch(/\d{12,}/);
+    expect(explain(new Error("[ehr:emergency_too_soon patient=4] reworded")).message).toContain("has not reached its planned end");
+  });
+  it("says what a rotation refused as not needed, a weak key and a wrong-length envelope mean", () => {
+    expect(explain(new Error("[ehr:rotation_not_needed category=lab] the Lab key needs no new epoch: only the patient may open one now")).message).toContain("only the patient may open one now");
+    expect(explain(new Error("[ehr:invalid_input rule=weak_public_key] invalid public key: not a usable X25519 point (low order or not canonical)")).message).toContain("not a usable X25519 key");
+    expect(explain(new Error("[ehr:invalid_input rule=envelope] invalid key envelope: expected 80 bytes, got 1")).message).toContain("key envelope of the wrong length");
   });
   it("says what the registry refused of a provider's listing", () => {
     expect(explain(new Error("failed to execute message; message index: 0: [ehr:already_credentialed] already a credentialed doctor under this name and organisation: wasm1x: execute wasm contract failed")).kind).toBe("duplicate");
