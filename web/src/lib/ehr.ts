@@ -9,43 +9,56 @@ import { EhrAccessQueryClient } from "../contracts/EhrAccess.client";
 import type {
   AccessRequestInfo,
   AuditEntry,
+  CapabilitiesResponse,
+  CategoryEpoch,
+  EmergencyEvent,
   EmergencyReason,
   EpochEscrow,
+  EscrowPlan,
   EscrowPolicyResponse,
   EscrowedShare,
   GrantInfo,
   KeyEnvelope,
-  KeyHolder,
   RecipientEnvelope,
   RecoveryInfo,
   ReleasedShareInfo,
   Scope,
   TrusteeShare,
   TrusteesResponse,
+  WritePlanResponse,
 } from "../contracts/EhrAccess.types";
 import { EhrRegistryQueryClient } from "../contracts/EhrRegistry.client";
 import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordInfo, RecordVersion } from "../contracts/EhrRegistry.types";
-import { fromBase64, toBase64 } from "../crypto/bytes";
+import { toBase64 } from "../crypto/bytes";
 import { CryptoError } from "../crypto/errors";
 import { openEnvelope, sealEnvelope } from "../crypto/envelope";
 import { combineShares, openShare, sealShare, splitKey } from "../crypto/escrow";
+import { publicKeyOf } from "../crypto/publicKey";
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
 import { eachLimited } from "./concurrency";
 import type { Deploy } from "./deploy";
 import { explain, KeyMismatchError, NotFoundError, onceMoreOnConflict } from "./errors";
 import { Ipfs } from "./ipfs";
-import { keyDecision, mustRotate, rotationCandidates, rotationRecipients } from "./keys";
+import { openWindow, readableOf, type PatientEmergency } from "./capabilities";
+import { refusedWriteText, rotationRecipients, writeStep, type UnopenedKey } from "./keys";
 import type { ExportInput } from "./fhirExport";
 import { capitalise, listing, Names } from "./names";
 import { ContractQuerier } from "./query";
 import { escrowedCategories, epochsToEscrow } from "./recovery";
 import type { FailoverRpc } from "./rpc";
 import { metadataOf, rowOf, type RecordMeta, type RecordRow } from "./records";
-import { indexKey, readableCategories, syncIndex, type FetchResult, type IndexData, type IndexStore, type SyncCallbacks } from "./searchIndex";
+import { indexKey, syncIndex, type FetchResult, type IndexData, type IndexStore, type SyncCallbacks } from "./searchIndex";
 
 const PAGE = 100; // the contracts' maximum page size
 const keyId = (patientId: number, category: Category, epoch: number) => `${patientId}/${category}/${epoch}`;
+/** Chain time now (nanoseconds), by this browser's clock. */
+const nowNanos = () => BigInt(Date.now()) * 1_000_000n;
+/**
+ * How far past its declared end (by this browser's clock) an emergency window is still asked about:
+ * whether it is open is the chain's answer; this only spares asking about windows long over.
+ */
+const WINDOW_CLOCK_SLACK = 3_600n * 1_000_000_000n;
 
 /** A category key that is not on chain yet: it enters the cache once the transaction storing its envelopes commits. */
 interface NewKey {
@@ -129,6 +142,13 @@ export class Ehr {
   /** Who the addresses on screen are (the registry's directory), cached for this session. */
   readonly names: Names;
   private readonly categoryKeys = new Map<string, Uint8Array>();
+  /** Envelopes of this wallet that did not open with its key, by key id (loadKeys skips them, unopenedKeys names them). */
+  private readonly unopened = new Map<string, Omit<UnopenedKey, "openedBy" | "current">>();
+  /** Who opened each epoch of a patient, as far as its audit log was read. */
+  private readonly openers = new Map<number, { seq?: number; by: Map<string, string> }>();
+  /** The network's emergency log as far as it was read (emergencyEvents). */
+  private emergencyLog: EmergencyEvent[] = [];
+  private emergencyRead?: Promise<EmergencyEvent[]>;
   private searchKey?: Uint8Array;
   private signingClient?: Promise<SigningCosmWasmClient>;
 
@@ -271,6 +291,19 @@ export class Ehr {
     }
   }
 
+  /** The patient's own envelopes (all categories and epochs): the chain's pages, followed by their `next` until it has none. */
+  private async ownEnvelopes(patientId: number): Promise<KeyEnvelope[]> {
+    const envelopes: KeyEnvelope[] = [];
+    let startAfter: CategoryEpoch | undefined;
+    for (;;) {
+      const { key_envelopes: page, next } = await this.accessQuery.ownEnvelopes({ patientId, startAfter, limit: PAGE });
+      envelopes.push(...page);
+      // A next that does not move on would page forever: stop there.
+      if (!next || (startAfter && next.category === startAfter.category && next.epoch === startAfter.epoch)) return envelopes;
+      startAfter = next;
+    }
+  }
+
   /** Every share one trustee holds for the patient, page by page. */
   private async sharesHeldBy(patientId: number, trustee: string): Promise<EscrowedShare[]> {
     const shares: EscrowedShare[] = [];
@@ -290,40 +323,90 @@ export class Ehr {
   /**
    * Opens every envelope this wallet can: the patient's own envelopes, or those wrapped to this
    * wallet as a grantee (they stay listed after access ends: what was handed over stays readable).
-   * An envelope that does not open with this wallet's key is left out (its files show "no key").
+   * An envelope that does not open with this wallet's key (junk a grantee stored with its rotation,
+   * or a key sealed to another one) is skipped and remembered (`unopenedKeys` says whose and which
+   * epoch): the other keys still open, and the files sealed with it show "no key".
    */
   async loadKeys(patient: PatientInfo): Promise<void> {
-    const envelopes = patient.owner === this.address ? (await this.accessQuery.ownEnvelopes({ patientId: patient.id })).key_envelopes : await this.heldEnvelopes(patient.id);
+    const own = patient.owner === this.address;
+    const envelopes = own ? await this.ownEnvelopes(patient.id) : await this.heldEnvelopes(patient.id);
     for (const e of envelopes) {
       const id = keyId(patient.id, e.category, e.epoch);
-      if (this.categoryKeys.has(id)) continue;
+      if (this.categoryKeys.has(id) || this.unopened.has(id)) continue;
       try {
         this.categoryKeys.set(id, await openEnvelope(this.walletKey.secretKey, e.envelope, { patientId: patient.id, category: e.category, epoch: e.epoch }));
       } catch (err) {
         if (!(err instanceof CryptoError)) throw err;
+        console.warn(`ehr: the ${own ? "own" : "handed"} envelope of patient ${patient.id} ${e.category} epoch ${e.epoch} does not open with this wallet's key: skipped`);
+        this.unopened.set(id, { patientId: patient.id, category: e.category, epoch: e.epoch, handed: !own });
       }
+    }
+  }
+
+  /**
+   * The envelopes of the patient that did not open with this wallet's key (after loading them), each
+   * with who opened its epoch (the audit log's `key_rotated` entry) and whether it is the category's
+   * current epoch: for `unopenedKeyText`.
+   */
+  async unopenedKeys(patient: PatientInfo): Promise<UnopenedKey[]> {
+    await this.loadKeys(patient);
+    const mine = [...this.unopened.values()].filter((u) => u.patientId === patient.id);
+    if (!mine.length) return [];
+    const [{ epochs }, openers] = await Promise.all([this.accessQuery.epochs({ patientId: patient.id }), this.epochOpeners(patient.id)]);
+    const current = new Map(epochs.map((e) => [e.category, e.epoch]));
+    return mine
+      .map((u) => ({ ...u, openedBy: openers.get(`${u.category}/${u.epoch}`), current: (current.get(u.category) ?? 0) === u.epoch }))
+      .sort((a, b) => a.category.localeCompare(b.category) || a.epoch - b.epoch);
+  }
+
+  /** Who opened each (category, epoch) of the patient, from the audit log's `key_rotated` entries (read on from where the last call stopped). */
+  private async epochOpeners(patientId: number): Promise<Map<string, string>> {
+    const known = this.openers.get(patientId) ?? { seq: undefined as number | undefined, by: new Map<string, string>() };
+    this.openers.set(patientId, known);
+    for (;;) {
+      const page = await this.auditLog(patientId, known.seq);
+      for (const e of page) if ("key_rotated" in e.action) known.by.set(`${e.action.key_rotated.category}/${e.action.key_rotated.epoch}`, e.actor);
+      if (page.length) known.seq = page.at(-1)!.seq;
+      if (page.length < PAGE) return known.by;
     }
   }
 
   private keyFor = (patientId: bigint, category: Category, epoch: number) => this.categoryKeys.get(keyId(Number(patientId), category, epoch));
 
+  /** What this wallet may do with the patient's records now (or `party`, another address), as the chain's rule book answers. */
+  capabilities(patientId: number, party = this.address): Promise<CapabilitiesResponse> {
+    return this.accessQuery.capabilities({ patientId, party });
+  }
+
+  /** The chain's write plan of this wallet for one category: the current epoch, whether to rotate, and the new key's recipients. */
+  writePlan(patientId: number, category: Category): Promise<WritePlanResponse> {
+    return this.accessQuery.writePlan({ patientId, category, writer: this.address });
+  }
+
   /**
-   * The key a new file of a category is sealed with. The current epoch's, when this wallet holds it,
-   * every holder of it may still read the category and every reader holds it; otherwise a new key
-   * for the next epoch, wrapped to the patient's registered key and to every reader with a registered encryption key,
-   * returned as the `rotation` to send in the same transaction as the write (keys.ts `keyDecision`).
+   * The key a new file of a category is sealed with, as the chain's write plan says (keys.ts
+   * `writeStep`): the current epoch's, when the plan does not rotate and this wallet opens that key;
+   * otherwise a new key for the next epoch, wrapped to the patient and the plan's recipients, returned
+   * as the `rotation` to send in the same transaction as the write. A current key that does not open
+   * here is replaced when the chain accepts it (the patient always may), else nothing is written and
+   * the error says why.
    */
   async writingKey(patient: PatientInfo, category: Category): Promise<WritePlan> {
     await this.ensureRegisteredKey(patient);
-    const holders = await this.accessQuery.keyHolders({ patientId: patient.id, category });
-    let key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
-    if (!key && !mustRotate(holders)) {
-      await this.loadKeys(patient);
-      key = this.categoryKeys.get(keyId(patient.id, category, holders.epoch));
+    const plan = await this.writePlan(patient.id, category);
+    let key: Uint8Array | undefined;
+    if (!plan.rotate) {
+      const id = keyId(patient.id, category, plan.current_epoch);
+      key = this.categoryKeys.get(id);
+      if (!key && !this.unopened.has(id)) {
+        await this.loadKeys(patient);
+        key = this.categoryKeys.get(id);
+      }
     }
-    const decision = keyDecision(holders, !!key);
-    if (!decision.rotate) return { epoch: decision.epoch, key: key! };
-    const rotation = await this.newRotation(patient, category, decision.epoch, holders.holders);
+    const step = writeStep(plan, !!key);
+    if (step.kind === "seal") return { epoch: step.epoch, key: key! };
+    if (step.kind === "refused") throw new KeyMismatchError(refusedWriteText(category, step));
+    const rotation = await this.newRotation(patient, category, step.epoch, plan);
     return { epoch: rotation.epoch, key: rotation.key, rotation };
   }
 
@@ -342,24 +425,26 @@ export class Ehr {
       );
   }
 
-  /** A new category key for `epoch`, sealed to the patient's registered key and to each reader of the category that published one. */
-  private async newRotation(patient: PatientInfo, category: Category, epoch: number, holders: KeyHolder[]): Promise<Rotation> {
-    if (!patient.encryption_key) throw new Error(`Patient #${patient.id} has no registered encryption key: nothing can be sealed for them yet.`);
-    const { readers } = await this.accessQuery.readers({ patientId: patient.id, category });
-    const candidates = rotationCandidates(readers, holders);
-    const keys = new Map<string, string | null | undefined>();
-    for (const party of candidates) if (party !== patient.owner) keys.set(party, (await this.provider(party)).encryption_key);
-    const { recipients, skipped } = rotationRecipients(candidates, keys, patient.owner);
+  /**
+   * A new category key for `epoch`, sealed to the patient's registered key and to each recipient of the
+   * write plan that published one, with the trustees' shares when the plan says the category is escrowed.
+   */
+  private async newRotation(patient: PatientInfo, category: Category, epoch: number, plan: WritePlanResponse): Promise<Rotation> {
+    if (!plan.patient_key) throw new Error(`Patient #${patient.id} has no registered encryption key: nothing can be sealed for them yet.`);
+    const patientKey = publicKeyOf(plan.patient_key);
+    if (!patientKey) throw new Error(`The encryption key registered for patient #${patient.id} is not a usable X25519 key: nothing can be sealed for them.`);
+    await this.names.resolve(plan.recipients.map((r) => r.address)).catch(() => undefined);
+    const { recipients, skipped } = rotationRecipients(plan.recipients, patient.owner, (a) => this.names.nameOf(a));
     const key = randomBytes(32);
     const ctx = { patientId: patient.id, category, epoch };
     return {
       category,
       epoch,
       key,
-      ownEnvelope: await sealEnvelope(fromBase64(patient.encryption_key), key, ctx),
-      envelopes: await Promise.all(recipients.map(async (r) => ({ recipient: r.address, envelope: await sealEnvelope(fromBase64(r.encryptionKey), key, ctx) }))),
+      ownEnvelope: await sealEnvelope(patientKey, key, ctx),
+      envelopes: await Promise.all(recipients.map(async (r) => ({ recipient: r.address, envelope: await sealEnvelope(r.publicKey, key, ctx) }))),
       skipped,
-      escrow: await this.rotationEscrow(patient.id, category, epoch, key),
+      escrow: plan.escrow ? await this.escrowShares(plan.escrow, patient.id, category, epoch, key) : [],
     };
   }
 
@@ -388,15 +473,15 @@ export class Ehr {
   }
 
   /** `key` split into one share per trustee of the current set (threshold k), each sealed to its trustee (FORMAT.md §6). */
-  private async escrowShares(trustees: TrusteesResponse, patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<TrusteeShare[]> {
+  private async escrowShares(trustees: TrusteesResponse | EscrowPlan, patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<TrusteeShare[]> {
     if (trustees.threshold < 2 || trustees.trustees.length < trustees.threshold) throw new Error("The network has no trustees yet: nothing can be escrowed.");
     const shares = splitKey(key, trustees.threshold, trustees.trustees.length);
     const ctx = { patientId, category, epoch, setVersion: trustees.set_version };
     return Promise.all(
       trustees.trustees.map(async (t, i) => {
         if (!t.encryption_key) throw new Error(`Trustee ${i + 1} of the network has not published its encryption key yet: nothing can be escrowed until it does.`);
-        const publicKey = fromBase64(t.encryption_key);
-        if (publicKey.length !== 32) throw new Error(`Trustee ${i + 1} of the network published a malformed key.`);
+        const publicKey = publicKeyOf(t.encryption_key);
+        if (!publicKey) throw new Error(`Trustee ${i + 1} of the network published a key that is not a usable X25519 key: nothing can be escrowed until it publishes another.`);
         return { trustee: t.address, share: await sealShare(publicKey, shares[i], ctx) };
       }),
     );
@@ -493,11 +578,18 @@ export class Ehr {
     });
   }
 
-  /** Envelopes for a grantee: every key held for the categories (the current epoch's created when missing). */
-  private async envelopesFor(patient: PatientInfo, grantee: string, categories: Category[]): Promise<{ own: KeyEnvelope[]; fresh: NewKey[]; grantee: KeyEnvelope[] }> {
+  /** A grantee's published encryption key, checked as the chain checks keys; an error in words when there is none to seal to. */
+  private async granteeKey(grantee: string): Promise<Uint8Array> {
     const provider = await this.provider(grantee);
     if (!provider.encryption_key) throw new Error(`${await this.nameFor(grantee)} has not published an encryption key yet: ask them to log in once.`);
-    const recipient = fromBase64(provider.encryption_key);
+    const key = publicKeyOf(provider.encryption_key);
+    if (!key) throw new Error(`The encryption key ${this.names.nameOf(grantee)} published is not a usable X25519 key: nothing can be shared with them until they publish another.`);
+    return key;
+  }
+
+  /** Envelopes for a grantee: every key held for the categories (the current epoch's created when missing). */
+  private async envelopesFor(patient: PatientInfo, grantee: string, categories: Category[]): Promise<{ own: KeyEnvelope[]; fresh: NewKey[]; grantee: KeyEnvelope[] }> {
+    const recipient = await this.granteeKey(grantee);
     await this.ensureRegisteredKey(patient);
     await this.loadKeys(patient);
     const own: KeyEnvelope[] = [];
@@ -506,7 +598,9 @@ export class Ehr {
     for (const category of categories) {
       const current = await this.currentEpoch(patient.id, category);
       let created: Uint8Array | undefined;
-      if (!this.categoryKeys.has(keyId(patient.id, category, current))) {
+      // A current own envelope that does not open stays as it is (the chain keeps one per epoch): the
+      // grantee gets the older keys, and the patient's next write opens a new epoch for both.
+      if (!this.categoryKeys.has(keyId(patient.id, category, current)) && !this.unopened.has(keyId(patient.id, category, current))) {
         const made = await this.newOwnEnvelope(patient.id, category, current);
         own.push(made.envelope);
         fresh.push(made.fresh);
@@ -566,9 +660,7 @@ export class Ehr {
 
   /** Accepts a doctor's proposal and grants that doctor the chosen categories, all in one transaction. */
   async acceptProposal(patientId: number, doctor: string, scope: Scope, categories: Category[], expires: Date | null): Promise<void> {
-    const provider = await this.provider(doctor);
-    if (!provider.encryption_key) throw new Error(`${await this.nameFor(doctor)} has not published an encryption key yet: ask them to log in once.`);
-    const recipient = fromBase64(provider.encryption_key);
+    const recipient = await this.granteeKey(doctor);
     const own: KeyEnvelope[] = [];
     const fresh: NewKey[] = [];
     const shared: KeyEnvelope[] = [];
@@ -673,13 +765,7 @@ export class Ehr {
       { ...scope, patientId: patient.id },
       {
         records: () => this.allRecords(patient.id),
-        readable: async () => {
-          const now = BigInt(Date.now()) * 1_000_000n;
-          if (patient.owner === this.address) return readableCategories(true, undefined, now);
-          const [grant, window] = await Promise.all([this.myGrant(patient.id), this.myEmergency(patient.id)]);
-          const emergency = window.active ? (await this.escrowPolicy(patient.id)).categories : undefined;
-          return readableCategories(false, grant, now, emergency);
-        },
+        readable: async () => readableOf(await this.capabilities(patient.id)),
         loadKeys: () => this.loadKeys(patient),
         open: async (r): Promise<FetchResult> => {
           const o = await this.openBlob(patient, r.category, r.latest.version, r.latest.blob, r.latest.epoch, false);
@@ -816,7 +902,8 @@ export class Ehr {
     if (sha256Hex(bytes) !== blob.sha256 || bytes.length !== blob.size) return { integrity: "mismatch" };
     try {
       const epoch = chainEpoch ?? parseHeader(bytes).epoch; // patient, category, epoch and version must match the chain
-      if (reloadKeys && !this.categoryKeys.has(keyId(patient.id, category, epoch))) await this.loadKeys(patient);
+      const id = keyId(patient.id, category, epoch);
+      if (reloadKeys && !this.categoryKeys.has(id) && !this.unopened.has(id)) await this.loadKeys(patient);
       const plaintext = decryptFile(bytes, this.keyFor, { patientId: patient.id, category, recordVersion: version, epoch });
       return { integrity: "verified", plaintext, meta: metadataOf(plaintext) };
     } catch (e) {
@@ -900,10 +987,52 @@ export class Ehr {
     return this.execute([this.acc({ emergency_access: { patient_id: patientId, reason } })]);
   }
 
-  /** This wallet's emergency access to the patient: whether it is open now and until when (chain time). */
-  async myEmergency(patientId: number): Promise<{ active: boolean; expires?: string; reason?: EmergencyReason }> {
-    const r = await this.accessQuery.emergencyAccess({ patientId, grantee: this.address });
-    return { active: r.active, expires: r.expires ?? undefined, reason: r.reason ?? undefined };
+  /**
+   * The patient: ends `doctor`'s open emergency window now. The epochs the doctor was handed become
+   * stale, so the next write of each rotates past it; the doctor may declare again only once the
+   * window's planned end has passed.
+   */
+  endEmergency(patientId: number, doctor: string): Promise<string> {
+    return this.execute([this.acc({ end_emergency: { patient_id: patientId, doctor } })]);
+  }
+
+  /** The network's emergency log (every declaration, in order), read on from where the last call stopped. */
+  emergencyEvents(): Promise<EmergencyEvent[]> {
+    const read = (this.emergencyRead ?? Promise.resolve([])).catch(() => undefined).then(async () => {
+      for (;;) {
+        const { emergencies } = await this.accessQuery.emergencies({ startAfter: this.emergencyLog.at(-1)?.seq, limit: PAGE });
+        this.emergencyLog.push(...emergencies);
+        if (emergencies.length < PAGE) return this.emergencyLog;
+      }
+    });
+    this.emergencyRead = read;
+    return read;
+  }
+
+  /**
+   * The windows of the log's declarations that `filter` keeps, the latest per (patient, doctor), that
+   * the chain says are open now, with what each opens (capabilities of the doctor).
+   */
+  private async openEmergencies(filter: (e: EmergencyEvent) => boolean): Promise<(PatientEmergency & { patientId: number })[]> {
+    const latest = new Map<string, EmergencyEvent>();
+    for (const e of await this.emergencyEvents()) if (filter(e)) latest.set(`${e.patient_id}/${e.doctor}`, e);
+    const now = nowNanos();
+    const candidates = [...latest.values()].filter((e) => BigInt(e.expires) + WINDOW_CLOCK_SLACK > now);
+    const answers = await Promise.all(candidates.map(async (e) => ({ e, caps: await this.capabilities(e.patient_id, e.doctor) })));
+    return answers.flatMap(({ e, caps }) => {
+      const window = openWindow(caps);
+      return window ? [{ patientId: e.patient_id, doctor: e.doctor, window, categories: caps.emergency_categories }] : [];
+    });
+  }
+
+  /** The patient: the doctors whose emergency window on its records is open now. */
+  patientEmergencies(patientId: number): Promise<PatientEmergency[]> {
+    return this.openEmergencies((e) => e.patient_id === patientId);
+  }
+
+  /** This doctor's open emergency windows, one per patient. */
+  myEmergencies(): Promise<(PatientEmergency & { patientId: number })[]> {
+    return this.openEmergencies((e) => e.doctor === this.address);
   }
 
   async grantsByPatient(patientId: number, startAfter?: string): Promise<GrantInfo[]> {
@@ -942,31 +1071,36 @@ export interface ReleaseProgress {
   needed: number;
   /** Whether the key was combined (k shares of one trustee-set version arrived and opened). */
   open: boolean;
+  /** Trustees whose released share did not open with this wallet's key: skipped, not counted. */
+  unopened: string[];
 }
 
 /**
  * Groups released shares by (category, epoch, set version), opens them (`open` returns undefined for
- * one that does not open) and combines each group that reached its threshold (`found`). One row per
- * (category, epoch): the group that opened, else the one with the most shares.
+ * one that does not open: skipped, and named in its row's `unopened`) and combines each group that
+ * reached its threshold (`found`). One row per (category, epoch): the group that opened, else the one
+ * with the most shares.
  */
 export async function releaseProgressOf(
   released: readonly ReleasedShareInfo[],
   open: (s: ReleasedShareInfo) => Promise<Uint8Array | undefined>,
   found: (category: Category, epoch: number, key: Uint8Array) => void,
 ): Promise<ReleaseProgress[]> {
-  const groups = new Map<string, { category: Category; epoch: number; threshold: number; shares: Uint8Array[] }>();
+  const groups = new Map<string, { category: Category; epoch: number; threshold: number; shares: Uint8Array[]; unopened: string[] }>();
   for (const s of released) {
     const opened = await open(s);
     const id = `${s.category}/${s.epoch}/${s.set_version}`;
-    const g = groups.get(id) ?? { category: s.category, epoch: s.epoch, threshold: s.threshold, shares: [] };
+    const g = groups.get(id) ?? { category: s.category, epoch: s.epoch, threshold: s.threshold, shares: [], unopened: [] };
     groups.set(id, g);
-    if (opened && !g.shares.some((x) => x[0] === opened[0])) g.shares.push(opened);
+    if (!opened) {
+      if (!g.unopened.includes(s.trustee)) g.unopened.push(s.trustee);
+    } else if (!g.shares.some((x) => x[0] === opened[0])) g.shares.push(opened);
   }
   const rows = new Map<string, ReleaseProgress>();
   for (const g of groups.values()) {
     const open = g.shares.length >= g.threshold;
     if (open) found(g.category, g.epoch, combineShares(g.shares, g.threshold));
-    const row = { category: g.category, epoch: g.epoch, released: g.shares.length, needed: g.threshold, open };
+    const row = { category: g.category, epoch: g.epoch, released: g.shares.length, needed: g.threshold, open, unopened: g.unopened };
     const id = `${g.category}/${g.epoch}`;
     const prev = rows.get(id);
     if (!prev || (!prev.open && (open || row.released > prev.released))) rows.set(id, row);
@@ -986,12 +1120,9 @@ async function allPages<T>(page: (last?: T) => Promise<T[]>): Promise<T[]> {
 
 export const chainTime = (d: Date): string => (BigInt(d.getTime()) * 1_000_000n).toString();
 
-/** A grant is usable while it has no expiry or its expiry is in the future. */
+/**
+ * Whether a grant's expiry is still ahead by this browser's clock: for showing "expired" next to a
+ * grant. What a party may do is the chain's answer (`capabilities`), not this.
+ */
 export const grantActive = (g: GrantInfo, now = new Date()): boolean => !g.expires || BigInt(g.expires) > BigInt(now.getTime()) * 1_000_000n;
 
-const SCOPE_RANK: Record<Scope, number> = { read: 0, write: 1, manage: 2 };
-/** As the contracts decide: an unexpired grant whose scope is at least `minimum` and whose categories include `category`. */
-const allows = (g: GrantInfo | undefined, category: Category, minimum: Scope): boolean =>
-  !!g && grantActive(g) && SCOPE_RANK[g.scope] >= SCOPE_RANK[minimum] && g.categories.includes(category);
-export const mayManage = (g: GrantInfo | undefined, category: Category): boolean => allows(g, category, "manage");
-export const mayWrite = (g: GrantInfo | undefined, category: Category): boolean => allows(g, category, "write");

@@ -19,20 +19,22 @@ describe("releaseProgressOf", () => {
   it("waits with k−1 shares, combines with k, and ignores a repeated share", async () => {
     const found: string[] = [];
     const waiting = await releaseProgressOf([released("allergy", 0, 1), released("allergy", 0, 1)], open, () => found.push("x"));
-    expect(waiting).toEqual([{ category: "allergy", epoch: 0, released: 1, needed: 2, open: false }]);
+    expect(waiting).toEqual([{ category: "allergy", epoch: 0, released: 1, needed: 2, open: false, unopened: [] }]);
     expect(found).toEqual([]);
     const keys: string[] = [];
     const done = await releaseProgressOf([released("allergy", 0, 1), released("allergy", 0, 3), released("profile", 2, 2)], open, (c, e, k) => keys.push(`${c}/${e}/${toHex(k)}`));
-    expect(done).toContainEqual({ category: "allergy", epoch: 0, released: 2, needed: 2, open: true });
-    expect(done).toContainEqual({ category: "profile", epoch: 2, released: 1, needed: 2, open: false });
+    expect(done).toContainEqual({ category: "allergy", epoch: 0, released: 2, needed: 2, open: true, unopened: [] });
+    expect(done).toContainEqual({ category: "profile", epoch: 2, released: 1, needed: 2, open: false, unopened: [] });
     expect(keys).toEqual([`allergy/0/${toHex(key)}`]);
   });
   it("never combines shares of different trustee-set versions; a share that does not open is skipped", async () => {
     const keys: Uint8Array[] = [];
     const rows = await releaseProgressOf([released("allergy", 0, 1, 1), released("allergy", 0, 2, 2)], open, (_c, _e, k) => keys.push(k));
     expect(keys).toEqual([]);
-    expect(rows).toEqual([{ category: "allergy", epoch: 0, released: 1, needed: 2, open: false }]);
+    expect(rows).toEqual([{ category: "allergy", epoch: 0, released: 1, needed: 2, open: false, unopened: [] }]);
     const skipped = await releaseProgressOf([released("allergy", 0, 1), released("allergy", 0, 2)], async (s) => (s.trustee.endsWith("2") ? undefined : open(s)), () => keys.push(key));
-    expect(skipped[0]).toMatchObject({ released: 1, open: false });
+    // Skipped and named: the trustee whose share did not open.
+    expect(skipped[0]).toMatchObject({ released: 1, open: false, unopened: ["wasm1trustee2"] });
+    expect(keys).toEqual([]);
   });
 });

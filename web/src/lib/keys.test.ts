@@ -1,55 +1,91 @@
-// The writer's key decisions (rotate or not, who gets the new key), the audit's key_rotated words, and
-// how a refused write is classified and retried once (errors.ts), without a chain.
+// The writer follows the chain's write plan (rotate or not, who gets the new key), the sentences for keys
+// that do not open, the audit's key_rotated words, and how a refused write is classified and retried
+// once (errors.ts), without a chain.
 import { describe, expect, it } from "vitest";
+import { toBase64 } from "../crypto/bytes";
 import { chainConflict, ConflictError, explain, onceMoreOnConflict, type ChainConflict } from "./errors";
-import { keyDecision, keyRotatedText, rotationCandidates, rotationRecipients } from "./keys";
+import { keyRotatedText, refusedWriteText, rotationRecipients, unopenedKeyText, writeStep, type UnopenedKey } from "./keys";
 
-describe("rotation decision", () => {
-  it("seals under the current epoch when it is fresh and this wallet holds its key", () => {
-    expect(keyDecision({ epoch: 3, stale: false, unserved: [] }, true)).toEqual({ rotate: false, epoch: 3 });
+const plan = (current_epoch: number, rotate: boolean, may_rotate: boolean) => ({ current_epoch, rotate, may_rotate });
+
+describe("a write follows the chain's write plan", () => {
+  it("seals under the current epoch when the plan does not rotate and this wallet opens its key", () => {
+    expect(writeStep(plan(3, false, false), true)).toEqual({ kind: "seal", epoch: 3 });
+    // A grantee the chain would let rotate (the key was wrapped by another grantee) still seals when its key opens.
+    expect(writeStep(plan(3, false, true), true)).toEqual({ kind: "seal", epoch: 3 });
   });
-  it("rotates to the next epoch when a holder lost access (stale), even holding the key", () => {
-    expect(keyDecision({ epoch: 3, stale: true, unserved: [] }, true)).toEqual({ rotate: true, epoch: 4, reason: "stale" });
-    expect(keyDecision({ epoch: 0, stale: true, unserved: [] }, false)).toEqual({ rotate: true, epoch: 1, reason: "stale" });
+  it("rotates to the next epoch when the plan says so, even holding the current key", () => {
+    expect(writeStep(plan(3, true, true), true)).toEqual({ kind: "rotate", epoch: 4, reason: "plan" });
+    expect(writeStep(plan(0, true, true), false)).toEqual({ kind: "rotate", epoch: 1, reason: "plan" });
   });
-  it("rotates when a reader lacks the current key (unserved), even holding it", () => {
-    expect(keyDecision({ epoch: 1, stale: false, unserved: ["wasm1doctor"] }, true)).toEqual({ rotate: true, epoch: 2, reason: "unserved" });
+  it("a current key that does not open is replaced when the chain accepts it (the patient always does)", () => {
+    expect(writeStep(plan(5, false, true), false)).toEqual({ kind: "rotate", epoch: 6, reason: "no-key" });
+    // A first write, with no key stored for epoch 0 yet, is the same step.
+    expect(writeStep(plan(0, false, true), false)).toEqual({ kind: "rotate", epoch: 1, reason: "no-key" });
   });
-  it("rotates when this wallet lacks the current key (a first write, or a key it was never handed)", () => {
-    expect(keyDecision({ epoch: 0, stale: false, unserved: [] }, false)).toEqual({ rotate: true, epoch: 1, reason: "no-key" });
-    expect(keyDecision({ epoch: 7, stale: false, unserved: [] }, false)).toEqual({ rotate: true, epoch: 8, reason: "no-key" });
+  it("a current key that does not open, and no rotation allowed: nothing is written, and the sentence says to ask the patient", () => {
+    const step = writeStep(plan(5, false, false), false);
+    expect(step).toEqual({ kind: "refused", epoch: 5, reason: "no-key" });
+    expect(refusedWriteText("lab", step as Extract<typeof step, { kind: "refused" }>)).toBe(
+      "The Lab key of epoch 5 does not open with your key, and only the patient may replace it now: ask the patient to renew the key (a new Lab record of theirs starts a new one). Nothing was written.",
+    );
+  });
+  it("never sends a rotation the chain would refuse: a plan that rotates without may_rotate is a refusal", () => {
+    const step = writeStep(plan(2, true, false), true);
+    expect(step).toEqual({ kind: "refused", epoch: 2, reason: "not-allowed" });
+    expect(refusedWriteText("note", step as Extract<typeof step, { kind: "refused" }>)).toContain("You may not write Note records of this patient now");
   });
 });
 
-describe("rotation recipients", () => {
+describe("rotation recipients are the plan's", () => {
   const owner = "wasm1patient";
-  it("are the readers with a registered encryption key; readers without one are skipped, not refused", () => {
-    const keys = new Map([
-      ["wasm1a", "KEYA"],
-      ["wasm1b", null],
-      ["wasm1c", "KEYC"],
-    ]);
-    expect(rotationRecipients(["wasm1a", "wasm1b", "wasm1c"], keys, owner)).toEqual({
-      recipients: [
-        { address: "wasm1a", encryptionKey: "KEYA" },
-        { address: "wasm1c", encryptionKey: "KEYC" },
+  const A = toBase64(new Uint8Array(32).fill(7));
+  const C = toBase64(new Uint8Array(32).fill(9));
+  it("every recipient with a published key gets an envelope; those without are skipped, not refused", () => {
+    const out = rotationRecipients(
+      [
+        { address: "wasm1a", encryption_key: A },
+        { address: "wasm1b", encryption_key: null },
+        { address: "wasm1c", encryption_key: C },
       ],
-      skipped: ["wasm1b"],
-    });
+      owner,
+    );
+    expect(out.recipients.map((r) => [r.address, toBase64(r.publicKey)])).toEqual([
+      ["wasm1a", A],
+      ["wasm1c", C],
+    ]);
+    expect(out.skipped).toEqual(["wasm1b"]);
   });
-  it("never list the patient or anyone twice (the contract refuses both)", () => {
-    const keys = new Map([["wasm1a", "KEYA"], [owner, "KEYP"]]);
-    expect(rotationRecipients(["wasm1a", owner, "wasm1a"], keys, owner).recipients).toEqual([{ address: "wasm1a", encryptionKey: "KEYA" }]);
-    expect(rotationRecipients(["wasm1x"], new Map(), owner)).toEqual({ recipients: [], skipped: ["wasm1x"] });
+  it("never lists the patient or anyone twice (the contract refuses both)", () => {
+    const out = rotationRecipients([{ address: "wasm1a", encryption_key: A }, { address: owner, encryption_key: C }, { address: "wasm1a", encryption_key: A }], owner);
+    expect(out.recipients.map((r) => r.address)).toEqual(["wasm1a"]);
+    expect(rotationRecipients([], owner)).toEqual({ recipients: [], skipped: [] });
   });
-  it("candidates: the readers, then holders still entitled without being readers (emergency access); never those who lost access", () => {
-    const holders = [
-      { address: "wasm1expired", entitled: false },
-      { address: "wasm1reader", entitled: true },
-      { address: "wasm1emergency", entitled: true },
-    ];
-    expect(rotationCandidates(["wasm1reader", "wasm1new"], holders)).toEqual(["wasm1reader", "wasm1new", "wasm1emergency"]);
-    expect(rotationCandidates([], [{ address: "wasm1revoked", entitled: false }])).toEqual([]);
+  it("a published key of small order is an error naming whose it is, not an envelope that opens for nobody", () => {
+    const lowOrder = toBase64(new Uint8Array(32)); // all zeros
+    expect(() => rotationRecipients([{ address: "wasm1bad", encryption_key: lowOrder }], owner, () => "Dr Bad")).toThrow(/The encryption key Dr Bad published is not a usable X25519 key/);
+  });
+});
+
+describe("keys that do not open, in words", () => {
+  const names: Record<string, string> = { wasm1ana: "Dr Ana Lima, St Mary Hospital", wasm1patient: "you" };
+  const name = (a: string) => names[a] ?? a;
+  const u = (over: Partial<UnopenedKey>): UnopenedKey => ({ patientId: 1, category: "lab", epoch: 3, handed: false, current: true, ...over });
+  it("the patient is told whose epoch it was, that its records cannot be shown, and that its next record starts a new key", () => {
+    expect(unopenedKeyText(u({ openedBy: "wasm1ana" }), name)).toBe(
+      "The Lab key of epoch 3 (opened by Dr Ana Lima, St Mary Hospital) does not open with your key: records sealed with it cannot be shown. Your next Lab record starts a new key.",
+    );
+  });
+  it("an epoch already replaced says nothing of the next record; an epoch the log names no opener of says no name", () => {
+    expect(unopenedKeyText(u({ openedBy: "wasm1ana", current: false }), name)).toBe(
+      "The Lab key of epoch 3 (opened by Dr Ana Lima, St Mary Hospital) does not open with your key: records sealed with it cannot be shown.",
+    );
+    expect(unopenedKeyText(u({ category: "note", epoch: 0, current: false }), name)).toBe("The Note key of epoch 0 does not open with your key: records sealed with it cannot be shown.");
+  });
+  it("a doctor is told the key was handed to it, and to ask the patient to renew it", () => {
+    expect(unopenedKeyText(u({ handed: true, openedBy: "wasm1ana" }), name)).toBe(
+      "The Lab key of epoch 3 handed to you (opened by Dr Ana Lima, St Mary Hospital) does not open with your key: records sealed with it cannot be shown. Ask the patient to renew the Lab key.",
+    );
   });
 });
 

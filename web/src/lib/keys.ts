@@ -1,71 +1,104 @@
-// Key epochs as the writer's client decides them (issue 10, the access contract's keys.rs): whether a
-// write must first open a new epoch, and who gets the new key. Pure functions, unit-tested.
-import type { KeyHolder, KeyHoldersResponse } from "../contracts/EhrAccess.types";
+// Key epochs as the chain's write plan decides them (issue 10, issue 21: the access contract's
+// `write_plan`, ehr-types rules.rs): what a write does with its category's key, who gets a new
+// epoch's key, and the sentences for keys that do not open. The web keeps no rule of its own about
+// when to rotate or who reads: it follows the plan. Pure functions, unit-tested.
+import type { KeyRecipient, WritePlanResponse } from "../contracts/EhrAccess.types";
 import type { Category } from "../contracts/EhrRegistry.types";
+import { publicKeyOf } from "../crypto/publicKey";
 
 /** The contracts' bound on the parties (besides the patient) that hold one epoch's key (ehr-types MAX_KEY_HOLDERS). */
 export const MAX_KEY_HOLDERS = 32;
 
-export type KeyDecision =
-  /** Seal under the current epoch's key. */
-  | { rotate: false; epoch: number }
+type PlanFacts = Pick<WritePlanResponse, "current_epoch" | "rotate" | "may_rotate">;
+
+export type WriteStep =
+  /** Seal under the current epoch's key, which this wallet opens. */
+  | { kind: "seal"; epoch: number }
   /**
    * Open `epoch` (the current one plus 1) with a new key in the same transaction as the write:
-   * "stale" when a holder of the current key may no longer read the category, "unserved" when a
-   * party that may read it lacks the current key (a doctor credentialed again after a rotation left
-   * it out, or one that published its key after its grant), "no-key" when this wallet does not hold
-   * the current key.
+   * "plan" when the chain's plan says the write must; "no-key" when this wallet holds no key of the
+   * current epoch that opens (none was stored for it, or the one stored is junk another party wrapped)
+   * and the chain accepts a rotation from it.
    */
-  | { rotate: true; epoch: number; reason: "stale" | "unserved" | "no-key" };
+  | { kind: "rotate"; epoch: number; reason: "plan" | "no-key" }
+  /**
+   * Nothing can be written: "no-key" when the current key does not open here and only the patient
+   * may replace it; "not-allowed" when the chain would refuse this writer's rotation (it may not
+   * write the category, or the patient is not active).
+   */
+  | { kind: "refused"; epoch: number; reason: "no-key" | "not-allowed" };
 
-type EpochState = Pick<KeyHoldersResponse, "epoch" | "stale" | "unserved">;
-
-/** Whether the next write must open a new epoch whatever this wallet holds (ehr-types `KeyHoldersResponse::must_rotate`). */
-export function mustRotate(holders: EpochState): boolean {
-  return holders.stale || holders.unserved.length > 0;
+/** What a write does, given the chain's plan for this writer and whether this wallet opens the current epoch's key. */
+export function writeStep(plan: PlanFacts, opensCurrentKey: boolean): WriteStep {
+  const next = plan.current_epoch + 1;
+  if (plan.rotate) return plan.may_rotate ? { kind: "rotate", epoch: next, reason: "plan" } : { kind: "refused", epoch: plan.current_epoch, reason: "not-allowed" };
+  if (opensCurrentKey) return { kind: "seal", epoch: plan.current_epoch };
+  if (plan.may_rotate) return { kind: "rotate", epoch: next, reason: "no-key" };
+  return { kind: "refused", epoch: plan.current_epoch, reason: "no-key" };
 }
 
-/** What a write into a category does with its key, given the chain's key holders and whether this wallet holds the current key. */
-export function keyDecision(holders: EpochState, holdsCurrentKey: boolean): KeyDecision {
-  if (holders.stale) return { rotate: true, epoch: holders.epoch + 1, reason: "stale" };
-  if (holders.unserved.length > 0) return { rotate: true, epoch: holders.epoch + 1, reason: "unserved" };
-  if (!holdsCurrentKey) return { rotate: true, epoch: holders.epoch + 1, reason: "no-key" };
-  return { rotate: false, epoch: holders.epoch };
+/** Why nothing was written, in words (a refused `writeStep`). */
+export function refusedWriteText(category: Category, step: Extract<WriteStep, { kind: "refused" }>): string {
+  const label = categoryLabel(category);
+  if (step.reason === "not-allowed") return `You may not write ${label} records of this patient now, so no new ${label} key can be opened. Nothing was written.`;
+  return `The ${label} key of epoch ${step.epoch} does not open with your key, and only the patient may replace it now: ask the patient to renew the key (a new ${label} record of theirs starts a new one). Nothing was written.`;
 }
 
 export interface RotationRecipients {
-  /** Readers with a registered encryption key (base64 X25519), each once, in the readers' order. */
-  recipients: { address: string; encryptionKey: string }[];
-  /** Readers that have not published an encryption key: they do not get the new key (the contract lets the rotation skip them). */
+  /** The plan's recipients with a published encryption key (raw X25519), each once, in the plan's order. */
+  recipients: { address: string; publicKey: Uint8Array }[];
+  /** Recipients that have not published an encryption key: they do not get the new key (the chain lets the rotation leave them out). */
   skipped: string[];
 }
 
 /**
- * The parties a new epoch's key is meant for besides the patient: every reader of the category (the
- * access contract's `readers`: grantees that may read it now), then every holder of the current key
- * that may still read it without being a reader (an active emergency access): the contract refuses
- * a rotation that leaves out a holder still entitled (HolderLeftOut).
+ * Who a new epoch's key is wrapped to besides the patient: every recipient of the chain's write plan
+ * that published an encryption key. The patient (who gets the own envelope) and repeats are left out,
+ * as the contract refuses them; a published key the chain would not accept now (of small order, not
+ * canonical) is an error naming whose it is, not an envelope that opens for nobody.
  */
-export function rotationCandidates(readers: readonly string[], holders: readonly KeyHolder[]): string[] {
-  return [...new Set([...readers, ...holders.filter((h) => h.entitled).map((h) => h.address)])];
+export function rotationRecipients(recipients: readonly KeyRecipient[], owner: string, name: (address: string) => string = (a) => a): RotationRecipients {
+  const seen = new Set<string>([owner]);
+  const out: RotationRecipients = { recipients: [], skipped: [] };
+  for (const { address, encryption_key } of recipients) {
+    if (seen.has(address)) continue;
+    seen.add(address);
+    if (!encryption_key) {
+      out.skipped.push(address);
+      continue;
+    }
+    const publicKey = publicKeyOf(encryption_key);
+    if (!publicKey) throw new Error(`The encryption key ${name(address)} published is not a usable X25519 key: nothing can be sealed to it. Nothing was written.`);
+    out.recipients.push({ address, publicKey });
+  }
+  return out;
+}
+
+/** A key envelope of this wallet that did not open with its key (it was skipped; the other keys still open). */
+export interface UnopenedKey {
+  patientId: number;
+  category: Category;
+  epoch: number;
+  /** Handed to this wallet as a grantee, rather than the patient's own envelope. */
+  handed: boolean;
+  /** Who opened the epoch (the actor of its `key_rotated` audit entry), when the log names one. */
+  openedBy?: string;
+  /** Whether it is the category's current epoch (new records are sealed with it until the next rotation). */
+  current: boolean;
 }
 
 /**
- * Who a new epoch's key is wrapped to besides the patient: each candidate (`rotationCandidates`)
- * that has a registered encryption key. The patient (who gets the own envelope) and repeats are
- * left out, as the contract refuses them.
+ * What the owner of an envelope that does not open is told: whose key it was, which epoch, what that
+ * means for the records sealed with it, and what happens next:
+ * "The Lab key of epoch 3 (opened by Dr X) does not open with your key: records sealed with it cannot
+ * be shown. Your next Lab record starts a new key."
  */
-export function rotationRecipients(candidates: readonly string[], encryptionKeys: ReadonlyMap<string, string | null | undefined>, owner: string): RotationRecipients {
-  const seen = new Set<string>([owner]);
-  const out: RotationRecipients = { recipients: [], skipped: [] };
-  for (const address of candidates) {
-    if (seen.has(address)) continue;
-    seen.add(address);
-    const encryptionKey = encryptionKeys.get(address);
-    if (encryptionKey) out.recipients.push({ address, encryptionKey });
-    else out.skipped.push(address);
-  }
-  return out;
+export function unopenedKeyText(u: UnopenedKey, name: (address: string) => string): string {
+  const label = categoryLabel(u.category);
+  const by = u.openedBy ? ` (opened by ${name(u.openedBy)})` : "";
+  const which = u.handed ? `The ${label} key of epoch ${u.epoch} handed to you${by}` : `The ${label} key of epoch ${u.epoch}${by}`;
+  const next = !u.current ? "" : u.handed ? ` Ask the patient to renew the ${label} key.` : ` Your next ${label} record starts a new key.`;
+  return `${which} does not open with your key: records sealed with it cannot be shown.${next}`;
 }
 
 const CATEGORY_LABEL: Record<Category, string> = {

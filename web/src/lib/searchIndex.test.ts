@@ -1,8 +1,9 @@
 import { hkdfSync } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import type { GrantInfo } from "../contracts/EhrAccess.types";
+import type { CapabilitiesResponse } from "../contracts/EhrAccess.types";
 import type { Category, RecordInfo } from "../contracts/EhrRegistry.types";
 import { fromUtf8 } from "../crypto/bytes";
+import { readableOf } from "./capabilities";
 import { coerceMeta } from "./records";
 import {
   applyFetch,
@@ -14,7 +15,6 @@ import {
   openIndex,
   planSync,
   queryIndex,
-  readableCategories,
   sealIndex,
   searchable,
   storeKey,
@@ -43,19 +43,29 @@ const metaOf = (r: RecordInfo) => coerceMeta(docOf(r.id, r.latest.version));
 const indexOf = (records: RecordInfo[]): IndexData => ({ format: 1, entries: records.map((r) => entryOf(r, metaOf(r))) });
 const all = () => true;
 
-describe("readable categories", () => {
-  const grant: GrantInfo = { categories: ["lab", "note"], granted_at: "0", grantee: "wasm1doctorana", patient_id: 1, scope: "read", expires: (T0 + DAY).toString() };
-  it("the owner reads every category; a grantee those of its unexpired grant; nobody else any", () => {
-    expect(readableCategories(true, undefined, T0)("imaging")).toBe(true);
-    expect(readableCategories(false, grant, T0)("lab")).toBe(true);
-    expect(readableCategories(false, grant, T0)("imaging")).toBe(false);
-    expect(readableCategories(false, grant, T0 + DAY)("lab")).toBe(false); // expired at that instant
-    expect(readableCategories(false, { ...grant, expires: null }, T0 + 1000n * DAY)("note")).toBe(true);
-    expect(readableCategories(false, undefined, T0)("note")).toBe(false);
-    // An open emergency window adds the categories the patient opens in an emergency, and only those.
-    expect(readableCategories(false, undefined, T0, ["allergy"])("allergy")).toBe(true);
-    expect(readableCategories(false, undefined, T0, ["allergy"])("note")).toBe(false);
-    expect(readableCategories(false, grant, T0 + DAY, ["allergy"])("lab")).toBe(false);
+describe("readable categories come from the chain's capabilities", () => {
+  // A revoked doctor in an open emergency window: the chain lists only the patient's emergency category.
+  const caps: Pick<CapabilitiesResponse, "categories"> = { categories: [{ category: "allergy", read: true, write: false, manage: false, by_emergency: true }] };
+  it("the sync keeps and fetches what the answer lets the party read, and drops a category it no longer lists", async () => {
+    const store = new MemoryStore();
+    const scope = { chainId: "c", registry: "r", address: "wasm1doctorben", patientId: 1 };
+    const key = new Uint8Array(32).fill(9);
+    await store.put(storeKey(scope), sealIndex(key, scope, indexOf([rec(1, 1, "imaging"), rec(2, 1, "allergy")])));
+    const chain = [rec(1, 1, "imaging"), rec(2, 1, "allergy"), rec(3, 1, "imaging"), rec(4, 1, "allergy")];
+    const opened: number[] = [];
+    const io: SyncIo = {
+      records: async () => chain,
+      readable: async () => readableOf(caps),
+      loadKeys: async () => undefined,
+      open: async (r) => {
+        opened.push(r.id);
+        return { kind: "opened", meta: metaOf(r) };
+      },
+    };
+    const out = await syncIndex(store, key, scope, io);
+    expect(out.entries.map((e) => [e.id, e.category])).toEqual([[2, "allergy"], [4, "allergy"]]);
+    expect(opened).toEqual([4]); // imaging #3 is never fetched; allergy #2 was indexed already
+    expect(readableOf(undefined)("allergy")).toBe(false);
   });
 });
 

@@ -7,7 +7,6 @@ import { xchacha20poly1305 } from "@noble/ciphers/chacha.js";
 import { randomBytes } from "@noble/ciphers/utils.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import type { GrantInfo } from "../contracts/EhrAccess.types";
 import type { Category, RecordInfo } from "../contracts/EhrRegistry.types";
 import { concat, fromUtf8, utf8 } from "../crypto/bytes";
 import { eachLimited } from "./concurrency";
@@ -35,21 +34,10 @@ export interface IndexData {
 
 export const emptyIndex = (): IndexData => ({ format: 1, entries: [] });
 
-// ------------------------------------------------------------------ what may be read
-
-/**
- * Which categories this wallet may read now: every category for the patient's owner; for anyone else
- * the categories of its grant while it is unexpired, and while its emergency window is open the
- * categories the patient opens in an emergency (`emergency`, undefined when no window is open), as
- * the CLI's index does. What a former grantee was handed stays openable in the record list, but it
- * is no longer kept in (or added to) the index.
- */
-export function readableCategories(isOwner: boolean, grant: GrantInfo | undefined, nowNanos: bigint, emergency?: readonly Category[]): (c: Category) => boolean {
-  if (isOwner) return () => true;
-  const granted = grant && !(grant.expires && BigInt(grant.expires) <= nowNanos) ? grant.categories : [];
-  const allowed = new Set([...granted, ...(emergency ?? [])]);
-  return (c) => allowed.has(c);
-}
+// What may be read is the chain's answer (the access contract's `capabilities`, capabilities.ts
+// `readableOf`): every category for the patient's owner; for anyone else what its unexpired grant
+// covers, and while its emergency window is open the patient's emergency categories. What a former
+// grantee was handed stays openable in the record list, but it is no longer kept in (or added to) the index.
 
 // ------------------------------------------------------------------ the sync plan
 
@@ -213,7 +201,7 @@ export class MemoryStore implements IndexStore {
 export interface SyncIo {
   /** Every record of the patient (all pages of `records_by_patient`). */
   records(): Promise<RecordInfo[]>;
-  /** Which categories may be read now (readableCategories). */
+  /** Which categories may be read now, as the chain answers (capabilities.ts `readableOf`). */
   readable(): Promise<(c: Category) => boolean>;
   /** Loads the key material once for this sync; `open` then uses it without asking the chain again. */
   loadKeys(): Promise<void>;

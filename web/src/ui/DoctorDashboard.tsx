@@ -1,15 +1,16 @@
 // The doctor's view: patients who granted access, their records (decrypted with the grant's keys),
 // access requests, proposing a new patient, emergency access.
 import { useCallback, useEffect, useEffectEvent, useRef, useState, type FormEvent } from "react";
-import type { AccessRequestInfo, EmergencyReason, GrantInfo, Scope } from "../contracts/EhrAccess.types";
+import type { AccessRequestInfo, CapabilitiesResponse, EmergencyReason, GrantInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import { purposeOfUse, reasonWords } from "../lib/audit";
-import { grantActive, mayManage, mayWrite, type Ehr, type ReleaseProgress } from "../lib/ehr";
+import { categoriesWith, emergencyOpensText, openWindow, reasonText, type PatientEmergency } from "../lib/capabilities";
+import { grantActive, type Ehr, type ReleaseProgress } from "../lib/ehr";
 import { categoryLabel } from "../lib/keys";
 import { categoryLabels, listing, scopeWords } from "../lib/names";
 import { localTime } from "../lib/time";
-import { CategoryChecks, useAction } from "./common";
+import { CategoryChecks, useAction, useNames } from "./common";
 import { RecordsPanel } from "./RecordsPanel";
 
 export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
@@ -18,7 +19,10 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
   const [more, setMore] = useState(false);
   const [search, setSearch] = useState("");
   const [category, setCategory] = useState<Category | "">("");
-  const [selected, setSelected] = useState<{ patient: PatientInfo; grant?: GrantInfo; emergency?: { active: boolean; expires?: string; reason?: EmergencyReason } }>();
+  // The chain's answer of what this doctor may do with the selected patient (capabilities): what it writes, deletes and reads in an emergency.
+  const [selected, setSelected] = useState<{ patient: PatientInfo; grant?: GrantInfo; caps: CapabilitiesResponse }>();
+  // Open emergency windows of this doctor: patients it may open without a grant.
+  const [emergencies, setEmergencies] = useState<(PatientEmergency & { patientId: number })[]>([]);
   // Bumped when released key shares open a key: the records panel opens again with it.
   const [emergencyKeys, setEmergencyKeys] = useState(0);
   const action = useAction();
@@ -30,8 +34,9 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
         const mine = await ehr.provider(ehr.address);
         ehr.names.prime([mine]);
         setMe(mine);
-        const page = await ehr.grantsByGrantee(after);
+        const [page, open] = await Promise.all([ehr.grantsByGrantee(after), after === undefined ? ehr.myEmergencies() : undefined]);
         setGrants((old) => (after === undefined ? page : [...old, ...page]));
+        if (open) setEmergencies(open);
         setMore(page.length === 100);
       }),
     [ehr, runAction],
@@ -42,14 +47,16 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
 
   const openPatient = (patientId: number) =>
     action.run(async () => {
-      const patient = await ehr.patient(patientId);
-      const [grant, emergency] = await Promise.all([ehr.myGrant(patientId), ehr.myEmergency(patientId)]);
-      setSelected({ patient, grant, emergency });
+      const [patient, grant, caps] = await Promise.all([ehr.patient(patientId), ehr.myGrant(patientId), ehr.capabilities(patientId)]);
+      setSelected({ patient, grant, caps });
     });
 
   const shown = grants.filter((g) => (!search || String(g.patient_id) === search.trim().replace(/^#/, "")) && (!category || g.categories.includes(category)));
-  const writable = selected ? RECORD_CATEGORIES.filter((c) => mayWrite(selected.grant, c)) : [];
-  const deletable = selected ? RECORD_CATEGORIES.filter((c) => mayManage(selected.grant, c)) : [];
+  const writable = categoriesWith(selected?.caps, "write", RECORD_CATEGORIES);
+  const deletable = categoriesWith(selected?.caps, "manage", RECORD_CATEGORIES);
+  const emergencyWindow = openWindow(selected?.caps);
+  // Patients this doctor may open only through an open emergency window (no grant row of theirs is listed).
+  const emergencyRows = emergencies.filter((e) => !grants.some((g) => g.patient_id === e.patientId) && (!search || String(e.patientId) === search.trim().replace(/^#/, "")) && (!category || e.categories.includes(category)));
 
   return (
     <div data-dashboard="doctor">
@@ -103,9 +110,24 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
                 </td>
               </tr>
             ))}
+            {emergencyRows.map((e) => (
+              <tr key={`emergency/${e.patientId}`} className="emergency" data-emergency-patient={e.patientId}>
+                <td>#{e.patientId}</td>
+                <td>{e.categories.length ? categoryLabels(e.categories) : "nothing"}</td>
+                <td>
+                  <span className="badge emergency">⚠ emergency</span> read ({reasonText(e.window.reason)})
+                </td>
+                <td>{localTime(e.window.expires)}</td>
+                <td>
+                  <button type="button" className="secondary" onClick={() => openPatient(e.patientId)} aria-label={`Open patient ${e.patientId}`}>
+                    Open
+                  </button>
+                </td>
+              </tr>
+            ))}
           </tbody>
         </table>
-        {shown.length === 0 && <p className="muted">No patient has granted you access{search || category ? " matching the filter" : ""}.</p>}
+        {shown.length === 0 && emergencyRows.length === 0 && <p className="muted">No patient has granted you access{search || category ? " matching the filter" : ""}.</p>}
         {more && (
           <button type="button" className="secondary" onClick={() => load(grants.at(-1)?.patient_id)}>
             Load more
@@ -124,20 +146,19 @@ export function DoctorDashboard({ ehr }: { ehr: Ehr }) {
               Your access to patient #{selected.patient.id} expired on {localTime(selected.grant.expires!)}. Ask the patient to grant it again.
             </div>
           )}
-          {selected.emergency?.active && selected.emergency.expires && (
+          {emergencyWindow && (
             <>
-              <div className="notice info" role="status" data-emergency-until={selected.emergency.expires}>
-                Emergency read access to patient #{selected.patient.id} until {localTime(selected.emergency.expires)}
-                {selected.emergency.reason ? ` (${reasonWords(selected.emergency.reason)}, ${purposeOfUse(selected.emergency.reason)})` : ""}: it is in the
-                patient's audit log.
+              <div className="notice info" role="status" data-emergency-until={emergencyWindow.expires}>
+                Emergency read access to patient #{selected.patient.id} until {localTime(emergencyWindow.expires)} ({reasonText(emergencyWindow.reason)}): it is in the patient's
+                audit log. {emergencyOpensText(selected.caps.emergency_categories)}
               </div>
-              <EmergencyKeys ehr={ehr} patientId={selected.patient.id} expires={selected.emergency.expires} onOpened={() => setEmergencyKeys((n) => n + 1)} />
+              <EmergencyKeys ehr={ehr} patientId={selected.patient.id} expires={emergencyWindow.expires} onOpened={() => setEmergencyKeys((n) => n + 1)} />
             </>
           )}
           <RecordsPanel key={`${selected.patient.id}/${emergencyKeys}`} ehr={ehr} patient={selected.patient} writable={writable} deletable={deletable} />
         </>
       )}
-      <BreakGlassCard ehr={ehr} onOpen={openPatient} />
+      <BreakGlassCard ehr={ehr} onOpen={(id) => { void openPatient(id); void load(); }} />
       <div className="grid2">
         <RequestAccessCard ehr={ehr} />
         <ProposeCard ehr={ehr} />
@@ -156,6 +177,23 @@ function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => voi
   const [code, setCode] = useState("");
   const action = useAction();
   const codeOk = REASON_CODE.test(code);
+  // What an emergency would open for the patient typed in (the chain's answer), said before the glass is broken.
+  const [opens, setOpens] = useState<{ id: string; caps?: CapabilitiesResponse }>();
+  useEffect(() => {
+    if (!/^[0-9]+$/.test(patientId)) return;
+    let current = true;
+    const timer = setTimeout(() => {
+      ehr
+        .capabilities(Number(patientId))
+        .then((caps) => current && setOpens({ id: patientId, caps }))
+        .catch(() => current && setOpens({ id: patientId }));
+    }, 300);
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
+  }, [ehr, patientId, action.busy]);
+  const hint = opens?.id === patientId ? opens : undefined;
   const submit = (e: FormEvent) => {
     e.preventDefault();
     if (kind === "other" && !codeOk) return;
@@ -163,9 +201,10 @@ function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => voi
     void action.run(async () => {
       const id = Number(patientId);
       await ehr.emergencyAccess(id, reason);
-      const { expires } = await ehr.myEmergency(id);
+      const caps = await ehr.capabilities(id);
+      const expires = openWindow(caps)?.expires;
       onOpen(id);
-      return `You broke the glass for patient #${id} (${reasonWords(reason)}, ${purposeOfUse(reason)}): emergency read access${expires ? ` until ${localTime(expires)}` : ""}. It is written to the patient's audit log; the trustees release the keys of what the patient chose to open in an emergency.`;
+      return `You broke the glass for patient #${id} (${reasonWords(reason)}, ${purposeOfUse(reason)}): emergency read access${expires ? ` until ${localTime(expires)}` : ""}. It is written to the patient's audit log. ${emergencyOpensText(caps.emergency_categories)}`;
     });
   };
   return (
@@ -205,6 +244,15 @@ function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => voi
           Break glass
         </button>
       </form>
+      {hint && (
+        <p className="muted" aria-label="What an emergency opens" data-opens={hint.caps?.emergency_categories.join(",")}>
+          {hint.caps
+            ? openWindow(hint.caps)
+              ? `Your emergency window for patient #${hint.id} is open until ${localTime(openWindow(hint.caps)!.expires)}. ${emergencyOpensText(hint.caps.emergency_categories)}`
+              : emergencyOpensText(hint.caps.emergency_categories)
+            : `There is no patient #${hint.id} on the chain.`}
+        </p>
+      )}
       {action.status}
     </section>
   );
@@ -215,22 +263,31 @@ function BreakGlassCard({ ehr, onOpen }: { ehr: Ehr; onOpen: (id: number) => voi
  * each (category, epoch) once k arrived (in memory only) and says what is still awaited.
  */
 function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patientId: number; expires: string; onOpened: () => void }) {
-  const [emergency, setEmergency] = useState<Category[]>(); // what the patient opens in an emergency (not what is escrowed for recovery)
+  const [emergency, setEmergency] = useState<Category[]>(); // what the window opens: the patient's emergency categories (the chain's answer)
+  const [ended, setEnded] = useState(false);
   const [threshold, setThreshold] = useState(0);
   const [progress, setProgress] = useState<ReleaseProgress[]>([]);
   const [problem, setProblem] = useState<string>();
   const opened = useRef(0);
   const announceOpened = useEffectEvent(onOpened);
+  const name = useNames(ehr);
   useEffect(() => {
     let stop = false;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const end = Number(BigInt(expires) / 1_000_000n);
     const tick = async () => {
       try {
-        const [policy, trustees, rows] = await Promise.all([ehr.escrowPolicy(patientId), ehr.trustees(), ehr.releaseProgress(patientId)]);
+        const [caps, trustees, rows] = await Promise.all([ehr.capabilities(patientId), ehr.trustees(), ehr.releaseProgress(patientId)]);
         if (stop) return;
-        setEmergency(policy.categories);
+        setEmergency(caps.emergency_categories);
+        if (!openWindow(caps)) {
+          // Ended by the patient (or over): nothing more is released in it.
+          setEnded(true);
+          return;
+        }
         setThreshold(trustees.threshold);
+        await ehr.names.resolve(rows.flatMap((r) => r.unopened)).catch(() => undefined);
+        if (stop) return;
         setProgress(rows);
         setProblem(undefined);
         const open = rows.filter((r) => r.open).length;
@@ -249,6 +306,7 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
       if (timer) clearTimeout(timer);
     };
   }, [ehr, patientId, expires]);
+  if (ended) return <p className="muted" role="status">This emergency window is over (the patient ended it, or its time ran out): nothing more is released in it.</p>;
   if (emergency === undefined) return <p className="muted" role="status">Checking the trustees' key shares…</p>;
   if (!emergency.length) return <p className="muted" role="status">The patient opens no category in an emergency: nothing opens beyond what they granted you.</p>;
   const lines = emergency.map((category) => {
@@ -268,6 +326,13 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
           </li>
         ))}
       </ul>
+      {progress.flatMap((r) =>
+        r.unopened.map((trustee) => (
+          <p key={`${r.category}/${r.epoch}/${trustee}`} className="muted" data-unopened-share={`${r.category}/${r.epoch}`}>
+            The key share {name(trustee)} released for {categoryLabel(r.category)} (epoch {r.epoch}) does not open with your key: it is not counted.
+          </p>
+        )),
+      )}
       {problem && <p className="error">Could not read the released shares: {problem} (trying again)</p>}
     </div>
   );

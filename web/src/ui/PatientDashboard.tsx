@@ -1,12 +1,13 @@
 // The patient's view: profile (decrypted here), records, who has access, requests, and the audit log.
-import { useCallback, useEffect, useState, type FormEvent } from "react";
+import { useCallback, useEffect, useState, type FormEvent, type ReactNode } from "react";
 import type { AccessRequestInfo, AuditEntry, EscrowPolicyResponse, GrantInfo, RecoveryInfo, Scope } from "../contracts/EhrAccess.types";
 import type { Category, PatientInfo, ProviderInfo } from "../contracts/EhrRegistry.types";
 import { CATEGORIES, CATEGORY_CODES, RECORD_CATEGORIES } from "../crypto/categories";
-import { AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
+import { addressesOf, AUDIT_KIND_LABELS, auditRows, type AuditRow } from "../lib/audit";
+import { emergencyEndedText, endEmergencyQuestion, patientEmergencyText, reasonText, type PatientEmergency } from "../lib/capabilities";
 import { grantActive, type Ehr } from "../lib/ehr";
 import { addressProblem } from "../lib/listing";
-import { categoryLabels, listing, scopeWords, type Namer } from "../lib/names";
+import { capitalise, categoryLabels, listing, scopeWords, type Namer } from "../lib/names";
 import { escrowedCategories, escrowSavedText, escrowStatusText, pendingRecovery, recoveryAlertText, recoveryCancelledText } from "../lib/recovery";
 import { localTime } from "../lib/time";
 import { CategoryChecks, ConfirmButton, useAction, useNames, Who } from "./common";
@@ -24,6 +25,17 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
   useEffect(() => {
     void reload();
   }, [reload]);
+  // Doctors whose emergency window on these records is open now (the chain's answer), for the notice and the card.
+  const [emergencies, setEmergencies] = useState<PatientEmergency[]>([]);
+  const emergencyLoad = useAction();
+  const runEmergencyLoad = emergencyLoad.run;
+  useEffect(() => {
+    void runEmergencyLoad(async () => {
+      const open = await ehr.patientEmergencies(patientId);
+      await ehr.names.resolve(open.map((e) => e.doctor));
+      setEmergencies(open);
+    });
+  }, [ehr, patientId, changes, runEmergencyLoad]);
   if (!patient) return <>{action.status}<p role="status">Loading your records…</p></>;
   return (
     <div data-dashboard="patient">
@@ -35,6 +47,7 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
         </div>
       )}
       <RecoveryAlert ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
+      <EmergencyNotice ehr={ehr} patient={patient} emergencies={emergencies} />
       <ProfileCard ehr={ehr} patient={patient} onSaved={() => { void reload(); changed(); }} />
       <RecordsPanel ehr={ehr} patient={patient} writable={RECORD_CATEGORIES} deletable={RECORD_CATEGORIES} onChanged={changed} />
       <DownloadCard ehr={ehr} patient={patient} />
@@ -42,10 +55,89 @@ export function PatientDashboard({ ehr, patientId, onDeleted }: { ehr: Ehr; pati
         <GrantsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
         <RequestsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       </div>
+      <EmergencyAccessesCard ehr={ehr} patient={patient} emergencies={emergencies} loadStatus={emergencyLoad.status} onChanged={changed} />
       <EmergencySettingsCard ehr={ehr} patient={patient} changes={changes} onChanged={changed} />
       <AuditCard ehr={ehr} patient={patient} changes={changes} />
       <DeletePatientCard ehr={ehr} patient={patient} onDeleted={onDeleted} />
     </div>
+  );
+}
+
+/**
+ * The notice at the top of the dashboard while a doctor's emergency window on these records is open:
+ * who (the directory's name), why, what it opens and when it ends, in local time.
+ */
+function EmergencyNotice({ ehr, patient, emergencies }: { ehr: Ehr; patient: PatientInfo; emergencies: PatientEmergency[] }) {
+  const name = useNames(ehr, patient.owner);
+  if (!emergencies.length) return null;
+  return (
+    <div className="notice error" role="alert" aria-label="Emergency access">
+      {emergencies.map((e) => (
+        <p key={e.doctor} data-emergency-doctor={e.doctor} style={{ margin: "0.2rem 0" }}>
+          <strong>⚠ {patientEmergencyText(e, capitalise(name(e.doctor)), (t) => localTime(t))}</strong>
+        </p>
+      ))}
+      <p style={{ margin: "0.2rem 0" }}>
+        If this is not an emergency you agree with, <a href="#emergency-accesses">end it under "Emergency access to my records"</a>. Everything they do is in
+        your audit log.
+      </p>
+    </div>
+  );
+}
+
+/** The open emergency windows on these records, each with "End emergency access" (after a confirmation). */
+function EmergencyAccessesCard({
+  ehr,
+  patient,
+  emergencies,
+  loadStatus,
+  onChanged,
+}: {
+  ehr: Ehr;
+  patient: PatientInfo;
+  emergencies: PatientEmergency[];
+  loadStatus: ReactNode;
+  onChanged: () => void;
+}) {
+  const name = useNames(ehr, patient.owner);
+  const action = useAction();
+  return (
+    <section className="card" aria-labelledby="emergency-accesses-h" id="emergency-accesses">
+      <h2 id="emergency-accesses-h">Emergency access to my records</h2>
+      {loadStatus}
+      {action.status}
+      {emergencies.length === 0 ? (
+        <p className="muted">No doctor has emergency access to your records now. Earlier emergencies are in your audit log.</p>
+      ) : (
+        <ul aria-label="Open emergency accesses" className="plain">
+          {emergencies.map((e) => {
+            const who = capitalise(name(e.doctor));
+            return (
+              <li key={e.doctor} data-emergency-doctor={e.doctor}>
+                <p style={{ margin: "0.2rem 0" }}>
+                  <span className="badge emergency">⚠ emergency</span> <strong><Who address={e.doctor} name={name} start /></strong> ({reasonText(e.window.reason)}) may
+                  read {e.categories.length ? categoryLabels(e.categories) : "nothing"}: since {localTime(e.window.started)}, until {localTime(e.window.expires)}.
+                </p>
+                <ConfirmButton
+                  label="End emergency access"
+                  ariaLabel={`End the emergency access of ${who}`}
+                  question={endEmergencyQuestion(who)}
+                  confirmLabel={`Confirm: end the emergency access of ${who}`}
+                  busy={action.busy}
+                  onConfirm={() =>
+                    action.run(async () => {
+                      await ehr.endEmergency(patient.id, e.doctor);
+                      onChanged();
+                      return emergencyEndedText(who);
+                    })
+                  }
+                />
+              </li>
+            );
+          })}
+        </ul>
+      )}
+    </section>
   );
 }
 
@@ -506,7 +598,7 @@ function AuditCard({ ehr, patient, changes }: { ehr: Ehr; patient: PatientInfo; 
       runAction(async () => {
         const page = await ehr.auditLog(patient.id, after);
         // Everyone the page names, looked up before it shows: no address flashes by.
-        await ehr.names.resolve(page.flatMap((e) => [e.actor, ...("access_granted" in e.action ? [e.action.access_granted.grantee] : "access_revoked" in e.action ? [e.action.access_revoked.grantee] : [])]));
+        await ehr.names.resolve(page.flatMap((e) => [e.actor, ...addressesOf(e.action)]));
         setEntries((old) => (after === undefined ? page : [...old, ...page]));
         setMore(page.length === 100);
       }),

@@ -7,7 +7,7 @@ import type { Category, PatientInfo, RecordVersion } from "../contracts/EhrRegis
 import { toBase64 } from "../crypto/bytes";
 import { RECORD_CATEGORIES } from "../crypto/categories";
 import type { Ehr, SealedFile, UploadOutcome } from "../lib/ehr";
-import { categoryLabel } from "../lib/keys";
+import { categoryLabel, unopenedKeyText, type UnopenedKey } from "../lib/keys";
 import { type Namer } from "../lib/names";
 import { IdbStore } from "../lib/indexStore";
 import { byNewest, fromChainTime, recordDocument, type RecordRow } from "../lib/records";
@@ -58,6 +58,8 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
   const list = useAction();
   const runList = list.run;
   const name = useNames(ehr, patient.owner);
+  // Key envelopes of this wallet that did not open (skipped; the other records still show), said in words.
+  const [unopened, setUnopened] = useState<UnopenedKey[]>([]);
   // The rows as last rendered, for "load more" to page on from without reloading when they change.
   const rowsRef = useRef(rows);
   useEffect(() => {
@@ -81,6 +83,14 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
           return reset ? merged : [...old, ...merged];
         });
         setMore(page.length === 100);
+        if (reset) {
+          // Which keys did not open is said next to the records; failing to find out hides nothing else.
+          const skipped = await ehr.unopenedKeys(patient).catch(() => undefined);
+          if (skipped) {
+            await ehr.names.resolve(skipped.flatMap((u) => (u.openedBy ? [u.openedBy] : []))).catch(() => undefined);
+            setUnopened(skipped);
+          }
+        }
       });
     },
     // `patient` (not only its id): opening the same patient again fetches it anew and reloads the list.
@@ -190,6 +200,15 @@ export function RecordsPanel({ ehr, patient, writable, deletable, onChanged }: P
         </label>
       </div>
       {list.status}
+      {unopened.length > 0 && (
+        <div className="notice error" role="alert" aria-label="Keys that do not open">
+          {unopened.map((u) => (
+            <p key={`${u.category}/${u.epoch}`} data-unopened={`${u.category}/${u.epoch}`} style={{ margin: "0.2rem 0" }}>
+              {unopenedKeyText(u, name)}
+            </p>
+          ))}
+        </div>
+      )}
       {notice && <Info>{notice}</Info>}
       <p className="muted" aria-live="polite" data-search-count={searching ? visible.length : undefined}>
         {searching

@@ -94,7 +94,22 @@ export function Who({ address, name, start = false }: { address: string; name: N
 }
 
 /** A destructive action behind a second, explicit click: `label` shows `question`, `confirmLabel` runs `onConfirm`. */
-export function ConfirmButton({ label, question, confirmLabel, busy, onConfirm }: { label: string; question: ReactNode; confirmLabel: string; busy: boolean; onConfirm: () => void }) {
+export function ConfirmButton({
+  label,
+  question,
+  confirmLabel,
+  busy,
+  onConfirm,
+  ariaLabel,
+}: {
+  label: string;
+  question: ReactNode;
+  confirmLabel: string;
+  busy: boolean;
+  onConfirm: () => void;
+  /** The first button's accessible name, when several buttons on the page share `label`. */
+  ariaLabel?: string;
+}) {
   const [confirming, setConfirming] = useState(false);
   return confirming ? (
     <p>
@@ -107,7 +122,7 @@ export function ConfirmButton({ label, question, confirmLabel, busy, onConfirm }
       </button>
     </p>
   ) : (
-    <button type="button" className="danger" onClick={() => setConfirming(true)}>
+    <button type="button" className="danger" aria-label={ariaLabel} onClick={() => setConfirming(true)}>
       {label}
     </button>
   );
