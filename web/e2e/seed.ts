@@ -91,3 +91,9 @@ export async function grantForSeconds(name: string, patientId: number, grantee: 
   await client.execute(me.address, acc, { grant: { patient_id: patientId, grantee, scope, categories, expires: toChainTime(expires), key_envelopes } }, "auto");
   return expires;
 }
+
+/** Sends one contract message as the localnet account `name`, through CosmJS (not the UI); the error is the chain's refusal. */
+export async function executeAs(name: string, contract: string, msg: object): Promise<string> {
+  const { me, client } = await signerOf(name);
+  return (await client.execute(me.address, contract, msg, "auto")).transactionHash;
+}

@@ -1,5 +1,8 @@
 // The whole story through the UI, a patient and two doctors in separate browser contexts, against the
 // live localnet and kubo: register, upload, grant, doctor reads and writes, request/approve, revoke,
+// break glass (the doctor told what an emergency opens; a revoked doctor's emergency opens no new record of a
+// category the patient does not open in an emergency; a second declaration inside the window refused; the
+// patient told at the top and ending the window), a grantee's junk rotation that leaves the patient reading,
 // emergency access in the audit log, propose/accept, a changed blob (red badge), IPFS down then the
 // broadcast's answer lost, and a retry that finds the committed record (no duplicate), wallet screens, screenshots and axe-core on the dashboards; a record and a grant
 // written with the `ehr` CLI, seen in the browser; an expired grant; deleting a record and a patient;
@@ -24,7 +27,7 @@ import { RECORD_CATEGORIES } from "../src/crypto/categories";
 import { keyDerivationMessage } from "../src/crypto/walletKey";
 import { shortAddress } from "../src/lib/names";
 import { arbitrarySignRequests } from "./keplrShim";
-import { grantForSeconds, seedPatientRecords } from "./seed";
+import { executeAs, grantForSeconds, seedPatientRecords } from "./seed";
 
 const REPO = fileURLToPath(new URL("../..", import.meta.url));
 const cliHome = mkdtempSync(join(tmpdir(), "ehr-e2e-cli-"));
@@ -44,6 +47,7 @@ function asGovernance(contract: string, msg: object): void {
 let h: Harness;
 let patient: Person, doctor1: Person, doctor2: Person;
 let patientId: number;
+let ferritinId: string; // doctor2's lab grant was revoked before this record
 
 beforeAll(async () => {
   mkdirSync(RESULTS, { recursive: true });
@@ -211,35 +215,24 @@ describe("patient and doctors", () => {
     expect(await recordRow(doctor2.page, "Knee pain").count()).toBe(0);
   });
 
-  it("the patient revokes doctor2: the next lab record gets a new key that doctor1, who keeps access, opens and doctor2 does not; emergency access, revoke and the new key are in the audit log", async () => {
+  it("the patient revokes doctor2: the next lab record gets a new key that doctor1, who keeps access, opens; revoke and the new key are in the audit log", async () => {
     await patient.page.getByRole("button", { name: `Revoke ${BEN}` }).click();
     await status(patient.page, `Access of ${BEN} revoked. The next Lab record written gets a new key that ${BEN} never receives`);
     await addRecord(patient.page, "lab", "Ferritin", "45 ng/mL");
     await status(patient.page, /It opened a new Lab key \(epoch \d+\) for you and 1 other who may read it\./);
-    const ferritinId = await recordRow(patient.page, "Ferritin").getAttribute("data-record-id");
+    ferritinId = (await recordRow(patient.page, "Ferritin").getAttribute("data-record-id"))!;
     await doctor1.page.reload();
     await doctor1.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
     await recordRow(doctor1.page, "Ferritin").locator('[data-integrity="verified"]').waitFor();
-    const form = doctor2.page.getByRole("form", { name: "Break glass" });
-    await form.getByLabel("Patient id").fill(String(patientId));
-    await form.getByLabel("Reason", { exact: true }).selectOption("incapable");
-    await form.getByRole("button", { name: "Break glass" }).click();
-    await status(doctor2.page, /Emergency read access/);
-    // doctor2 still opens what it was given before the revoke, but not the lab record written after it
-    await recordRow(doctor2.page, "Hemoglobin").locator('[data-integrity="verified"]').waitFor();
-    await doctor2.page.locator(`tr[data-record-id="${ferritinId}"]`).filter({ hasText: "no key" }).waitFor();
-    expect(await recordRow(doctor2.page, "Ferritin").count()).toBe(0);
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
-    await audit.getByText(new RegExp(`^${BEN} broke the glass \\(treatment of a patient who cannot consent, ETREAT\\): emergency read access until `)).waitFor();
-    await audit.locator("tr.emergency").first().waitFor();
     await audit.getByText(`You revoked the access of ${BEN}`).waitFor();
     await audit.getByText(/^You approved request #\d+$/).waitFor();
     await audit.getByText(/^You made a new Lab key \(epoch \d+\) for the patient and 1 other reader$/).first().waitFor();
     await audit.getByText(`${ANA} added Note record #`).first().waitFor();
   });
 
-  it("break glass: the patient escrows the default categories and adds an allergy; doctor2, without a grant, breaks the glass and the trustees' shares open the allergy, not the notes; the audit says who released what", async () => {
+  it("break glass: the patient escrows the default categories and adds an allergy; doctor2, granted Imaging and revoked, is told what an emergency opens, breaks the glass, and the trustees' shares open the allergy, not the notes nor the lab record written after its revoke", async () => {
     const settings = patient.page.getByRole("form", { name: "Emergency settings" });
     for (const label of ["Allergy", "Prescription", "Immunization", "Profile"]) expect(await settings.getByLabel(label, { exact: true }).isChecked()).toBe(true);
     expect(await settings.getByLabel("Note", { exact: true }).isChecked()).toBe(false);
@@ -248,28 +241,125 @@ describe("patient and doctors", () => {
     await status(patient.page, /Saved: Prescription, Allergy, Immunization, Profile open in an emergency/);
     await addRecord(patient.page, "allergy", "Latex allergy", "anaphylaxis in 2019");
 
-    // A reason code is checked before anything is sent.
+    // doctor2 reads an imaging record by a grant, which the patient then revokes.
+    const grant = patient.page.getByRole("form", { name: "Grant access" });
+    await grant.getByLabel("Doctor").selectOption(doctor2.address);
+    await grant.getByLabel("Lab", { exact: true }).uncheck();
+    await grant.getByLabel("Imaging", { exact: true }).check();
+    await grant.getByLabel("Access").selectOption("read");
+    await grant.getByRole("button", { name: "Grant" }).click();
+    await status(patient.page, `Access granted to ${BEN}: read access to Imaging until`);
+    await addRecord(patient.page, "imaging", "Chest X-ray", "no consolidation");
+    await doctor2.page.reload();
+    await doctor2.page.getByRole("button", { name: `Open patient ${patientId}` }).click();
+    await recordRow(doctor2.page, "Chest X-ray").locator('[data-integrity="verified"]').waitFor();
+    await patient.page.getByRole("button", { name: `Revoke ${BEN}` }).click();
+    await status(patient.page, `Access of ${BEN} revoked. The next Imaging record written gets a new key`);
+
+    // A reason code is checked before anything is sent; the form says what an emergency opens, as the chain answers.
     const form = doctor2.page.getByRole("form", { name: "Break glass" });
     await form.getByLabel("Patient id").fill(String(patientId));
+    await doctor2.page
+      .getByLabel("What an emergency opens")
+      .filter({ hasText: "An emergency opens only Prescription, Allergy, Immunization, Profile (the categories the patient chose for emergencies), for reading" })
+      .waitFor();
     await form.getByLabel("Reason", { exact: true }).selectOption("other");
     await form.getByLabel("Reason code").fill("x");
     expect(await form.getByRole("button", { name: "Break glass" }).isDisabled()).toBe(true);
     await form.getByLabel("Reason", { exact: true }).selectOption("incapable");
     await form.getByRole("button", { name: "Break glass" }).click();
-    await status(doctor2.page, /You broke the glass for patient #\d+ \(treatment of a patient who cannot consent, ETREAT\)/);
+    await status(doctor2.page, /You broke the glass for patient #\d+ \(treatment of a patient who cannot consent, ETREAT\): emergency read access until .*An emergency opens only Prescription, Allergy, Immunization, Profile/);
     // The waiting state or, as quickly, the allergy itself, opened with k of the trustees' shares.
     await doctor2.page.getByRole("status", { name: "Emergency keys" }).waitFor({ timeout: 30_000 });
     await recordRow(doctor2.page, "Latex allergy").locator('[data-integrity="verified"]').waitFor({ timeout: 30_000 });
     await doctor2.page.locator('[data-emergency-category="allergy"][data-open="true"]').waitFor({ timeout: 30_000 });
-    // Notes are not escrowed: still locked for doctor2.
+    // What doctor2 was handed before its revokes still opens; the lab record written after the lab revoke does not, and notes are not escrowed.
+    await recordRow(doctor2.page, "Hemoglobin").locator('[data-integrity="verified"]').waitFor();
+    await recordRow(doctor2.page, "Chest X-ray").locator('[data-integrity="verified"]').waitFor();
+    await doctor2.page.locator(`tr[data-record-id="${ferritinId}"]`).filter({ hasText: "no key" }).waitFor();
+    expect(await recordRow(doctor2.page, "Ferritin").count()).toBe(0);
     expect(await recordRow(doctor2.page, "Knee pain").count()).toBe(0);
 
     await patient.page.reload();
     const audit = patient.page.getByRole("table", { name: "Audit log" });
     await audit.getByText("You chose the key escrow: Prescription, Allergy, Immunization, Profile open in an emergency; no wallet recovery").waitFor();
     await audit.getByText(new RegExp(`^${BEN} broke the glass \\(treatment of a patient who cannot consent, ETREAT\\): emergency read access until `)).first().waitFor();
+    await audit.locator("tr.emergency").first().waitFor();
     await audit.getByText(new RegExp(`^Trustee [123] of the network released its key shares of (.*, )?Allergy(, .*)? to ${BEN}$`)).first().waitFor({ timeout: 30_000 });
     expect(await audit.innerText()).not.toMatch(BECH32);
+  });
+
+  it("a revoked doctor's emergency opens no new record of a category the patient does not open in an emergency: the next imaging record gets a key doctor2 never receives, and its dashboard neither opens nor indexes it; a second declaration inside the window is refused with its end in local time", async () => {
+    await addRecord(patient.page, "imaging", "Chest X-ray follow-up", "clear lungs");
+    // doctor2's open window does not make it a reader of Imaging: the write rotates past it.
+    await status(patient.page, /It opened a new Imaging key \(epoch \d+\) for you\./);
+    const followUp = (await recordRow(patient.page, "Chest X-ray follow-up").getAttribute("data-record-id"))!;
+
+    // doctor2 has no grant any more: its open window lists the patient.
+    await doctor2.page.reload();
+    const row = doctor2.page.locator(`tr[data-emergency-patient="${patientId}"]`);
+    await row.filter({ hasText: "Prescription, Allergy, Immunization, Profile" }).filter({ hasText: "emergency" }).waitFor();
+    await row.getByRole("button", { name: `Open patient ${patientId}` }).click();
+    // The shares released in this window open the allergy again in this new page session (the panel reopens with the key).
+    await doctor2.page.locator('[data-emergency-category="allergy"][data-open="true"]').waitFor({ timeout: 30_000 });
+    await recordRow(doctor2.page, "Latex allergy").locator('[data-integrity="verified"]').waitFor({ timeout: 30_000 });
+    await doctor2.page.locator(`tr[data-record-id="${followUp}"]`).filter({ hasText: "no key" }).waitFor();
+    expect(await recordRow(doctor2.page, "Chest X-ray follow-up").count()).toBe(0);
+    await doctor2.page.locator(`tr[data-record-id="${followUp}"]`).getByRole("button", { name: /Open record/ }).click();
+    expect(await doctor2.page.getByLabel("Decrypted content").count()).toBe(0);
+    await doctor2.page.getByRole("button", { name: "Close" }).click();
+    // Its search covers only what the chain says it may read: the emergency categories, no imaging.
+    await doctor2.page.getByLabel("Search").fill("x-ray");
+    await doctor2.page.getByText(/^0 of \d+ indexed records match\.$/).waitFor({ timeout: 120_000 });
+    await doctor2.page.getByLabel("Search").fill("latex");
+    await doctor2.page.getByText(/^1 of \d+ indexed records match\.$/).waitFor({ timeout: 120_000 });
+    await doctor2.page.getByLabel("Search").fill("");
+    await doctor2.page.screenshot({ path: `${RESULTS}doctor-emergency.png`, fullPage: true });
+
+    const form = doctor2.page.getByRole("form", { name: "Break glass" });
+    await form.getByLabel("Patient id").fill(String(patientId));
+    await doctor2.page.getByLabel("What an emergency opens").filter({ hasText: `Your emergency window for patient #${patientId} is open until` }).waitFor();
+    await form.getByRole("button", { name: "Break glass" }).click();
+    const refused = doctor2.page.getByRole("alert").filter({ hasText: `Your last emergency window for patient #${patientId} runs until` });
+    const sentence = refused.locator("strong");
+    expect(await sentence.innerText()).toMatch(/runs until \w{3}, .+\d{2}:\d{2}.*: a new one may be declared from then on\.$/);
+    expect(await sentence.innerText()).not.toMatch(/\d{12,}/); // no chain nanoseconds
+    await doctor2.page.setViewportSize({ width: 390, height: 844 });
+    await doctor2.page.screenshot({ path: `${RESULTS}doctor-emergency-390.png`, fullPage: true });
+    await doctor2.page.setViewportSize({ width: 1280, height: 900 });
+  });
+
+  it("the patient's dashboard says at the top who has an open emergency window, until when and why; the patient ends it after a confirmation, and the audit log says so", async () => {
+    await patient.page.reload();
+    const notice = patient.page.getByRole("alert", { name: "Emergency access" });
+    await notice
+      .getByText(new RegExp(`^⚠ ${BEN} broke the glass \\(treatment of a patient who cannot consent, ETREAT\\): they may read your Prescription, Allergy, Immunization, Profile records until \\w{3}, .+\\d{2}:\\d{2}`))
+      .first()
+      .waitFor();
+    expect(await notice.innerText()).not.toMatch(BECH32);
+    expect(await notice.innerText()).not.toMatch(/\d{12,}/);
+    expect(await seriousViolations(patient.page)).toEqual([]);
+    await patient.page.screenshot({ path: `${RESULTS}patient-emergency.png`, fullPage: false });
+    await patient.page.setViewportSize({ width: 390, height: 844 });
+    await patient.page.screenshot({ path: `${RESULTS}patient-emergency-390.png`, fullPage: false });
+    const card = patient.page.getByRole("region", { name: "Emergency access to my records" });
+    await card.getByRole("button", { name: `End the emergency access of ${BEN}` }).click();
+    await card.getByText(`End the emergency access of ${BEN} now?`).first().waitFor();
+    await card.screenshot({ path: `${RESULTS}patient-end-emergency-390.png` });
+    await patient.page.setViewportSize({ width: 1280, height: 900 });
+    await card.getByRole("button", { name: `Confirm: end the emergency access of ${BEN}` }).click();
+    await status(patient.page, `The emergency access of ${BEN} has ended.`);
+    await card.getByText("No doctor has emergency access to your records now.").waitFor();
+    expect(await patient.page.getByRole("alert", { name: "Emergency access" }).count()).toBe(0);
+    const audit = patient.page.getByRole("table", { name: "Audit log" });
+    await audit.locator('tr[data-audit-kind="emergency_ended"]').getByText(`You ended the emergency access of ${BEN}`).waitFor();
+
+    // doctor2 is told its window is over, and no longer finds the patient in its list.
+    await doctor2.page.reload();
+    await doctor2.page.locator('[data-dashboard="doctor"]').waitFor();
+    await doctor2.page.getByRole("heading", { name: "My patients" }).waitFor();
+    await doctor2.page.getByText(/No patient has granted you access/).waitFor();
+    expect(await doctor2.page.getByRole("button", { name: `Open patient ${patientId}` }).count()).toBe(0);
   });
 
   it("wallet recovery: the patient opts in to escrow every category; on chain the policy says recovery and every trustee holds shares of the notes, which do not open in an emergency; the audit says so", async () => {
@@ -775,6 +865,55 @@ describe("keys after a loss of access (issue 10)", () => {
     for (const v of ["v1", "v2", "v3"]) await history.getByText(new RegExp(`^${v} `)).waitFor();
     await openPatient(doctor1);
     await recordRow(doctor1.page, "Lipid panel, patient's copy").locator('[data-integrity="verified"]').waitFor();
+  });
+
+  it("a grantee's rotation is refused when not needed; a needed one with a junk own envelope leaves the patient's dashboard working, says which epoch did not open and who opened it, and the patient's next lab record opens a new key", async () => {
+    const chain = await CosmWasmClient.connect(deploy.rpc_url);
+    const access = deploy.contracts.access.address;
+    const labEpoch = async () => ((await chain.queryContractSmart(access, { epochs: { patient_id: id2 } })).epochs as { category: string; epoch: number }[]).find((e) => e.category === "lab")?.epoch ?? 0;
+    const junk = () => Buffer.from(crypto.getRandomValues(new Uint8Array(80))).toString("base64");
+    const rotate = (epoch: number) => ({
+      rotate_key: { patient_id: id2, category: "lab", epoch, own_envelope: junk(), envelopes: [{ recipient: doctor1.address, envelope: junk() }], escrow: [] },
+    });
+    const epoch = await labEpoch();
+    // doctor1 (Manage on lab) opened the current lab epoch itself and holds it: no new one is needed, so the chain refuses it.
+    await expect(executeAs("doctor1", access, rotate(epoch + 1))).rejects.toThrow(/rotation_not_needed/);
+
+    // doctor2 is handed the lab keys and revoked: the lab epoch is stale, and a grantee's rotation is needed.
+    await p2.page.reload();
+    const grant = p2.page.getByRole("form", { name: "Grant access" });
+    await grant.getByLabel("Doctor").selectOption(doctor2.address);
+    await grant.getByLabel("Access").selectOption("read");
+    await grant.getByRole("button", { name: "Grant" }).click();
+    await status(p2.page, `Access granted to ${BEN}: read access to Lab`);
+    await p2.page.getByRole("button", { name: `Revoke ${BEN}` }).click();
+    await status(p2.page, `Access of ${BEN} revoked.`);
+    await executeAs("doctor1", access, rotate(epoch + 1));
+    expect(await labEpoch()).toBe(epoch + 1);
+
+    // The patient's dashboard still shows every record, and says which key did not open and whose rotation it was.
+    await p2.page.reload();
+    const keys = p2.page.getByRole("alert", { name: "Keys that do not open" });
+    await keys
+      .getByText(`The Lab key of epoch ${epoch + 1} (opened by ${ANA}) does not open with your key: records sealed with it cannot be shown. Your next Lab record starts a new key.`)
+      .waitFor();
+    await recordRow(p2.page, "Lipid panel, patient's copy").locator('[data-integrity="verified"]').waitFor();
+    await recordRow(p2.page, "First consult").locator('[data-integrity="verified"]').waitFor();
+    await p2.page.screenshot({ path: `${RESULTS}patient-unopened-key.png`, fullPage: false });
+    await p2.page.setViewportSize({ width: 390, height: 844 });
+    await keys.screenshot({ path: `${RESULTS}patient-unopened-key-390.png` });
+    await p2.page.setViewportSize({ width: 1280, height: 900 });
+
+    // The patient's next lab record rotates past the junk epoch, for the patient and doctor1.
+    await addRecord(p2.page, "lab", "HbA1c", "5.6 %");
+    await status(p2.page, `It opened a new Lab key (epoch ${epoch + 2}) for you and 1 other who may read it.`);
+    expect(await labEpoch()).toBe(epoch + 2);
+    await p2.page.reload();
+    await recordRow(p2.page, "HbA1c").locator('[data-integrity="verified"]').waitFor();
+    await keys.getByText(`The Lab key of epoch ${epoch + 1} (opened by ${ANA}) does not open with your key: records sealed with it cannot be shown.`).waitFor();
+    expect(await keys.innerText()).not.toContain("Your next Lab record");
+    await openPatient(doctor1);
+    await recordRow(doctor1.page, "HbA1c").locator('[data-integrity="verified"]').waitFor();
     await p2.context.close();
   });
 });
