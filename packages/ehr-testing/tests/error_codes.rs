@@ -266,6 +266,13 @@ fn expected(code: ErrorCode) -> (&'static str, &'static str) {
     }
 }
 
+/// The codes whose time field the Rust client words itself (ehr-client's `from_contract_log`).
+fn says_time_for_people(code: &str) -> bool {
+    [ErrorCode::EmergencyTooSoon, ErrorCode::RecoveryWaiting]
+        .iter()
+        .any(|timed| timed.id() == code)
+}
+
 fn client_class(error: &ClientError) -> (&'static str, &str) {
     match error {
         ClientError::WriteRace(detail) => ("write_race", detail),
@@ -375,7 +382,15 @@ fn every_contract_error_is_classified_by_its_code() {
                 "{}::{}: {text}",
                 case.contract, case.variant
             );
-            assert_eq!(detail, case.sentence, "{text}");
+            if says_time_for_people(case.code) {
+                // The client says the chain's nanoseconds as a local time.
+                assert!(
+                    detail != case.sentence && !detail.contains("1800000000"),
+                    "{text}: {detail}"
+                );
+            } else {
+                assert_eq!(detail, case.sentence, "{text}");
+            }
         }
     }
     let used: Vec<&str> = cases.iter().map(|c| c.code).collect();

@@ -270,7 +270,15 @@ impl Model {
     fn apply(&mut self, op: &Op) -> bool {
         match *op {
             Op::Register { actor } => {
-                let ok = !self.current.contains_key(&actor);
+                // A doctor's proposal waiting at the address is declined by registering there.
+                let waiting =
+                    self.current.get(&actor).copied().filter(|&patient| {
+                        self.patients[&patient].status == PatientStatus::Pending
+                    });
+                let ok = waiting.is_some() || !self.current.contains_key(&actor);
+                if let Some(patient) = waiting {
+                    self.tombstone(patient);
+                }
                 if ok {
                     self.new_patient(actor, PatientStatus::Active);
                 }
