@@ -113,6 +113,7 @@ pub fn execute(
             own_envelope,
             envelopes,
             escrow,
+            escrow_key_commitment,
         } => {
             let rotation = keys::Rotation {
                 category,
@@ -120,6 +121,7 @@ pub fn execute(
                 own_envelope,
                 envelopes,
                 escrow,
+                escrow_key_commitment,
             };
             keys::execute_rotate_key(deps, env, info, patient_id, rotation)
         }

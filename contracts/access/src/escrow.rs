@@ -17,7 +17,7 @@ use ehr_types::escrow::{
     MAX_ESCROWS_PER_MESSAGE, MAX_RELEASES_PER_MESSAGE, MAX_TRUSTEES, MIN_THRESHOLD,
 };
 use ehr_types::pagination::page_size;
-use ehr_types::validate::{validate_public_key, validate_sealed_share};
+use ehr_types::validate::{validate_commitment, validate_public_key, validate_sealed_share};
 use ehr_types::{AuditAction, Category, PatientId};
 
 use crate::audit::append;
@@ -28,8 +28,8 @@ use crate::holders::{add_holder, current_epoch};
 use crate::registry_client::{ensure_credentialed, load_active_patient, load_owned_active_patient};
 use crate::state::{
     category_epoch_key, release_key, split_category_epoch_key, StoredEscrowPolicy, StoredRelease,
-    StoredShare, TrusteeSet, ADMIN, EMERGENCY, ESCROWED, ESCROW_POLICY, RELEASED, TRUSTEES,
-    TRUSTEE_KEYS,
+    StoredShare, TrusteeSet, ADMIN, EMERGENCY, ESCROWED, ESCROW_POLICY, KEY_COMMITMENTS, RELEASED,
+    TRUSTEES, TRUSTEE_KEYS,
 };
 use ehr_types::validate::validate_address;
 
@@ -152,14 +152,15 @@ pub fn execute_set_escrow_policy(
         .add_attribute("recovery", recovery.to_string()))
 }
 
-/// Checks one share per trustee of the current set and stores them for (category, epoch).
+/// Checks one share per trustee of the current set, each with its commitment, and the key's
+/// commitment, and stores them for (category, epoch).
 fn store_shares(
     storage: &mut dyn Storage,
     api: &dyn cosmwasm_std::Api,
     patient_id: PatientId,
-    category: Category,
-    epoch: u32,
+    (category, epoch): (Category, u32),
     shares: &[TrusteeShare],
+    key_commitment: Option<&Binary>,
 ) -> Result<(), ContractError> {
     let set = load_trustees(storage)?;
     let mismatch = ContractError::EscrowSharesMismatch {
@@ -172,15 +173,32 @@ fn store_shares(
     }
     // Bounded by MAX_TRUSTEES shares.
     let mut seen: Vec<Addr> = Vec::with_capacity(shares.len());
-    for TrusteeShare { trustee, share } in shares {
+    for TrusteeShare {
+        trustee,
+        share,
+        commitment,
+    } in shares
+    {
         let trustee = validate_address(api, trustee)?;
         if !set.members.contains(&trustee) || seen.contains(&trustee) {
             return Err(mismatch);
         }
         validate_sealed_share(share)?;
+        validate_commitment(Some(commitment))?;
         seen.push(trustee);
     }
-    for (trustee, TrusteeShare { share, .. }) in seen.iter().zip(shares) {
+    validate_commitment(key_commitment)?;
+    let cek = category_epoch_key(category.code(), epoch);
+    if let Some(key_commitment) = key_commitment {
+        KEY_COMMITMENTS.save(storage, (patient_id, cek), key_commitment)?;
+    }
+    for (
+        trustee,
+        TrusteeShare {
+            share, commitment, ..
+        },
+    ) in seen.iter().zip(shares)
+    {
         ESCROWED.save(
             storage,
             (
@@ -192,6 +210,7 @@ fn store_shares(
                 set_version: set.version,
                 threshold: set.threshold,
                 share: share.clone(),
+                commitment: Some(commitment.clone()),
             },
         )?;
     }
@@ -204,16 +223,23 @@ pub fn escrow_rotation(
     storage: &mut dyn Storage,
     api: &dyn cosmwasm_std::Api,
     patient_id: PatientId,
-    category: Category,
-    epoch: u32,
+    (category, epoch): (Category, u32),
     shares: &[TrusteeShare],
+    key_commitment: Option<&Binary>,
 ) -> Result<(), ContractError> {
     if escrow_policy(storage, patient_id)?
         .escrowed()
         .contains(&category)
     {
-        store_shares(storage, api, patient_id, category, epoch, shares)
-    } else if shares.is_empty() {
+        store_shares(
+            storage,
+            api,
+            patient_id,
+            (category, epoch),
+            shares,
+            key_commitment,
+        )
+    } else if shares.is_empty() && key_commitment.is_none() {
         Ok(())
     } else {
         Err(ContractError::CategoryNotEscrowed {
@@ -241,6 +267,7 @@ pub fn execute_escrow_shares(
         category,
         epoch,
         shares,
+        key_commitment,
     } in &escrows
     {
         if !policy.contains(category) {
@@ -261,9 +288,9 @@ pub fn execute_escrow_shares(
             deps.storage,
             deps.api,
             patient_id,
-            *category,
-            *epoch,
+            (*category, *epoch),
             shares,
+            Some(key_commitment),
         )?;
     }
     Ok(Response::new()
@@ -350,6 +377,7 @@ pub fn release(
                 share: share.clone(),
                 released_at: env.block.time,
                 window_started: to.opened_at,
+                commitment: escrowed.commitment.clone(),
             },
         )?;
         // With k shares of the current epoch released to the doctor (in this window or earlier
@@ -535,8 +563,14 @@ pub fn query_released_shares(
         .filter_map(|item| match item {
             Ok((key, stored)) => {
                 let head: [u8; 8] = key.get(..8)?.try_into().ok()?;
-                split_category_epoch_key(u64::from_be_bytes(head))
-                    .map(|(category, epoch)| Ok(stored.into_info(category, epoch)))
+                let cek = u64::from_be_bytes(head);
+                let key_commitment = match KEY_COMMITMENTS.may_load(deps.storage, (patient_id, cek))
+                {
+                    Ok(found) => found,
+                    Err(err) => return Some(Err(err)),
+                };
+                split_category_epoch_key(cek)
+                    .map(|(category, epoch)| Ok(stored.into_info(category, epoch, key_commitment)))
             }
             Err(err) => Some(Err(err)),
         })

@@ -39,6 +39,7 @@ pub struct Rotation {
     pub own_envelope: Binary,
     pub envelopes: Vec<RecipientEnvelope>,
     pub escrow: Vec<TrusteeShare>,
+    pub escrow_key_commitment: Option<Binary>,
 }
 
 pub fn execute_rotate_key(
@@ -54,6 +55,7 @@ pub fn execute_rotate_key(
         own_envelope,
         envelopes,
         escrow,
+        escrow_key_commitment,
     } = rotation;
     let patient = load_patient(deps.as_ref(), patient_id)?;
     let by_patient = patient.owner == info.sender;
@@ -167,7 +169,14 @@ pub fn execute_rotate_key(
     } else {
         EPOCH_OPENER.save(deps.storage, (patient_id, category.code()), &info.sender)?;
     }
-    escrow_rotation(deps.storage, deps.api, patient_id, category, epoch, &escrow)?;
+    escrow_rotation(
+        deps.storage,
+        deps.api,
+        patient_id,
+        (category, epoch),
+        &escrow,
+        escrow_key_commitment.as_ref(),
+    )?;
     append(
         deps.storage,
         patient_id,

@@ -262,6 +262,9 @@ pub struct StoredShare {
     pub set_version: u32,
     pub threshold: u8,
     pub share: Binary,
+    /// The dealer's commitment to the share; absent in escrows stored before commitments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<Binary>,
 }
 
 impl StoredShare {
@@ -272,6 +275,7 @@ impl StoredShare {
             set_version: self.set_version,
             threshold: self.threshold,
             share: self.share,
+            commitment: self.commitment,
         }
     }
 }
@@ -289,10 +293,18 @@ pub struct StoredRelease {
     pub released_at: Timestamp,
     /// The emergency window it was released in (its start): once per share and window.
     pub window_started: Timestamp,
+    /// The dealer's commitment to the share the trustee was given, copied at release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<Binary>,
 }
 
 impl StoredRelease {
-    pub fn into_info(self, category: Category, epoch: u32) -> ReleasedShareInfo {
+    pub fn into_info(
+        self,
+        category: Category,
+        epoch: u32,
+        key_commitment: Option<Binary>,
+    ) -> ReleasedShareInfo {
         ReleasedShareInfo {
             category,
             epoch,
@@ -301,9 +313,14 @@ impl StoredRelease {
             threshold: self.threshold,
             share: self.share,
             released_at: self.released_at,
+            commitment: self.commitment,
+            key_commitment,
         }
     }
 }
+
+/// (patient id, `category_epoch_key`) -> the dealer's commitment to that epoch's key.
+pub const KEY_COMMITMENTS: Map<(PatientId, u64), Binary> = Map::new("key_commitments");
 
 /// (patient id, doctor, `release_key`) -> a released share.
 pub const RELEASED: Map<(PatientId, &Addr, &[u8]), StoredRelease> = Map::new("released");

@@ -6,8 +6,11 @@
 use std::collections::BTreeMap;
 
 use cosmwasm_std::Binary;
-use ehr_crypto::escrow::{combine_shares, open_share, seal_share, split_key, ShareContext};
-use ehr_crypto::{CategoryKey, CategoryKeyring, EnvelopeContext, X25519PublicKey};
+use ehr_crypto::escrow::{
+    combine_verified, key_commitment, open_share, seal_share, share_commitment, split_key,
+    ReleasedKeyShare, ShareContext, VerifiedKey,
+};
+use ehr_crypto::{CategoryKey, CategoryKeyring, CryptoError, EnvelopeContext, X25519PublicKey};
 use ehr_types::access::{
     CapabilitiesResponse, EmergencyResponse, EpochsResponse, ExecuteMsg as AccessMsg,
     QueryMsg as AccessQuery,
@@ -50,16 +53,16 @@ impl Ehr {
         &self,
         context: EnvelopeContext,
         key: &CategoryKey,
-    ) -> Result<Vec<TrusteeShare>> {
+    ) -> Result<Option<KeyEscrow>> {
         if !self
             .escrow_policy(context.patient_id)
             .await?
             .escrows(context.category)
         {
-            return Ok(vec![]);
+            return Ok(None);
         }
         let trustees = self.trustees().await?;
-        escrow_shares(&trustees, context, key)
+        escrow_shares(&trustees, context, key).map(Some)
     }
 
     /// The patient: open `categories` in an emergency (empty: none), and with `recovery` escrow
@@ -120,10 +123,15 @@ impl Ehr {
                     if held.contains(&(category.code(), epoch)) {
                         continue;
                     }
+                    let KeyEscrow {
+                        shares,
+                        key_commitment,
+                    } = escrow_shares(&trustees, context, key)?;
                     escrows.push(EpochEscrow {
                         category,
                         epoch,
-                        shares: escrow_shares(&trustees, context, key)?,
+                        shares,
+                        key_commitment,
                     });
                 }
             }
@@ -218,8 +226,7 @@ impl Ehr {
         keyring: &mut CategoryKeyring,
     ) -> Result<Vec<ReleaseProgress>> {
         let released = self.released_shares(patient_id).await?;
-        let mut groups: BTreeMap<(u8, u32, u32, u8), Vec<ehr_crypto::escrow::KeyShare>> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<(u8, u32, u32, u8), ReleasedGroup> = BTreeMap::new();
         for share in &released {
             let context = ShareContext {
                 patient_id,
@@ -227,6 +234,17 @@ impl Ehr {
                 epoch: share.epoch,
                 set_version: share.set_version,
             };
+            let group = groups
+                .entry((
+                    share.category.code(),
+                    share.epoch,
+                    share.set_version,
+                    share.threshold,
+                ))
+                .or_default();
+            group.key_commitment = group
+                .key_commitment
+                .or_else(|| share.key_commitment.as_ref().and_then(commitment_bytes));
             // A share that does not open (tampered, or for another key) is skipped: the others
             // may still reach the threshold.
             match open_share(
@@ -234,22 +252,18 @@ impl Ehr {
                 &context,
                 share.share.as_slice(),
             ) {
-                Ok(opened) => groups
-                    .entry((
-                        share.category.code(),
-                        share.epoch,
-                        share.set_version,
-                        share.threshold,
-                    ))
-                    .or_default()
-                    .push(opened),
+                Ok(opened) => group.shares.push(ReleasedKeyShare {
+                    trustee: share.trustee.to_string(),
+                    share: opened,
+                    commitment: share.commitment.as_ref().and_then(commitment_bytes),
+                }),
                 Err(error) => {
                     tracing::warn!(trustee = %share.trustee, ?share.category, share.epoch, %error, "a released share does not open")
                 }
             }
         }
         let mut progress = Vec::new();
-        for ((code, epoch, _, threshold), shares) in groups {
+        for ((code, epoch, set_version, threshold), group) in groups {
             let Some(category) = Category::from_code(code) else {
                 continue;
             };
@@ -258,13 +272,40 @@ impl Ehr {
                 category,
                 epoch,
             };
-            if shares.len() >= usize::from(threshold) && keyring.get(&context).is_none() {
-                keyring.insert(context, combine_shares(&shares, threshold)?);
+            let share_context = ShareContext {
+                patient_id,
+                category,
+                epoch,
+                set_version,
+            };
+            let mut verified = group.shares.len();
+            if group.shares.len() >= usize::from(threshold) && keyring.get(&context).is_none() {
+                // A wrong share is named and set aside; a key that does not match the patient's
+                // commitment is never used (nor, in a recovery, stored).
+                match combine_verified(
+                    &share_context,
+                    &group.shares,
+                    group.key_commitment.as_ref(),
+                    threshold,
+                ) {
+                    Ok(VerifiedKey { key, rejected }) => {
+                        for trustee in &rejected {
+                            tracing::warn!(%trustee, category = category.name(), epoch, "this trustee released a share that does not match its commitment: set aside");
+                        }
+                        verified -= rejected.len();
+                        keyring.insert(context, key);
+                    }
+                    Err(CryptoError::SharesDoNotVerify { trustees }) => {
+                        tracing::warn!(category = category.name(), epoch, wrong = ?trustees, "the released shares do not give the committed key");
+                        verified -= trustees.len();
+                    }
+                    Err(error) => return Err(error.into()),
+                }
             }
             progress.push(ReleaseProgress {
                 category,
                 epoch,
-                released: shares.len(),
+                released: verified,
                 needed: threshold,
             });
         }
@@ -283,12 +324,31 @@ impl Ehr {
     }
 }
 
-/// `key` split into one share per trustee of the current set, each sealed to its trustee.
+/// The shares released for one (category, epoch, trustee set) and the key's commitment.
+#[derive(Default)]
+struct ReleasedGroup {
+    shares: Vec<ReleasedKeyShare>,
+    key_commitment: Option<[u8; 32]>,
+}
+
+fn commitment_bytes(commitment: &Binary) -> Option<[u8; 32]> {
+    commitment.as_slice().try_into().ok()
+}
+
+/// What escrowing one key sends: a share per trustee (with its commitment) and the key's
+/// commitment.
+pub(crate) struct KeyEscrow {
+    pub shares: Vec<TrusteeShare>,
+    pub key_commitment: Binary,
+}
+
+/// `key` split into one share per trustee of the current set, each sealed to its trustee and
+/// committed to, with the commitment to the key.
 pub(crate) fn escrow_shares(
     trustees: &TrusteesResponse,
     context: EnvelopeContext,
     key: &CategoryKey,
-) -> Result<Vec<TrusteeShare>> {
+) -> Result<KeyEscrow> {
     let shares = split_key(key, trustees.threshold, trustees.trustees.len())?;
     let share_context = ShareContext {
         patient_id: context.patient_id,
@@ -296,7 +356,7 @@ pub(crate) fn escrow_shares(
         epoch: context.epoch,
         set_version: trustees.set_version,
     };
-    trustees
+    let shares = trustees
         .trustees
         .iter()
         .zip(&shares)
@@ -305,9 +365,16 @@ pub(crate) fn escrow_shares(
             Ok(TrusteeShare {
                 trustee: trustee.address.to_string(),
                 share: Binary::from(seal_share(&public, &share_context, share)?),
+                commitment: Binary::from(
+                    share_commitment(&share_context, trustee.address.as_str(), share).to_vec(),
+                ),
             })
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    Ok(KeyEscrow {
+        shares,
+        key_commitment: Binary::from(key_commitment(&context, key).to_vec()),
+    })
 }
 
 fn trustee_key(address: &str, key: Option<&Binary>) -> Result<X25519PublicKey> {

@@ -276,15 +276,15 @@ impl Ehr {
         };
         let mut msgs = vec![ContractMsg::Access(msg)];
         // An escrowed category's first key is escrowed with it, like every rotation's.
-        let shares = self.rotation_escrow(context, &key).await?;
-        if !shares.is_empty() {
+        if let Some(escrow) = self.rotation_escrow(context, &key).await? {
             msgs.push(ContractMsg::Access(
                 ehr_types::access::ExecuteMsg::EscrowShares {
                     patient_id: context.patient_id,
                     escrows: vec![ehr_types::escrow::EpochEscrow {
                         category: context.category,
                         epoch: context.epoch,
-                        shares,
+                        shares: escrow.shares,
+                        key_commitment: escrow.key_commitment,
                     }],
                 },
             ));
@@ -391,7 +391,7 @@ impl Ehr {
             });
         }
         let escrow = match &plan.escrow {
-            Some(escrow) => crate::escrow::escrow_shares(
+            Some(escrow) => Some(crate::escrow::escrow_shares(
                 &ehr_types::escrow::TrusteesResponse {
                     trustees: escrow.trustees.clone(),
                     threshold: escrow.threshold,
@@ -399,8 +399,12 @@ impl Ehr {
                 },
                 context,
                 &key,
-            )?,
-            None => vec![],
+            )?),
+            None => None,
+        };
+        let (escrow, escrow_key_commitment) = match escrow {
+            Some(escrow) => (escrow.shares, Some(escrow.key_commitment)),
+            None => (vec![], None),
         };
         let msg = ehr_types::access::ExecuteMsg::RotateKey {
             patient_id: patient.id,
@@ -409,6 +413,7 @@ impl Ehr {
             own_envelope: Binary::from(own_envelope.as_bytes().to_vec()),
             envelopes,
             escrow,
+            escrow_key_commitment,
         };
         Ok(WritingKey {
             epoch,

@@ -96,6 +96,14 @@ pub fn sample_share(category: Category, epoch: u32) -> Binary {
     Binary::from(share)
 }
 
+/// A 32-byte stand-in for an escrow commitment (of a share or a key); the contract only checks
+/// its length and keeps it for the combiner.
+pub fn sample_commitment(category: Category, epoch: u32) -> Binary {
+    let mut commitment = vec![0xc0 | category.code(); 32];
+    commitment[..4].copy_from_slice(&epoch.to_be_bytes());
+    Binary::from(commitment)
+}
+
 /// `RotateKey` to `epoch` with (stand-in) envelopes for the patient and each of `recipients`.
 pub fn rotate_key_msg(
     patient_id: PatientId,
@@ -117,6 +125,7 @@ pub fn rotate_key_msg(
             })
             .collect(),
         escrow: vec![],
+        escrow_key_commitment: None,
     }
 }
 
@@ -528,6 +537,7 @@ impl Suite {
             .map(|t| ehr_types::escrow::TrusteeShare {
                 trustee: t.address.to_string(),
                 share: sample_share(category, epoch),
+                commitment: sample_commitment(category, epoch),
             })
             .collect()
     }
@@ -540,8 +550,14 @@ impl Suite {
         let recipients = self.readers(patient_id, category);
         let mut msg = rotate_key_msg(patient_id, category, epoch, &recipients);
         if self.escrow_policy(patient_id).escrows(category) {
-            if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut msg {
+            if let access::ExecuteMsg::RotateKey {
+                escrow,
+                escrow_key_commitment,
+                ..
+            } = &mut msg
+            {
                 *escrow = self.sample_shares(category, epoch);
+                *escrow_key_commitment = Some(sample_commitment(category, epoch));
             }
         }
         msg
@@ -576,6 +592,7 @@ impl Suite {
                         category: *category,
                         epoch,
                         shares: self.sample_shares(*category, epoch),
+                        key_commitment: sample_commitment(*category, epoch),
                     }
                 })
             })

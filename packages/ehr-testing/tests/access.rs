@@ -784,8 +784,14 @@ fn rotate_key_refusals_leave_state_unchanged() {
     );
     suite.set_emergency_categories(&patient, id, &[lab]);
     let mut msg = rotate(3, &with(&emergency_only));
-    if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut msg {
+    if let access::ExecuteMsg::RotateKey {
+        escrow,
+        escrow_key_commitment,
+        ..
+    } = &mut msg
+    {
         *escrow = suite.sample_shares(lab, 3);
+        *escrow_key_commitment = Some(ehr_testing::sample_commitment(lab, 3));
     }
     suite.execute(&patient, Target::Access, &msg).unwrap();
     assert_eq!(suite.key_holders(id, lab).holders.len(), 3);
@@ -1625,6 +1631,7 @@ fn junk_rotation(suite: &Suite, id: u64, recipients: &[Addr]) -> access::Execute
             })
             .collect(),
         escrow: vec![],
+        escrow_key_commitment: None,
     }
 }
 
@@ -1751,6 +1758,7 @@ fn junk_envelopes_shares_and_weak_public_keys_are_refused() {
             category: Category::Allergy,
             epoch: 1,
             shares,
+            key_commitment: ehr_testing::sample_commitment(Category::Allergy, 1),
         }],
     };
     suite.execute_expecting_error(&patient, Target::Access, &escrow, &share_of(80));
@@ -1759,6 +1767,32 @@ fn junk_envelopes_shares_and_weak_public_keys_are_refused() {
         escrow[1].share = one_byte.clone();
     }
     suite.execute_expecting_error(&patient, Target::Access, &rotation, &share_of(1));
+    // Commitments: every share and the key carry one of exactly 32 bytes; a rotation of an
+    // escrowed category without the key's commitment is refused.
+    let commitment_of = |len: usize| {
+        AccessError::Validation(ValidationError::InvalidCommitment { len }).to_string()
+    };
+    let mut short_commitment = suite.sample_shares(Category::Allergy, 1);
+    short_commitment[1].commitment = cosmwasm_std::Binary::from([7u8; 31]);
+    let escrow = access::ExecuteMsg::EscrowShares {
+        patient_id: id,
+        escrows: vec![ehr_types::escrow::EpochEscrow {
+            category: Category::Allergy,
+            epoch: 1,
+            shares: short_commitment,
+            key_commitment: ehr_testing::sample_commitment(Category::Allergy, 1),
+        }],
+    };
+    suite.execute_expecting_error(&patient, Target::Access, &escrow, &commitment_of(31));
+    let mut uncommitted = suite.rotation_msg(id, Category::Allergy);
+    if let access::ExecuteMsg::RotateKey {
+        escrow_key_commitment,
+        ..
+    } = &mut uncommitted
+    {
+        *escrow_key_commitment = None;
+    }
+    suite.execute_expecting_error(&patient, Target::Access, &uncommitted, &commitment_of(0));
     suite
         .emergency_access(&roles.doctor_without_grant, id)
         .unwrap();

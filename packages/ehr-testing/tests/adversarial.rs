@@ -47,6 +47,9 @@ use ehr_types::validate::{ENVELOPE_LEN, SEALED_SHARE_LEN};
 use ehr_types::{AuditAction, AuditEntry, Category, PatientId, RecordId};
 use proptest::prelude::*;
 
+/// Escrow commitments stand in as one 32-byte value: the chain checks only their length, and
+/// the keys of this model are abstract (the combiner's checks are ehr-crypto's unit tests).
+const COMMITMENT: [u8; 32] = [0xc0; 32];
 const DOCTORS: usize = 4;
 const TRUSTEES: usize = 3;
 const THRESHOLD: usize = 2;
@@ -992,6 +995,7 @@ impl World {
             .map(|trustee| TrusteeShare {
                 trustee: self.addr(Who::Trustee(trustee)).to_string(),
                 share: shares[trustee].clone(),
+                commitment: COMMITMENT.into(),
             })
             .collect()
     }
@@ -1076,6 +1080,7 @@ impl World {
                     } else {
                         vec![]
                     },
+                    escrow_key_commitment: escrows.then(|| COMMITMENT.into()),
                 }),
             );
             (epoch, key, Some(recipients), escrows.then_some(shares))
@@ -1097,6 +1102,7 @@ impl World {
                         category: cat,
                         epoch: 0,
                         shares: self.trustee_shares(&shares),
+                        key_commitment: ehr_testing::sample_commitment(cat, 0),
                     }],
                 }));
             }
@@ -1380,6 +1386,7 @@ impl World {
             } else {
                 vec![]
             },
+            escrow_key_commitment: escrows.then(|| COMMITMENT.into()),
         })];
         let key = self.fresh_key();
         self.blobs += 1;
@@ -1452,6 +1459,7 @@ impl World {
                                 category,
                                 epoch: 0,
                                 shares: self.trustee_shares(&shares),
+                                key_commitment: COMMITMENT.into(),
                             }],
                         }));
                     }
@@ -1520,6 +1528,7 @@ impl World {
                     category,
                     epoch,
                     shares: self.trustee_shares(&shares),
+                    key_commitment: COMMITMENT.into(),
                 });
                 made.push(((c, epoch), shares));
             }

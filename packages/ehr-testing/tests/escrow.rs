@@ -67,8 +67,31 @@ fn sealed_shares(
                 )
                 .unwrap(),
             ),
+            commitment: Binary::from(
+                ehr_crypto::escrow::share_commitment(
+                    &context(cast.patient_id, category, epoch),
+                    address.as_str(),
+                    share,
+                )
+                .to_vec(),
+            ),
         })
         .collect()
+}
+
+/// The patient's client's commitment to a key it escrows.
+fn key_commitment_of(cast: &Cast, category: Category, epoch: u32, key: &CategoryKey) -> Binary {
+    Binary::from(
+        ehr_crypto::escrow::key_commitment(
+            &ehr_crypto::EnvelopeContext {
+                patient_id: cast.patient_id,
+                category,
+                epoch,
+            },
+            key,
+        )
+        .to_vec(),
+    )
 }
 
 fn cast() -> Cast {
@@ -136,6 +159,7 @@ fn cast() -> Cast {
                 category: Category::Allergy,
                 epoch: 0,
                 shares,
+                key_commitment: key_commitment_of(&cast, Category::Allergy, 0, &cast.allergy_key),
             }],
         },
     ] {
@@ -366,8 +390,14 @@ fn a_rotation_of_an_escrowed_category_carries_the_new_keys_shares() {
     cast.suite
         .execute_expecting_error(&patient, Target::Access, &with_two, &missing);
     let mut escrowed = bare.clone();
-    if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut escrowed {
+    if let access::ExecuteMsg::RotateKey {
+        escrow,
+        escrow_key_commitment,
+        ..
+    } = &mut escrowed
+    {
         *escrow = sealed_shares(&cast, Category::Allergy, 1, &new_key);
+        *escrow_key_commitment = Some(key_commitment_of(&cast, Category::Allergy, 1, &new_key));
     }
     cast.suite
         .execute(&patient, Target::Access, &escrowed)
@@ -540,6 +570,7 @@ fn a_lost_wallet_is_recovered_by_two_of_three_trustees_after_the_waiting_period(
                 category: Category::Note,
                 epoch: 0,
                 shares: note_shares,
+                key_commitment: ehr_testing::sample_commitment(Category::Note, 0),
             }],
         },
     ] {
@@ -779,8 +810,15 @@ fn rotation_to(cast: &Cast, category: Category, recipients: &[Addr]) -> access::
     let epoch = cast.suite.epoch(cast.patient_id, category) + 1;
     let mut msg = rotate_key_msg(cast.patient_id, category, epoch, recipients);
     if cast.suite.escrow_policy(cast.patient_id).escrows(category) {
-        if let access::ExecuteMsg::RotateKey { escrow, .. } = &mut msg {
-            *escrow = sealed_shares(cast, category, epoch, &CategoryKey::generate().unwrap());
+        if let access::ExecuteMsg::RotateKey {
+            escrow,
+            escrow_key_commitment,
+            ..
+        } = &mut msg
+        {
+            let key = CategoryKey::generate().unwrap();
+            *escrow = sealed_shares(cast, category, epoch, &key);
+            *escrow_key_commitment = Some(key_commitment_of(cast, category, epoch, &key));
         }
     }
     msg

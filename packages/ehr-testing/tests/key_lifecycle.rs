@@ -635,9 +635,18 @@ fn escrow_shares(suite: &Suite, context: EnvelopeContext, key: &CategoryKey) -> 
             TrusteeShare {
                 trustee: trustee.address.to_string(),
                 share: Binary::from(seal_share(&public, &context, share).expect("seal share")),
+                commitment: Binary::from(
+                    ehr_crypto::escrow::share_commitment(&context, trustee.address.as_str(), share)
+                        .to_vec(),
+                ),
             }
         })
         .collect()
+}
+
+/// The dealer's commitment to a key, as the real client publishes it with an escrow.
+fn key_commitment_of(context: EnvelopeContext, key: &CategoryKey) -> Binary {
+    Binary::from(ehr_crypto::escrow::key_commitment(&context, key).to_vec())
 }
 
 /// The shares a new key must go on chain with: none unless the patient escrows its category.
@@ -680,6 +689,7 @@ fn patient_escrows(
                 category,
                 epoch,
                 shares: escrow_shares(suite, context, key),
+                key_commitment: key_commitment_of(context, key),
             });
         }
     }
@@ -934,6 +944,7 @@ fn own_key(
                     category,
                     epoch,
                     shares,
+                    key_commitment: key_commitment_of(context, &key),
                 }],
             },
         ));
@@ -1012,6 +1023,9 @@ fn client_write(
                     })
                 })
                 .collect();
+            let escrow = new_key_escrow(suite, context, &key);
+            let escrow_key_commitment =
+                (!escrow.is_empty()).then(|| key_commitment_of(context, &key));
             msgs.push(wasm(
                 &suite.access,
                 &access::ExecuteMsg::RotateKey {
@@ -1020,7 +1034,8 @@ fn client_write(
                     epoch,
                     own_envelope,
                     envelopes,
-                    escrow: new_key_escrow(suite, context, &key),
+                    escrow,
+                    escrow_key_commitment,
                 },
             ));
             (epoch, key, KeySource::Rotated)

@@ -458,6 +458,7 @@ fn messages() -> Vec<fn(&mut Suite, &Roles) -> Msg> {
                     category: Category::Allergy,
                     epoch: 0,
                     shares: suite.sample_shares(Category::Allergy, 0),
+                    key_commitment: ehr_testing::sample_commitment(Category::Allergy, 0),
                 }],
             })
         },
@@ -591,6 +592,7 @@ fn escrow(suite: &mut Suite, roles: &Roles, recovery: bool) {
                 category: Category::Allergy,
                 epoch: 1,
                 shares: suite.sample_shares(Category::Allergy, 1),
+                key_commitment: ehr_testing::sample_commitment(Category::Allergy, 1),
             }],
         },
     ];

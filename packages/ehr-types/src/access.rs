@@ -128,6 +128,9 @@ pub enum ExecuteMsg {
         /// otherwise (and may be left out).
         #[serde(default)]
         escrow: Vec<TrusteeShare>,
+        /// With `escrow`: the dealer's commitment to the new key (32 bytes).
+        #[serde(default)]
+        escrow_key_commitment: Option<Binary>,
     },
     /// A credentialed doctor: time-boxed read access without the patient's approval, with a
     /// coded reason, always written to the patient's audit log. It opens only the categories the

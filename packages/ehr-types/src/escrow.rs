@@ -57,19 +57,24 @@ impl EmergencyReason {
     }
 }
 
-/// A share sealed to one trustee (as the patient's client escrows it).
+/// A share sealed to one trustee (as the patient's client escrows it), with the dealer's
+/// commitment to the share (32 bytes, ehr_crypto::escrow::share_commitment), which lets whoever
+/// combines released shares name a trustee that released a wrong one.
 #[cw_serde]
 pub struct TrusteeShare {
     pub trustee: String,
     pub share: Binary,
+    pub commitment: Binary,
 }
 
-/// The n shares of one (category, epoch) key.
+/// The n shares of one (category, epoch) key, and the dealer's commitment to the key (32
+/// bytes, ehr_crypto::escrow::key_commitment): a combined key is used only when it matches.
 #[cw_serde]
 pub struct EpochEscrow {
     pub category: Category,
     pub epoch: u32,
     pub shares: Vec<TrusteeShare>,
+    pub key_commitment: Binary,
 }
 
 /// A share a trustee re-sealed to the emergency doctor.
@@ -131,6 +136,9 @@ pub struct EscrowedShare {
     pub set_version: u32,
     pub threshold: u8,
     pub share: Binary,
+    /// The dealer's commitment to this share (absent for escrows made before commitments).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<Binary>,
 }
 
 #[cw_serde]
@@ -155,6 +163,13 @@ pub struct ReleasedShareInfo {
     pub threshold: u8,
     pub share: Binary,
     pub released_at: Timestamp,
+    /// The dealer's commitment to the share this trustee was given (absent for escrows made
+    /// before commitments): a released share that does not match it is wrong.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commitment: Option<Binary>,
+    /// The dealer's commitment to the key of (category, epoch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_commitment: Option<Binary>,
 }
 
 #[cw_serde]

@@ -18,6 +18,8 @@ pub const PUBLIC_KEY_LEN: usize = 32;
 pub const ENVELOPE_LEN: usize = 80;
 /// An HPKE-sealed Shamir share (a 1-byte index and 32 bytes): 32 (enc) + 33 + 16 (tag).
 pub const SEALED_SHARE_LEN: usize = 81;
+/// An escrow commitment: a sha256 digest.
+pub const COMMITMENT_LEN: usize = 32;
 /// At most one envelope per category and epoch in one message.
 pub const MAX_ENVELOPES: usize = 32;
 /// The most records one `AddRecords` carries, so one contract call does bounded work.
@@ -48,6 +50,8 @@ pub enum ValidationError {
     InvalidEnvelope { len: usize },
     #[error("invalid sealed share: expected {SEALED_SHARE_LEN} bytes, got {len}")]
     InvalidSealedShare { len: usize },
+    #[error("invalid escrow commitment: expected {COMMITMENT_LEN} bytes, got {len}")]
+    InvalidCommitment { len: usize },
     #[error("too many key envelopes: at most {MAX_ENVELOPES}")]
     TooManyEnvelopes,
     #[error("expected 1 to {MAX_RECORDS_PER_MESSAGE} records in one message, got {count}")]
@@ -75,6 +79,7 @@ impl ValidationError {
             ValidationError::WeakPublicKey => tag.with("rule", "weak_public_key"),
             ValidationError::InvalidEnvelope { .. } => tag.with("rule", "envelope"),
             ValidationError::InvalidSealedShare { .. } => tag.with("rule", "sealed_share"),
+            ValidationError::InvalidCommitment { .. } => tag.with("rule", "commitment"),
             ValidationError::TooManyEnvelopes => tag.with("rule", "envelope_count"),
             ValidationError::InvalidRecordCount { .. } => tag.with("rule", "record_count"),
             ValidationError::InvalidReasonCode => tag.with("rule", "reason_code"),
@@ -308,6 +313,17 @@ pub fn validate_envelope(envelope: &Binary) -> Result<(), ValidationError> {
         Err(ValidationError::InvalidEnvelope {
             len: envelope.len(),
         })
+    }
+}
+
+/// An escrow commitment (of a share or of a key); a rotation that escrows without one is
+/// refused as a commitment of length 0.
+pub fn validate_commitment(commitment: Option<&Binary>) -> Result<(), ValidationError> {
+    let len = commitment.map_or(0, |c| c.len());
+    if len == COMMITMENT_LEN {
+        Ok(())
+    } else {
+        Err(ValidationError::InvalidCommitment { len })
     }
 }
 

@@ -692,6 +692,7 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     envelopes,
     epoch,
     escrow,
+    escrowKeyCommitment,
     ownEnvelope,
     patientId
   }: {
@@ -699,6 +700,7 @@ export interface EhrAccessInterface extends EhrAccessReadOnlyInterface {
     envelopes: RecipientEnvelope[];
     epoch: number;
     escrow?: TrusteeShare[];
+    escrowKeyCommitment?: Binary;
     ownEnvelope: Binary;
     patientId: number;
   }, fee_?: number | StdFee | "auto", memo_?: string, funds_?: Coin[]) => Promise<ExecuteResult>;
@@ -976,6 +978,7 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     envelopes,
     epoch,
     escrow,
+    escrowKeyCommitment,
     ownEnvelope,
     patientId
   }: {
@@ -983,6 +986,7 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
     envelopes: RecipientEnvelope[];
     epoch: number;
     escrow?: TrusteeShare[];
+    escrowKeyCommitment?: Binary;
     ownEnvelope: Binary;
     patientId: number;
   }, fee_: number | StdFee | "auto" = "auto", memo_?: string, funds_?: Coin[]): Promise<ExecuteResult> => {
@@ -992,6 +996,7 @@ export class EhrAccessClient extends EhrAccessQueryClient implements EhrAccessIn
         envelopes,
         epoch,
         escrow,
+        escrow_key_commitment: escrowKeyCommitment,
         own_envelope: ownEnvelope,
         patient_id: patientId
       }

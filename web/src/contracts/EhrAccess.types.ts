@@ -69,6 +69,7 @@ export type ExecuteMsg = {
     envelopes: RecipientEnvelope[];
     epoch: number;
     escrow?: TrusteeShare[];
+    escrow_key_commitment?: Binary | null;
     own_envelope: Binary;
     patient_id: number;
   };
@@ -259,12 +260,14 @@ export interface RecipientEnvelope {
   recipient: string;
 }
 export interface TrusteeShare {
+  commitment: Binary;
   share: Binary;
   trustee: string;
 }
 export interface EpochEscrow {
   category: Category;
   epoch: number;
+  key_commitment: Binary;
   shares: TrusteeShare[];
 }
 export interface ReleasedShare {
@@ -489,6 +492,7 @@ export interface EscrowedSharesResponse {
 }
 export interface EscrowedShare {
   category: Category;
+  commitment?: Binary | null;
   epoch: number;
   set_version: number;
   share: Binary;
@@ -565,7 +569,9 @@ export interface ReleasedSharesResponse {
 }
 export interface ReleasedShareInfo {
   category: Category;
+  commitment?: Binary | null;
   epoch: number;
+  key_commitment?: Binary | null;
   released_at: Timestamp;
   set_version: number;
   share: Binary;
