@@ -493,4 +493,19 @@ mod tests {
         };
         assert_ne!(base, share_commitment(&other_epoch, "t1", share));
     }
+
+    /// The same figures are pinned in web/src/crypto/escrow.test.ts (and were computed with
+    /// Python's hashlib from the preimages in the module doc), so both clients commit alike.
+    #[test]
+    fn commitments_match_the_pinned_vectors() {
+        let share = KeyShare::from_bytes(&[[1u8].as_slice(), &[0x11; 32]].concat()).unwrap();
+        assert_eq!(
+            hex::encode(share_commitment(&context(), "wasm1trustee", &share)),
+            "52edcd7fb2cfc0b1d2451f0950a3d16fae5b839fdfee8b5107d29d16b539e971"
+        );
+        assert_eq!(
+            hex::encode(committed_key(&CategoryKey::from_bytes([0x22; 32]))),
+            "24021708afb796c7f5730274bb5f7a6339e2981e77c7611032b267c63e21f70b"
+        );
+    }
 }

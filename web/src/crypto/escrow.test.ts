@@ -7,7 +7,7 @@ import { describe, expect, it } from "vitest";
 import type { Category } from "../contracts/EhrRegistry.types";
 import { fromBase64, fromHex, toBase64, toHex } from "./bytes";
 import { CryptoError } from "./errors";
-import { combineShares, openShare, sealShare, shareInfo, splitKey, type ShareContext } from "./escrow";
+import { combineShares, openShare, sealShare, shareInfo, splitKey, type ShareContext, keyCommitment, shareCommitment } from "./escrow";
 
 interface SplitVector { name: string; key_hex: string; threshold: number; shares: number; coefficients_hex: string[]; shares_hex: string[] }
 interface SealedVector {
@@ -85,4 +85,17 @@ describe("escrow sealed shares", () => {
       await expect(openShare(sk, sealed, { ...ctx, setVersion: ctx.setVersion + 1 })).rejects.toThrow(CryptoError);
     });
   }
+});
+
+describe("escrow commitments", () => {
+  // Pinned in ehr-crypto's escrow tests too (computed there and with Python's hashlib).
+  it("match the Rust client's byte for byte", async () => {
+    const ctx = { patientId: 7, category: "allergy" as Category, epoch: 2, setVersion: 1 };
+    const share = new Uint8Array(33).fill(0x11);
+    share[0] = 1;
+    expect(toHex(await shareCommitment(ctx, "wasm1trustee", share))).toBe("52edcd7fb2cfc0b1d2451f0950a3d16fae5b839fdfee8b5107d29d16b539e971");
+    expect(toHex(await keyCommitment({ patientId: 7, category: "allergy", epoch: 2 }, new Uint8Array(32).fill(0x22)))).toBe(
+      "24021708afb796c7f5730274bb5f7a6339e2981e77c7611032b267c63e21f70b",
+    );
+  });
 });

@@ -9,9 +9,12 @@ import { Chacha20Poly1305 } from "@hpke/chacha20poly1305";
 import type { Category } from "../contracts/EhrRegistry.types";
 import { concat, fromBase64, toArrayBuffer, toBase64, uintBE, utf8 } from "./bytes";
 import { CATEGORY_CODES } from "./categories";
+import { envelopeInfo, type EnvelopeContext } from "./envelope";
 import { CryptoError } from "./errors";
 
 export const ESCROW_INFO_LABEL = "ehr-chain/escrow-share/v1";
+export const SHARE_COMMITMENT_LABEL = "ehr-chain/escrow-share-commitment/v1";
+export const KEY_COMMITMENT_LABEL = "ehr-chain/escrow-key-commitment/v1";
 export const SHARE_LEN = 33;
 export const SEALED_SHARE_LEN = 81;
 /** The network's bounds on a trustee set: 2 <= k <= n <= 16. */
@@ -133,4 +136,64 @@ export async function openShare(recipientSecretKey: Uint8Array, sealedBase64: st
   } catch {
     throw new CryptoError("EnvelopeDoesNotOpen", "the key share does not open with this wallet's key");
   }
+}
+
+const sha256 = async (b: Uint8Array): Promise<Uint8Array> => new Uint8Array(await crypto.subtle.digest("SHA-256", toArrayBuffer(b)));
+
+/**
+ * The dealer's commitment to one trustee's share (ehr_crypto::escrow::share_commitment):
+ * sha256(label || share info || trustee length (u16 BE) || trustee || share). A share's y is
+ * uniformly random, so the commitment tells nothing of the key.
+ */
+export function shareCommitment(ctx: ShareContext, trustee: string, share: Uint8Array): Promise<Uint8Array> {
+  const name = utf8(trustee);
+  return sha256(concat(utf8(SHARE_COMMITMENT_LABEL), shareInfo(ctx), uintBE(name.length, 2), name, share));
+}
+
+/** The dealer's commitment to the key (ehr_crypto::escrow::key_commitment): sha256(label || envelope info || key). */
+export function keyCommitment(ctx: EnvelopeContext, key: Uint8Array): Promise<Uint8Array> {
+  return sha256(concat(utf8(KEY_COMMITMENT_LABEL), envelopeInfo(ctx), key));
+}
+
+const sameBytes = (a: Uint8Array, b: Uint8Array): boolean => a.length === b.length && a.every((x, i) => x === b[i]);
+
+/** A released share as opened, with the commitment the dealer published for it (absent for escrows made before commitments). */
+export interface CommittedShare {
+  trustee: string;
+  share: Uint8Array;
+  commitment?: Uint8Array;
+}
+
+/**
+ * The key from released shares, checked as ehr_crypto::escrow::combine_verified does: a share that
+ * does not match its commitment is set aside (its trustee in `rejected`); with a key commitment only
+ * a key that matches it is returned, trying other subsets; `key` is undefined when none does.
+ */
+export async function combineVerified(
+  shares: readonly CommittedShare[],
+  ctx: ShareContext,
+  committedKey: Uint8Array | undefined,
+  threshold: number,
+): Promise<{ key?: Uint8Array; rejected: string[] }> {
+  const rejected: string[] = [];
+  const usable: Uint8Array[] = [];
+  for (const s of shares) {
+    if (s.commitment && !sameBytes(await shareCommitment(ctx, s.trustee, s.share), s.commitment)) rejected.push(s.trustee);
+    else if (!usable.some((u) => u[0] === s.share[0])) usable.push(s.share);
+  }
+  if (usable.length < threshold) return { rejected };
+  if (!committedKey) return { key: combineShares(usable, threshold), rejected };
+  const keyCtx = { patientId: ctx.patientId, category: ctx.category, epoch: ctx.epoch };
+  // Subsets of size k in lexicographic order, bounded as the Rust combiner is (256 tries).
+  const idx = Array.from({ length: threshold }, (_, i) => i);
+  for (let attempt = 0; attempt < 256; attempt++) {
+    const key = combineShares(idx.map((i) => usable[i]), threshold);
+    if (sameBytes(await keyCommitment(keyCtx, key), committedKey)) return { key, rejected };
+    let i = threshold - 1;
+    while (i >= 0 && idx[i] === usable.length - threshold + i) i--;
+    if (i < 0) break;
+    idx[i]++;
+    for (let j = i + 1; j < threshold; j++) idx[j] = idx[j - 1] + 1;
+  }
+  return { rejected };
 }

@@ -29,10 +29,10 @@ import type {
 } from "../contracts/EhrAccess.types";
 import { EhrRegistryQueryClient } from "../contracts/EhrRegistry.client";
 import type { BlobRef, Category, DesignationResponse, PatientInfo, ProviderInfo, RecordInfo, RecordVersion } from "../contracts/EhrRegistry.types";
-import { toBase64 } from "../crypto/bytes";
+import { fromBase64, toBase64 } from "../crypto/bytes";
 import { CryptoError } from "../crypto/errors";
 import { openEnvelope, sealEnvelope } from "../crypto/envelope";
-import { combineShares, openShare, sealShare, splitKey } from "../crypto/escrow";
+import { combineVerified, keyCommitment, openShare, sealShare, shareCommitment, splitKey, type CommittedShare } from "../crypto/escrow";
 import { publicKeyOf } from "../crypto/publicKey";
 import { decryptFile, encryptFile, parseHeader, sha256Hex, type FileContext } from "../crypto/file";
 import { deriveWalletKey, type ArbitrarySigner, type X25519KeyPair } from "../crypto/walletKey";
@@ -77,6 +77,13 @@ export interface Rotation {
   envelopes: RecipientEnvelope[]; // to each reader with a registered encryption key
   skipped: string[]; // readers without one: they do not get this key
   escrow?: TrusteeShare[]; // one sealed share per trustee when the patient escrows the category, else empty
+  escrowKeyCommitment?: string; // with `escrow`: the dealer's commitment to the new key
+}
+
+/** What escrowing one key sends: a committed share per trustee and the commitment to the key. */
+interface KeyEscrow {
+  shares: TrusteeShare[];
+  keyCommitment: string;
 }
 
 /** The key a file is sealed with, its epoch, and the rotation that opens the epoch when the write must. */
@@ -244,6 +251,7 @@ export class Ehr {
         own_envelope: rotation.ownEnvelope,
         envelopes: rotation.envelopes,
         escrow: rotation.escrow ?? [],
+        escrow_key_commitment: rotation.escrowKeyCommitment ?? null,
       },
     });
     return this.executeStoringKeys([{ patientId, category: rotation.category, epoch: rotation.epoch, key: rotation.key }], [rotate, ...writes]);
@@ -258,8 +266,8 @@ export class Ehr {
     const out = [this.acc({ store_own_envelopes: { patient_id: patientId, key_envelopes: own } })];
     const escrows: EpochEscrow[] = [];
     for (const k of fresh) {
-      const shares = await this.rotationEscrow(patientId, k.category, k.epoch, k.key);
-      if (shares.length) escrows.push({ category: k.category, epoch: k.epoch, shares });
+      const escrow = await this.rotationEscrow(patientId, k.category, k.epoch, k.key);
+      if (escrow) escrows.push({ category: k.category, epoch: k.epoch, shares: escrow.shares, key_commitment: escrow.keyCommitment });
     }
     for (let i = 0; i < escrows.length; i += MAX_ESCROWS_PER_MESSAGE)
       out.push(this.acc({ escrow_shares: { patient_id: patientId, escrows: escrows.slice(i, i + MAX_ESCROWS_PER_MESSAGE) } }));
@@ -437,6 +445,7 @@ export class Ehr {
     const { recipients, skipped } = rotationRecipients(plan.recipients, patient.owner, (a) => this.names.nameOf(a));
     const key = randomBytes(32);
     const ctx = { patientId: patient.id, category, epoch };
+    const escrow = plan.escrow ? await this.escrowShares(plan.escrow, patient.id, category, epoch, key) : undefined;
     return {
       category,
       epoch,
@@ -444,7 +453,8 @@ export class Ehr {
       ownEnvelope: await sealEnvelope(patientKey, key, ctx),
       envelopes: await Promise.all(recipients.map(async (r) => ({ recipient: r.address, envelope: await sealEnvelope(r.publicKey, key, ctx) }))),
       skipped,
-      escrow: plan.escrow ? await this.escrowShares(plan.escrow, patient.id, category, epoch, key) : [],
+      escrow: escrow?.shares ?? [],
+      escrowKeyCommitment: escrow?.keyCommitment,
     };
   }
 
@@ -472,27 +482,32 @@ export class Ehr {
     return this.accessQuery.escrowPolicy({ patientId });
   }
 
-  /** `key` split into one share per trustee of the current set (threshold k), each sealed to its trustee (FORMAT.md §6). */
-  private async escrowShares(trustees: TrusteesResponse | EscrowPlan, patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<TrusteeShare[]> {
+  /**
+   * `key` split into one share per trustee of the current set (threshold k), each sealed to its
+   * trustee (FORMAT.md §6) and committed to, with the commitment to the key: whoever combines
+   * released shares can then name a wrong one and use only the committed key.
+   */
+  private async escrowShares(trustees: TrusteesResponse | EscrowPlan, patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<KeyEscrow> {
     if (trustees.threshold < 2 || trustees.trustees.length < trustees.threshold) throw new Error("The network has no trustees yet: nothing can be escrowed.");
     const shares = splitKey(key, trustees.threshold, trustees.trustees.length);
     const ctx = { patientId, category, epoch, setVersion: trustees.set_version };
-    return Promise.all(
+    const sealed = await Promise.all(
       trustees.trustees.map(async (t, i) => {
         if (!t.encryption_key) throw new Error(`Trustee ${i + 1} of the network has not published its encryption key yet: nothing can be escrowed until it does.`);
         const publicKey = publicKeyOf(t.encryption_key);
         if (!publicKey) throw new Error(`Trustee ${i + 1} of the network published a key that is not a usable X25519 key: nothing can be escrowed until it publishes another.`);
-        return { trustee: t.address, share: await sealShare(publicKey, shares[i], ctx) };
+        return { trustee: t.address, share: await sealShare(publicKey, shares[i], ctx), commitment: toBase64(await shareCommitment(ctx, t.address, shares[i])) };
       }),
     );
+    return { shares: sealed, keyCommitment: toBase64(await keyCommitment({ patientId, category, epoch }, key)) };
   }
 
   /**
    * The escrow a new key of (category, epoch) must carry: the trustees' shares when the patient
    * escrows the category (for emergencies or for recovery), none otherwise.
    */
-  private async rotationEscrow(patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<TrusteeShare[]> {
-    if (!(await this.escrowPolicy(patientId)).escrowed.includes(category)) return [];
+  private async rotationEscrow(patientId: number, category: Category, epoch: number, key: Uint8Array): Promise<KeyEscrow | undefined> {
+    if (!(await this.escrowPolicy(patientId)).escrowed.includes(category)) return undefined;
     return this.escrowShares(await this.trustees(), patientId, category, epoch, key);
   }
 
@@ -523,8 +538,10 @@ export class Ehr {
           .map((s) => `${s.category}/${s.epoch}`),
       );
       const toEscrow = epochsToEscrow(escrowed, epochs, (c, e) => !!keyOf(c, e)).filter(({ category, epoch }) => !held.has(`${category}/${epoch}`));
-      for (const { category, epoch } of toEscrow)
-        escrows.push({ category, epoch, shares: await this.escrowShares(trustees, patient.id, category, epoch, keyOf(category, epoch)!) });
+      for (const { category, epoch } of toEscrow) {
+        const escrow = await this.escrowShares(trustees, patient.id, category, epoch, keyOf(category, epoch)!);
+        escrows.push({ category, epoch, shares: escrow.shares, key_commitment: escrow.keyCommitment });
+      }
     }
     const msgs = [this.acc({ set_escrow_policy: { patient_id: patient.id, categories, recovery } })];
     for (let i = 0; i < escrows.length; i += MAX_ESCROWS_PER_MESSAGE)
@@ -565,7 +582,7 @@ export class Ehr {
    * stored). A share that does not open is skipped. Returns how far each (category, epoch) has come.
    */
   async releaseProgress(patientId: number): Promise<ReleaseProgress[]> {
-    return releaseProgressOf(await this.releasedShares(patientId), async (s) => {
+    return releaseProgressOf(patientId, await this.releasedShares(patientId), async (s) => {
       try {
         return await openShare(this.walletKey.secretKey, s.share, { patientId, category: s.category, epoch: s.epoch, setVersion: s.set_version });
       } catch (err) {
@@ -1073,6 +1090,8 @@ export interface ReleaseProgress {
   open: boolean;
   /** Trustees whose released share did not open with this wallet's key: skipped, not counted. */
   unopened: string[];
+  /** Trustees whose share opened but does not match the patient's commitment: set aside, not counted. */
+  wrong: string[];
 }
 
 /**
@@ -1082,28 +1101,33 @@ export interface ReleaseProgress {
  * with the most shares.
  */
 export async function releaseProgressOf(
+  patientId: number,
   released: readonly ReleasedShareInfo[],
   open: (s: ReleasedShareInfo) => Promise<Uint8Array | undefined>,
   found: (category: Category, epoch: number, key: Uint8Array) => void,
 ): Promise<ReleaseProgress[]> {
-  const groups = new Map<string, { category: Category; epoch: number; threshold: number; shares: Uint8Array[]; unopened: string[] }>();
+  type Group = { category: Category; epoch: number; setVersion: number; threshold: number; shares: CommittedShare[]; keyCommitment?: Uint8Array; unopened: string[] };
+  const groups = new Map<string, Group>();
   for (const s of released) {
     const opened = await open(s);
     const id = `${s.category}/${s.epoch}/${s.set_version}`;
-    const g = groups.get(id) ?? { category: s.category, epoch: s.epoch, threshold: s.threshold, shares: [], unopened: [] };
+    const g = groups.get(id) ?? { category: s.category, epoch: s.epoch, setVersion: s.set_version, threshold: s.threshold, shares: [], unopened: [] };
     groups.set(id, g);
+    if (s.key_commitment && !g.keyCommitment) g.keyCommitment = fromBase64(s.key_commitment);
     if (!opened) {
       if (!g.unopened.includes(s.trustee)) g.unopened.push(s.trustee);
-    } else if (!g.shares.some((x) => x[0] === opened[0])) g.shares.push(opened);
+    } else if (!g.shares.some((x) => x.share[0] === opened[0])) g.shares.push({ trustee: s.trustee, share: opened, commitment: s.commitment ? fromBase64(s.commitment) : undefined });
   }
   const rows = new Map<string, ReleaseProgress>();
   for (const g of groups.values()) {
-    const open = g.shares.length >= g.threshold;
-    if (open) found(g.category, g.epoch, combineShares(g.shares, g.threshold));
-    const row = { category: g.category, epoch: g.epoch, released: g.shares.length, needed: g.threshold, open, unopened: g.unopened };
+    const ctx = { patientId, category: g.category, epoch: g.epoch, setVersion: g.setVersion };
+    // A wrong share is named and set aside; a key that does not match the patient's commitment is never used.
+    const { key, rejected } = g.shares.length >= g.threshold ? await combineVerified(g.shares, ctx, g.keyCommitment, g.threshold) : { key: undefined, rejected: [] };
+    if (key) found(g.category, g.epoch, key);
+    const row = { category: g.category, epoch: g.epoch, released: g.shares.length - rejected.length, needed: g.threshold, open: !!key, unopened: g.unopened, wrong: rejected };
     const id = `${g.category}/${g.epoch}`;
     const prev = rows.get(id);
-    if (!prev || (!prev.open && (open || row.released > prev.released))) rows.set(id, row);
+    if (!prev || (!prev.open && (row.open || row.released > prev.released))) rows.set(id, row);
   }
   return [...rows.values()];
 }

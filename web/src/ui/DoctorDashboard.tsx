@@ -286,7 +286,7 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
           return;
         }
         setThreshold(trustees.threshold);
-        await ehr.names.resolve(rows.flatMap((r) => r.unopened)).catch(() => undefined);
+        await ehr.names.resolve(rows.flatMap((r) => [...r.unopened, ...r.wrong])).catch(() => undefined);
         if (stop) return;
         setProgress(rows);
         setProblem(undefined);
@@ -326,6 +326,13 @@ function EmergencyKeys({ ehr, patientId, expires, onOpened }: { ehr: Ehr; patien
           </li>
         ))}
       </ul>
+      {progress.flatMap((r) =>
+        r.wrong.map((trustee) => (
+          <p key={`${r.category}/${r.epoch}/${trustee}/wrong`} className="error" data-wrong-share={`${r.category}/${r.epoch}`}>
+            The key share {name(trustee)} released for {categoryLabel(r.category)} (epoch {r.epoch}) is not the one the patient escrowed with them: it is set aside.
+          </p>
+        )),
+      )}
       {progress.flatMap((r) =>
         r.unopened.map((trustee) => (
           <p key={`${r.category}/${r.epoch}/${trustee}`} className="muted" data-unopened-share={`${r.category}/${r.epoch}`}>
