@@ -25,7 +25,9 @@ use crate::error::ContractError;
 use crate::facts::escrow_policy;
 use crate::grants::validate_categories;
 use crate::holders::{add_holder, current_epoch};
-use crate::registry_client::{ensure_credentialed, load_active_patient, load_owned_active_patient};
+use crate::registry_client::{
+    ensure_credentialed, is_credentialed, load_active_patient, load_owned_active_patient,
+};
 use crate::state::{
     category_epoch_key, release_key, split_category_epoch_key, StoredEscrowPolicy, StoredRelease,
     StoredShare, TrusteeSet, ADMIN, EMERGENCY, ESCROWED, ESCROW_POLICY, KEY_COMMITMENTS, RELEASED,
@@ -53,6 +55,12 @@ pub fn execute_set_trustees(
         let trustee = validate_address(deps.api, trustee)?;
         if members.contains(&trustee) {
             return Err(invalid);
+        }
+        if is_credentialed(deps.as_ref(), &trustee)? {
+            return Err(ContractError::RoleConflict {
+                address: trustee.into_string(),
+                role: "a credentialed provider",
+            });
         }
         members.push(trustee);
     }

@@ -24,6 +24,11 @@ pub enum ContractError {
     #[error("{tag}not a credentialed doctor: {address}", tag = self.tag())]
     NotCredentialed { address: String },
 
+    /// Trustees and credentialed providers are separate people: one who is both could declare an
+    /// emergency and release its own share to itself.
+    #[error("{tag}{address} is {role}: trustees and credentialed providers must be different parties", tag = self.tag())]
+    RoleConflict { address: String, role: &'static str },
+
     #[error("{tag}already a credentialed doctor under this name and organisation: {address}", tag = self.tag())]
     AlreadyCredentialed { address: String },
 
@@ -149,6 +154,7 @@ impl ContractError {
             ContractError::InvalidAddress { .. } => ErrorCode::InvalidAddress,
             ContractError::Unauthorized { .. } => ErrorCode::Unauthorized,
             ContractError::NotCredentialed { .. } => ErrorCode::NotCredentialed,
+            ContractError::RoleConflict { .. } => ErrorCode::RoleConflict,
             ContractError::AlreadyCredentialed { .. } => ErrorCode::AlreadyCredentialed,
             ContractError::InvalidRegistrarSet { .. } => ErrorCode::InvalidRegistrarSet,
             ContractError::AccessContractNotSet => ErrorCode::NotConfigured,

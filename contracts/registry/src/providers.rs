@@ -95,6 +95,12 @@ pub fn execute_credential_provider(
     let address = validate_address(deps.api, &address)?;
     validate_directory_text(DirectoryField::DisplayName, &listing.display_name)?;
     validate_directory_text(DirectoryField::Organization, &listing.organization)?;
+    if is_trustee(deps.as_ref(), &address)? {
+        return Err(ContractError::RoleConflict {
+            address: address.into_string(),
+            role: "a trustee of the network",
+        });
+    }
     let existing = PROVIDERS.may_load(deps.storage, &address)?;
     if let Some(mut provider) = existing.clone().filter(|provider| provider.credentialed) {
         // Credentialed already: the admin or a registrar may correct the listing, nothing else changes.

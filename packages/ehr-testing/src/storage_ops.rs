@@ -105,7 +105,8 @@ impl RegistryOpsBench {
     pub fn new() -> Self {
         let api = MockApi::default();
         let mut querier = MockQuerier::new(&[]);
-        // The access contract as the registry sees it: every write allowed, epoch 0 never stale.
+        // The access contract as the registry sees it: every write allowed, epoch 0 never stale,
+        // no trustees (credentialing asks, to keep trustees and providers apart).
         querier.update_wasm(|query: &WasmQuery| {
             let answer = match query {
                 WasmQuery::Smart { msg, .. } => match from_json(msg) {
@@ -113,6 +114,13 @@ impl RegistryOpsBench {
                         epoch: 0,
                         stale: false,
                     }),
+                    Ok(AccessQueryMsg::Trustees {}) => {
+                        to_json_binary(&ehr_types::escrow::TrusteesResponse {
+                            trustees: vec![],
+                            threshold: 0,
+                            set_version: 0,
+                        })
+                    }
                     _ => to_json_binary(&PermissionResponse {
                         allowed: true,
                         emergency: false,

@@ -49,6 +49,10 @@ fn registry_samples() -> Vec<RegistryError> {
         RegistryError::NotCredentialed {
             address: DOCTOR.into(),
         },
+        RegistryError::RoleConflict {
+            address: DOCTOR.into(),
+            role: "a trustee of the network",
+        },
         RegistryError::AlreadyCredentialed {
             address: DOCTOR.into(),
         },
@@ -119,6 +123,10 @@ fn access_samples() -> Vec<AccessError> {
         AccessError::unauthorized("rotate key"),
         AccessError::NotCredentialed {
             address: DOCTOR.into(),
+        },
+        AccessError::RoleConflict {
+            address: DOCTOR.into(),
+            role: "a credentialed provider",
         },
         AccessError::PatientNotFound { patient_id: 999 },
         AccessError::PatientNotActive { patient_id: 1 },
@@ -331,7 +339,7 @@ fn case(contract: &'static str, variant: &'static str, code: ErrorCode, display:
 
 fn cases() -> Vec<Case> {
     let (registry_name, registry_all) = variant_names!(RegistryError:
-        Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, AlreadyCredentialed,
+        Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, RoleConflict, AlreadyCredentialed,
         AccessContractNotSet, AlreadyPatient, PatientNotFound, WrongPatientStatus, RecordNotFound,
         RecordDeleted, DuplicateBlob, DuplicateBlobInBatch, ProfileCategoryReserved,
         TooManyAddresses, WrongKeyEpoch, StaleKeyEpoch, VersionConflict, AccessContractAlreadySet,
@@ -339,7 +347,7 @@ fn cases() -> Vec<Case> {
         AccessQueryFailed,
     );
     let (access_name, access_all) = variant_names!(AccessError:
-        Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, PatientNotFound,
+        Std, Validation, InvalidAddress, Unauthorized, NotCredentialed, RoleConflict, PatientNotFound,
         PatientNotActive, PatientNotDeleted, CannotGrantSelf, NoCategories, DuplicateCategory,
         ExpiryInPast, EnvelopeCategoryNotGranted, EnvelopeExists, GrantNotFound, RequestNotFound,
         RequestNotPending, ActionNotLoggable, InvalidEmergencyDuration, EpochMismatch,

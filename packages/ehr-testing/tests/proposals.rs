@@ -49,3 +49,43 @@ fn registering_declines_a_proposal_waiting_at_the_address() {
     // And an active patient cannot register a second one.
     assert!(suite.register_patient(&patient).is_err());
 }
+
+/// Trustees and credentialed providers are different parties: a trustee who were also a doctor
+/// could declare an emergency and release its own share to itself.
+#[test]
+fn a_trustee_is_never_credentialed_nor_a_doctor_named_trustee() {
+    let mut suite = Suite::new();
+    let doctor = suite.addr("doctor");
+    let trustee = suite.addr("trustee");
+    let other = suite.addr("other_trustee");
+    suite.credential(&doctor);
+    suite.set_trustees(&[&trustee, &other], 2);
+    let admin = suite.admin.clone();
+    suite.execute_expecting_error(
+        &admin,
+        Target::Registry,
+        &registry::ExecuteMsg::CredentialProvider {
+            address: trustee.to_string(),
+            display_name: "Dr Trust".into(),
+            organization: "Escrow Org".into(),
+        },
+        &RegistryError::RoleConflict {
+            address: trustee.to_string(),
+            role: "a trustee of the network",
+        }
+        .to_string(),
+    );
+    suite.execute_expecting_error(
+        &admin,
+        Target::Access,
+        &ehr_types::access::ExecuteMsg::SetTrustees {
+            trustees: vec![trustee.to_string(), doctor.to_string()],
+            threshold: 2,
+        },
+        &ehr_access::ContractError::RoleConflict {
+            address: doctor.to_string(),
+            role: "a credentialed provider",
+        }
+        .to_string(),
+    );
+}

@@ -100,6 +100,7 @@ error_codes! {
     RotationNotNeeded = "rotation_not_needed",
     EmergencyTooSoon = "emergency_too_soon",
     RecoveryReleasesPending = "recovery_releases_pending",
+    RoleConflict = "role_conflict",
 }
 
 impl fmt::Display for ErrorCode {
