@@ -83,13 +83,7 @@ pub fn execute_end_emergency(
 ) -> Result<Response, ContractError> {
     load_owned_active_patient(deps.as_ref(), &info.sender, patient_id, "end emergency")?;
     let doctor = validate_address(deps.api, &doctor)?;
-    let mut window = EMERGENCY
-        .may_load(deps.storage, (patient_id, &doctor))?
-        .filter(|window| window.is_active(env.block.time))
-        .ok_or_else(|| ContractError::NoActiveEmergency {
-            patient_id,
-            doctor: doctor.to_string(),
-        })?;
+    let mut window = crate::facts::open_window(deps.storage, &env, patient_id, &doctor)?;
     // The doctor stays a holder of what it was handed, now not entitled: those epochs are stale
     // and the next write of each rotates past it.
     window.ended = Some(env.block.time);

@@ -30,8 +30,8 @@ use crate::registry_client::{
 };
 use crate::state::{
     category_epoch_key, release_key, split_category_epoch_key, StoredEscrowPolicy, StoredRelease,
-    StoredShare, TrusteeSet, ADMIN, EMERGENCY, ESCROWED, ESCROW_POLICY, KEY_COMMITMENTS, RELEASED,
-    TRUSTEES, TRUSTEE_KEYS,
+    StoredShare, TrusteeSet, ADMIN, ESCROWED, ESCROW_POLICY, KEY_COMMITMENTS, RELEASED, TRUSTEES,
+    TRUSTEE_KEYS,
 };
 use ehr_types::validate::validate_address;
 
@@ -445,13 +445,7 @@ pub fn execute_release_shares(
     load_active_patient(deps.as_ref(), patient_id)?;
     // A doctor whose credential was withdrawn may read nothing, window or not.
     ensure_credentialed(deps.as_ref(), &doctor)?;
-    let window = EMERGENCY
-        .may_load(deps.storage, (patient_id, &doctor))?
-        .filter(|window| window.is_active(env.block.time))
-        .ok_or_else(|| ContractError::NoActiveEmergency {
-            patient_id,
-            doctor: doctor.to_string(),
-        })?;
+    let window = crate::facts::open_window(deps.storage, &env, patient_id, &doctor)?;
     let policy = escrow_policy(deps.storage, patient_id)?;
     let categories = release(
         deps.storage,

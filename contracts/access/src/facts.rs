@@ -70,6 +70,22 @@ pub fn may_read(
         .may_read(env.block.time, category))
 }
 
+/// `doctor`'s emergency window for the patient while it is open, else `NoActiveEmergency`.
+pub fn open_window(
+    storage: &dyn Storage,
+    env: &Env,
+    patient_id: PatientId,
+    doctor: &Addr,
+) -> Result<EmergencyWindow, ContractError> {
+    EMERGENCY
+        .may_load(storage, (patient_id, doctor))?
+        .filter(|window| window.is_active(env.block.time))
+        .ok_or_else(|| ContractError::NoActiveEmergency {
+            patient_id,
+            doctor: doctor.to_string(),
+        })
+}
+
 pub fn escrow_policy(
     storage: &dyn Storage,
     patient_id: PatientId,
