@@ -340,9 +340,10 @@ describe("patient and doctors", () => {
     expect(await notice.innerText()).not.toMatch(/\d{12,}/);
     expect(await seriousViolations(patient.page)).toEqual([]);
     await patient.page.screenshot({ path: `${RESULTS}patient-emergency.png`, fullPage: false });
+    const card = patient.page.getByRole("region", { name: "Emergency access to my records" });
+    await card.screenshot({ path: `${RESULTS}patient-emergency-card.png` });
     await patient.page.setViewportSize({ width: 390, height: 844 });
     await patient.page.screenshot({ path: `${RESULTS}patient-emergency-390.png`, fullPage: false });
-    const card = patient.page.getByRole("region", { name: "Emergency access to my records" });
     await card.getByRole("button", { name: `End the emergency access of ${BEN}` }).click();
     await card.getByText(`End the emergency access of ${BEN} now?`).first().waitFor();
     await card.screenshot({ path: `${RESULTS}patient-end-emergency-390.png` });
@@ -469,8 +470,9 @@ describe("patient and doctors", () => {
     const { epoch } = await client.queryContractSmart(deploy.contracts.access.address, { key_holders: { patient_id: patientId, category: "imaging" } });
     await client.execute(patient.address, deploy.contracts.registry.address, { add_record: { patient_id: patientId, category: "imaging", epoch, blob: { sha256: claimed, uri: `ipfs://${Hash}`, size: served.length } } }, "auto");
     await patient.page.reload();
-    const row = patient.page.locator("tr[data-record-id]").filter({ hasText: "imaging" });
-    await row.locator('[data-integrity="mismatch"]').waitFor();
+    // The imaging row whose file fails its hash (the patient's other imaging records open).
+    const row = patient.page.locator("tr[data-record-id]").filter({ hasText: "imaging" }).filter({ has: patient.page.locator('[data-integrity="mismatch"]') });
+    await row.waitFor();
     await row.getByRole("button", { name: /Open record/ }).click();
     await alert(patient.page, "does not match the hash on the chain");
     expect(await patient.page.getByLabel("Decrypted content").count()).toBe(0);
