@@ -73,9 +73,9 @@ pub fn execute_rotate_key(
     let (current, old_holders) = holders_of(deps.as_ref(), &env, patient_id, category)?;
     let epoch_facts = epoch_facts(
         deps.as_ref(),
-        patient_id,
-        category,
+        (patient_id, category),
         &info.sender,
+        by_patient,
         &old_holders,
     )?;
     if !may_rotate(epoch_facts, by_patient) {
@@ -229,12 +229,11 @@ fn is_stale(holders: &[KeyHolder]) -> bool {
 /// take every grant of the patient, so only queries look for them).
 fn epoch_facts(
     deps: Deps,
-    patient_id: PatientId,
-    category: Category,
+    (patient_id, category): (PatientId, Category),
     writer: &Addr,
+    patient_writes: bool,
     holders: &[KeyHolder],
 ) -> Result<EpochFacts, ContractError> {
-    let patient_writes = load_patient(deps, patient_id)?.owner == *writer;
     let opener = EPOCH_OPENER.may_load(deps.storage, (patient_id, category.code()))?;
     Ok(EpochFacts {
         stale: is_stale(holders),
@@ -347,7 +346,7 @@ pub fn query_write_plan(
     let by_patient = patient.owner == writer;
     let (current_epoch, holders) = holders_of(deps, &env, patient_id, category)?;
     let readers = readers_of(deps, &env, patient_id, category)?;
-    let mut facts = epoch_facts(deps, patient_id, category, &writer, &holders)?;
+    let mut facts = epoch_facts(deps, (patient_id, category), &writer, by_patient, &holders)?;
     facts.unserved = readers.iter().any(|reader| {
         reader.encryption_key.is_some() && !holders.iter().any(|h| h.address == reader.address)
     });
